@@ -1,0 +1,188 @@
+//! The scriptable command line: a thin client of [`crate::engine::Evidence`].
+//!
+//! Every command prints a human table by default and JSON with `--json` (addresses as
+//! `"0x..."` strings, ids and counts as numbers). Human output passes every evidence string
+//! through [`crate::sanitize`].
+
+mod memory;
+mod output;
+mod tables;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::evidence::Evidence;
+use crate::engine::open::{OpenOptions, open_evidence};
+
+/// podmortem: post-mortem forensics of Linux hosts and containers.
+#[derive(Debug, Parser)]
+#[command(name = "podmortem", version, about, long_about = None)]
+pub struct Cli {
+    /// The command; without one, EVIDENCE is opened in the workbench.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Evidence to open in the workbench (checkpoint archive or folder, memory dump).
+    pub evidence: Option<PathBuf>,
+    /// Volatility 3 ISF symbols for a kernel memory dump (file or folder).
+    #[arg(long, global = true)]
+    pub isf: Option<PathBuf>,
+}
+
+/// The evidence argument shared by every command.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// Checkpoint (.tar, .tar.zst, .tar.gz, extracted folder, CRIU images folder).
+    pub evidence: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The non-interactive commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Describe the evidence: kind, format, engine, container, image, times, statistics.
+    Info(Target),
+    /// List processes.
+    Ps {
+        /// Evidence and output format.
+        #[command(flatten)]
+        target: Target,
+        /// Show one line per thread.
+        #[arg(long)]
+        threads: bool,
+    },
+    /// List a process's memory areas.
+    Maps {
+        /// Evidence and output format.
+        #[command(flatten)]
+        target: Target,
+        /// Process id.
+        #[arg(long)]
+        pid: u32,
+    },
+    /// Show processes' environment variables.
+    Env {
+        /// Evidence and output format.
+        #[command(flatten)]
+        target: Target,
+        /// Only this process.
+        #[arg(long)]
+        pid: Option<u32>,
+    },
+    /// List open files, sockets, cwd and root.
+    Files {
+        /// Evidence and output format.
+        #[command(flatten)]
+        target: Target,
+        /// Only this process.
+        #[arg(long)]
+        pid: Option<u32>,
+    },
+    /// Read process memory as a hexdump (`??` = not captured) or raw bytes.
+    Read {
+        /// Checkpoint or dump.
+        evidence: PathBuf,
+        /// Process id.
+        #[arg(long)]
+        pid: u32,
+        /// Virtual address (hex with 0x, or decimal).
+        #[arg(long, value_parser = parse_u64)]
+        addr: u64,
+        /// Number of bytes.
+        #[arg(long, value_parser = parse_u64)]
+        len: u64,
+        /// Write exactly LEN raw bytes to stdout (uncaptured bytes as zeros).
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Search process memory with a regular expression (over bytes).
+    Search {
+        /// Evidence and output format (`--json` prints one JSON object per hit).
+        #[command(flatten)]
+        target: Target,
+        /// The pattern (Rust regex syntax, matched against bytes).
+        #[arg(long)]
+        regex: String,
+        /// Only this process.
+        #[arg(long)]
+        pid: Option<u32>,
+        /// Stop after this many hits.
+        #[arg(long)]
+        max_hits: Option<usize>,
+        /// Case-insensitive match.
+        #[arg(long, short = 'i')]
+        ignore_case: bool,
+    },
+    /// List the container's filesystem changes, or print one file.
+    Rootfs {
+        /// Evidence and output format.
+        #[command(flatten)]
+        target: Target,
+        /// Print this file's bytes instead of the list.
+        #[arg(long)]
+        cat: Option<String>,
+    },
+    /// Open the bundled demo evidence.
+    Demo,
+}
+
+/// Parses `0x`-prefixed hex or decimal.
+pub fn parse_u64(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let r = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(&h.replace('_', ""), 16),
+        None => t.replace('_', "").parse(),
+    };
+    r.map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// Path of the bundled demo evidence.
+pub fn demo_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo-checkpoint.tar")
+}
+
+fn open(path: &std::path::Path, isf: &Option<PathBuf>) -> Result<Box<dyn Evidence>> {
+    let opts = OpenOptions { isf: isf.clone() };
+    open_evidence(path, &opts).with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// Runs a non-interactive command.
+pub fn run(cli: &Cli, command: &Command) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Info(t) => tables::info(&*open(&t.evidence, &cli.isf)?, t.json, &mut out),
+        Command::Ps { target, threads } => {
+            tables::ps(&*open(&target.evidence, &cli.isf)?, *threads, target.json, &mut out)
+        }
+        Command::Maps { target, pid } => {
+            tables::maps(&*open(&target.evidence, &cli.isf)?, *pid, target.json, &mut out)
+        }
+        Command::Env { target, pid } => {
+            tables::env(&*open(&target.evidence, &cli.isf)?, *pid, target.json, &mut out)
+        }
+        Command::Files { target, pid } => {
+            tables::files(&*open(&target.evidence, &cli.isf)?, *pid, target.json, &mut out)
+        }
+        Command::Read { evidence, pid, addr, len, raw } => {
+            memory::read(&*open(evidence, &cli.isf)?, *pid, *addr, *len, *raw, &mut out)
+        }
+        Command::Search { target, regex, pid, max_hits, ignore_case } => {
+            let ev = open(&target.evidence, &cli.isf)?;
+            let opts = memory::SearchArgs {
+                regex,
+                pid: *pid,
+                max_hits: *max_hits,
+                ignore_case: *ignore_case,
+                json: target.json,
+            };
+            memory::search(&*ev, &opts, &mut out)
+        }
+        Command::Rootfs { target, cat } => {
+            tables::rootfs(&*open(&target.evidence, &cli.isf)?, cat.as_deref(), target.json, &mut out)
+        }
+        Command::Demo => tables::info(&*open(&demo_path(), &cli.isf)?, false, &mut out),
+    }
+}

@@ -1,0 +1,305 @@
+//! The listing commands: info, ps, maps, env, files, rootfs.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::cli::output::{Table, json, opt};
+use crate::engine::evidence::{Evidence, FileType, Pid, Process};
+use crate::sanitize::{sanitize, sanitize_bytes};
+
+/// `podmortem info`.
+pub fn info(ev: &dyn Evidence, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    let info = ev.info();
+    if as_json {
+        return json(&info, out);
+    }
+    writeln!(out, "evidence:  {}", sanitize(&info.path.display().to_string()))?;
+    writeln!(out, "kind:      {}", serde_json::to_value(info.kind)?.as_str().unwrap_or("?"))?;
+    writeln!(out, "format:    {}", info.format)?;
+    if info.size > 0 {
+        writeln!(out, "size:      {} bytes", info.size)?;
+    }
+    writeln!(out, "engine:    {}", sanitize(info.engine.as_deref().unwrap_or("-")))?;
+    writeln!(out, "title:     {}", sanitize(&info.title))?;
+    for (k, v) in &info.details {
+        print_detail(out, k, v, 0)?;
+    }
+    for w in &info.warnings {
+        writeln!(out, "warning:   {}", sanitize(w))?;
+    }
+    Ok(())
+}
+
+fn print_detail(out: &mut dyn Write, key: &str, v: &serde_json::Value, depth: usize) -> Result<()> {
+    let pad = "  ".repeat(depth);
+    match v {
+        serde_json::Value::Null => Ok(()),
+        serde_json::Value::Object(map) if map.is_empty() => Ok(()),
+        serde_json::Value::Array(a) if a.is_empty() => Ok(()),
+        serde_json::Value::Object(map) => {
+            writeln!(out, "{pad}{}:", sanitize(key))?;
+            for (k, v) in map {
+                print_detail(out, k, v, depth + 1)?;
+            }
+            Ok(())
+        }
+        serde_json::Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+            let items: Vec<String> = a.iter().map(scalar).collect();
+            writeln!(out, "{pad}{}: {}", sanitize(key), sanitize(&items.join(" ")))?;
+            Ok(())
+        }
+        serde_json::Value::Array(a) => {
+            writeln!(out, "{pad}{}:", sanitize(key))?;
+            for (i, x) in a.iter().enumerate() {
+                print_detail(out, &format!("[{i}]"), x, depth + 1)?;
+            }
+            Ok(())
+        }
+        other => {
+            writeln!(out, "{pad}{}: {}", sanitize(key), sanitize(&scalar(other)))?;
+            Ok(())
+        }
+    }
+}
+
+fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Orders processes as a tree (parents before children) with their depth.
+pub fn tree_order(procs: &[Process]) -> Vec<(usize, &Process)> {
+    let pids: std::collections::HashSet<Pid> = procs.iter().map(|p| p.pid).collect();
+    let mut children: BTreeMap<Pid, Vec<&Process>> = BTreeMap::new();
+    let mut roots = Vec::new();
+    for p in procs {
+        if p.ppid != p.pid && pids.contains(&p.ppid) {
+            children.entry(p.ppid).or_default().push(p);
+        } else {
+            roots.push(p);
+        }
+    }
+    let mut out = Vec::with_capacity(procs.len());
+    let mut seen = std::collections::HashSet::new();
+    let mut stack: Vec<(usize, &Process)> = roots.into_iter().rev().map(|p| (0, p)).collect();
+    while let Some((depth, p)) = stack.pop() {
+        if !seen.insert(p.pid) {
+            continue;
+        }
+        out.push((depth, p));
+        if let Some(kids) = children.get(&p.pid) {
+            stack.extend(kids.iter().rev().map(|k| (depth + 1, *k)));
+        }
+    }
+    // Processes caught in a parent loop are not reachable from a root: list them flat.
+    for p in procs {
+        if !seen.contains(&p.pid) {
+            out.push((0, p));
+        }
+    }
+    out
+}
+
+/// `podmortem ps`.
+pub fn ps(ev: &dyn Evidence, threads: bool, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    let procs = ev.processes()?;
+    if as_json {
+        return json(&procs, out);
+    }
+    let mut t = Table::new(
+        &["PID", "PPID", "PGID", "SID", "UID", "GID", "THR", "STATE", "COMM", "CMDLINE"],
+        &["PID", "PPID", "PGID", "SID", "UID", "GID", "THR"],
+    );
+    for (depth, p) in tree_order(&procs) {
+        t.row(vec![
+            p.pid.to_string(),
+            p.ppid.to_string(),
+            p.pgid.to_string(),
+            p.sid.to_string(),
+            opt(p.uid),
+            opt(p.gid),
+            p.threads.len().to_string(),
+            p.state.clone(),
+            format!("{}{}", "  ".repeat(depth), p.comm),
+            p.cmdline.join(" "),
+        ]);
+        if threads {
+            for th in &p.threads {
+                t.row(vec![
+                    format!("{}", th.tid),
+                    p.pid.to_string(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    format!("{}  [thread] {}", "  ".repeat(depth), th.comm),
+                    String::new(),
+                ]);
+            }
+        }
+    }
+    t.print(out)
+}
+
+/// `podmortem maps`.
+pub fn maps(ev: &dyn Evidence, pid: Pid, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    let maps = ev.maps(pid)?;
+    if as_json {
+        return json(&maps, out);
+    }
+    let mut t = Table::new(&["START", "END", "PERMS", "PGOFF", "SIZE", "KIND", "PATH"], &["PGOFF", "SIZE"]);
+    for v in &maps {
+        let kind = serde_json::to_value(v.kind)?.as_str().unwrap_or("?").to_string();
+        let flag = if v.is_suspicious() { " !" } else { "" };
+        t.row(vec![
+            format!("{:016x}", v.start),
+            format!("{:016x}", v.end),
+            format!("{}{flag}", v.perms),
+            format!("{:x}", v.pgoff),
+            human_size(v.size()),
+            kind,
+            v.path.clone().unwrap_or_default(),
+        ]);
+    }
+    t.print(out)
+}
+
+/// Sizes like `4K`, `1.5M`.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["", "K", "M", "G", "T"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 || v.fract() == 0.0 {
+        format!("{}{}", v as u64, UNITS.get(u).unwrap_or(&""))
+    } else {
+        format!("{v:.1}{}", UNITS.get(u).unwrap_or(&""))
+    }
+}
+
+#[derive(Serialize)]
+struct EnvOut {
+    pid: Pid,
+    comm: String,
+    env: Vec<String>,
+}
+
+fn selected(ev: &dyn Evidence, pid: Option<Pid>) -> Result<Vec<Process>> {
+    let procs = ev.processes()?;
+    match pid {
+        None => Ok(procs),
+        Some(pid) => {
+            let p = procs.into_iter().find(|p| p.pid == pid);
+            Ok(vec![p.with_context(|| format!("no process with pid {pid}"))?])
+        }
+    }
+}
+
+/// `podmortem env`.
+pub fn env(ev: &dyn Evidence, pid: Option<Pid>, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    let mut all = Vec::new();
+    for p in selected(ev, pid)? {
+        let env = ev.environment(p.pid)?;
+        all.push(EnvOut { pid: p.pid, comm: p.comm, env });
+    }
+    if as_json {
+        return json(&all, out);
+    }
+    let mut t = Table::new(&["PID", "COMM", "VARIABLE"], &["PID"]);
+    for e in &all {
+        for v in &e.env {
+            t.row(vec![e.pid.to_string(), e.comm.clone(), v.clone()]);
+        }
+    }
+    t.print(out)
+}
+
+/// `podmortem files`.
+pub fn files(ev: &dyn Evidence, pid: Option<Pid>, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    let mut all = Vec::new();
+    for p in selected(ev, pid)? {
+        all.extend(ev.files(p.pid)?);
+    }
+    if as_json {
+        return json(&all, out);
+    }
+    let mut t = Table::new(&["PID", "FD", "TYPE", "PATH", "DETAILS"], &["PID", "FD"]);
+    for f in &all {
+        let details: Vec<String> = f.details.iter().map(|(k, v)| format!("{k}={}", scalar(v))).collect();
+        t.row(vec![
+            f.pid.to_string(),
+            f.fd.map_or_else(|| f.kind.clone(), |fd| fd.to_string()),
+            f.kind.clone(),
+            f.path.clone(),
+            details.join(" "),
+        ]);
+    }
+    t.print(out)
+}
+
+/// `podmortem rootfs`.
+pub fn rootfs(ev: &dyn Evidence, cat: Option<&str>, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    if let Some(path) = cat {
+        let bytes = ev.rootfs_read(path)?;
+        if as_json {
+            return json(&serde_json::json!({"path": path, "size": bytes.len(), "text": String::from_utf8_lossy(&bytes)}), out);
+        }
+        // Raw bytes when redirected, sanitised text on a terminal.
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            write!(out, "{}", sanitize_bytes(&bytes).replace("\\x0a", "\n").replace("\\x09", "\t"))?;
+        } else {
+            out.write_all(&bytes)?;
+        }
+        return Ok(());
+    }
+    let entries = ev.rootfs_entries()?;
+    if as_json {
+        return json(&entries, out);
+    }
+    let mut t = Table::new(&["TYPE", "MODE", "UID", "GID", "SIZE", "MTIME", "PATH"], &["SIZE", "UID", "GID"]);
+    for e in &entries {
+        let kind = if e.deleted { "deleted".to_string() } else { serde_json::to_value(e.kind)?.as_str().unwrap_or("?").to_string() };
+        let mut path = e.path.clone();
+        if let Some(l) = &e.link {
+            path.push_str(if e.kind == FileType::Hardlink { " link to " } else { " -> " });
+            path.push_str(l);
+        }
+        t.row(vec![
+            kind,
+            format!("{:04o}", e.mode & 0o7777),
+            e.uid.to_string(),
+            e.gid.to_string(),
+            e.size.to_string(),
+            format_time(e.mtime),
+            path,
+        ]);
+    }
+    t.print(out)
+}
+
+/// Formats seconds since the epoch as `YYYY-MM-DD HH:MM:SS` UTC.
+pub fn format_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}

@@ -1,0 +1,22 @@
+//! The analysis engine: evidence formats, their models and the searches over them.
+//!
+//! Synchronous and terminal-agnostic: nothing here draws, prints or spawns threads. Every
+//! back end implements [`Evidence`]; clients (CLI, TUI) only ever talk to that trait.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+pub mod bytes;
+pub mod checkpoint;
+pub mod error;
+pub mod evidence;
+pub mod mapped;
+pub mod open;
+pub mod search;
+
+pub use error::{Error, Result};
+pub use evidence::Evidence;
+pub use open::open_evidence;

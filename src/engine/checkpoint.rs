@@ -1,0 +1,287 @@
+//! The CRIU container checkpoint back end: archive access, CRIU image decoding, the page
+//! index, and the [`Checkpoint`] type that implements [`crate::engine::Evidence`].
+
+pub mod archive;
+pub mod container;
+pub mod fds;
+pub mod image;
+pub mod memory;
+pub mod pagemap;
+pub mod proto;
+pub mod rootfs;
+pub mod tasks;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use crate::engine::checkpoint::archive::Archive;
+use crate::engine::checkpoint::container::{ContainerMeta, read_container_meta};
+use crate::engine::checkpoint::fds::FileTable;
+use crate::engine::checkpoint::image::{decode_first, magic};
+use crate::engine::checkpoint::rootfs::RootfsDiff;
+use crate::engine::checkpoint::tasks::{Task, process_of, read_pstree, read_task, split_nul, vmas_of};
+use crate::engine::error::{Error, Result};
+use crate::engine::evidence::{
+    Evidence, EvidenceInfo, EvidenceKind, FileEntry, OpenFile, PartialRead, Pid, Process, Vma,
+};
+
+/// Longest cmdline or environment block read from memory.
+const MAX_ARG_BLOCK: u64 = 1 << 20;
+
+/// A CRIU checkpoint opened for analysis.
+#[derive(Debug)]
+pub struct Checkpoint {
+    archive: Archive,
+    tasks: BTreeMap<Pid, Task>,
+    processes: Vec<Process>,
+    maps: BTreeMap<Pid, Vec<Vma>>,
+    files: FileTable,
+    meta: ContainerMeta,
+    rootfs: Option<RootfsDiff>,
+    details: Map<String, Value>,
+    warnings: Vec<String>,
+}
+
+impl Checkpoint {
+    /// Opens a checkpoint archive, extracted folder or CRIU images folder.
+    pub fn open(path: &Path) -> Result<Checkpoint> {
+        Self::from_archive(Archive::open(path)?)
+    }
+
+    /// Builds the model of an opened archive.
+    pub fn from_archive(archive: Archive) -> Result<Checkpoint> {
+        let mut problems: Vec<Error> = Vec::new();
+        let mut warnings: Vec<String> = archive.warnings().to_vec();
+        if archive.image("inventory.img").is_none() && archive.image("pstree.img").is_none() {
+            return Err(Error::Unrecognised {
+                path: archive.path().to_path_buf(),
+                reason: "no CRIU images (checkpoint/inventory.img, checkpoint/pstree.img) found".into(),
+            });
+        }
+        let tree = read_pstree(&archive, &mut problems)?;
+        let files = FileTable::read(&archive, &mut problems);
+        let mut tasks = BTreeMap::new();
+        for entry in tree {
+            let pid = entry.pid;
+            if tasks.contains_key(&pid) {
+                warnings.push(format!("pstree.img: pid {pid} listed twice; the first is kept"));
+                continue;
+            }
+            tasks.insert(pid, read_task(&archive, entry, &mut problems));
+        }
+        let mut maps = BTreeMap::new();
+        let mut processes = Vec::new();
+        for (pid, task) in &tasks {
+            let name_of = |id: u64| u32::try_from(id).ok().and_then(|id| files.path_of(id));
+            let vmas = task.mm.as_ref().map(|mm| vmas_of(mm, &name_of)).unwrap_or_default();
+            maps.insert(*pid, vmas);
+            let exe = task.mm.as_ref().and_then(|mm| files.path_of(mm.exe_file_id));
+            processes.push(process_of(task, exe));
+        }
+        let (meta, meta_warnings) = read_container_meta(&archive);
+        warnings.extend(meta_warnings);
+        let rootfs = archive.get("rootfs-diff.tar").map(|tar| {
+            let (diff, w) = RootfsDiff::parse(&archive.display_name("rootfs-diff.tar"), tar, archive.get("deleted.files"));
+            warnings.extend(w);
+            diff
+        });
+        let mut ck = Checkpoint {
+            archive,
+            tasks,
+            processes,
+            maps,
+            files,
+            meta,
+            rootfs,
+            details: Map::new(),
+            warnings,
+        };
+        let cmdlines: Vec<Vec<String>> = ck
+            .processes
+            .iter()
+            .map(|p| match ck.tasks.get(&p.pid).and_then(|t| t.mm.as_ref()) {
+                Some(mm) => split_nul(&ck.read_block(p.pid, mm.mm_arg_start, mm.mm_arg_end)),
+                None => Vec::new(),
+            })
+            .collect();
+        for (p, cmdline) in ck.processes.iter_mut().zip(cmdlines) {
+            p.cmdline = cmdline;
+        }
+        ck.details = ck.build_details(&mut problems);
+        ck.warnings.extend(problems.iter().map(ToString::to_string));
+        Ok(ck)
+    }
+
+    /// Reads a NUL-separated block (cmdline, environ) from captured memory, bounded.
+    fn read_block(&self, pid: Pid, start: u64, end: u64) -> Vec<u8> {
+        let len = end.saturating_sub(start).min(MAX_ARG_BLOCK) as usize;
+        let mut buf = vec![0u8; len];
+        match self.read_memory(pid, start, &mut buf) {
+            Ok(got) if got.captured_len() > 0 => buf,
+            _ => Vec::new(),
+        }
+    }
+
+    /// The container metadata.
+    pub fn container(&self) -> &ContainerMeta {
+        &self.meta
+    }
+
+    /// The underlying archive.
+    pub fn archive(&self) -> &Archive {
+        &self.archive
+    }
+
+    fn build_details(&self, problems: &mut Vec<Error>) -> Map<String, Value> {
+        let mut d = Map::new();
+        if let Ok(Value::Object(m)) = serde_json::to_value(&self.meta) {
+            d.insert("container".into(), Value::Object(m));
+        }
+        let ar = &self.archive;
+        if let Some(data) = ar.image("inventory.img") {
+            match decode_first::<proto::InventoryEntry>(&ar.display_name("checkpoint/inventory.img"), data, magic::INVENTORY, "inventory") {
+                Ok((inv, err)) => {
+                    problems.extend(err);
+                    d.insert(
+                        "criu".into(),
+                        json!({
+                            "img_version": inv.img_version,
+                            "dump_uptime_us": inv.dump_uptime,
+                            "pre_dump_mode": inv.pre_dump_mode,
+                            "tcp_close": inv.tcp_close,
+                            "lsmtype": inv.lsmtype,
+                        }),
+                    );
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        if let Some(data) = ar.get("stats-dump") {
+            match decode_first::<proto::StatsEntry>(&ar.display_name("stats-dump"), data, magic::STATS, "stats") {
+                Ok((stats, err)) => {
+                    problems.extend(err);
+                    if let Some(s) = stats.dump {
+                        d.insert("dump_stats".into(), stats_json(&s));
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        let hostnames: Vec<Value> = ar
+            .image_names()
+            .filter(|n| n.starts_with("utsns-"))
+            .filter_map(|n| {
+                let (u, _) = decode_first::<proto::UtsnsEntry>(n, ar.image(n)?, magic::UTSNS, "utsns").ok()?;
+                Some(json!({"nodename": String::from_utf8_lossy(&u.nodename), "domainname": String::from_utf8_lossy(&u.domainname)}))
+            })
+            .collect();
+        if !hostnames.is_empty() {
+            d.insert("uts".into(), Value::Array(hostnames));
+        }
+        let pages: u64 = self.tasks.values().map(|t| t.memory.index.present_pages()).sum();
+        d.insert(
+            "summary".into(),
+            json!({
+                "processes": self.processes.len(),
+                "threads": self.processes.iter().map(|p| p.threads.len()).sum::<usize>(),
+                "captured_pages": pages,
+                "captured_bytes": pages * pagemap::PAGE_SIZE,
+                "images": ar.image_names().count(),
+                "rootfs_diff_entries": self.rootfs.as_ref().map(|r| r.entries().len()),
+            }),
+        );
+        d
+    }
+
+    fn task(&self, pid: Pid) -> Result<&Task> {
+        self.tasks.get(&pid).ok_or(Error::NoSuchProcess(pid))
+    }
+}
+
+fn stats_json(s: &proto::DumpStatsEntry) -> Value {
+    json!({
+        "freezing_time_us": s.freezing_time,
+        "frozen_time_us": s.frozen_time,
+        "memdump_time_us": s.memdump_time,
+        "memwrite_time_us": s.memwrite_time,
+        "pages_scanned": s.pages_scanned,
+        "pages_skipped_parent": s.pages_skipped_parent,
+        "pages_written": s.pages_written,
+        "pages_lazy": s.pages_lazy,
+        "irmap_resolve": s.irmap_resolve,
+        "page_pipes": s.page_pipes,
+        "page_pipe_bufs": s.page_pipe_bufs,
+        "shpages_scanned": s.shpages_scanned,
+        "shpages_skipped_parent": s.shpages_skipped_parent,
+        "shpages_written": s.shpages_written,
+    })
+}
+
+impl Evidence for Checkpoint {
+    fn info(&self) -> EvidenceInfo {
+        EvidenceInfo {
+            path: self.archive.path().to_path_buf(),
+            kind: EvidenceKind::Checkpoint,
+            format: self.archive.format().to_string(),
+            size: self.archive.size(),
+            engine: self.meta.engine.clone(),
+            title: self.meta.title(),
+            details: self.details.clone(),
+            warnings: self.warnings.clone(),
+        }
+    }
+
+    fn processes(&self) -> Result<Vec<Process>> {
+        Ok(self.processes.clone())
+    }
+
+    fn maps(&self, pid: Pid) -> Result<Vec<Vma>> {
+        self.maps.get(&pid).cloned().ok_or(Error::NoSuchProcess(pid))
+    }
+
+    fn environment(&self, pid: Pid) -> Result<Vec<String>> {
+        let task = self.task(pid)?;
+        Ok(match &task.mm {
+            Some(mm) => split_nul(&self.read_block(pid, mm.mm_env_start, mm.mm_env_end)),
+            None => Vec::new(),
+        })
+    }
+
+    fn files(&self, pid: Pid) -> Result<Vec<OpenFile>> {
+        let task = self.task(pid)?;
+        Ok(self.files.open_files(&self.archive, task))
+    }
+
+    fn read_memory(&self, pid: Pid, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
+        let task = self.task(pid)?;
+        let pages = self.archive.get(&task.memory.pages_member).unwrap_or_default();
+        Ok(task.memory.read(pages, addr, buf))
+    }
+
+    fn captured_ranges(&self, pid: Pid, range: Range<u64>) -> Result<Vec<Range<u64>>> {
+        Ok(self.task(pid)?.memory.captured(range))
+    }
+
+    fn memory_slice(&self, pid: Pid, addr: u64, len: usize) -> Option<&[u8]> {
+        let task = self.tasks.get(&pid)?;
+        let pages = self.archive.get(&task.memory.pages_member)?;
+        task.memory.slice(pages, addr, len)
+    }
+
+    fn rootfs_entries(&self) -> Result<Vec<FileEntry>> {
+        match &self.rootfs {
+            Some(r) => Ok(r.entries().to_vec()),
+            None => Err(Error::Missing("rootfs-diff.tar (this checkpoint has no filesystem changes)".into())),
+        }
+    }
+
+    fn rootfs_read(&self, path: &str) -> Result<Vec<u8>> {
+        let (Some(r), Some(tar)) = (&self.rootfs, self.archive.get("rootfs-diff.tar")) else {
+            return Err(Error::Missing("rootfs-diff.tar".into()));
+        };
+        Ok(r.read(tar, path)?.to_vec())
+    }
+}

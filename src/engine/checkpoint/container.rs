@@ -1,0 +1,811 @@
+//! Container metadata of a Podman / CRI-O / containerd checkpoint archive.
+//!
+//! Reads the JSON members the engines write next to the CRIU images (`config.dump`,
+//! `spec.dump`, `network.status`, `bind.mounts`, `pod.dump`, `status`,
+//! `checkpoint/descriptors.json`) into one [`ContainerMeta`]: what `checkpointctl inspect
+//! --metadata` shows, and more (args, env, mounts, Kubernetes identity). A malformed member
+//! becomes a warning, never a failure: the checkpoint still opens.
+//!
+//! The engine is inferred as checkpointctl infers it (`internal/container.go`,
+//! `getContainerInfo`): from `spec.dump`'s `io.container.manager` annotation, `libpod` being
+//! Podman, `cri-o` being CRI-O and anything else (absent included) containerd.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::engine::checkpoint::archive::Archive;
+
+/// Go's zero `time.Time` as encoding/json writes it: "no such time".
+const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// What a checkpoint archive says about its container.
+///
+/// Every field is optional or may be empty: bare CRIU image folders have none of it, and
+/// each engine writes a different subset.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ContainerMeta {
+    /// "Podman", "CRI-O" or "containerd" (checkpointctl's rule); `None` without `spec.dump`.
+    pub engine: Option<String>,
+    /// Container id (`config.dump` `id`).
+    pub id: Option<String>,
+    /// Container name: Podman's `config.dump` name, CRI-O's `io.kubernetes.cri-o.Metadata`
+    /// name, containerd's `io.kubernetes.cri.container-name` (then the other sources).
+    pub name: Option<String>,
+    /// Image name (`config.dump` `rootfsImageName`, checkpointctl's "Image").
+    pub image: Option<String>,
+    /// Image id (Podman `rootfsImageID`; CRI-O/containerd `rootfsImageRef`).
+    pub image_id: Option<String>,
+    /// The image as the user asked for it (Podman `RawImageName`, CRI-O `rootfsImage`).
+    pub image_requested: Option<String>,
+    /// Creation time as the archive writes it (RFC 3339, full precision).
+    pub created: Option<String>,
+    /// Checkpoint time (`config.dump` `checkpointedTime`; CRI-O and containerd write it).
+    pub checkpointed: Option<String>,
+    /// OCI runtime (`runc`, `crun`, a CRI runtime handler...).
+    pub runtime: Option<String>,
+    /// `ociVersion` of the runtime spec.
+    pub oci_version: Option<String>,
+    /// Hostname inside the container (spec `hostname`).
+    pub hostname: Option<String>,
+    /// The container's command line (spec `process.args`).
+    pub args: Vec<String>,
+    /// The command that created the container (Podman `CreateCommand`).
+    pub create_command: Vec<String>,
+    /// Initial environment (spec `process.env`), `KEY=VALUE`.
+    pub env: Vec<String>,
+    /// Initial working directory (spec `process.cwd`).
+    pub cwd: Option<String>,
+    /// User id of the container's process (spec `process.user.uid`).
+    pub uid: Option<u32>,
+    /// Group id of the container's process (spec `process.user.gid`).
+    pub gid: Option<u32>,
+    /// Mounts of the spec, in order.
+    pub mounts: Vec<Mount>,
+    /// Kubernetes identity, when the annotations give one.
+    pub kubernetes: Option<Kubernetes>,
+    /// All spec annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Network interfaces (`network.status`; CRI-O: the `io.kubernetes.cri-o.IP.N` annotations).
+    pub networks: Vec<NetInterface>,
+    /// Bare IP addresses of the container, as checkpointctl lists them.
+    pub ip_addresses: Vec<String>,
+    /// External bind mounts (CRI-O's `bind.mounts`).
+    pub bind_mounts: Vec<BindMount>,
+    /// The pod sandbox description of a pod checkpoint (`pod.dump`), as written.
+    pub pod: Option<Value>,
+    /// containerd's `status` member.
+    pub containerd_status: Option<ContainerdStatus>,
+    /// Targets of file descriptors 0, 1 and 2 (`checkpoint/descriptors.json`).
+    pub stdio: Vec<String>,
+}
+
+/// One mount of the runtime spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Mount {
+    /// Mount point inside the container.
+    pub destination: String,
+    /// Filesystem type (`bind`, `proc`, `tmpfs`...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Source on the host (or the pseudo filesystem's name).
+    pub source: String,
+    /// Mount options.
+    pub options: Vec<String>,
+}
+
+/// Kubernetes identity of a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Kubernetes {
+    /// Pod name.
+    pub pod_name: Option<String>,
+    /// Pod namespace.
+    pub pod_namespace: Option<String>,
+    /// Pod UID.
+    pub pod_uid: Option<String>,
+    /// Container name within the pod.
+    pub container_name: Option<String>,
+    /// "container" or "sandbox" (CRI-O `ContainerType`, containerd `container-type`).
+    pub container_type: Option<String>,
+    /// Id of the pod sandbox.
+    pub sandbox_id: Option<String>,
+}
+
+/// A network interface of the container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NetInterface {
+    /// Network name (`podman`, a CNI network, or empty when unknown).
+    pub network: String,
+    /// Interface name inside the container (`eth0`), empty when unknown.
+    pub interface: String,
+    /// MAC address.
+    pub mac: Option<String>,
+    /// Addresses with their prefix length (`10.88.0.2/16`) or bare.
+    pub addresses: Vec<String>,
+    /// Gateways.
+    pub gateways: Vec<String>,
+}
+
+/// An external bind mount recorded by CRI-O (`bind.mounts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BindMount {
+    /// Source on the host.
+    pub source: String,
+    /// Mount point inside the container.
+    pub destination: String,
+    /// "file" or "directory".
+    pub file_type: String,
+    /// Permission bits of the source.
+    pub permissions: Option<u32>,
+}
+
+/// containerd's `status` member (Go field names, times in nanoseconds since the epoch).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ContainerdStatus {
+    /// Creation time, ns.
+    pub created_at: Option<i64>,
+    /// Start time, ns.
+    pub started_at: Option<i64>,
+    /// Exit time, ns.
+    pub finished_at: Option<i64>,
+    /// Exit code.
+    pub exit_code: Option<i64>,
+    /// Host pid of the init process.
+    pub pid: Option<u64>,
+    /// Reason of the last state change.
+    pub reason: Option<String>,
+    /// Message of the last state change.
+    pub message: Option<String>,
+}
+
+impl ContainerMeta {
+    /// A one-line title: `name (image)`, with fallbacks to the short id and "container".
+    pub fn title(&self) -> String {
+        let name = self
+            .name
+            .clone()
+            .or_else(|| self.id.as_ref().map(|id| id.chars().take(12).collect()))
+            .unwrap_or_else(|| "container".to_string());
+        let name = match self.kubernetes.as_ref().and_then(|k| k.pod_name.as_ref()) {
+            Some(pod) if pod != &name => format!("{pod}/{name}"),
+            _ => name,
+        };
+        match &self.image {
+            Some(image) => format!("{name} ({image})"),
+            None => name,
+        }
+    }
+}
+
+/// Reads the container metadata of an archive. Missing members are normal (bare image
+/// folders have none); malformed ones give a warning naming the member and the position.
+pub fn read_container_meta(archive: &Archive) -> (ContainerMeta, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut json = |name: &str| parse_member(name, archive.get(name)?, &mut warnings);
+    let config = json("config.dump");
+    let spec = json("spec.dump");
+    let network = json("network.status");
+    let bind = json("bind.mounts");
+    let pod = json("pod.dump");
+    let status = json("status");
+    let descriptors = json("checkpoint/descriptors.json");
+
+    let mut meta = ContainerMeta::default();
+    let cfg = config.as_ref().unwrap_or(&Value::Null);
+    // Podman also embeds the spec in config.dump: use it when spec.dump is missing.
+    let spec_v = spec
+        .as_ref()
+        .or_else(|| cfg.get("spec"))
+        .unwrap_or(&Value::Null);
+    read_spec(spec_v, &mut meta);
+    read_config(cfg, &mut meta);
+    if spec.is_some() {
+        meta.engine = Some(engine_of(&meta.annotations).to_string());
+    }
+    read_identity(&mut meta, &mut warnings);
+    if let Some(v) = &network {
+        meta.networks = parse_network_status(v, &mut warnings);
+    }
+    collect_ips(&mut meta);
+    if let Some(v) = &bind {
+        meta.bind_mounts = parse_bind_mounts(v);
+    }
+    meta.pod = pod;
+    meta.containerd_status = status.as_ref().map(parse_containerd_status);
+    if let Some(v) = &descriptors {
+        meta.stdio = strings(v);
+    }
+    (meta, warnings)
+}
+
+/// checkpointctl's engine rule: the `io.container.manager` annotation of `spec.dump`.
+pub fn engine_of(annotations: &BTreeMap<String, String>) -> &'static str {
+    match annotations.get("io.container.manager").map(String::as_str) {
+        Some("libpod") => "Podman",
+        Some("cri-o") => "CRI-O",
+        _ => "containerd",
+    }
+}
+
+fn parse_member(name: &str, bytes: &[u8], warnings: &mut Vec<String>) -> Option<Value> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            warnings.push(format!(
+                "{name}: malformed JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ));
+            None
+        }
+    }
+}
+
+/// The non-empty string at `path` (object keys).
+fn str_at(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for key in path {
+        cur = cur.get(key)?;
+    }
+    cur.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// The strings of an array (other items skipped).
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn strings_at(v: &Value, path: &[&str]) -> Vec<String> {
+    let mut cur = v;
+    for key in path {
+        match cur.get(key) {
+            Some(next) => cur = next,
+            None => return Vec::new(),
+        }
+    }
+    strings(cur)
+}
+
+fn u32_at(v: &Value, path: &[&str]) -> Option<u32> {
+    let mut cur = v;
+    for key in path {
+        cur = cur.get(key)?;
+    }
+    cur.as_u64().and_then(|n| u32::try_from(n).ok())
+}
+
+/// A time string, unless it is Go's zero time.
+fn time_at(v: &Value, key: &str) -> Option<String> {
+    str_at(v, &[key]).filter(|t| t != GO_ZERO_TIME)
+}
+
+fn read_spec(spec: &Value, meta: &mut ContainerMeta) {
+    meta.oci_version = str_at(spec, &["ociVersion"]);
+    meta.hostname = str_at(spec, &["hostname"]);
+    meta.args = strings_at(spec, &["process", "args"]);
+    meta.env = strings_at(spec, &["process", "env"]);
+    meta.cwd = str_at(spec, &["process", "cwd"]);
+    meta.uid = u32_at(spec, &["process", "user", "uid"]);
+    meta.gid = u32_at(spec, &["process", "user", "gid"]);
+    if let Some(mounts) = spec.get("mounts").and_then(Value::as_array) {
+        meta.mounts = mounts
+            .iter()
+            .map(|m| Mount {
+                destination: str_at(m, &["destination"]).unwrap_or_default(),
+                kind: str_at(m, &["type"]).unwrap_or_default(),
+                source: str_at(m, &["source"]).unwrap_or_default(),
+                options: strings_at(m, &["options"]),
+            })
+            .collect();
+    }
+    if let Some(map) = spec.get("annotations").and_then(Value::as_object) {
+        meta.annotations = map
+            .iter()
+            .map(|(k, v)| {
+                let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                (k.clone(), v)
+            })
+            .collect();
+    }
+}
+
+fn read_config(cfg: &Value, meta: &mut ContainerMeta) {
+    meta.id = str_at(cfg, &["id"]);
+    meta.name = str_at(cfg, &["name"]);
+    meta.image = str_at(cfg, &["rootfsImageName"]);
+    // Podman writes the image id as rootfsImageID; CRI-O and containerd as rootfsImageRef.
+    meta.image_id = str_at(cfg, &["rootfsImageID"]).or_else(|| str_at(cfg, &["rootfsImageRef"]));
+    meta.image_requested = str_at(cfg, &["RawImageName"]).or_else(|| str_at(cfg, &["rootfsImage"]));
+    meta.created = time_at(cfg, "createdTime");
+    meta.checkpointed = time_at(cfg, "checkpointedTime");
+    meta.runtime = str_at(cfg, &["runtime"]);
+    meta.create_command = strings_at(cfg, &["CreateCommand"]);
+}
+
+/// Name, creation time, image and Kubernetes identity from the engine's annotations.
+fn read_identity(meta: &mut ContainerMeta, warnings: &mut Vec<String>) {
+    let ann = &meta.annotations;
+    let get = |k: &str| ann.get(k).filter(|v| !v.is_empty()).cloned();
+    // CRI-O keeps the pod's labels as a JSON object in one annotation.
+    let labels: BTreeMap<String, String> = match ann.get("io.kubernetes.cri-o.Labels") {
+        Some(s) => match serde_json::from_str::<BTreeMap<String, Value>>(s) {
+            Ok(m) => m
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+                .collect(),
+            Err(e) => {
+                warnings.push(format!(
+                    "spec.dump: annotation io.kubernetes.cri-o.Labels: {e}"
+                ));
+                BTreeMap::new()
+            }
+        },
+        None => BTreeMap::new(),
+    };
+    let label = |k: &str| labels.get(k).filter(|v| !v.is_empty()).cloned();
+    let crio_name = match ann.get("io.kubernetes.cri-o.Metadata") {
+        Some(s) => match serde_json::from_str::<Value>(s) {
+            Ok(v) => str_at(&v, &["name"]),
+            Err(e) => {
+                warnings.push(format!(
+                    "spec.dump: annotation io.kubernetes.cri-o.Metadata: {e}"
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    let k8s_container = get("io.kubernetes.container.name")
+        .or_else(|| get("io.kubernetes.cri.container-name"))
+        .or_else(|| label("io.kubernetes.container.name"))
+        .or_else(|| crio_name.clone());
+    let k8s = Kubernetes {
+        pod_name: get("io.kubernetes.pod.name")
+            .or_else(|| get("io.kubernetes.cri.sandbox-name"))
+            .or_else(|| label("io.kubernetes.pod.name")),
+        pod_namespace: get("io.kubernetes.pod.namespace")
+            .or_else(|| get("io.kubernetes.cri.sandbox-namespace"))
+            .or_else(|| label("io.kubernetes.pod.namespace")),
+        pod_uid: get("io.kubernetes.pod.uid")
+            .or_else(|| get("io.kubernetes.cri.sandbox-uid"))
+            .or_else(|| label("io.kubernetes.pod.uid")),
+        container_name: k8s_container.clone(),
+        container_type: get("io.kubernetes.cri-o.ContainerType")
+            .or_else(|| get("io.kubernetes.cri.container-type")),
+        sandbox_id: get("io.kubernetes.cri-o.SandboxID")
+            .or_else(|| get("io.kubernetes.cri.sandbox-id")),
+    };
+    let crio_created = get("io.kubernetes.cri-o.Created");
+    let image_name =
+        get("io.kubernetes.cri-o.ImageName").or_else(|| get("io.kubernetes.cri.image-name"));
+    let image_ref = get("io.kubernetes.cri-o.ImageRef");
+    if k8s != Kubernetes::default() {
+        meta.kubernetes = Some(k8s);
+    }
+    // The name and creation time checkpointctl shows for each engine, then fallbacks.
+    match meta.engine.as_deref() {
+        Some("CRI-O") => {
+            meta.name = crio_name.or(k8s_container).or(meta.name.take());
+            meta.created = crio_created.or(meta.created.take());
+        }
+        Some("containerd") => {
+            meta.name = get("io.kubernetes.cri.container-name").or(meta.name.take())
+        }
+        _ => {}
+    }
+    meta.image = meta.image.take().or(image_name);
+    meta.image_id = meta.image_id.take().or(image_ref);
+    if meta.created.is_none() {
+        meta.created = get("io.kubernetes.cri-o.Created");
+    }
+}
+
+/// Parses `network.status`: netavark's map (Podman 4+) or a list of CNI results (older).
+fn parse_network_status(v: &Value, warnings: &mut Vec<String>) -> Vec<NetInterface> {
+    let mut out = Vec::new();
+    match v {
+        Value::Object(networks) => {
+            // Sorted, as checkpointctl sorts them (serde_json's map is sorted by key).
+            for (network, result) in networks {
+                let Some(ifaces) = result.get("interfaces").and_then(Value::as_object) else {
+                    continue;
+                };
+                for (name, iface) in ifaces {
+                    let subnets = iface.get("subnets").and_then(Value::as_array);
+                    let subnets = subnets.map(Vec::as_slice).unwrap_or_default();
+                    out.push(NetInterface {
+                        network: network.clone(),
+                        interface: name.clone(),
+                        mac: str_at(iface, &["mac_address"]),
+                        addresses: subnets
+                            .iter()
+                            .filter_map(|s| str_at(s, &["ipnet"]))
+                            .collect(),
+                        gateways: subnets
+                            .iter()
+                            .filter_map(|s| str_at(s, &["gateway"]))
+                            .collect(),
+                    });
+                }
+            }
+        }
+        Value::Array(results) => {
+            for result in results {
+                out.extend(parse_cni_result(result));
+            }
+        }
+        _ => {
+            warnings.push("network.status: neither a netavark map nor a list of CNI results".into())
+        }
+    }
+    out
+}
+
+/// One CNI result: `interfaces` (name, mac, sandbox) and `ips` (address, gateway, interface
+/// index). Only interfaces that carry addresses or sit in the container's sandbox are kept.
+fn parse_cni_result(result: &Value) -> Vec<NetInterface> {
+    let network = str_at(result, &["name"]).unwrap_or_default();
+    let ifaces = result.get("interfaces").and_then(Value::as_array);
+    let ifaces = ifaces.map(Vec::as_slice).unwrap_or_default();
+    let mut out: Vec<NetInterface> = ifaces
+        .iter()
+        .map(|i| NetInterface {
+            network: network.clone(),
+            interface: str_at(i, &["name"]).unwrap_or_default(),
+            mac: str_at(i, &["mac"]),
+            addresses: Vec::new(),
+            gateways: Vec::new(),
+        })
+        .collect();
+    let in_sandbox: Vec<bool> = ifaces
+        .iter()
+        .map(|i| str_at(i, &["sandbox"]).is_some())
+        .collect();
+    let mut unattached = NetInterface {
+        network: network.clone(),
+        ..NetInterface::default()
+    };
+    for ip in result
+        .get("ips")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let index = ip.get("interface").and_then(Value::as_u64);
+        let target = match index.and_then(|i| usize::try_from(i).ok()) {
+            Some(i) if i < out.len() => out.get_mut(i),
+            _ => None,
+        };
+        let target = target.unwrap_or(&mut unattached);
+        target.addresses.extend(str_at(ip, &["address"]));
+        target.gateways.extend(str_at(ip, &["gateway"]));
+    }
+    let mut kept: Vec<NetInterface> = out
+        .into_iter()
+        .zip(in_sandbox)
+        .filter(|(i, sandbox)| *sandbox || !i.addresses.is_empty())
+        .map(|(i, _)| i)
+        .collect();
+    if !unattached.addresses.is_empty() {
+        kept.push(unattached);
+    }
+    kept
+}
+
+/// Bare IPs from the interfaces, then CRI-O's `io.kubernetes.cri-o.IP.N` annotations.
+fn collect_ips(meta: &mut ContainerMeta) {
+    let mut ips: Vec<String> = Vec::new();
+    for iface in &meta.networks {
+        for a in &iface.addresses {
+            let ip = a.split('/').next().unwrap_or(a).to_string();
+            if !ip.is_empty() && !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+    }
+    let crio: BTreeMap<u32, &String> = meta
+        .annotations
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("io.kubernetes.cri-o.IP.")?.parse().ok()?, v)))
+        .collect();
+    for ip in crio.into_values() {
+        if !ip.is_empty() && !ips.contains(ip) {
+            ips.push(ip.clone());
+        }
+    }
+    meta.ip_addresses = ips;
+}
+
+fn parse_bind_mounts(v: &Value) -> Vec<BindMount> {
+    let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
+    items
+        .iter()
+        .map(|m| BindMount {
+            source: str_at(m, &["source"]).unwrap_or_default(),
+            destination: str_at(m, &["destination"]).unwrap_or_default(),
+            file_type: str_at(m, &["file_type"])
+                .or_else(|| str_at(m, &["fileType"]))
+                .unwrap_or_default(),
+            permissions: u32_at(m, &["permissions"]),
+        })
+        .collect()
+}
+
+fn parse_containerd_status(v: &Value) -> ContainerdStatus {
+    let int = |k: &str| v.get(k).and_then(Value::as_i64);
+    ContainerdStatus {
+        created_at: int("CreatedAt"),
+        started_at: int("StartedAt"),
+        finished_at: int("FinishedAt"),
+        exit_code: int("ExitCode"),
+        pid: v.get("Pid").and_then(Value::as_u64),
+        reason: str_at(v, &["Reason"]),
+        message: str_at(v, &["Message"]),
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+pub(crate) mod tests {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::mapped::Blob;
+
+    /// The fixtures root, or `None` (after saying so) when absent and not required.
+    pub(crate) fn fixtures_root() -> Option<PathBuf> {
+        let root = std::env::var_os("PODMORTEM_FIXTURES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
+        if root.join("criu-counter").is_dir() {
+            return Some(root);
+        }
+        if std::env::var("PODMORTEM_REQUIRE_FIXTURES").as_deref() == Ok("1") {
+            panic!("fixtures not found under {}", root.display());
+        }
+        println!("skipping: fixtures not found");
+        None
+    }
+
+    /// The uncompressed archive of a fixture, decompressed once into target/fixture-cache.
+    pub(crate) fn fixture_archive(fixture: &str) -> Option<(PathBuf, Archive)> {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let dir = fixtures_root()?.join(fixture);
+        let cache = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/fixture-cache")
+            .join(fixture);
+        let tar = cache.join("checkpoint-counter.tar");
+        if !tar.exists() {
+            std::fs::create_dir_all(&cache).unwrap();
+            let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+            let tmp = cache.join(format!(
+                "checkpoint-counter.tar.{}.{seq}.tmp",
+                std::process::id()
+            ));
+            let input = std::fs::File::open(dir.join("checkpoint-counter.tar.zst")).unwrap();
+            let mut out = std::fs::File::create(&tmp).unwrap();
+            zstd::stream::copy_decode(input, &mut out).unwrap();
+            drop(out);
+            std::fs::rename(&tmp, &tar).unwrap();
+        }
+        Some((dir, Archive::open(&tar).unwrap()))
+    }
+
+    fn archive_of(members: &[(&str, Vec<u8>)]) -> Archive {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in members {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o600);
+            h.set_cksum();
+            b.append_data(&mut h, name, data.as_slice()).unwrap();
+        }
+        let bytes = b.into_inner().unwrap();
+        let len = bytes.len() as u64;
+        Archive::from_tar(Path::new("synthetic.tar"), "tar", len, Blob::Owned(bytes)).unwrap()
+    }
+
+    fn spec_with(annotations: Value) -> Vec<u8> {
+        json!({
+            "ociVersion": "1.0.2-dev",
+            "process": {"args": ["/bin/sh", "-c", "sleep 1"], "env": ["A=1"], "cwd": "/",
+                        "user": {"uid": 1000, "gid": 1000}},
+            "hostname": "pod-host",
+            "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+            "annotations": annotations,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn crio_spec() {
+        let spec = spec_with(json!({
+            "io.container.manager": "cri-o",
+            "io.kubernetes.cri-o.ContainerType": "container",
+            "io.kubernetes.cri-o.Created": "2024-01-02T03:04:05.123456789Z",
+            "io.kubernetes.cri-o.IP.0": "10.85.0.7",
+            "io.kubernetes.cri-o.Metadata": "{\"name\":\"counter\",\"attempt\":0}",
+            "io.kubernetes.cri-o.Labels": "{\"io.kubernetes.pod.uid\":\"u-1\",\"io.kubernetes.container.name\":\"counter\"}",
+            "io.kubernetes.cri-o.SandboxID": "abc",
+            "io.kubernetes.pod.name": "counters",
+            "io.kubernetes.pod.namespace": "default",
+        }));
+        let config = json!({"id": "f00", "name": "k8s_counter_counters_default_u-1_0",
+            "rootfsImageName": "quay.io/x/counter:latest", "rootfsImageRef": "sha256:1",
+            "runtime": "crun", "createdTime": "2024-01-02T03:04:05Z",
+            "checkpointedTime": "2024-01-02T04:00:00Z"});
+        let bind = json!([{"source": "/etc/hosts", "destination": "/etc/hosts",
+            "file_type": "file", "permissions": 420}]);
+        let a = archive_of(&[
+            ("spec.dump", spec),
+            ("config.dump", config.to_string().into_bytes()),
+            ("bind.mounts", bind.to_string().into_bytes()),
+        ]);
+        let (m, w) = read_container_meta(&a);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(m.engine.as_deref(), Some("CRI-O"));
+        assert_eq!(m.name.as_deref(), Some("counter"));
+        assert_eq!(m.created.as_deref(), Some("2024-01-02T03:04:05.123456789Z"));
+        assert_eq!(m.checkpointed.as_deref(), Some("2024-01-02T04:00:00Z"));
+        assert_eq!(m.ip_addresses, ["10.85.0.7"]);
+        assert_eq!(m.runtime.as_deref(), Some("crun"));
+        assert_eq!(m.image_id.as_deref(), Some("sha256:1"));
+        assert_eq!((m.uid, m.gid), (Some(1000), Some(1000)));
+        let k = m.kubernetes.clone().unwrap();
+        assert_eq!(k.pod_name.as_deref(), Some("counters"));
+        assert_eq!(k.pod_namespace.as_deref(), Some("default"));
+        assert_eq!(k.pod_uid.as_deref(), Some("u-1"));
+        assert_eq!(k.container_type.as_deref(), Some("container"));
+        assert_eq!(k.sandbox_id.as_deref(), Some("abc"));
+        assert_eq!(m.bind_mounts[0].permissions, Some(420));
+        assert_eq!(m.title(), "counters/counter (quay.io/x/counter:latest)");
+    }
+
+    #[test]
+    fn containerd_spec() {
+        let spec = spec_with(json!({
+            "io.kubernetes.cri.container-name": "web",
+            "io.kubernetes.cri.container-type": "container",
+            "io.kubernetes.cri.sandbox-name": "web-pod",
+            "io.kubernetes.cri.sandbox-namespace": "prod",
+            "io.kubernetes.cri.sandbox-uid": "u-2",
+            "io.kubernetes.cri.image-name": "docker.io/library/nginx:1",
+        }));
+        let status = br#"{"CreatedAt": 1700000000000000000, "Pid": 4242, "ExitCode": 0}"#.to_vec();
+        let a = archive_of(&[("spec.dump", spec), ("status", status)]);
+        let (m, w) = read_container_meta(&a);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(m.engine.as_deref(), Some("containerd"));
+        assert_eq!(m.name.as_deref(), Some("web"));
+        assert_eq!(m.image.as_deref(), Some("docker.io/library/nginx:1"));
+        let k = m.kubernetes.clone().unwrap();
+        assert_eq!(k.pod_name.as_deref(), Some("web-pod"));
+        assert_eq!(k.pod_namespace.as_deref(), Some("prod"));
+        assert_eq!(k.pod_uid.as_deref(), Some("u-2"));
+        assert_eq!(m.containerd_status.as_ref().unwrap().pid, Some(4242));
+        assert_eq!(m.args, ["/bin/sh", "-c", "sleep 1"]);
+    }
+
+    #[test]
+    fn malformed_members_warn() {
+        let a = archive_of(&[
+            ("spec.dump", b"{\n  \"process\": [1,\n}".to_vec()),
+            ("network.status", b"42".to_vec()),
+        ]);
+        let (m, w) = read_container_meta(&a);
+        assert_eq!(m.engine, None);
+        assert!(
+            w[0].starts_with("spec.dump: malformed JSON at line 2, column"),
+            "{w:?}"
+        );
+        assert!(w[1].starts_with("network.status"), "{w:?}");
+        assert_eq!(m.title(), "container");
+        let (m, w) = read_container_meta(&archive_of(&[]));
+        assert!(w.is_empty() && m.engine.is_none());
+    }
+
+    #[test]
+    fn cni_network_status() {
+        let v = json!([{"cniVersion": "0.4.0", "interfaces": [
+            {"name": "cni-podman0", "mac": "aa"}, {"name": "vethX", "mac": "bb"},
+            {"name": "eth0", "mac": "cc", "sandbox": "/run/netns/x"}],
+            "ips": [{"version": "4", "interface": 2, "address": "10.88.0.5/16", "gateway": "10.88.0.1"}]}]);
+        let n = parse_network_status(&v, &mut Vec::new());
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].interface, "eth0");
+        assert_eq!(n[0].addresses, ["10.88.0.5/16"]);
+    }
+
+    /// RFC 3339 without the fraction of a second, as Go's `time.RFC3339` prints it.
+    fn seconds(t: &str) -> String {
+        match t.split_once('.') {
+            Some((head, rest)) => {
+                let zone = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+                format!("{head}{zone}")
+            }
+            None => t.to_string(),
+        }
+    }
+
+    #[test]
+    fn fixtures_match_checkpointctl() {
+        for fixture in ["criu-counter", "criu-counter-criu42"] {
+            let Some((dir, archive)) = fixture_archive(fixture) else {
+                return;
+            };
+            let (m, w) = read_container_meta(&archive);
+            assert!(w.is_empty(), "{w:?}");
+            let golden = dir.join("golden/checkpointctl/inspect_--all_--format_json.json");
+            let golden: Value = serde_json::from_slice(&std::fs::read(golden).unwrap()).unwrap();
+            let g = &golden[0];
+            let s = |k: &str| g[k].as_str().unwrap().to_string();
+            assert_eq!(m.engine.as_deref(), Some("Podman"));
+            assert_eq!(m.engine, Some(s("engine")));
+            assert_eq!(m.name, Some(s("container_name")));
+            assert_eq!(m.name.as_deref(), Some("counter"));
+            assert_eq!(m.image, Some(s("image")));
+            assert_eq!(m.image.as_deref(), Some("localhost/counter:blog"));
+            assert_eq!(m.id, Some(s("id")));
+            assert_eq!(m.runtime, Some(s("runtime")));
+            assert_eq!(seconds(m.created.as_deref().unwrap()), s("created"));
+            assert_eq!(m.ip_addresses.join(", "), s("ip"));
+            let macs: Vec<_> = m.networks.iter().filter_map(|n| n.mac.clone()).collect();
+            assert_eq!(macs.join(", "), s("mac"));
+            let net = &g["networks"][0];
+            let iface = &m.networks[0];
+            assert_eq!(net["name"], iface.network.as_str());
+            let gi = &net["interfaces"][iface.interface.as_str()];
+            assert_eq!(gi["ip"], iface.addresses.last().unwrap().as_str());
+            assert_eq!(gi["gateway"], iface.gateways.last().unwrap().as_str());
+            let ann: BTreeMap<String, String> =
+                serde_json::from_value(g["metadata"]["annotations"].clone()).unwrap();
+            assert_eq!(m.annotations, ann);
+            let mounts: Vec<_> = g["mounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| (s2(&x["destination"]), s2(&x["type"]), s2(&x["source"])))
+                .collect();
+            let ours: Vec<_> = m
+                .mounts
+                .iter()
+                .map(|x| (x.destination.clone(), x.kind.clone(), x.source.clone()))
+                .collect();
+            assert_eq!(ours, mounts);
+            // podman inspect, captured in the VM before the dump.
+            let inspect = dir.join("extras/podman-inspect.json");
+            let inspect: Value = serde_json::from_slice(&std::fs::read(inspect).unwrap()).unwrap();
+            let i = &inspect[0];
+            assert_eq!(m.image_id.as_deref(), i["Image"].as_str());
+            assert_eq!(m.created.as_deref(), i["Created"].as_str());
+            assert_eq!(m.hostname.as_deref(), i["Config"]["Hostname"].as_str());
+            assert_eq!(m.cwd.as_deref(), i["Config"]["WorkingDir"].as_str());
+            assert_eq!(json!(m.env), i["Config"]["Env"]);
+            assert_eq!(m.args[0], i["Path"].as_str().unwrap());
+            assert_eq!(json!(m.args[1..]), i["Args"]);
+            assert_eq!(m.stdio.len(), 3);
+            assert_eq!(m.stdio[0], "/dev/null");
+            assert_eq!(m.title(), "counter (localhost/counter:blog)");
+        }
+    }
+
+    fn s2(v: &Value) -> String {
+        v.as_str().unwrap_or_default().to_string()
+    }
+}

@@ -1,0 +1,262 @@
+//! Open files of checkpointed processes: `files.img` objects, the per-table `fdinfo-*.img`
+//! descriptors, and `fs-*.img` (cwd and root), turned into [`OpenFile`]s with `/proc`-style
+//! names (`pipe:[INODE]`, `socket:[INODE]`, `anon_inode:[eventfd]`).
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde_json::{Map, Value, json};
+
+use crate::engine::checkpoint::archive::Archive;
+use crate::engine::checkpoint::image::{decode_all, decode_first, magic};
+use crate::engine::checkpoint::proto::{FdTypes, FdinfoEntry, FileEntry, FsEntry, RegFileEntry, TaskKobjIdsEntry};
+use crate::engine::checkpoint::tasks::Task;
+use crate::engine::error::Error;
+use crate::engine::evidence::OpenFile;
+
+/// All file objects of a checkpoint, by id.
+#[derive(Debug, Default)]
+pub struct FileTable {
+    by_id: BTreeMap<u32, FileEntry>,
+}
+
+impl FileTable {
+    /// Reads `files.img` (or, for old images, `reg-files.img`).
+    pub fn read(ar: &Archive, problems: &mut Vec<Error>) -> FileTable {
+        let mut by_id = BTreeMap::new();
+        if let Some(data) = ar.image("files.img") {
+            match decode_all::<FileEntry>(&ar.display_name("checkpoint/files.img"), data, magic::FILES, "file") {
+                Ok((entries, errs)) => {
+                    problems.extend(errs);
+                    for e in entries {
+                        by_id.entry(e.id).or_insert(e);
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        } else if let Some(data) = ar.image("reg-files.img") {
+            match decode_all::<RegFileEntry>(&ar.display_name("checkpoint/reg-files.img"), data, magic::REG_FILES, "reg_file") {
+                Ok((entries, errs)) => {
+                    problems.extend(errs);
+                    for reg in entries {
+                        let id = reg.id;
+                        by_id.entry(id).or_insert(FileEntry {
+                            r#type: FdTypes::Reg as i32,
+                            id,
+                            reg: Some(reg),
+                            ..FileEntry::default()
+                        });
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        FileTable { by_id }
+    }
+
+    /// The path of a regular-file object.
+    pub fn path_of(&self, id: u32) -> Option<String> {
+        let reg = self.by_id.get(&id)?.reg.as_ref()?;
+        Some(String::from_utf8_lossy(&reg.name).into_owned())
+    }
+
+    /// Describes file object `id` as (type, path, details).
+    pub fn describe(&self, id: u32) -> (String, String, Map<String, Value>) {
+        let Some(f) = self.by_id.get(&id) else {
+            return ("unknown".into(), format!("[file id {id}: not in files.img]"), Map::new());
+        };
+        describe(self, f)
+    }
+
+    /// The descriptors, cwd and root of a process.
+    pub fn open_files(&self, ar: &Archive, task: &Task) -> Vec<OpenFile> {
+        let pid = task.tree.pid;
+        let mut out = Vec::new();
+        let ids: Option<TaskKobjIdsEntry> = task.core.as_ref().and_then(|c| c.ids.clone()).or_else(|| {
+            let name = format!("ids-{pid}.img");
+            decode_first::<TaskKobjIdsEntry>(&name, ar.image(&name)?, magic::IDS, "ids").ok().map(|(i, _)| i)
+        });
+        if let Some(ids) = ids {
+            let name = format!("fdinfo-{}.img", ids.files_id);
+            if let Some(data) = ar.image(&name)
+                && let Ok((fds, _)) = decode_all::<FdinfoEntry>(&name, data, magic::FDINFO, "fdinfo")
+            {
+                for fd in fds {
+                    let (kind, path, mut details) = self.describe(fd.id);
+                    if fd.flags & 1 != 0 {
+                        details.insert("cloexec".into(), Value::Bool(true));
+                    }
+                    out.push(OpenFile { pid, fd: Some(i64::from(fd.fd)), kind, path, details });
+                }
+            }
+        }
+        let fs_name = format!("fs-{pid}.img");
+        if let Some(data) = ar.image(&fs_name)
+            && let Ok((fs, _)) = decode_first::<FsEntry>(&fs_name, data, magic::FS, "fs")
+        {
+            for (kind, id) in [("cwd", fs.cwd_id), ("root", fs.root_id)] {
+                let path = self.path_of(id).unwrap_or_else(|| format!("[file id {id}]"));
+                out.push(OpenFile { pid, fd: None, kind: kind.into(), path, details: Map::new() });
+            }
+        }
+        out
+    }
+}
+
+fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Value>) {
+    let mut d = Map::new();
+    let anon = |name: &str| ("anon_inode".to_string(), format!("anon_inode:[{name}]"), Map::new());
+    match FdTypes::try_from(f.r#type).unwrap_or(FdTypes::Und) {
+        FdTypes::Reg => {
+            let Some(reg) = &f.reg else { return ("file".into(), String::new(), d) };
+            let mode = reg.mode.unwrap_or(0);
+            let kind = match mode & 0o170000 {
+                0o040000 => "dir",
+                0o020000 => "chr",
+                0o060000 => "blk",
+                0o140000 => "socket",
+                0o010000 => "fifo",
+                0o120000 => "link",
+                _ => "file",
+            };
+            d.insert("flags".into(), json!(format!("{:#o}", reg.flags)));
+            d.insert("pos".into(), json!(reg.pos));
+            if let Some(size) = reg.size {
+                d.insert("size".into(), json!(size));
+            }
+            if reg.mode.is_some() {
+                d.insert("mode".into(), json!(format!("{:o}", mode)));
+            }
+            if let Some(m) = reg.mnt_id {
+                d.insert("mnt_id".into(), json!(m));
+            }
+            (kind.into(), String::from_utf8_lossy(&reg.name).into_owned(), d)
+        }
+        FdTypes::Pipe => {
+            let pipe_id = f.pipe.as_ref().map_or(0, |p| p.pipe_id);
+            d.insert("inode".into(), json!(pipe_id));
+            ("pipe".into(), format!("pipe:[{pipe_id}]"), d)
+        }
+        FdTypes::Fifo => {
+            let fifo = f.fifo.as_ref();
+            let pipe_id = fifo.map_or(0, |p| p.pipe_id);
+            d.insert("inode".into(), json!(pipe_id));
+            let path = fifo
+                .and_then(|x| x.regf_id)
+                .and_then(|id| table.path_of(id))
+                .unwrap_or_else(|| format!("pipe:[{pipe_id}]"));
+            ("fifo".into(), path, d)
+        }
+        FdTypes::Inetsk => {
+            let Some(sk) = &f.isk else { return ("socket".into(), "socket:[?]".into(), d) };
+            let v6 = sk.family == 10;
+            d.insert("family".into(), json!(if v6 { "inet6" } else { "inet" }));
+            d.insert("protocol".into(), json!(proto_name(sk.proto, sk.r#type)));
+            d.insert("state".into(), json!(tcp_state(sk.state)));
+            d.insert("src".into(), json!(ip(&sk.src_addr, v6)));
+            d.insert("src_port".into(), json!(sk.src_port));
+            d.insert("dst".into(), json!(ip(&sk.dst_addr, v6)));
+            d.insert("dst_port".into(), json!(sk.dst_port));
+            d.insert("inode".into(), json!(sk.ino));
+            ("socket".into(), format!("socket:[{}]", sk.ino), d)
+        }
+        FdTypes::Unixsk => {
+            let Some(sk) = &f.usk else { return ("socket".into(), "socket:[?]".into(), d) };
+            d.insert("family".into(), json!("unix"));
+            d.insert("type".into(), json!(sock_type(sk.r#type)));
+            d.insert("state".into(), json!(tcp_state(sk.state)));
+            d.insert("name".into(), json!(unix_name(&sk.name)));
+            d.insert("peer".into(), json!(sk.peer));
+            d.insert("inode".into(), json!(sk.ino));
+            ("socket".into(), format!("socket:[{}]", sk.ino), d)
+        }
+        FdTypes::Packetsk => ("socket".into(), "socket:[packet]".into(), d),
+        FdTypes::Netlinksk => ("socket".into(), "socket:[netlink]".into(), d),
+        FdTypes::Tty => {
+            let path = f
+                .tty
+                .as_ref()
+                .and_then(|t| t.regf_id)
+                .and_then(|id| table.path_of(id))
+                .unwrap_or_else(|| "tty".into());
+            ("tty".into(), path, d)
+        }
+        FdTypes::Eventfd => anon("eventfd"),
+        FdTypes::Eventpoll => anon("eventpoll"),
+        FdTypes::Signalfd => anon("signalfd"),
+        FdTypes::Inotify => ("anon_inode".into(), "anon_inode:inotify".into(), d),
+        FdTypes::Fanotify => ("anon_inode".into(), "anon_inode:[fanotify]".into(), d),
+        FdTypes::Timerfd => anon("timerfd"),
+        FdTypes::Pidfd => anon("pidfd"),
+        FdTypes::Memfd => ("memfd".into(), "memfd:".into(), d),
+        FdTypes::Ns => ("ns".into(), "ns:[?]".into(), d),
+        FdTypes::Ext => ("external".into(), format!("[external file {}]", f.id), d),
+        other => (format!("{other:?}").to_lowercase(), format!("[{other:?} {}]", f.id), d),
+    }
+}
+
+fn ip(words: &[u32], v6: bool) -> String {
+    let mut bytes = Vec::with_capacity(16);
+    for w in words {
+        bytes.extend_from_slice(&w.to_le_bytes());
+    }
+    if v6 {
+        let mut a = [0u8; 16];
+        for (d, s) in a.iter_mut().zip(&bytes) {
+            *d = *s;
+        }
+        Ipv6Addr::from(a).to_string()
+    } else {
+        let mut a = [0u8; 4];
+        for (d, s) in a.iter_mut().zip(&bytes) {
+            *d = *s;
+        }
+        Ipv4Addr::from(a).to_string()
+    }
+}
+
+fn proto_name(proto: u32, ty: u32) -> String {
+    match (proto, ty) {
+        (6, _) => "tcp".into(),
+        (17, _) => "udp".into(),
+        (136, _) => "udplite".into(),
+        (1, _) | (58, _) => "icmp".into(),
+        (0, 1) => "tcp".into(),
+        (0, 2) => "udp".into(),
+        (p, _) => format!("proto {p}"),
+    }
+}
+
+fn sock_type(t: u32) -> &'static str {
+    match t {
+        1 => "stream",
+        2 => "dgram",
+        3 => "raw",
+        5 => "seqpacket",
+        _ => "unknown",
+    }
+}
+
+fn tcp_state(s: u32) -> &'static str {
+    match s {
+        1 => "ESTABLISHED",
+        2 => "SYN_SENT",
+        3 => "SYN_RECV",
+        4 => "FIN_WAIT1",
+        5 => "FIN_WAIT2",
+        6 => "TIME_WAIT",
+        7 => "CLOSE",
+        8 => "CLOSE_WAIT",
+        9 => "LAST_ACK",
+        10 => "LISTEN",
+        11 => "CLOSING",
+        _ => "UNKNOWN",
+    }
+}
+
+fn unix_name(name: &[u8]) -> String {
+    match name.split_first() {
+        Some((0, rest)) => format!("@{}", String::from_utf8_lossy(rest)),
+        _ => String::from_utf8_lossy(name).into_owned(),
+    }
+}

@@ -1,0 +1,237 @@
+//! Assembles processes, threads and memory areas from `pstree.img`, `core-*.img` and
+//! `mm-*.img`, and the page index from `pagemap-*.img`.
+
+use std::collections::BTreeMap;
+
+use crate::engine::checkpoint::archive::Archive;
+use crate::engine::checkpoint::image::{decode_all, decode_first, magic, ImageReader, decode_lenient};
+use crate::engine::checkpoint::memory::ProcessMemory;
+use crate::engine::checkpoint::pagemap::{PageIndex, RawEntry};
+use crate::engine::checkpoint::proto::{
+    CoreEntry, MmEntry, PagemapEntry, PagemapHead, PstreeEntry, VmaEntry, mm as vm,
+};
+use crate::engine::error::{Error, Result};
+use crate::engine::evidence::{Perms, Pid, Process, Thread, Vma, VmaKind};
+
+/// Everything known about one checkpointed process, before the model is built.
+#[derive(Debug, Clone, Default)]
+pub struct Task {
+    /// The pstree entry.
+    pub tree: PstreeEntry,
+    /// The leader's core image.
+    pub core: Option<CoreEntry>,
+    /// Thread comms by tid.
+    pub thread_comms: BTreeMap<Pid, String>,
+    /// The mm image.
+    pub mm: Option<MmEntry>,
+    /// The captured memory.
+    pub memory: ProcessMemory,
+}
+
+/// Reads `pstree.img`.
+pub fn read_pstree(ar: &Archive, problems: &mut Vec<Error>) -> Result<Vec<PstreeEntry>> {
+    let file = "pstree.img";
+    let data = ar.image(file).ok_or_else(|| Error::Missing(ar.display_name("checkpoint/pstree.img")))?;
+    let (entries, errs) = decode_all::<PstreeEntry>(&ar.display_name("checkpoint/pstree.img"), data, magic::PSTREE, "pstree")?;
+    problems.extend(errs);
+    Ok(entries)
+}
+
+/// Reads the images of one process.
+pub fn read_task(ar: &Archive, tree: PstreeEntry, problems: &mut Vec<Error>) -> Task {
+    let pid = tree.pid;
+    let mut task = Task { tree, ..Task::default() };
+    let tids: Vec<Pid> = if task.tree.threads.is_empty() { vec![pid] } else { task.tree.threads.clone() };
+    for tid in tids {
+        let name = format!("core-{tid}.img");
+        let Some(data) = ar.image(&name) else {
+            problems.push(Error::Missing(ar.display_name(&format!("checkpoint/{name}"))));
+            continue;
+        };
+        match decode_first::<CoreEntry>(&ar.display_name(&format!("checkpoint/{name}")), data, magic::CORE, "core") {
+            Ok((core, err)) => {
+                problems.extend(err);
+                let comm = core
+                    .thread_core
+                    .as_ref()
+                    .and_then(|t| t.comm.clone())
+                    .or_else(|| core.tc.as_ref().map(|tc| tc.comm.clone()))
+                    .map(|c| String::from_utf8_lossy(&c).into_owned())
+                    .unwrap_or_default();
+                task.thread_comms.insert(tid, comm);
+                if tid == pid {
+                    task.core = Some(core);
+                }
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    let mm_name = format!("mm-{pid}.img");
+    if let Some(data) = ar.image(&mm_name) {
+        match decode_first::<MmEntry>(&ar.display_name(&format!("checkpoint/{mm_name}")), data, magic::MM, "mm") {
+            Ok((mm, err)) => {
+                problems.extend(err);
+                task.mm = Some(mm);
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    match read_pagemap(ar, pid) {
+        Ok(Some((memory, errs))) => {
+            task.memory = memory;
+            problems.extend(errs);
+        }
+        Ok(None) => {}
+        Err(e) => problems.push(e),
+    }
+    task
+}
+
+/// Reads `pagemap-<pid>.img` and indexes it against its pages file.
+fn read_pagemap(ar: &Archive, pid: Pid) -> Result<Option<(ProcessMemory, Vec<Error>)>> {
+    let member = format!("checkpoint/pagemap-{pid}.img");
+    let Some(data) = ar.get(&member) else { return Ok(None) };
+    let file = ar.display_name(&member);
+    let mut reader = ImageReader::expect(&file, data, magic::PAGEMAP, "pagemap")?;
+    let mut problems = Vec::new();
+    let head = reader
+        .next_entry()?
+        .ok_or_else(|| Error::Truncated { file: file.clone(), at: 8, need: 4, have: 0 })?;
+    let (head, err) = decode_lenient::<PagemapHead>(&file, head, "pagemap_head");
+    problems.extend(err);
+    let mut raw = Vec::new();
+    loop {
+        match reader.next_entry() {
+            Ok(Some(entry)) => {
+                let (pe, err) = decode_lenient::<PagemapEntry>(&file, entry, "pagemap");
+                problems.extend(err);
+                raw.push(RawEntry {
+                    vaddr: pe.vaddr,
+                    nr_pages: pe.nr_pages.unwrap_or_else(|| u64::from(pe.compat_nr_pages.unwrap_or(0))),
+                    flags: pe.flags,
+                    in_parent: pe.in_parent,
+                    offset: entry.offset,
+                });
+            }
+            Ok(None) => break,
+            Err(e) => {
+                problems.push(e);
+                break;
+            }
+        }
+    }
+    let pages_member = format!("checkpoint/pages-{}.img", head.pages_id);
+    let pages_len = match ar.get(&pages_member) {
+        Some(p) => p.len() as u64,
+        None => {
+            problems.push(Error::Missing(ar.display_name(&pages_member)));
+            0
+        }
+    };
+    let (index, errs) = PageIndex::build(&file, &raw, pages_len);
+    problems.extend(errs);
+    Ok(Some((ProcessMemory { pages_member, index }, problems)))
+}
+
+/// CRIU task states (pstree/core `task_state`).
+pub fn state_name(state: u32) -> &'static str {
+    match state {
+        1 => "alive",
+        2 => "dead",
+        3 => "stopped",
+        6 => "zombie",
+        _ => "unknown",
+    }
+}
+
+/// Builds the model of a process (cmdline filled in by the caller from memory).
+pub fn process_of(task: &Task, exe: Option<String>) -> Process {
+    let tc = task.core.as_ref().and_then(|c| c.tc.as_ref());
+    let creds = task.core.as_ref().and_then(|c| c.thread_core.as_ref()).and_then(|t| t.creds.as_ref());
+    let comm = tc
+        .map(|tc| String::from_utf8_lossy(&tc.comm).into_owned())
+        .or_else(|| task.thread_comms.get(&task.tree.pid).cloned())
+        .unwrap_or_default();
+    let tids: Vec<Pid> = if task.tree.threads.is_empty() { vec![task.tree.pid] } else { task.tree.threads.clone() };
+    Process {
+        pid: task.tree.pid,
+        ppid: task.tree.ppid,
+        pgid: task.tree.pgid,
+        sid: task.tree.sid,
+        comm,
+        cmdline: Vec::new(),
+        uid: creds.map(|c| c.uid),
+        gid: creds.map(|c| c.gid),
+        euid: creds.map(|c| c.euid),
+        threads: tids
+            .iter()
+            .map(|&tid| Thread { tid, comm: task.thread_comms.get(&tid).cloned().unwrap_or_default() })
+            .collect(),
+        state: tc.map_or("unknown", |tc| state_name(tc.task_state)).to_string(),
+        exe,
+    }
+}
+
+/// Builds the memory areas of a process; `file_name` resolves a file id to its path.
+pub fn vmas_of(mm: &MmEntry, file_name: &dyn Fn(u64) -> Option<String>) -> Vec<Vma> {
+    let mut out: Vec<Vma> = mm.vmas.iter().map(|v| vma_of(mm, v, file_name)).collect();
+    out.sort_by_key(|v| v.start);
+    out
+}
+
+fn vma_of(mm: &MmEntry, v: &VmaEntry, file_name: &dyn Fn(u64) -> Option<String>) -> Vma {
+    let st = v.status;
+    let perms = Perms {
+        read: v.prot & vm::PROT_READ != 0,
+        write: v.prot & vm::PROT_WRITE != 0,
+        exec: v.prot & vm::PROT_EXEC != 0,
+        shared: v.flags & vm::MAP_SHARED != 0,
+    };
+    let (kind, path) = if st & vm::VMA_AREA_VDSO != 0 {
+        (VmaKind::Vdso, Some("[vdso]".to_string()))
+    } else if st & vm::VMA_AREA_VVAR != 0 {
+        (VmaKind::Vvar, Some("[vvar]".to_string()))
+    } else if st & vm::VMA_AREA_VSYSCALL != 0 {
+        (VmaKind::Vsyscall, Some("[vsyscall]".to_string()))
+    } else if st & (vm::VMA_FILE_PRIVATE | vm::VMA_FILE_SHARED | vm::VMA_AREA_MEMFD) != 0 {
+        let path = file_name(v.shmid).unwrap_or_else(|| format!("[file id {}]", v.shmid));
+        (VmaKind::File, Some(path))
+    } else if st & (vm::VMA_ANON_SHARED | vm::VMA_AREA_SYSVIPC) != 0 {
+        let path = if st & vm::VMA_AREA_SYSVIPC != 0 {
+            format!("/SYSV{:08x} (deleted)", v.shmid)
+        } else {
+            "/dev/zero (deleted)".to_string()
+        };
+        (VmaKind::Shmem, Some(path))
+    } else if st & vm::VMA_AREA_STACK != 0
+        || v.flags & vm::MAP_GROWSDOWN != 0
+        || (v.start..v.end).contains(&mm.mm_start_stack)
+    {
+        (VmaKind::Stack, Some("[stack]".to_string()))
+    } else if st & vm::VMA_AREA_HEAP != 0
+        || (mm.mm_start_brk != 0 && v.start <= mm.mm_brk && v.end >= mm.mm_start_brk)
+    {
+        (VmaKind::Heap, Some("[heap]".to_string()))
+    } else {
+        (VmaKind::Anon, None)
+    };
+    Vma {
+        start: v.start,
+        end: v.end,
+        perms,
+        pgoff: if matches!(kind, VmaKind::File | VmaKind::Shmem) { v.pgoff } else { 0 },
+        path,
+        kind,
+        inode: None,
+        dev: None,
+    }
+}
+
+/// Splits a NUL-separated block (cmdline, environ) into strings.
+pub fn split_nul(bytes: &[u8]) -> Vec<String> {
+    let trimmed = match bytes.iter().rposition(|&b| b != 0) {
+        Some(last) => bytes.get(..=last).unwrap_or_default(),
+        None => return Vec::new(),
+    };
+    trimmed.split(|&b| b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+}

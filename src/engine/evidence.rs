@@ -1,0 +1,348 @@
+//! The one interface every client uses: [`Evidence`], and the model types it returns.
+//!
+//! Back ends (CRIU checkpoints, kernel memory dumps) implement the trait; the CLI and the TUI
+//! use nothing else. Model types serialise to the CLI's JSON shapes: addresses as `"0x..."`
+//! strings, counts and ids as numbers.
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::engine::error::Result;
+
+/// A process id as the evidence stores it (for a container, the id inside its pid namespace).
+pub type Pid = u32;
+
+/// Serde helpers for hexadecimal address strings.
+pub mod hex {
+    use serde::Serializer;
+
+    /// Serialises a `u64` as `"0x..."`.
+    pub fn u64<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:#x}"))
+    }
+
+    /// Serialises an `Option<u64>` as `"0x..."` or `null`.
+    pub fn opt_u64<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&format!("{v:#x}")),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// What kind of evidence is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    /// A CRIU container checkpoint (archive, extracted folder or bare images folder).
+    Checkpoint,
+    /// A Linux kernel memory dump with its symbols.
+    KernelDump,
+}
+
+/// A description of the open evidence, for `info` and the TUI's header.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceInfo {
+    /// Path the evidence was opened from.
+    pub path: PathBuf,
+    /// Evidence kind.
+    pub kind: EvidenceKind,
+    /// Container format, e.g. "tar", "tar.zst", "directory", "criu-images".
+    pub format: String,
+    /// Size in bytes of the evidence file (0 for folders).
+    pub size: u64,
+    /// Container engine (Podman, CRI-O, containerd) for checkpoints, when known.
+    pub engine: Option<String>,
+    /// A one-line title for headers (container name, or kernel release).
+    pub title: String,
+    /// Back-end specific facts (container metadata, CRIU version, dump statistics...).
+    pub details: serde_json::Map<String, serde_json::Value>,
+    /// Damage or oddities met while opening: the evidence was still opened.
+    pub warnings: Vec<String>,
+}
+
+/// A process (thread-group leader) and its threads.
+#[derive(Debug, Clone, Serialize)]
+pub struct Process {
+    /// Process id.
+    pub pid: Pid,
+    /// Parent's pid (0 for the root).
+    pub ppid: Pid,
+    /// Process group id.
+    pub pgid: Pid,
+    /// Session id.
+    pub sid: Pid,
+    /// Short name (the kernel's `comm`).
+    pub comm: String,
+    /// Arguments, read from the process's memory (empty when not captured).
+    pub cmdline: Vec<String>,
+    /// Real user id, when known.
+    pub uid: Option<u32>,
+    /// Real group id, when known.
+    pub gid: Option<u32>,
+    /// Effective user id, when known.
+    pub euid: Option<u32>,
+    /// Thread ids, the leader first.
+    #[serde(serialize_with = "thread_ids")]
+    pub threads: Vec<Thread>,
+    /// Scheduler state ("running", "sleeping", "stopped", "zombie", "dead"...).
+    pub state: String,
+    /// Executable path, when known.
+    pub exe: Option<String>,
+}
+
+/// One thread of a process.
+#[derive(Debug, Clone, Serialize)]
+pub struct Thread {
+    /// Thread id.
+    pub tid: Pid,
+    /// The thread's own name.
+    pub comm: String,
+}
+
+fn thread_ids<S: serde::Serializer>(threads: &[Thread], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(threads.iter().map(|t| t.tid))
+}
+
+/// Memory protection and sharing of a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Perms {
+    /// Readable.
+    pub read: bool,
+    /// Writable.
+    pub write: bool,
+    /// Executable.
+    pub exec: bool,
+    /// Shared (`s`) rather than private (`p`).
+    pub shared: bool,
+}
+
+impl std::fmt::Display for Perms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = |on: bool, ch: char| if on { ch } else { '-' };
+        write!(
+            f,
+            "{}{}{}{}",
+            c(self.read, 'r'),
+            c(self.write, 'w'),
+            c(self.exec, 'x'),
+            if self.shared { 's' } else { 'p' }
+        )
+    }
+}
+
+impl Serialize for Perms {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What backs a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VmaKind {
+    /// A file mapping.
+    File,
+    /// Private anonymous memory.
+    Anon,
+    /// The brk heap.
+    Heap,
+    /// The main thread's stack.
+    Stack,
+    /// The vDSO.
+    Vdso,
+    /// The vvar page(s).
+    Vvar,
+    /// Shared anonymous memory or SysV shared memory.
+    Shmem,
+    /// The legacy vsyscall page.
+    Vsyscall,
+}
+
+/// One virtual memory area of a process.
+#[derive(Debug, Clone, Serialize)]
+pub struct Vma {
+    /// First address.
+    #[serde(serialize_with = "hex::u64")]
+    pub start: u64,
+    /// One past the last address.
+    #[serde(serialize_with = "hex::u64")]
+    pub end: u64,
+    /// Protection and sharing.
+    pub perms: Perms,
+    /// Offset in the backing file, in bytes.
+    #[serde(serialize_with = "hex::u64")]
+    pub pgoff: u64,
+    /// Backing file path or a pseudo name such as `[heap]`; `None` for plain anonymous memory.
+    pub path: Option<String>,
+    /// What backs the mapping.
+    pub kind: VmaKind,
+    /// Inode of the backing file (kernel dumps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inode: Option<u64>,
+    /// Device of the backing file as "MAJ:MIN" (kernel dumps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+}
+
+impl Vma {
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+
+    /// True if `addr` lies inside.
+    pub fn contains(&self, addr: u64) -> bool {
+        (self.start..self.end).contains(&addr)
+    }
+
+    /// Writable and executable, or anonymous and executable: worth a look.
+    pub fn is_suspicious(&self) -> bool {
+        self.perms.exec
+            && (self.perms.write || matches!(self.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack))
+    }
+}
+
+/// An open file descriptor (or the cwd/root of a process, with `fd` = `None`).
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenFile {
+    /// Owning process.
+    pub pid: Pid,
+    /// Descriptor number; `None` for cwd and root.
+    pub fd: Option<i64>,
+    /// Kind: "file", "dir", "pipe", "fifo", "socket", "tty", "eventfd", "cwd", "root"...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Path, or a `/proc`-style name such as `pipe:[1234]` / `socket:[5678]`.
+    pub path: String,
+    /// Kind-specific facts (flags, position, socket addresses and state...).
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The result of a partial read: which bytes of the buffer came from the evidence.
+///
+/// Bytes outside `captured` are not in the evidence (never dumped, lazy, in a parent image,
+/// unmapped): the buffer holds zeros there, which must not be shown as real zeros.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartialRead {
+    /// Captured ranges, as offsets into the buffer; sorted, disjoint, coalesced.
+    pub captured: Vec<Range<usize>>,
+}
+
+impl PartialRead {
+    /// Number of captured bytes.
+    pub fn captured_len(&self) -> usize {
+        self.captured.iter().map(|r| r.len()).sum()
+    }
+
+    /// True if the byte at `offset` was captured.
+    pub fn is_captured(&self, offset: usize) -> bool {
+        let i = self.captured.partition_point(|r| r.end <= offset);
+        self.captured.get(i).is_some_and(|r| r.contains(&offset))
+    }
+
+    /// Appends a captured range, merging it with the previous one when adjacent.
+    pub fn push(&mut self, range: Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        if let Some(last) = self.captured.last_mut()
+            && last.end == range.start
+        {
+            last.end = range.end;
+            return;
+        }
+        self.captured.push(range);
+    }
+}
+
+/// Type of an entry in a file tree (rootfs diff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileType {
+    /// Regular file.
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link.
+    Symlink,
+    /// Hard link to another entry.
+    Hardlink,
+    /// Character device.
+    Char,
+    /// Block device.
+    Block,
+    /// Named pipe.
+    Fifo,
+    /// Anything else.
+    Other,
+}
+
+/// One entry of the container's filesystem changes.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileEntry {
+    /// Path relative to the container's root, without a leading `/` or `./`.
+    pub path: String,
+    /// Entry type.
+    #[serde(rename = "type")]
+    pub kind: FileType,
+    /// Permission bits (and type bits as stored).
+    pub mode: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+    /// Link target for symlinks and hard links.
+    pub link: Option<String>,
+    /// True for files the container deleted (from `deleted.files`).
+    pub deleted: bool,
+    /// Owner uid.
+    pub uid: u64,
+    /// Owner gid.
+    pub gid: u64,
+}
+
+/// A piece of evidence: a checkpoint or a kernel memory dump.
+///
+/// All methods are cheap to call repeatedly; back ends parse once at open and index.
+pub trait Evidence: Send + Sync {
+    /// What this evidence is.
+    fn info(&self) -> EvidenceInfo;
+
+    /// Processes (thread-group leaders), sorted by pid.
+    fn processes(&self) -> Result<Vec<Process>>;
+
+    /// The memory areas of a process, sorted by start address.
+    fn maps(&self, pid: Pid) -> Result<Vec<Vma>>;
+
+    /// The environment of a process as `KEY=VALUE` strings, from its captured memory.
+    fn environment(&self, pid: Pid) -> Result<Vec<String>>;
+
+    /// Open files, sockets, cwd and root of a process.
+    fn files(&self, pid: Pid) -> Result<Vec<OpenFile>>;
+
+    /// Reads process memory at `addr` into `buf`; bytes not captured are zeroed and left out
+    /// of the returned [`PartialRead`].
+    fn read_memory(&self, pid: Pid, addr: u64, buf: &mut [u8]) -> Result<PartialRead>;
+
+    /// The captured virtual ranges of a process within `range`, sorted and coalesced.
+    fn captured_ranges(&self, pid: Pid, range: Range<u64>) -> Result<Vec<Range<u64>>>;
+
+    /// Zero-copy access to captured memory, when the back end stores `len` bytes at `addr`
+    /// contiguously (a fast path for search); `None` otherwise.
+    fn memory_slice(&self, _pid: Pid, _addr: u64, _len: usize) -> Option<&[u8]> {
+        None
+    }
+
+    /// The filesystem changes of a container, when the evidence has them.
+    fn rootfs_entries(&self) -> Result<Vec<FileEntry>> {
+        Err(crate::engine::Error::Unsupported("rootfs diff"))
+    }
+
+    /// The bytes of one file of the filesystem changes.
+    fn rootfs_read(&self, path: &str) -> Result<Vec<u8>> {
+        Err(crate::engine::Error::NoSuchFile(path.to_string()))
+    }
+}
