@@ -232,14 +232,20 @@ fn parse_member(name: &str, bytes: &[u8], warnings: &mut Vec<String>) -> Option<
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v) => Some(v),
         Err(e) => {
-            warnings.push(format!(
-                "{name}: malformed JSON at line {}, column {}: {e}",
-                e.line(),
-                e.column()
-            ));
+            warnings.push(json_warning(name, &e));
             None
         }
     }
+}
+
+/// "`member`: malformed JSON at line L, column C: reason".
+pub(crate) fn json_warning(member: &str, e: &serde_json::Error) -> String {
+    let (line, column) = (e.line(), e.column());
+    let text = e.to_string();
+    let reason = text
+        .strip_suffix(&format!(" at line {line} column {column}"))
+        .unwrap_or(&text);
+    format!("{member}: malformed JSON at line {line}, column {column}: {reason}")
 }
 
 /// The non-empty string at `path` (object keys).
@@ -711,7 +717,7 @@ pub(crate) mod tests {
         let (m, w) = read_container_meta(&a);
         assert_eq!(m.engine, None);
         assert!(
-            w[0].starts_with("spec.dump: malformed JSON at line 2, column"),
+            w[0].starts_with("spec.dump: malformed JSON at line 3, column 1: expected value"),
             "{w:?}"
         );
         assert!(w[1].starts_with("network.status"), "{w:?}");

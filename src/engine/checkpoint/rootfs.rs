@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use crate::engine::checkpoint::container::json_warning;
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{FileEntry, FileType};
 
@@ -216,11 +217,7 @@ impl RootfsDiff {
         let list: Vec<serde_json::Value> = match serde_json::from_slice(json) {
             Ok(v) => v,
             Err(e) => {
-                warnings.push(format!(
-                    "deleted.files: malformed JSON at line {}, column {}: {e}",
-                    e.line(),
-                    e.column()
-                ));
+                warnings.push(json_warning("deleted.files", &e));
                 return;
             }
         };
@@ -294,8 +291,8 @@ mod tests {
     }
 
     /// Appends an entry whose name is written raw (no `..` check by the builder).
-    fn append_raw(b: &mut tar::Builder<Vec<u8>>, name: &[u8], data: &[u8]) {
-        let mut h = header(tar::EntryType::Regular, data.len() as u64, 0o600);
+    fn append_raw(b: &mut tar::Builder<Vec<u8>>, name: &[u8], data: &[u8], mode: u32) {
+        let mut h = header(tar::EntryType::Regular, data.len() as u64, mode);
         h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
         h.set_cksum();
         b.append(&h, data).unwrap();
@@ -315,14 +312,13 @@ mod tests {
         let mut b = tar::Builder::new(Vec::new());
         let mut h = header(tar::EntryType::Directory, 0, 0o755);
         b.append_data(&mut h, "./etc/", std::io::empty()).unwrap();
-        let mut h = header(tar::EntryType::Regular, 5, 0o100644);
-        b.append_data(&mut h, "/etc/motd", &b"hello"[..]).unwrap();
+        append_raw(&mut b, b"/etc/motd", b"hello", 0o100644);
         let mut h = header(tar::EntryType::Symlink, 0, 0o777);
         b.append_link(&mut h, "etc/link", "/etc/motd").unwrap();
         let mut h = header(tar::EntryType::Link, 0, 0o644);
         b.append_link(&mut h, "etc/hard", "etc/motd").unwrap();
-        append_raw(&mut b, b"../../etc/passwd", b"root:x:0:0");
-        append_raw(&mut b, b"evil\x1b[31mname", b"x");
+        append_raw(&mut b, b"../../etc/passwd", b"root:x:0:0", 0o600);
+        append_raw(&mut b, b"evil\x1b[31mname", b"x", 0o600);
         let long = format!("{}/deep.txt", "d".repeat(150));
         let mut h = header(tar::EntryType::Regular, 4, 0o640);
         b.append_data(&mut h, &long, &b"long"[..]).unwrap();
