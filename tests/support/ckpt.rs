@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use podmortem::engine::checkpoint::image::{IMG_COMMON, IMG_SERVICE, magic};
 use podmortem::engine::checkpoint::pagemap::{PAGE_SIZE, PE_PRESENT};
-use podmortem::engine::checkpoint::proto::{self, mm as vm};
+use podmortem::engine::checkpoint::proto;
 use prost::Message;
 
 /// One pagemap entry to write.

@@ -402,7 +402,7 @@ fn read_identity(meta: &mut ContainerMeta, warnings: &mut Vec<String>) {
             meta.created = crio_created.or(meta.created.take());
         }
         Some("containerd") => {
-            meta.name = get("io.kubernetes.cri.container-name").or(meta.name.take())
+            meta.name = get("io.kubernetes.cri.container-name").or(meta.name.take());
         }
         _ => {}
     }
@@ -448,7 +448,8 @@ fn parse_network_status(v: &Value, warnings: &mut Vec<String>) -> Vec<NetInterfa
             }
         }
         _ => {
-            warnings.push("network.status: neither a netavark map nor a list of CNI results".into())
+            warnings
+                .push("network.status: neither a netavark map nor a list of CNI results".into());
         }
     }
     out

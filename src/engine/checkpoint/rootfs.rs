@@ -65,9 +65,13 @@ impl RootfsDiff {
     }
 
     /// The bytes of the regular file `path`, as a sub-slice of `tar_bytes` (the same bytes
-    /// given to [`RootfsDiff::parse`]). Hard links are resolved to their target; symbolic
-    /// links, directories and devices are refused; unknown and deleted paths give
-    /// [`Error::NoSuchFile`]. A truncated file gives the bytes that are there.
+    /// given to [`RootfsDiff::parse`]). Hard links are resolved to their target. A file the
+    /// tar cuts short gives the bytes that are there.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchFile`] for unknown and deleted paths; [`Error::Unsupported`] for symbolic
+    /// links (their target is not followed), directories and devices; [`Error::Corrupt`] for
+    /// a hard-link loop; [`Error::Truncated`] when `tar_bytes` is shorter than the indexed tar.
     pub fn read<'a>(&self, tar_bytes: &'a [u8], path: &str) -> Result<&'a [u8]> {
         let mut key = normalise(path);
         for _ in 0..MAX_LINK_HOPS {

@@ -3,7 +3,7 @@
 //!
 //! Fixtures are found at `$PODMORTEM_FIXTURES` or `../shared/fixtures`; when absent the tests
 //! say so and pass, unless `PODMORTEM_REQUIRE_FIXTURES=1`. Archives are extracted once into
-//! `target/fixture-cache/<fixture>/archive`.
+//! `target/fixture-cache/<fixture>/extracted` (the layout `tests/support` uses too).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -99,10 +99,10 @@ fn fixtures() -> Option<Vec<Fixture>> {
         let cache = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("target/fixture-cache")
             .join(name);
-        let dest = cache.join("archive");
+        let dest = cache.join("extracted");
         if !dest.join("checkpoint").is_dir() {
             std::fs::create_dir_all(&cache).unwrap();
-            let tmp = cache.join(format!("archive.tmp{}", std::process::id()));
+            let tmp = cache.join(format!("extracted.tmp-proto{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&tmp);
             std::fs::create_dir_all(&tmp).unwrap();
             let file = std::fs::File::open(src.join("checkpoint-counter.tar.zst")).unwrap();
