@@ -154,22 +154,51 @@ pub fn run(cli: &Cli, command: &Command) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match command {
         Command::Info(t) => tables::info(&*open(&t.evidence, &cli.isf)?, t.json, &mut out),
-        Command::Ps { target, threads } => {
-            tables::ps(&*open(&target.evidence, &cli.isf)?, *threads, target.json, &mut out)
-        }
-        Command::Maps { target, pid } => {
-            tables::maps(&*open(&target.evidence, &cli.isf)?, *pid, target.json, &mut out)
-        }
-        Command::Env { target, pid } => {
-            tables::env(&*open(&target.evidence, &cli.isf)?, *pid, target.json, &mut out)
-        }
-        Command::Files { target, pid } => {
-            tables::files(&*open(&target.evidence, &cli.isf)?, *pid, target.json, &mut out)
-        }
-        Command::Read { evidence, pid, addr, len, raw } => {
-            memory::read(&*open(evidence, &cli.isf)?, *pid, *addr, *len, *raw, &mut out)
-        }
-        Command::Search { target, regex, pid, max_hits, ignore_case } => {
+        Command::Ps { target, threads } => tables::ps(
+            &*open(&target.evidence, &cli.isf)?,
+            *threads,
+            target.json,
+            &mut out,
+        ),
+        Command::Maps { target, pid } => tables::maps(
+            &*open(&target.evidence, &cli.isf)?,
+            *pid,
+            target.json,
+            &mut out,
+        ),
+        Command::Env { target, pid } => tables::env(
+            &*open(&target.evidence, &cli.isf)?,
+            *pid,
+            target.json,
+            &mut out,
+        ),
+        Command::Files { target, pid } => tables::files(
+            &*open(&target.evidence, &cli.isf)?,
+            *pid,
+            target.json,
+            &mut out,
+        ),
+        Command::Read {
+            evidence,
+            pid,
+            addr,
+            len,
+            raw,
+        } => memory::read(
+            &*open(evidence, &cli.isf)?,
+            *pid,
+            *addr,
+            *len,
+            *raw,
+            &mut out,
+        ),
+        Command::Search {
+            target,
+            regex,
+            pid,
+            max_hits,
+            ignore_case,
+        } => {
             let ev = open(&target.evidence, &cli.isf)?;
             let opts = memory::SearchArgs {
                 regex,
@@ -180,9 +209,12 @@ pub fn run(cli: &Cli, command: &Command) -> Result<()> {
             };
             memory::search(&*ev, &opts, &mut out)
         }
-        Command::Rootfs { target, cat } => {
-            tables::rootfs(&*open(&target.evidence, &cli.isf)?, cat.as_deref(), target.json, &mut out)
-        }
+        Command::Rootfs { target, cat } => tables::rootfs(
+            &*open(&target.evidence, &cli.isf)?,
+            cat.as_deref(),
+            target.json,
+            &mut out,
+        ),
         Command::Demo => tables::info(&*open(&demo_path(), &cli.isf)?, false, &mut out),
     }
 }

@@ -9,7 +9,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (&cli.command, &cli.evidence) {
         (Some(cmd), _) => run(&cli, cmd),
-        (None, Some(path)) => run(&cli, &Command::Info(podmortem::cli::Target { evidence: path.clone(), json: false })),
+        (None, Some(path)) => run(
+            &cli,
+            &Command::Info(podmortem::cli::Target {
+                evidence: path.clone(),
+                json: false,
+            }),
+        ),
         (None, None) => {
             eprintln!("podmortem: give a command or EVIDENCE (see --help)");
             return ExitCode::from(2);
@@ -21,7 +27,10 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("podmortem: error: {}", podmortem::sanitize::sanitize(&format!("{e:#}")));
+            eprintln!(
+                "podmortem: error: {}",
+                podmortem::sanitize::sanitize(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }

@@ -1,7 +1,12 @@
 //! The checkpoint back end against the real Podman checkpoints in ../shared/fixtures,
 //! checked against crit's and checkpointctl's golden outputs, in every form the evidence
 //! can take: .tar, .tar.zst, extracted folder, bare CRIU images folder.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 
@@ -18,7 +23,11 @@ const FIXTURES: [&str; 2] = ["criu-counter", "criu-counter-criu42"];
 
 /// The checkpointctl build that reads each fixture's memory correctly (see FORMATS.md).
 fn working_checkpointctl(fixture: &str) -> &'static str {
-    if fixture == "criu-counter" { "checkpointctl-v1.4.1" } else { "checkpointctl" }
+    if fixture == "criu-counter" {
+        "checkpointctl-v1.4.1"
+    } else {
+        "checkpointctl"
+    }
 }
 
 /// Every form of one fixture: (label, path).
@@ -38,7 +47,8 @@ fn for_each_form(mut check: impl FnMut(&str, &str, &Checkpoint)) {
     for fixture in FIXTURES {
         let Some(forms) = forms(fixture) else { return };
         for (label, path) in forms {
-            let ck = Checkpoint::open(&path).unwrap_or_else(|e| panic!("{fixture} as {label}: {e}"));
+            let ck =
+                Checkpoint::open(&path).unwrap_or_else(|e| panic!("{fixture} as {label}: {e}"));
             check(fixture, label, &ck);
         }
     }
@@ -57,7 +67,12 @@ fn processes_equal_crit_pstree() {
             assert_eq!(u64::from(p.pgid), e["pgid"].as_u64().unwrap());
             assert_eq!(u64::from(p.sid), e["sid"].as_u64().unwrap());
             let tids: Vec<u64> = p.threads.iter().map(|t| u64::from(t.tid)).collect();
-            let want: Vec<u64> = e["threads"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap()).collect();
+            let want: Vec<u64> = e["threads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_u64().unwrap())
+                .collect();
             assert_eq!(tids, want);
             let core = support::golden_json(fx, &format!("crit-4.2/decode/core-{}.json", p.pid));
             assert_eq!(p.comm, core["entries"][0]["tc"]["comm"].as_str().unwrap());
@@ -106,10 +121,17 @@ fn maps_equal_crit_mems() {
             assert_eq!(maps.len(), crit.len(), "{fx} {form} pid {}", p.pid);
             for (v, (s, e, prot, name)) in maps.iter().zip(crit) {
                 assert_eq!((v.start, v.end), (*s, *e), "{fx} {form} pid {}", p.pid);
-                assert_eq!(&v.perms.to_string()[..3], prot, "{fx} {form} {:#x}", v.start);
+                assert_eq!(
+                    &v.perms.to_string()[..3],
+                    prot,
+                    "{fx} {form} {:#x}",
+                    v.start
+                );
                 let shared = if v.perms.shared { " (s)" } else { "" };
                 let ours = match v.kind {
-                    VmaKind::File if v.pgoff != 0 => format!("{} + {:#x}{shared}", v.path.as_deref().unwrap(), v.pgoff),
+                    VmaKind::File if v.pgoff != 0 => {
+                        format!("{} + {:#x}{shared}", v.path.as_deref().unwrap(), v.pgoff)
+                    }
                     VmaKind::File => format!("{}{shared}", v.path.as_deref().unwrap()),
                     VmaKind::Vdso => "[vdso]".into(),
                     VmaKind::Stack => "[stack?]".into(),
@@ -137,7 +159,10 @@ fn checkpointctl_tree(fx: &str) -> BTreeMap<u64, (String, BTreeSet<String>)> {
             .iter()
             .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
             .collect();
-        out.insert(node["pid"].as_u64().unwrap(), (node["cmdline"].as_str().unwrap().to_string(), env));
+        out.insert(
+            node["pid"].as_u64().unwrap(),
+            (node["cmdline"].as_str().unwrap().to_string(), env),
+        );
         if let Some(kids) = node["children"].as_array() {
             stack.extend(kids.iter().cloned());
         }
@@ -170,7 +195,9 @@ fn files_equal_crit_fds() {
                 continue;
             }
             let (fd, path) = line.trim().split_once(": ").unwrap();
-            want.entry(pid).or_default().push((fd.trim().to_string(), path.to_string()));
+            want.entry(pid)
+                .or_default()
+                .push((fd.trim().to_string(), path.to_string()));
         }
         for p in ck.processes().unwrap() {
             let files = ck.files(p.pid).unwrap();
@@ -189,7 +216,12 @@ fn files_equal_crit_fds() {
             assert_eq!(ours, want[&p.pid], "{fx} {form} pid {}", p.pid);
         }
         let py = ck.processes().unwrap()[1].pid;
-        let sock = ck.files(py).unwrap().into_iter().find(|f| f.kind == "socket").unwrap();
+        let sock = ck
+            .files(py)
+            .unwrap()
+            .into_iter()
+            .find(|f| f.kind == "socket")
+            .unwrap();
         assert_eq!(sock.details["src_port"], 8088);
         assert_eq!(sock.details["state"], "LISTEN");
         assert_eq!(sock.details["protocol"], "tcp");
@@ -198,7 +230,11 @@ fn files_equal_crit_fds() {
 
 /// crit names sockets by their file id: find it in crit's files.img decode by inode.
 fn crit_socket_id(fx: &str, path: &str) -> u64 {
-    let ino: u64 = path.trim_start_matches("socket:[").trim_end_matches(']').parse().unwrap();
+    let ino: u64 = path
+        .trim_start_matches("socket:[")
+        .trim_end_matches(']')
+        .parse()
+        .unwrap();
     let files = support::golden_json(fx, "crit-4.2/decode/files.json");
     files["entries"]
         .as_array()
@@ -218,13 +254,25 @@ fn search_finds_secret_at_golden_addresses() {
             .unwrap()
             .iter()
             .filter(|m| m["pattern"] == "RANDOM_[0-9]+_KEY")
-            .map(|m| (m["pid"].as_u64().unwrap(), u64::from_str_radix(m["vaddr"].as_str().unwrap(), 16).unwrap()))
+            .map(|m| {
+                (
+                    m["pid"].as_u64().unwrap(),
+                    u64::from_str_radix(m["vaddr"].as_str().unwrap(), 16).unwrap(),
+                )
+            })
             .collect();
         assert_eq!(want.len(), 2);
-        let req = SearchRequest { regex: regex::bytes::Regex::new("RANDOM_[0-9]+_KEY").unwrap(), pids: None };
+        let req = SearchRequest {
+            regex: regex::bytes::Regex::new("RANDOM_[0-9]+_KEY").unwrap(),
+            pids: None,
+        };
         let mut sink = Collect::default();
         search(ck, &req, &AtomicBool::new(false), &mut sink).unwrap();
-        let got: BTreeSet<(u64, u64)> = sink.hits.iter().map(|h| (u64::from(h.pid), h.address)).collect();
+        let got: BTreeSet<(u64, u64)> = sink
+            .hits
+            .iter()
+            .map(|h| (u64::from(h.pid), h.address))
+            .collect();
         assert_eq!(got, want, "{fx} {form}");
         for h in &sink.hits {
             assert_eq!(h.bytes, b"RANDOM_1432_KEY");
@@ -246,7 +294,10 @@ fn rootfs_and_metadata() {
             assert_eq!(ck.info().format, "criu-images");
             return;
         }
-        let listing = support::golden_text(fx, "shell/tar_tvf_--numeric-owner_--full-time_rootfs-diff.tar.txt");
+        let listing = support::golden_text(
+            fx,
+            "shell/tar_tvf_--numeric-owner_--full-time_rootfs-diff.tar.txt",
+        );
         let entries = ck.rootfs_entries().unwrap();
         let want: Vec<(String, u64)> = listing
             .lines()
@@ -257,7 +308,10 @@ fn rootfs_and_metadata() {
             .collect();
         let ours: Vec<(String, u64)> = entries.iter().map(|e| (e.path.clone(), e.size)).collect();
         assert_eq!(ours, want, "{fx} {form}");
-        assert_eq!(ck.rootfs_read("home/counter/test-file").unwrap(), b"test-file");
+        assert_eq!(
+            ck.rootfs_read("home/counter/test-file").unwrap(),
+            b"test-file"
+        );
         let info = ck.info();
         assert_eq!(info.engine.as_deref(), Some("Podman"), "{fx} {form}");
         let c = &info.details["container"];

@@ -2,7 +2,12 @@
 //! cases the real fixtures lack (lazy and in-parent pages, old pagemap entries, a pages id
 //! different from the pid, several pagemap entries per VMA, a match across two pages,
 //! damaged images).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 
@@ -46,13 +51,27 @@ fn base_proc(pid: u32) -> Proc {
         threads: vec![(pid, "app".into())],
         comm: "app".into(),
         files_id: 1,
-        vmas: vec![ckpt::vma(BASE, BASE + 16 * PAGE_SIZE, 3, vm::MAP_PRIVATE | vm::MAP_ANONYMOUS, ANON, 0, 0)],
+        vmas: vec![ckpt::vma(
+            BASE,
+            BASE + 16 * PAGE_SIZE,
+            3,
+            vm::MAP_PRIVATE | vm::MAP_ANONYMOUS,
+            ANON,
+            0,
+            0,
+        )],
         ..Default::default()
     }
 }
 
 fn pm(vaddr: u64, nr_pages: u64, flags: Option<u32>) -> Pm {
-    Pm { vaddr, nr_pages, flags, in_parent: None, compat: false }
+    Pm {
+        vaddr,
+        nr_pages,
+        flags,
+        in_parent: None,
+        compat: false,
+    }
 }
 
 #[test]
@@ -65,7 +84,13 @@ fn lazy_and_parent_pages_are_not_captured() {
         pm(BASE, 1, Some(PE_PRESENT)),
         pm(BASE + PAGE_SIZE, 1, Some(PE_LAZY)),
         pm(BASE + 2 * PAGE_SIZE, 1, Some(PE_PARENT)),
-        Pm { vaddr: BASE + 3 * PAGE_SIZE, nr_pages: 1, flags: None, in_parent: Some(true), compat: true },
+        Pm {
+            vaddr: BASE + 3 * PAGE_SIZE,
+            nr_pages: 1,
+            flags: None,
+            in_parent: Some(true),
+            compat: true,
+        },
         pm(BASE + 4 * PAGE_SIZE, 2, Some(PE_LAZY | PE_PRESENT)),
     ]);
     let ck = open(&one_proc(p));
@@ -77,7 +102,13 @@ fn lazy_and_parent_pages_are_not_captured() {
     assert_eq!(buf[4 * p], 5);
     assert_eq!(buf[5 * p], 6);
     assert!(!got.is_captured(p + 3));
-    assert_eq!(ck.captured_ranges(1, 0..u64::MAX).unwrap(), vec![BASE..BASE + PAGE_SIZE, BASE + 4 * PAGE_SIZE..BASE + 6 * PAGE_SIZE]);
+    assert_eq!(
+        ck.captured_ranges(1, 0..u64::MAX).unwrap(),
+        vec![
+            BASE..BASE + PAGE_SIZE,
+            BASE + 4 * PAGE_SIZE..BASE + 6 * PAGE_SIZE
+        ]
+    );
 }
 
 #[test]
@@ -85,7 +116,13 @@ fn old_compat_entries_without_flags() {
     let mut p = base_proc(3);
     p.poke(BASE, b"hello");
     p.poke(BASE + PAGE_SIZE, b"world");
-    p.pagemap = Some(vec![Pm { vaddr: BASE, nr_pages: 2, flags: None, in_parent: None, compat: true }]);
+    p.pagemap = Some(vec![Pm {
+        vaddr: BASE,
+        nr_pages: 2,
+        flags: None,
+        in_parent: None,
+        compat: true,
+    }]);
     let ck = open(&one_proc(p));
     let mut buf = [0u8; 5];
     ck.read_memory(3, BASE + PAGE_SIZE, &mut buf).unwrap();
@@ -111,7 +148,10 @@ fn pages_id_differs_from_pid() {
     ck.read_memory(10, BASE, &mut buf[..11]).unwrap();
     assert_eq!(&buf[..11], b"process-ten");
     let procs = ck.processes().unwrap();
-    assert_eq!(procs[1].threads.iter().map(|t| t.tid).collect::<Vec<_>>(), [20, 21]);
+    assert_eq!(
+        procs[1].threads.iter().map(|t| t.tid).collect::<Vec<_>>(),
+        [20, 21]
+    );
     assert_eq!(procs[1].threads[1].comm, "worker-t");
 }
 
@@ -121,9 +161,15 @@ fn match_spanning_two_pages_and_entries() {
     // Two pagemap entries, adjacent in memory: the secret straddles their boundary.
     let at = BASE + 2 * PAGE_SIZE - 6;
     p.poke(at, b"SECRET_42_KEY");
-    p.pagemap = Some(vec![pm(BASE + PAGE_SIZE, 1, Some(PE_PRESENT)), pm(BASE + 2 * PAGE_SIZE, 1, Some(PE_PRESENT | PE_LAZY))]);
+    p.pagemap = Some(vec![
+        pm(BASE + PAGE_SIZE, 1, Some(PE_PRESENT)),
+        pm(BASE + 2 * PAGE_SIZE, 1, Some(PE_PRESENT | PE_LAZY)),
+    ]);
     let ck = open(&one_proc(p));
-    let req = SearchRequest { regex: regex::bytes::Regex::new("SECRET_[0-9]+_KEY").unwrap(), pids: None };
+    let req = SearchRequest {
+        regex: regex::bytes::Regex::new("SECRET_[0-9]+_KEY").unwrap(),
+        pids: None,
+    };
     let mut sink = Collect::default();
     search(&ck, &req, &AtomicBool::new(false), &mut sink).unwrap();
     assert_eq!(sink.hits.len(), 1);
@@ -136,14 +182,25 @@ fn match_across_search_windows_found_once() {
     use podmortem::engine::search::WINDOW;
     let pages = (WINDOW as u64 / PAGE_SIZE) + 4;
     let mut p = base_proc(1);
-    p.vmas = vec![ckpt::vma(BASE, BASE + pages * PAGE_SIZE, 3, vm::MAP_PRIVATE | vm::MAP_ANONYMOUS, ANON, 0, 0)];
+    p.vmas = vec![ckpt::vma(
+        BASE,
+        BASE + pages * PAGE_SIZE,
+        3,
+        vm::MAP_PRIVATE | vm::MAP_ANONYMOUS,
+        ANON,
+        0,
+        0,
+    )];
     p.pagemap = Some(vec![pm(BASE, pages, Some(PE_PRESENT))]);
     let edge = BASE + WINDOW as u64 - 3;
     p.poke(edge, b"NEEDLE");
     p.poke(BASE + 5, b"NEEDLE");
     p.poke(BASE + WINDOW as u64 + 100, b"NEEDLE");
     let ck = open(&one_proc(p));
-    let req = SearchRequest { regex: regex::bytes::Regex::new("NEEDLE").unwrap(), pids: None };
+    let req = SearchRequest {
+        regex: regex::bytes::Regex::new("NEEDLE").unwrap(),
+        pids: None,
+    };
     let mut sink = Collect::default();
     let summary = search(&ck, &req, &AtomicBool::new(false), &mut sink).unwrap();
     let addrs: Vec<u64> = sink.hits.iter().map(|h| h.address).collect();
@@ -158,8 +215,14 @@ fn cancel_and_sink_stop_the_search() {
         p.poke(BASE + i * PAGE_SIZE, b"HIT");
     }
     let ck = open(&one_proc(p));
-    let req = SearchRequest { regex: regex::bytes::Regex::new("HIT").unwrap(), pids: None };
-    let mut sink = Collect { hits: Vec::new(), limit: Some(2) };
+    let req = SearchRequest {
+        regex: regex::bytes::Regex::new("HIT").unwrap(),
+        pids: None,
+    };
+    let mut sink = Collect {
+        hits: Vec::new(),
+        limit: Some(2),
+    };
     let s = search(&ck, &req, &AtomicBool::new(false), &mut sink).unwrap();
     assert!(s.stopped);
     assert_eq!(sink.hits.len(), 2);
@@ -175,9 +238,33 @@ fn cmdline_env_files_and_kinds() {
     p.arg = p.strings(BASE + 100, &["/bin/app", "--flag", "x\x1b[31my"]);
     p.env = p.strings(BASE + 400, &["A=1", "TOKEN=s3cr3t"]);
     p.start_stack = BASE + 20 * PAGE_SIZE;
-    p.vmas.push(ckpt::vma(BASE + 16 * PAGE_SIZE, BASE + 24 * PAGE_SIZE, 3, vm::MAP_PRIVATE | vm::MAP_ANONYMOUS | vm::MAP_GROWSDOWN, ANON | vm::VMA_AREA_STACK, 0, 0));
-    p.vmas.push(ckpt::vma(0x40_0000, 0x40_1000, 5, vm::MAP_PRIVATE, vm::VMA_AREA_REGULAR | vm::VMA_FILE_PRIVATE, 1, 0x1000));
-    p.vmas.push(ckpt::vma(0x50_0000, 0x50_1000, 7, vm::MAP_PRIVATE | vm::MAP_ANONYMOUS, ANON, 0, 0));
+    p.vmas.push(ckpt::vma(
+        BASE + 16 * PAGE_SIZE,
+        BASE + 24 * PAGE_SIZE,
+        3,
+        vm::MAP_PRIVATE | vm::MAP_ANONYMOUS | vm::MAP_GROWSDOWN,
+        ANON | vm::VMA_AREA_STACK,
+        0,
+        0,
+    ));
+    p.vmas.push(ckpt::vma(
+        0x40_0000,
+        0x40_1000,
+        5,
+        vm::MAP_PRIVATE,
+        vm::VMA_AREA_REGULAR | vm::VMA_FILE_PRIVATE,
+        1,
+        0x1000,
+    ));
+    p.vmas.push(ckpt::vma(
+        0x50_0000,
+        0x50_1000,
+        7,
+        vm::MAP_PRIVATE | vm::MAP_ANONYMOUS,
+        ANON,
+        0,
+        0,
+    ));
     p.exe_file_id = 1;
     p.fds = vec![(0, 2, FdTypes::Pipe), (1, 1, FdTypes::Reg)];
     p.cwd_root = (1, 1);
@@ -189,17 +276,32 @@ fn cmdline_env_files_and_kinds() {
     assert_eq!(procs[0].exe.as_deref(), Some("/bin/app"));
     assert_eq!(ck.environment(1).unwrap(), ["A=1", "TOKEN=s3cr3t"]);
     let maps = ck.maps(1).unwrap();
-    let kinds: Vec<String> = maps.iter().map(|v| format!("{:?}:{}", v.kind, v.path.clone().unwrap_or_default())).collect();
+    let kinds: Vec<String> = maps
+        .iter()
+        .map(|v| format!("{:?}:{}", v.kind, v.path.clone().unwrap_or_default()))
+        .collect();
     assert_eq!(kinds, ["File:/bin/app", "Anon:", "Anon:", "Stack:[stack]"]);
     assert!(maps[1].is_suspicious());
     assert_eq!(maps[0].pgoff, 0x1000);
     let files = ck.files(1).unwrap();
     let names: Vec<(Option<i64>, &str)> = files.iter().map(|f| (f.fd, f.path.as_str())).collect();
-    assert_eq!(names, [(Some(0), "pipe:[777]"), (Some(1), "/bin/app"), (None, "/bin/app"), (None, "/bin/app")]);
+    assert_eq!(
+        names,
+        [
+            (Some(0), "pipe:[777]"),
+            (Some(1), "/bin/app"),
+            (None, "/bin/app"),
+            (None, "/bin/app")
+        ]
+    );
 }
 
 /// Replaces the bytes of one member of the synthetic archive and opens it again.
-fn with_member(c: &ckpt::Checkpoint, name: &str, f: impl Fn(&mut Vec<u8>)) -> Result<Checkpoint, String> {
+fn with_member(
+    c: &ckpt::Checkpoint,
+    name: &str,
+    f: impl Fn(&mut Vec<u8>),
+) -> Result<Checkpoint, String> {
     let mut members = c.members();
     let m = members.iter_mut().find(|(n, _)| n == name).unwrap();
     f(&mut m.1);
@@ -211,7 +313,13 @@ fn with_member(c: &ckpt::Checkpoint, name: &str, f: impl Fn(&mut Vec<u8>)) -> Re
         b.append_data(&mut h, n, &d[..]).unwrap();
     }
     let tar = b.into_inner().unwrap();
-    let ar = Archive::from_tar(Path::new("corrupt.tar"), "tar", tar.len() as u64, Blob::Owned(tar)).map_err(|e| e.to_string())?;
+    let ar = Archive::from_tar(
+        Path::new("corrupt.tar"),
+        "tar",
+        tar.len() as u64,
+        Blob::Owned(tar),
+    )
+    .map_err(|e| e.to_string())?;
     Checkpoint::from_archive(ar).map_err(|e| e.to_string())
 }
 
@@ -222,11 +330,20 @@ fn damaged_images_give_clear_errors_not_panics() {
     let c = one_proc(p);
     // pstree with a bad magic: the open fails naming the file and the offset.
     let err = with_member(&c, "checkpoint/pstree.img", |d| d[4] ^= 0xff).unwrap_err();
-    assert!(err.contains("checkpoint/pstree.img") && err.contains("offset 0x4"), "{err}");
+    assert!(
+        err.contains("checkpoint/pstree.img") && err.contains("offset 0x4"),
+        "{err}"
+    );
     // A size field claiming 4 GiB: no allocation, a truncation error with the offset.
-    let ck = with_member(&c, "checkpoint/mm-1.img", |d| d[8..12].copy_from_slice(&u32::MAX.to_le_bytes())).unwrap();
+    let ck = with_member(&c, "checkpoint/mm-1.img", |d| {
+        d[8..12].copy_from_slice(&u32::MAX.to_le_bytes())
+    })
+    .unwrap();
     let w = ck.info().warnings.join("\n");
-    assert!(w.contains("checkpoint/mm-1.img: truncated at offset 0x8"), "{w}");
+    assert!(
+        w.contains("checkpoint/mm-1.img: truncated at offset 0x8"),
+        "{w}"
+    );
     // A truncated pages file: the missing pages are reported as not captured.
     let ck = with_member(&c, "checkpoint/pages-1.img", |d| d.truncate(100)).unwrap();
     let mut buf = [0u8; 4];
@@ -234,7 +351,17 @@ fn damaged_images_give_clear_errors_not_panics() {
     assert!(ck.info().warnings.iter().any(|w| w.contains("truncated")));
     // Every truncation of every image opens or fails cleanly.
     for (name, data) in c.members() {
-        for cut in [0, 1, 4, 7, 8, 9, 12, data.len() / 2, data.len().saturating_sub(1)] {
+        for cut in [
+            0,
+            1,
+            4,
+            7,
+            8,
+            9,
+            12,
+            data.len() / 2,
+            data.len().saturating_sub(1),
+        ] {
             if cut >= data.len() {
                 continue;
             }
@@ -256,5 +383,10 @@ fn damaged_images_give_clear_errors_not_panics() {
         }
     })
     .unwrap();
-    assert!(ck.info().warnings.iter().any(|w| w.contains("core-1.img") && w.contains("cannot decode")));
+    assert!(
+        ck.info()
+            .warnings
+            .iter()
+            .any(|w| w.contains("core-1.img") && w.contains("cannot decode"))
+    );
 }

@@ -16,7 +16,14 @@ use crate::sanitize::sanitize_bytes;
 const MAX_READ: u64 = 1 << 30;
 
 /// `podmortem read`.
-pub fn read(ev: &dyn Evidence, pid: Pid, addr: u64, len: u64, raw: bool, out: &mut dyn Write) -> Result<()> {
+pub fn read(
+    ev: &dyn Evidence,
+    pid: Pid,
+    addr: u64,
+    len: u64,
+    raw: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     if len > MAX_READ {
         bail!("--len {len} is over the {MAX_READ}-byte limit of one read");
     }
@@ -40,7 +47,14 @@ pub fn read(ev: &dyn Evidence, pid: Pid, addr: u64, len: u64, raw: bool, out: &m
         done += n as u64;
     }
     if missing > 0 {
-        eprintln!("podmortem: {missing} of {len} bytes were not captured{}", if raw { " (written as zeros)" } else { " (shown as ??)" });
+        eprintln!(
+            "podmortem: {missing} of {len} bytes were not captured{}",
+            if raw {
+                " (written as zeros)"
+            } else {
+                " (shown as ??)"
+            }
+        );
     }
     Ok(())
 }
@@ -148,7 +162,8 @@ impl Sink for Printer<'_> {
                 hit.pid.to_string(),
                 hit.comm.clone(),
                 format!("{:#x}", hit.address),
-                hit.vma_start.map_or_else(String::new, |v| format!("{v:#x}")),
+                hit.vma_start
+                    .map_or_else(String::new, |v| format!("{v:#x}")),
                 hit.vma_perms.map_or_else(String::new, |p| p.to_string()),
                 hit.path.clone().unwrap_or_default(),
                 sanitize_bytes(&hit.bytes.iter().take(64).copied().collect::<Vec<_>>()),
@@ -169,13 +184,19 @@ pub fn search(ev: &dyn Evidence, args: &SearchArgs<'_>, out: &mut dyn Write) -> 
     {
         bail!("no process with pid {pid}");
     }
-    let req = SearchRequest { regex, pids: args.pid.map(|p| vec![p]) };
+    let req = SearchRequest {
+        regex,
+        pids: args.pid.map(|p| vec![p]),
+    };
     let mut printer = Printer {
         out,
         json: args.json,
         max: args.max_hits,
         count: 0,
-        table: Table::new(&["PID", "COMM", "ADDRESS", "VMA", "PERMS", "PATH", "MATCH"], &["PID"]),
+        table: Table::new(
+            &["PID", "COMM", "ADDRESS", "VMA", "PERMS", "PATH", "MATCH"],
+            &["PID"],
+        ),
         error: None,
     };
     if args.max_hits == Some(0) {
@@ -189,6 +210,9 @@ pub fn search(ev: &dyn Evidence, args: &SearchArgs<'_>, out: &mut dyn Write) -> 
     if !args.json {
         printer.table.print(printer.out)?;
     }
-    eprintln!("podmortem: {} hit(s) in {} bytes of captured memory", summary.hits, summary.bytes);
+    eprintln!(
+        "podmortem: {} hit(s) in {} bytes of captured memory",
+        summary.hits, summary.bytes
+    );
     Ok(())
 }

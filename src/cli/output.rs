@@ -27,7 +27,12 @@ impl Table {
 
     /// Adds a row (cells are sanitised here).
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells.into_iter().map(|c| sanitize(&c).into_owned()).collect());
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| sanitize(&c).into_owned())
+                .collect(),
+        );
     }
 
     /// Prints the table.

@@ -16,13 +16,25 @@ pub fn info(ev: &dyn Evidence, as_json: bool, out: &mut dyn Write) -> Result<()>
     if as_json {
         return json(&info, out);
     }
-    writeln!(out, "evidence:  {}", sanitize(&info.path.display().to_string()))?;
-    writeln!(out, "kind:      {}", serde_json::to_value(info.kind)?.as_str().unwrap_or("?"))?;
+    writeln!(
+        out,
+        "evidence:  {}",
+        sanitize(&info.path.display().to_string())
+    )?;
+    writeln!(
+        out,
+        "kind:      {}",
+        serde_json::to_value(info.kind)?.as_str().unwrap_or("?")
+    )?;
     writeln!(out, "format:    {}", info.format)?;
     if info.size > 0 {
         writeln!(out, "size:      {} bytes", info.size)?;
     }
-    writeln!(out, "engine:    {}", sanitize(info.engine.as_deref().unwrap_or("-")))?;
+    writeln!(
+        out,
+        "engine:    {}",
+        sanitize(info.engine.as_deref().unwrap_or("-"))
+    )?;
     writeln!(out, "title:     {}", sanitize(&info.title))?;
     for (k, v) in &info.details {
         print_detail(out, k, v, 0)?;
@@ -48,7 +60,12 @@ fn print_detail(out: &mut dyn Write, key: &str, v: &serde_json::Value, depth: us
         }
         serde_json::Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
             let items: Vec<String> = a.iter().map(scalar).collect();
-            writeln!(out, "{pad}{}: {}", sanitize(key), sanitize(&items.join(" ")))?;
+            writeln!(
+                out,
+                "{pad}{}: {}",
+                sanitize(key),
+                sanitize(&items.join(" "))
+            )?;
             Ok(())
         }
         serde_json::Value::Array(a) => {
@@ -112,7 +129,9 @@ pub fn ps(ev: &dyn Evidence, threads: bool, as_json: bool, out: &mut dyn Write) 
         return json(&procs, out);
     }
     let mut t = Table::new(
-        &["PID", "PPID", "PGID", "SID", "UID", "GID", "THR", "STATE", "COMM", "CMDLINE"],
+        &[
+            "PID", "PPID", "PGID", "SID", "UID", "GID", "THR", "STATE", "COMM", "CMDLINE",
+        ],
         &["PID", "PPID", "PGID", "SID", "UID", "GID", "THR"],
     );
     for (depth, p) in tree_order(&procs) {
@@ -154,9 +173,15 @@ pub fn maps(ev: &dyn Evidence, pid: Pid, as_json: bool, out: &mut dyn Write) -> 
     if as_json {
         return json(&maps, out);
     }
-    let mut t = Table::new(&["START", "END", "PERMS", "PGOFF", "SIZE", "KIND", "PATH"], &["PGOFF", "SIZE"]);
+    let mut t = Table::new(
+        &["START", "END", "PERMS", "PGOFF", "SIZE", "KIND", "PATH"],
+        &["PGOFF", "SIZE"],
+    );
     for v in &maps {
-        let kind = serde_json::to_value(v.kind)?.as_str().unwrap_or("?").to_string();
+        let kind = serde_json::to_value(v.kind)?
+            .as_str()
+            .unwrap_or("?")
+            .to_string();
         let flag = if v.is_suspicious() { " !" } else { "" };
         t.row(vec![
             format!("{:016x}", v.start),
@@ -200,7 +225,9 @@ fn selected(ev: &dyn Evidence, pid: Option<Pid>) -> Result<Vec<Process>> {
         None => Ok(procs),
         Some(pid) => {
             let p = procs.into_iter().find(|p| p.pid == pid);
-            Ok(vec![p.with_context(|| format!("no process with pid {pid}"))?])
+            Ok(vec![
+                p.with_context(|| format!("no process with pid {pid}"))?,
+            ])
         }
     }
 }
@@ -210,7 +237,11 @@ pub fn env(ev: &dyn Evidence, pid: Option<Pid>, as_json: bool, out: &mut dyn Wri
     let mut all = Vec::new();
     for p in selected(ev, pid)? {
         let env = ev.environment(p.pid)?;
-        all.push(EnvOut { pid: p.pid, comm: p.comm, env });
+        all.push(EnvOut {
+            pid: p.pid,
+            comm: p.comm,
+            env,
+        });
     }
     if as_json {
         return json(&all, out);
@@ -225,7 +256,12 @@ pub fn env(ev: &dyn Evidence, pid: Option<Pid>, as_json: bool, out: &mut dyn Wri
 }
 
 /// `podmortem files`.
-pub fn files(ev: &dyn Evidence, pid: Option<Pid>, as_json: bool, out: &mut dyn Write) -> Result<()> {
+pub fn files(
+    ev: &dyn Evidence,
+    pid: Option<Pid>,
+    as_json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut all = Vec::new();
     for p in selected(ev, pid)? {
         all.extend(ev.files(p.pid)?);
@@ -235,7 +271,11 @@ pub fn files(ev: &dyn Evidence, pid: Option<Pid>, as_json: bool, out: &mut dyn W
     }
     let mut t = Table::new(&["PID", "FD", "TYPE", "PATH", "DETAILS"], &["PID", "FD"]);
     for f in &all {
-        let details: Vec<String> = f.details.iter().map(|(k, v)| format!("{k}={}", scalar(v))).collect();
+        let details: Vec<String> = f
+            .details
+            .iter()
+            .map(|(k, v)| format!("{k}={}", scalar(v)))
+            .collect();
         t.row(vec![
             f.pid.to_string(),
             f.fd.map_or_else(|| f.kind.clone(), |fd| fd.to_string()),
@@ -248,15 +288,29 @@ pub fn files(ev: &dyn Evidence, pid: Option<Pid>, as_json: bool, out: &mut dyn W
 }
 
 /// `podmortem rootfs`.
-pub fn rootfs(ev: &dyn Evidence, cat: Option<&str>, as_json: bool, out: &mut dyn Write) -> Result<()> {
+pub fn rootfs(
+    ev: &dyn Evidence,
+    cat: Option<&str>,
+    as_json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     if let Some(path) = cat {
         let bytes = ev.rootfs_read(path)?;
         if as_json {
-            return json(&serde_json::json!({"path": path, "size": bytes.len(), "text": String::from_utf8_lossy(&bytes)}), out);
+            return json(
+                &serde_json::json!({"path": path, "size": bytes.len(), "text": String::from_utf8_lossy(&bytes)}),
+                out,
+            );
         }
         // Raw bytes when redirected, sanitised text on a terminal.
         if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-            write!(out, "{}", sanitize_bytes(&bytes).replace("\\x0a", "\n").replace("\\x09", "\t"))?;
+            write!(
+                out,
+                "{}",
+                sanitize_bytes(&bytes)
+                    .replace("\\x0a", "\n")
+                    .replace("\\x09", "\t")
+            )?;
         } else {
             out.write_all(&bytes)?;
         }
@@ -266,12 +320,26 @@ pub fn rootfs(ev: &dyn Evidence, cat: Option<&str>, as_json: bool, out: &mut dyn
     if as_json {
         return json(&entries, out);
     }
-    let mut t = Table::new(&["TYPE", "MODE", "UID", "GID", "SIZE", "MTIME", "PATH"], &["SIZE", "UID", "GID"]);
+    let mut t = Table::new(
+        &["TYPE", "MODE", "UID", "GID", "SIZE", "MTIME", "PATH"],
+        &["SIZE", "UID", "GID"],
+    );
     for e in &entries {
-        let kind = if e.deleted { "deleted".to_string() } else { serde_json::to_value(e.kind)?.as_str().unwrap_or("?").to_string() };
+        let kind = if e.deleted {
+            "deleted".to_string()
+        } else {
+            serde_json::to_value(e.kind)?
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        };
         let mut path = e.path.clone();
         if let Some(l) = &e.link {
-            path.push_str(if e.kind == FileType::Hardlink { " link to " } else { " -> " });
+            path.push_str(if e.kind == FileType::Hardlink {
+                " link to "
+            } else {
+                " -> "
+            });
             path.push_str(l);
         }
         t.row(vec![
@@ -301,5 +369,10 @@ pub fn format_time(secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

@@ -22,7 +22,9 @@ use crate::engine::checkpoint::container::{ContainerMeta, read_container_meta};
 use crate::engine::checkpoint::fds::FileTable;
 use crate::engine::checkpoint::image::{decode_first, magic};
 use crate::engine::checkpoint::rootfs::RootfsDiff;
-use crate::engine::checkpoint::tasks::{Task, process_of, read_pstree, read_task, split_nul, vmas_of};
+use crate::engine::checkpoint::tasks::{
+    Task, process_of, read_pstree, read_task, split_nul, vmas_of,
+};
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
     Evidence, EvidenceInfo, EvidenceKind, FileEntry, OpenFile, PartialRead, Pid, Process, Vma,
@@ -58,7 +60,8 @@ impl Checkpoint {
         if archive.image("inventory.img").is_none() && archive.image("pstree.img").is_none() {
             return Err(Error::Unrecognised {
                 path: archive.path().to_path_buf(),
-                reason: "no CRIU images (checkpoint/inventory.img, checkpoint/pstree.img) found".into(),
+                reason: "no CRIU images (checkpoint/inventory.img, checkpoint/pstree.img) found"
+                    .into(),
             });
         }
         let tree = read_pstree(&archive, &mut problems)?;
@@ -67,7 +70,9 @@ impl Checkpoint {
         for entry in tree {
             let pid = entry.pid;
             if tasks.contains_key(&pid) {
-                warnings.push(format!("pstree.img: pid {pid} listed twice; the first is kept"));
+                warnings.push(format!(
+                    "pstree.img: pid {pid} listed twice; the first is kept"
+                ));
                 continue;
             }
             tasks.insert(pid, read_task(&archive, entry, &mut problems));
@@ -76,15 +81,26 @@ impl Checkpoint {
         let mut processes = Vec::new();
         for (pid, task) in &tasks {
             let name_of = |id: u64| u32::try_from(id).ok().and_then(|id| files.path_of(id));
-            let vmas = task.mm.as_ref().map(|mm| vmas_of(mm, &name_of)).unwrap_or_default();
+            let vmas = task
+                .mm
+                .as_ref()
+                .map(|mm| vmas_of(mm, &name_of))
+                .unwrap_or_default();
             maps.insert(*pid, vmas);
-            let exe = task.mm.as_ref().and_then(|mm| files.path_of(mm.exe_file_id));
+            let exe = task
+                .mm
+                .as_ref()
+                .and_then(|mm| files.path_of(mm.exe_file_id));
             processes.push(process_of(task, exe));
         }
         let (meta, meta_warnings) = read_container_meta(&archive);
         warnings.extend(meta_warnings);
         let rootfs = archive.get("rootfs-diff.tar").map(|tar| {
-            let (diff, w) = RootfsDiff::parse(&archive.display_name("rootfs-diff.tar"), tar, archive.get("deleted.files"));
+            let (diff, w) = RootfsDiff::parse(
+                &archive.display_name("rootfs-diff.tar"),
+                tar,
+                archive.get("deleted.files"),
+            );
             warnings.extend(w);
             diff
         });
@@ -142,7 +158,12 @@ impl Checkpoint {
         }
         let ar = &self.archive;
         if let Some(data) = ar.image("inventory.img") {
-            match decode_first::<proto::InventoryEntry>(&ar.display_name("checkpoint/inventory.img"), data, magic::INVENTORY, "inventory") {
+            match decode_first::<proto::InventoryEntry>(
+                &ar.display_name("checkpoint/inventory.img"),
+                data,
+                magic::INVENTORY,
+                "inventory",
+            ) {
                 Ok((inv, err)) => {
                     problems.extend(err);
                     d.insert(
@@ -160,7 +181,12 @@ impl Checkpoint {
             }
         }
         if let Some(data) = ar.get("stats-dump") {
-            match decode_first::<proto::StatsEntry>(&ar.display_name("stats-dump"), data, magic::STATS, "stats") {
+            match decode_first::<proto::StatsEntry>(
+                &ar.display_name("stats-dump"),
+                data,
+                magic::STATS,
+                "stats",
+            ) {
                 Ok((stats, err)) => {
                     problems.extend(err);
                     if let Some(s) = stats.dump {
@@ -181,7 +207,11 @@ impl Checkpoint {
         if !hostnames.is_empty() {
             d.insert("uts".into(), Value::Array(hostnames));
         }
-        let pages: u64 = self.tasks.values().map(|t| t.memory.index.present_pages()).sum();
+        let pages: u64 = self
+            .tasks
+            .values()
+            .map(|t| t.memory.index.present_pages())
+            .sum();
         d.insert(
             "summary".into(),
             json!({
@@ -239,7 +269,10 @@ impl Evidence for Checkpoint {
     }
 
     fn maps(&self, pid: Pid) -> Result<Vec<Vma>> {
-        self.maps.get(&pid).cloned().ok_or(Error::NoSuchProcess(pid))
+        self.maps
+            .get(&pid)
+            .cloned()
+            .ok_or(Error::NoSuchProcess(pid))
     }
 
     fn environment(&self, pid: Pid) -> Result<Vec<String>> {
@@ -257,7 +290,10 @@ impl Evidence for Checkpoint {
 
     fn read_memory(&self, pid: Pid, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
         let task = self.task(pid)?;
-        let pages = self.archive.get(&task.memory.pages_member).unwrap_or_default();
+        let pages = self
+            .archive
+            .get(&task.memory.pages_member)
+            .unwrap_or_default();
         Ok(task.memory.read(pages, addr, buf))
     }
 
@@ -274,7 +310,9 @@ impl Evidence for Checkpoint {
     fn rootfs_entries(&self) -> Result<Vec<FileEntry>> {
         match &self.rootfs {
             Some(r) => Ok(r.entries().to_vec()),
-            None => Err(Error::Missing("rootfs-diff.tar (this checkpoint has no filesystem changes)".into())),
+            None => Err(Error::Missing(
+                "rootfs-diff.tar (this checkpoint has no filesystem changes)".into(),
+            )),
         }
     }
 

@@ -201,7 +201,8 @@ impl Vma {
     /// Writable and executable, or anonymous and executable: worth a look.
     pub fn is_suspicious(&self) -> bool {
         self.perms.exec
-            && (self.perms.write || matches!(self.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack))
+            && (self.perms.write
+                || matches!(self.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack))
     }
 }
 

@@ -29,7 +29,8 @@ impl Blob {
         // end would fault, which is the documented risk every mmap-based reader (ripgrep,
         // Volatility's mmap layer) accepts for lazy access to multi-GiB dumps.
         #[allow(unsafe_code)]
-        let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(|e| Error::io(path, e))?;
+        let map =
+            unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(|e| Error::io(path, e))?;
         Ok(Blob::Mapped(map))
     }
 }

@@ -116,7 +116,14 @@ pub fn search(
         let maps = std::sync::Arc::new(ev.maps(p.pid).unwrap_or_default());
         for run in ev.captured_ranges(p.pid, 0..u64::MAX)? {
             summary.total += run.end - run.start;
-            plan.push((Job { pid: p.pid, comm: &p.comm, run }, maps.clone()));
+            plan.push((
+                Job {
+                    pid: p.pid,
+                    comm: &p.comm,
+                    run,
+                },
+                maps.clone(),
+            ));
         }
     }
     let mut buf = Vec::new();
@@ -127,7 +134,9 @@ pub fn search(
                 summary.stopped = true;
                 return Ok(summary);
             }
-            let win_end = pos.saturating_add((WINDOW + OVERLAP) as u64).min(job.run.end);
+            let win_end = pos
+                .saturating_add((WINDOW + OVERLAP) as u64)
+                .min(job.run.end);
             let len = (win_end - pos) as usize;
             let hay: &[u8] = match ev.memory_slice(job.pid, pos, len) {
                 Some(s) => s,

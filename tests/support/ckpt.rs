@@ -78,7 +78,10 @@ impl Proc {
         for (i, b) in bytes.iter().enumerate() {
             let a = addr + i as u64;
             let page = a & !(PAGE_SIZE - 1);
-            let p = self.mem.entry(page).or_insert_with(|| vec![0; PAGE_SIZE as usize]);
+            let p = self
+                .mem
+                .entry(page)
+                .or_insert_with(|| vec![0; PAGE_SIZE as usize]);
             p[(a - page) as usize] = *b;
         }
     }
@@ -103,7 +106,13 @@ impl Proc {
         for &page in self.mem.keys() {
             match out.last_mut() {
                 Some(last) if last.vaddr + last.nr_pages * PAGE_SIZE == page => last.nr_pages += 1,
-                _ => out.push(Pm { vaddr: page, nr_pages: 1, flags: Some(PE_PRESENT), in_parent: None, compat: false }),
+                _ => out.push(Pm {
+                    vaddr: page,
+                    nr_pages: 1,
+                    flags: Some(PE_PRESENT),
+                    in_parent: None,
+                    compat: false,
+                }),
             }
         }
         out
@@ -111,8 +120,26 @@ impl Proc {
 }
 
 /// A VMA entry.
-pub fn vma(start: u64, end: u64, prot: u32, flags: u32, status: u32, shmid: u64, pgoff: u64) -> proto::VmaEntry {
-    proto::VmaEntry { start, end, pgoff, shmid, prot, flags, status, fd: -1, ..Default::default() }
+pub fn vma(
+    start: u64,
+    end: u64,
+    prot: u32,
+    flags: u32,
+    status: u32,
+    shmid: u64,
+    pgoff: u64,
+) -> proto::VmaEntry {
+    proto::VmaEntry {
+        start,
+        end,
+        pgoff,
+        shmid,
+        prot,
+        flags,
+        status,
+        fd: -1,
+        ..Default::default()
+    }
 }
 
 /// A regular-file object.
@@ -120,7 +147,12 @@ pub fn reg_file(id: u32, name: &str, mode: u32) -> proto::FileEntry {
     proto::FileEntry {
         r#type: proto::FdTypes::Reg as i32,
         id,
-        reg: Some(proto::RegFileEntry { id, name: name.as_bytes().to_vec(), mode: Some(mode), ..Default::default() }),
+        reg: Some(proto::RegFileEntry {
+            id,
+            name: name.as_bytes().to_vec(),
+            mode: Some(mode),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -130,7 +162,12 @@ pub fn pipe_file(id: u32, pipe_id: u32) -> proto::FileEntry {
     proto::FileEntry {
         r#type: proto::FdTypes::Pipe as i32,
         id,
-        pipe: Some(proto::PipeEntry { id, pipe_id, flags: 0, fown: None }),
+        pipe: Some(proto::PipeEntry {
+            id,
+            pipe_id,
+            flags: 0,
+            fown: None,
+        }),
         ..Default::default()
     }
 }
@@ -176,7 +213,11 @@ impl Checkpoint {
     pub fn members(&self) -> Vec<(String, Vec<u8>)> {
         let mut m: Vec<(String, Vec<u8>)> = Vec::new();
         let img = |name: &str| format!("checkpoint/{name}");
-        let inv = proto::InventoryEntry { img_version: 2, fdinfo_per_id: Some(true), ..Default::default() };
+        let inv = proto::InventoryEntry {
+            img_version: 2,
+            fdinfo_per_id: Some(true),
+            ..Default::default()
+        };
         m.push((img("inventory.img"), image(&[magic::INVENTORY], &[inv])));
         let tree: Vec<proto::PstreeEntry> = self
             .procs
@@ -189,11 +230,23 @@ impl Checkpoint {
                 threads: p.threads.iter().map(|t| t.0).collect(),
             })
             .collect();
-        m.push((img("pstree.img"), image(&[IMG_COMMON, magic::PSTREE], &tree)));
-        m.push((img("files.img"), image(&[IMG_COMMON, magic::FILES], &self.files)));
+        m.push((
+            img("pstree.img"),
+            image(&[IMG_COMMON, magic::PSTREE], &tree),
+        ));
+        m.push((
+            img("files.img"),
+            image(&[IMG_COMMON, magic::FILES], &self.files),
+        ));
         for p in &self.procs {
             for (tid, tcomm) in &p.threads {
-                let creds = proto::CredsEntry { uid: p.uid, gid: p.gid, euid: p.uid, egid: p.gid, ..Default::default() };
+                let creds = proto::CredsEntry {
+                    uid: p.uid,
+                    gid: p.gid,
+                    euid: p.uid,
+                    egid: p.gid,
+                    ..Default::default()
+                };
                 let core = proto::CoreEntry {
                     mtype: 1,
                     tc: (*tid == p.pid).then(|| proto::TaskCoreEntry {
@@ -215,7 +268,10 @@ impl Checkpoint {
                     }),
                     ..Default::default()
                 };
-                m.push((img(&format!("core-{tid}.img")), image(&[IMG_COMMON, magic::CORE], &[core])));
+                m.push((
+                    img(&format!("core-{tid}.img")),
+                    image(&[IMG_COMMON, magic::CORE], &[core]),
+                ));
             }
             let mm = proto::MmEntry {
                 mm_start_stack: p.start_stack,
@@ -229,9 +285,15 @@ impl Checkpoint {
                 vmas: p.vmas.clone(),
                 ..Default::default()
             };
-            m.push((img(&format!("mm-{}.img", p.pid)), image(&[IMG_COMMON, magic::MM], &[mm])));
+            m.push((
+                img(&format!("mm-{}.img", p.pid)),
+                image(&[IMG_COMMON, magic::MM], &[mm]),
+            ));
             let pages_id = if p.pages_id == 0 { p.pid } else { p.pages_id };
-            let mut pm = image(&[IMG_COMMON, magic::PAGEMAP], &[proto::PagemapHead { pages_id }]);
+            let mut pm = image(
+                &[IMG_COMMON, magic::PAGEMAP],
+                &[proto::PagemapHead { pages_id }],
+            );
             let mut pages = Vec::new();
             for e in p.effective_pagemap() {
                 let entry = proto::PagemapEntry {
@@ -242,7 +304,9 @@ impl Checkpoint {
                     nr_pages: (!e.compat).then_some(e.nr_pages),
                 };
                 pm.extend_from_slice(&image::<proto::PagemapEntry>(&[], &[entry]));
-                let present = e.flags.map_or(e.in_parent != Some(true), |f| f & PE_PRESENT != 0);
+                let present = e
+                    .flags
+                    .map_or(e.in_parent != Some(true), |f| f & PE_PRESENT != 0);
                 if present {
                     for i in 0..e.nr_pages {
                         let a = e.vaddr + i * PAGE_SIZE;
@@ -258,14 +322,35 @@ impl Checkpoint {
             let fds: Vec<proto::FdinfoEntry> = p
                 .fds
                 .iter()
-                .map(|&(fd, id, ty)| proto::FdinfoEntry { id, flags: 0, r#type: ty as i32, fd })
+                .map(|&(fd, id, ty)| proto::FdinfoEntry {
+                    id,
+                    flags: 0,
+                    r#type: ty as i32,
+                    fd,
+                })
                 .collect();
-            m.push((img(&format!("fdinfo-{}.img", p.files_id)), image(&[IMG_COMMON, magic::FDINFO], &fds)));
-            let fs = proto::FsEntry { cwd_id: p.cwd_root.0, root_id: p.cwd_root.1, umask: Some(0o22) };
-            m.push((img(&format!("fs-{}.img", p.pid)), image(&[IMG_COMMON, magic::FS], &[fs])));
+            m.push((
+                img(&format!("fdinfo-{}.img", p.files_id)),
+                image(&[IMG_COMMON, magic::FDINFO], &fds),
+            ));
+            let fs = proto::FsEntry {
+                cwd_id: p.cwd_root.0,
+                root_id: p.cwd_root.1,
+                umask: Some(0o22),
+            };
+            m.push((
+                img(&format!("fs-{}.img", p.pid)),
+                image(&[IMG_COMMON, magic::FS], &[fs]),
+            ));
         }
-        let uts = proto::UtsnsEntry { nodename: self.hostname.as_bytes().to_vec(), domainname: b"(none)".to_vec() };
-        m.push((img("utsns-12.img"), image(&[IMG_COMMON, magic::UTSNS], &[uts])));
+        let uts = proto::UtsnsEntry {
+            nodename: self.hostname.as_bytes().to_vec(),
+            domainname: b"(none)".to_vec(),
+        };
+        m.push((
+            img("utsns-12.img"),
+            image(&[IMG_COMMON, magic::UTSNS], &[uts]),
+        ));
         let stats = proto::StatsEntry {
             dump: Some(proto::DumpStatsEntry {
                 freezing_time: 1200,
@@ -278,7 +363,10 @@ impl Checkpoint {
             }),
             restore: None,
         };
-        m.push(("stats-dump".into(), image(&[IMG_SERVICE, magic::STATS], &[stats])));
+        m.push((
+            "stats-dump".into(),
+            image(&[IMG_SERVICE, magic::STATS], &[stats]),
+        ));
         if let Some(c) = &self.config_dump {
             m.push(("config.dump".into(), serde_json::to_vec_pretty(c).unwrap()));
         }
@@ -300,7 +388,10 @@ impl Checkpoint {
             m.push(("rootfs-diff.tar".into(), b.into_inner().unwrap()));
         }
         if !self.deleted.is_empty() {
-            m.push(("deleted.files".into(), serde_json::to_vec(&self.deleted).unwrap()));
+            m.push((
+                "deleted.files".into(),
+                serde_json::to_vec(&self.deleted).unwrap(),
+            ));
         }
         m
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod ckpt;
+pub mod demo;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -18,22 +19,34 @@ pub fn fixtures_root() -> Option<PathBuf> {
         return Some(root);
     }
     if std::env::var("PODMORTEM_REQUIRE_FIXTURES").as_deref() == Ok("1") {
-        panic!("fixtures not found at {} and PODMORTEM_REQUIRE_FIXTURES=1", root.display());
+        panic!(
+            "fixtures not found at {} and PODMORTEM_REQUIRE_FIXTURES=1",
+            root.display()
+        );
     }
-    eprintln!("skipping: fixtures not found at {} (set PODMORTEM_FIXTURES)", root.display());
+    eprintln!(
+        "skipping: fixtures not found at {} (set PODMORTEM_FIXTURES)",
+        root.display()
+    );
     None
 }
 
 /// One fixture folder, or `None` when fixtures are absent (see [`fixtures_root`]).
 pub fn fixture(name: &str) -> Option<PathBuf> {
     let dir = fixtures_root()?.join(name);
-    assert!(dir.is_dir(), "fixture {name} missing from {}", dir.display());
+    assert!(
+        dir.is_dir(),
+        "fixture {name} missing from {}",
+        dir.display()
+    );
     Some(dir)
 }
 
 /// The cache folder for derived copies of a fixture.
 pub fn cache_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fixture-cache").join(name);
+    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/fixture-cache")
+        .join(name);
     std::fs::create_dir_all(&d).unwrap();
     d
 }

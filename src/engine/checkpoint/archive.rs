@@ -50,7 +50,10 @@ impl Archive {
         let size = blob.len() as u64;
         let (format, blob) = match kind_of(&blob) {
             Compression::Zstd => ("tar.zst", decompress(path, zstd_reader(path, &blob)?)?),
-            Compression::Gzip => ("tar.gz", decompress(path, flate2::read::GzDecoder::new(&blob[..]))?),
+            Compression::Gzip => (
+                "tar.gz",
+                decompress(path, flate2::read::GzDecoder::new(&blob[..]))?,
+            ),
             Compression::None => ("tar", blob),
         };
         Self::from_tar(path, format, size, blob)
@@ -62,7 +65,8 @@ impl Archive {
         if !looks_like_tar(&blob) {
             return Err(Error::Unrecognised {
                 path: path.to_path_buf(),
-                reason: "not a tar archive (no ustar header at offset 0x101), nor zstd or gzip".into(),
+                reason: "not a tar archive (no ustar header at offset 0x101), nor zstd or gzip"
+                    .into(),
             });
         }
         let mut members = BTreeMap::new();
@@ -95,7 +99,9 @@ impl Archive {
             };
             let want = header.entry_size().unwrap_or(0);
             let from = usize::try_from(start).unwrap_or(len).min(len);
-            let to = usize::try_from(start.saturating_add(want)).unwrap_or(len).min(len);
+            let to = usize::try_from(start.saturating_add(want))
+                .unwrap_or(len)
+                .min(len);
             if (to - from) as u64 != want {
                 warnings.push(format!(
                     "{name}: member {member} at {start:#x} is truncated: {} of {want} bytes",
@@ -218,7 +224,8 @@ fn kind_of(data: &[u8]) -> Compression {
 fn looks_like_tar(data: &[u8]) -> bool {
     // POSIX/GNU tar: "ustar" at offset 257 of the first header. An empty archive is
     // all zeros; accept it too so that it opens as a checkpoint with no images.
-    data.get(257..262) == Some(b"ustar") || (data.len() >= 512 && data.iter().take(512).all(|&b| b == 0))
+    data.get(257..262) == Some(b"ustar")
+        || (data.len() >= 512 && data.iter().take(512).all(|&b| b == 0))
 }
 
 fn zstd_reader<'a>(path: &Path, data: &'a [u8]) -> Result<impl Read + 'a> {
@@ -301,7 +308,10 @@ mod tests {
 
     #[test]
     fn names_are_normalised() {
-        assert_eq!(normalise("./checkpoint/core-1.img"), "checkpoint/core-1.img");
+        assert_eq!(
+            normalise("./checkpoint/core-1.img"),
+            "checkpoint/core-1.img"
+        );
         assert_eq!(normalise("/.//config.dump"), "config.dump");
     }
 }

@@ -9,7 +9,9 @@ use serde_json::{Map, Value, json};
 
 use crate::engine::checkpoint::archive::Archive;
 use crate::engine::checkpoint::image::{decode_all, decode_first, magic};
-use crate::engine::checkpoint::proto::{FdTypes, FdinfoEntry, FileEntry, FsEntry, RegFileEntry, TaskKobjIdsEntry};
+use crate::engine::checkpoint::proto::{
+    FdTypes, FdinfoEntry, FileEntry, FsEntry, RegFileEntry, TaskKobjIdsEntry,
+};
 use crate::engine::checkpoint::tasks::Task;
 use crate::engine::error::Error;
 use crate::engine::evidence::OpenFile;
@@ -25,7 +27,12 @@ impl FileTable {
     pub fn read(ar: &Archive, problems: &mut Vec<Error>) -> FileTable {
         let mut by_id = BTreeMap::new();
         if let Some(data) = ar.image("files.img") {
-            match decode_all::<FileEntry>(&ar.display_name("checkpoint/files.img"), data, magic::FILES, "file") {
+            match decode_all::<FileEntry>(
+                &ar.display_name("checkpoint/files.img"),
+                data,
+                magic::FILES,
+                "file",
+            ) {
                 Ok((entries, errs)) => {
                     problems.extend(errs);
                     for e in entries {
@@ -35,7 +42,12 @@ impl FileTable {
                 Err(e) => problems.push(e),
             }
         } else if let Some(data) = ar.image("reg-files.img") {
-            match decode_all::<RegFileEntry>(&ar.display_name("checkpoint/reg-files.img"), data, magic::REG_FILES, "reg_file") {
+            match decode_all::<RegFileEntry>(
+                &ar.display_name("checkpoint/reg-files.img"),
+                data,
+                magic::REG_FILES,
+                "reg_file",
+            ) {
                 Ok((entries, errs)) => {
                     problems.extend(errs);
                     for reg in entries {
@@ -63,7 +75,11 @@ impl FileTable {
     /// Describes file object `id` as (type, path, details).
     pub fn describe(&self, id: u32) -> (String, String, Map<String, Value>) {
         let Some(f) = self.by_id.get(&id) else {
-            return ("unknown".into(), format!("[file id {id}: not in files.img]"), Map::new());
+            return (
+                "unknown".into(),
+                format!("[file id {id}: not in files.img]"),
+                Map::new(),
+            );
         };
         describe(self, f)
     }
@@ -72,21 +88,31 @@ impl FileTable {
     pub fn open_files(&self, ar: &Archive, task: &Task) -> Vec<OpenFile> {
         let pid = task.tree.pid;
         let mut out = Vec::new();
-        let ids: Option<TaskKobjIdsEntry> = task.core.as_ref().and_then(|c| c.ids.clone()).or_else(|| {
-            let name = format!("ids-{pid}.img");
-            decode_first::<TaskKobjIdsEntry>(&name, ar.image(&name)?, magic::IDS, "ids").ok().map(|(i, _)| i)
-        });
+        let ids: Option<TaskKobjIdsEntry> =
+            task.core.as_ref().and_then(|c| c.ids.clone()).or_else(|| {
+                let name = format!("ids-{pid}.img");
+                decode_first::<TaskKobjIdsEntry>(&name, ar.image(&name)?, magic::IDS, "ids")
+                    .ok()
+                    .map(|(i, _)| i)
+            });
         if let Some(ids) = ids {
             let name = format!("fdinfo-{}.img", ids.files_id);
             if let Some(data) = ar.image(&name)
-                && let Ok((fds, _)) = decode_all::<FdinfoEntry>(&name, data, magic::FDINFO, "fdinfo")
+                && let Ok((fds, _)) =
+                    decode_all::<FdinfoEntry>(&name, data, magic::FDINFO, "fdinfo")
             {
                 for fd in fds {
                     let (kind, path, mut details) = self.describe(fd.id);
                     if fd.flags & 1 != 0 {
                         details.insert("cloexec".into(), Value::Bool(true));
                     }
-                    out.push(OpenFile { pid, fd: Some(i64::from(fd.fd)), kind, path, details });
+                    out.push(OpenFile {
+                        pid,
+                        fd: Some(i64::from(fd.fd)),
+                        kind,
+                        path,
+                        details,
+                    });
                 }
             }
         }
@@ -95,8 +121,16 @@ impl FileTable {
             && let Ok((fs, _)) = decode_first::<FsEntry>(&fs_name, data, magic::FS, "fs")
         {
             for (kind, id) in [("cwd", fs.cwd_id), ("root", fs.root_id)] {
-                let path = self.path_of(id).unwrap_or_else(|| format!("[file id {id}]"));
-                out.push(OpenFile { pid, fd: None, kind: kind.into(), path, details: Map::new() });
+                let path = self
+                    .path_of(id)
+                    .unwrap_or_else(|| format!("[file id {id}]"));
+                out.push(OpenFile {
+                    pid,
+                    fd: None,
+                    kind: kind.into(),
+                    path,
+                    details: Map::new(),
+                });
             }
         }
         out
@@ -105,10 +139,18 @@ impl FileTable {
 
 fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Value>) {
     let mut d = Map::new();
-    let anon = |name: &str| ("anon_inode".to_string(), format!("anon_inode:[{name}]"), Map::new());
+    let anon = |name: &str| {
+        (
+            "anon_inode".to_string(),
+            format!("anon_inode:[{name}]"),
+            Map::new(),
+        )
+    };
     match FdTypes::try_from(f.r#type).unwrap_or(FdTypes::Und) {
         FdTypes::Reg => {
-            let Some(reg) = &f.reg else { return ("file".into(), String::new(), d) };
+            let Some(reg) = &f.reg else {
+                return ("file".into(), String::new(), d);
+            };
             let mode = reg.mode.unwrap_or(0);
             let kind = match mode & 0o170000 {
                 0o040000 => "dir",
@@ -130,7 +172,11 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
             if let Some(m) = reg.mnt_id {
                 d.insert("mnt_id".into(), json!(m));
             }
-            (kind.into(), String::from_utf8_lossy(&reg.name).into_owned(), d)
+            (
+                kind.into(),
+                String::from_utf8_lossy(&reg.name).into_owned(),
+                d,
+            )
         }
         FdTypes::Pipe => {
             let pipe_id = f.pipe.as_ref().map_or(0, |p| p.pipe_id);
@@ -148,7 +194,9 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
             ("fifo".into(), path, d)
         }
         FdTypes::Inetsk => {
-            let Some(sk) = &f.isk else { return ("socket".into(), "socket:[?]".into(), d) };
+            let Some(sk) = &f.isk else {
+                return ("socket".into(), "socket:[?]".into(), d);
+            };
             let v6 = sk.family == 10;
             d.insert("family".into(), json!(if v6 { "inet6" } else { "inet" }));
             d.insert("protocol".into(), json!(proto_name(sk.proto, sk.r#type)));
@@ -161,7 +209,9 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
             ("socket".into(), format!("socket:[{}]", sk.ino), d)
         }
         FdTypes::Unixsk => {
-            let Some(sk) = &f.usk else { return ("socket".into(), "socket:[?]".into(), d) };
+            let Some(sk) = &f.usk else {
+                return ("socket".into(), "socket:[?]".into(), d);
+            };
             d.insert("family".into(), json!("unix"));
             d.insert("type".into(), json!(sock_type(sk.r#type)));
             d.insert("state".into(), json!(tcp_state(sk.state)));
@@ -191,7 +241,11 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
         FdTypes::Memfd => ("memfd".into(), "memfd:".into(), d),
         FdTypes::Ns => ("ns".into(), "ns:[?]".into(), d),
         FdTypes::Ext => ("external".into(), format!("[external file {}]", f.id), d),
-        other => (format!("{other:?}").to_lowercase(), format!("[{other:?} {}]", f.id), d),
+        other => (
+            format!("{other:?}").to_lowercase(),
+            format!("[{other:?} {}]", f.id),
+            d,
+        ),
     }
 }
 

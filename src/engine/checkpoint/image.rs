@@ -96,7 +96,9 @@ impl<'a> ImageReader<'a> {
     /// Opens an image, reading its magic words. `file` names it in errors.
     pub fn new(file: &'a str, data: &'a [u8]) -> Result<Self> {
         let mut cursor = Cursor::new(data, 0);
-        let first = cursor.u32_le().ok_or_else(|| truncated(file, 0, 4, data.len()))?;
+        let first = cursor
+            .u32_le()
+            .ok_or_else(|| truncated(file, 0, 4, data.len()))?;
         let magic = match first {
             magic::INVENTORY => first,
             IMG_COMMON | IMG_SERVICE => cursor
@@ -111,7 +113,11 @@ impl<'a> ImageReader<'a> {
                 });
             }
         };
-        Ok(ImageReader { file, cursor, magic })
+        Ok(ImageReader {
+            file,
+            cursor,
+            magic,
+        })
     }
 
     /// Opens an image and checks that it is of the expected type.

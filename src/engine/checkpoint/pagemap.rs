@@ -75,13 +75,25 @@ impl PageIndex {
         let mut runs = Vec::with_capacity(entries.len().min(1 << 20));
         let mut file_offset: u64 = 0;
         for e in entries {
-            let flags = e.flags.unwrap_or(if e.in_parent == Some(true) { PE_PARENT } else { PE_PRESENT });
+            let flags = e.flags.unwrap_or(if e.in_parent == Some(true) {
+                PE_PARENT
+            } else {
+                PE_PRESENT
+            });
             let Some(len) = e.nr_pages.checked_mul(PAGE_SIZE) else {
-                problems.push(corrupt(file, e.offset, format!("nr_pages {} overflows", e.nr_pages)));
+                problems.push(corrupt(
+                    file,
+                    e.offset,
+                    format!("nr_pages {} overflows", e.nr_pages),
+                ));
                 continue;
             };
             let Some(end) = e.vaddr.checked_add(len) else {
-                problems.push(corrupt(file, e.offset, format!("run at {:#x} wraps", e.vaddr)));
+                problems.push(corrupt(
+                    file,
+                    e.offset,
+                    format!("run at {:#x} wraps", e.vaddr),
+                ));
                 continue;
             };
             if len == 0 {
@@ -99,16 +111,32 @@ impl PageIndex {
                     });
                     let kept = have - have % PAGE_SIZE;
                     if kept > 0 {
-                        runs.push(Run { start: e.vaddr, end: e.vaddr + kept, state });
+                        runs.push(Run {
+                            start: e.vaddr,
+                            end: e.vaddr + kept,
+                            state,
+                        });
                     }
                 } else {
-                    runs.push(Run { start: e.vaddr, end, state });
+                    runs.push(Run {
+                        start: e.vaddr,
+                        end,
+                        state,
+                    });
                 }
                 file_offset = file_offset.saturating_add(len);
             } else if flags & PE_PARENT != 0 {
-                runs.push(Run { start: e.vaddr, end, state: PageState::InParent });
+                runs.push(Run {
+                    start: e.vaddr,
+                    end,
+                    state: PageState::InParent,
+                });
             } else {
-                runs.push(Run { start: e.vaddr, end, state: PageState::Lazy });
+                runs.push(Run {
+                    start: e.vaddr,
+                    end,
+                    state: PageState::Lazy,
+                });
             }
         }
         runs.sort_by_key(|r| r.start);
@@ -117,7 +145,14 @@ impl PageIndex {
             if let Some(prev) = clean.last()
                 && r.start < prev.end
             {
-                problems.push(corrupt(file, 0, format!("pagemap run {:#x}-{:#x} overlaps the previous one", r.start, r.end)));
+                problems.push(corrupt(
+                    file,
+                    0,
+                    format!(
+                        "pagemap run {:#x}-{:#x} overlaps the previous one",
+                        r.start, r.end
+                    ),
+                ));
                 continue;
             }
             clean.push(r);
@@ -142,7 +177,10 @@ impl PageIndex {
     }
 
     /// Resolves `[addr, addr+len)` into pieces: (virtual range, pages-file offset or `None`).
-    pub fn pieces(&self, range: Range<u64>) -> impl Iterator<Item = (Range<u64>, Option<u64>)> + '_ {
+    pub fn pieces(
+        &self,
+        range: Range<u64>,
+    ) -> impl Iterator<Item = (Range<u64>, Option<u64>)> + '_ {
         let start = self.first_after(range.start);
         self.runs
             .get(start..)
@@ -199,7 +237,13 @@ mod tests {
     use super::*;
 
     fn e(vaddr: u64, nr: u64, flags: Option<u32>) -> RawEntry {
-        RawEntry { vaddr, nr_pages: nr, flags, in_parent: None, offset: 0 }
+        RawEntry {
+            vaddr,
+            nr_pages: nr,
+            flags,
+            in_parent: None,
+            offset: 0,
+        }
     }
 
     #[test]
@@ -212,11 +256,19 @@ mod tests {
         ];
         let (idx, problems) = PageIndex::build("pm", &entries, 5 * PAGE_SIZE);
         assert!(problems.is_empty());
-        assert_eq!(idx.find(0x9000).map(|r| r.state), Some(PageState::Present { file_offset: 2 * PAGE_SIZE }));
+        assert_eq!(
+            idx.find(0x9000).map(|r| r.state),
+            Some(PageState::Present {
+                file_offset: 2 * PAGE_SIZE
+            })
+        );
         assert_eq!(idx.find(0x5000).map(|r| r.state), Some(PageState::Lazy));
         assert_eq!(idx.find(0x8000).map(|r| r.state), Some(PageState::InParent));
         assert!(idx.find(0x4000).is_none());
-        assert_eq!(idx.captured(0..u64::MAX), vec![0x1000..0x3000, 0x9000..0xc000]);
+        assert_eq!(
+            idx.captured(0..u64::MAX),
+            vec![0x1000..0x3000, 0x9000..0xc000]
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::engine::checkpoint::archive::Archive;
-use crate::engine::checkpoint::image::{decode_all, decode_first, magic, ImageReader, decode_lenient};
+use crate::engine::checkpoint::image::{
+    ImageReader, decode_all, decode_first, decode_lenient, magic,
+};
 use crate::engine::checkpoint::memory::ProcessMemory;
 use crate::engine::checkpoint::pagemap::{PageIndex, RawEntry};
 use crate::engine::checkpoint::proto::{
@@ -31,8 +33,15 @@ pub struct Task {
 /// Reads `pstree.img`.
 pub fn read_pstree(ar: &Archive, problems: &mut Vec<Error>) -> Result<Vec<PstreeEntry>> {
     let file = "pstree.img";
-    let data = ar.image(file).ok_or_else(|| Error::Missing(ar.display_name("checkpoint/pstree.img")))?;
-    let (entries, errs) = decode_all::<PstreeEntry>(&ar.display_name("checkpoint/pstree.img"), data, magic::PSTREE, "pstree")?;
+    let data = ar
+        .image(file)
+        .ok_or_else(|| Error::Missing(ar.display_name("checkpoint/pstree.img")))?;
+    let (entries, errs) = decode_all::<PstreeEntry>(
+        &ar.display_name("checkpoint/pstree.img"),
+        data,
+        magic::PSTREE,
+        "pstree",
+    )?;
     problems.extend(errs);
     Ok(entries)
 }
@@ -40,15 +49,29 @@ pub fn read_pstree(ar: &Archive, problems: &mut Vec<Error>) -> Result<Vec<Pstree
 /// Reads the images of one process.
 pub fn read_task(ar: &Archive, tree: PstreeEntry, problems: &mut Vec<Error>) -> Task {
     let pid = tree.pid;
-    let mut task = Task { tree, ..Task::default() };
-    let tids: Vec<Pid> = if task.tree.threads.is_empty() { vec![pid] } else { task.tree.threads.clone() };
+    let mut task = Task {
+        tree,
+        ..Task::default()
+    };
+    let tids: Vec<Pid> = if task.tree.threads.is_empty() {
+        vec![pid]
+    } else {
+        task.tree.threads.clone()
+    };
     for tid in tids {
         let name = format!("core-{tid}.img");
         let Some(data) = ar.image(&name) else {
-            problems.push(Error::Missing(ar.display_name(&format!("checkpoint/{name}"))));
+            problems.push(Error::Missing(
+                ar.display_name(&format!("checkpoint/{name}")),
+            ));
             continue;
         };
-        match decode_first::<CoreEntry>(&ar.display_name(&format!("checkpoint/{name}")), data, magic::CORE, "core") {
+        match decode_first::<CoreEntry>(
+            &ar.display_name(&format!("checkpoint/{name}")),
+            data,
+            magic::CORE,
+            "core",
+        ) {
             Ok((core, err)) => {
                 problems.extend(err);
                 let comm = core
@@ -68,7 +91,12 @@ pub fn read_task(ar: &Archive, tree: PstreeEntry, problems: &mut Vec<Error>) -> 
     }
     let mm_name = format!("mm-{pid}.img");
     if let Some(data) = ar.image(&mm_name) {
-        match decode_first::<MmEntry>(&ar.display_name(&format!("checkpoint/{mm_name}")), data, magic::MM, "mm") {
+        match decode_first::<MmEntry>(
+            &ar.display_name(&format!("checkpoint/{mm_name}")),
+            data,
+            magic::MM,
+            "mm",
+        ) {
             Ok((mm, err)) => {
                 problems.extend(err);
                 task.mm = Some(mm);
@@ -90,13 +118,18 @@ pub fn read_task(ar: &Archive, tree: PstreeEntry, problems: &mut Vec<Error>) -> 
 /// Reads `pagemap-<pid>.img` and indexes it against its pages file.
 fn read_pagemap(ar: &Archive, pid: Pid) -> Result<Option<(ProcessMemory, Vec<Error>)>> {
     let member = format!("checkpoint/pagemap-{pid}.img");
-    let Some(data) = ar.get(&member) else { return Ok(None) };
+    let Some(data) = ar.get(&member) else {
+        return Ok(None);
+    };
     let file = ar.display_name(&member);
     let mut reader = ImageReader::expect(&file, data, magic::PAGEMAP, "pagemap")?;
     let mut problems = Vec::new();
-    let head = reader
-        .next_entry()?
-        .ok_or_else(|| Error::Truncated { file: file.clone(), at: 8, need: 4, have: 0 })?;
+    let head = reader.next_entry()?.ok_or_else(|| Error::Truncated {
+        file: file.clone(),
+        at: 8,
+        need: 4,
+        have: 0,
+    })?;
     let (head, err) = decode_lenient::<PagemapHead>(&file, head, "pagemap_head");
     problems.extend(err);
     let mut raw = Vec::new();
@@ -107,7 +140,9 @@ fn read_pagemap(ar: &Archive, pid: Pid) -> Result<Option<(ProcessMemory, Vec<Err
                 problems.extend(err);
                 raw.push(RawEntry {
                     vaddr: pe.vaddr,
-                    nr_pages: pe.nr_pages.unwrap_or_else(|| u64::from(pe.compat_nr_pages.unwrap_or(0))),
+                    nr_pages: pe
+                        .nr_pages
+                        .unwrap_or_else(|| u64::from(pe.compat_nr_pages.unwrap_or(0))),
                     flags: pe.flags,
                     in_parent: pe.in_parent,
                     offset: entry.offset,
@@ -130,7 +165,13 @@ fn read_pagemap(ar: &Archive, pid: Pid) -> Result<Option<(ProcessMemory, Vec<Err
     };
     let (index, errs) = PageIndex::build(&file, &raw, pages_len);
     problems.extend(errs);
-    Ok(Some((ProcessMemory { pages_member, index }, problems)))
+    Ok(Some((
+        ProcessMemory {
+            pages_member,
+            index,
+        },
+        problems,
+    )))
 }
 
 /// CRIU task states (pstree/core `task_state`).
@@ -147,12 +188,20 @@ pub fn state_name(state: u32) -> &'static str {
 /// Builds the model of a process (cmdline filled in by the caller from memory).
 pub fn process_of(task: &Task, exe: Option<String>) -> Process {
     let tc = task.core.as_ref().and_then(|c| c.tc.as_ref());
-    let creds = task.core.as_ref().and_then(|c| c.thread_core.as_ref()).and_then(|t| t.creds.as_ref());
+    let creds = task
+        .core
+        .as_ref()
+        .and_then(|c| c.thread_core.as_ref())
+        .and_then(|t| t.creds.as_ref());
     let comm = tc
         .map(|tc| String::from_utf8_lossy(&tc.comm).into_owned())
         .or_else(|| task.thread_comms.get(&task.tree.pid).cloned())
         .unwrap_or_default();
-    let tids: Vec<Pid> = if task.tree.threads.is_empty() { vec![task.tree.pid] } else { task.tree.threads.clone() };
+    let tids: Vec<Pid> = if task.tree.threads.is_empty() {
+        vec![task.tree.pid]
+    } else {
+        task.tree.threads.clone()
+    };
     Process {
         pid: task.tree.pid,
         ppid: task.tree.ppid,
@@ -165,9 +214,14 @@ pub fn process_of(task: &Task, exe: Option<String>) -> Process {
         euid: creds.map(|c| c.euid),
         threads: tids
             .iter()
-            .map(|&tid| Thread { tid, comm: task.thread_comms.get(&tid).cloned().unwrap_or_default() })
+            .map(|&tid| Thread {
+                tid,
+                comm: task.thread_comms.get(&tid).cloned().unwrap_or_default(),
+            })
             .collect(),
-        state: tc.map_or("unknown", |tc| state_name(tc.task_state)).to_string(),
+        state: tc
+            .map_or("unknown", |tc| state_name(tc.task_state))
+            .to_string(),
         exe,
     }
 }
@@ -219,7 +273,11 @@ fn vma_of(mm: &MmEntry, v: &VmaEntry, file_name: &dyn Fn(u64) -> Option<String>)
         start: v.start,
         end: v.end,
         perms,
-        pgoff: if matches!(kind, VmaKind::File | VmaKind::Shmem) { v.pgoff } else { 0 },
+        pgoff: if matches!(kind, VmaKind::File | VmaKind::Shmem) {
+            v.pgoff
+        } else {
+            0
+        },
         path,
         kind,
         inode: None,
@@ -233,5 +291,8 @@ pub fn split_nul(bytes: &[u8]) -> Vec<String> {
         Some(last) => bytes.get(..=last).unwrap_or_default(),
         None => return Vec::new(),
     };
-    trimmed.split(|&b| b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+    trimmed
+        .split(|&b| b == 0)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
 }
