@@ -1,0 +1,270 @@
+//! The real `podmortem` binary: JSON shapes, exit statuses, raw reads, NDJSON search, on the
+//! bundled demo and on the real fixtures.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn demo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo-checkpoint.tar")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_podmortem"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn ps_json_shape() {
+    let v = json(&["ps", s(&demo()), "--json"]);
+    let procs = v.as_array().unwrap();
+    assert_eq!(procs.len(), 4);
+    let p = &procs[1];
+    for key in ["pid", "ppid", "pgid", "sid", "uid", "gid"] {
+        assert!(p[key].is_u64(), "{key} is a number");
+    }
+    assert_eq!(p["comm"], "server.py");
+    assert_eq!(p["threads"], serde_json::json!([7, 9, 10]));
+    assert_eq!(p["cmdline"][0], "/usr/bin/python3");
+    assert_eq!(p["state"], "alive");
+}
+
+#[test]
+fn maps_env_files_rootfs_json() {
+    let d = demo();
+    let maps = json(&["maps", s(&d), "--pid", "7", "--json"]);
+    let heap = maps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "heap")
+        .unwrap();
+    assert_eq!(heap["start"], "0x560000000000");
+    assert_eq!(heap["perms"], "rw-p");
+    assert_eq!(heap["path"], "[heap]");
+    assert!(
+        maps.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["perms"] == "rwxp" && m["path"].is_null())
+    );
+    let env = json(&["env", s(&d), "--pid", "7", "--json"]);
+    assert!(
+        env[0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "DB_PASSWORD=hunter2-demo")
+    );
+    let files = json(&["files", s(&d), "--pid", "7", "--json"]);
+    let sock = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["type"] == "socket")
+        .unwrap();
+    assert_eq!(sock["fd"], 3);
+    assert_eq!(sock["path"], "socket:[40001]");
+    assert_eq!(sock["details"]["src_port"], 8080);
+    assert!(
+        files
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["type"] == "cwd" && f["fd"].is_null())
+    );
+    let rootfs = json(&["rootfs", s(&d), "--json"]);
+    assert!(
+        rootfs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["path"] == "usr/bin/curl" && e["deleted"] == true)
+    );
+    let cat = run(&["rootfs", s(&d), "--cat", "etc/passwd"]);
+    assert!(String::from_utf8_lossy(&cat.stdout).contains("backdoor:x:0:0"));
+    let info = json(&["info", s(&d), "--json"]);
+    assert_eq!(info["engine"], "Podman");
+    assert_eq!(info["kind"], "checkpoint");
+    assert_eq!(info["details"]["container"]["name"], "demo-web");
+}
+
+#[test]
+fn search_ndjson_and_read() {
+    let d = demo();
+    let out = run(&["search", s(&d), "--regex", "DEMO_[A-Z_]+_[0-9]+", "--json"]);
+    assert!(out.status.success());
+    let hits: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let secret = hits
+        .iter()
+        .find(|h| h["match"] == support::demo::SECRET)
+        .unwrap();
+    assert_eq!(
+        secret["address"],
+        format!("{:#x}", support::demo::SECRET_ADDR)
+    );
+    assert_eq!(secret["pid"], 7);
+    assert_eq!(secret["vma_start"], "0x560000000000");
+    assert_eq!(secret["match_hex"], hex(support::demo::SECRET.as_bytes()));
+    let out = run(&[
+        "search",
+        s(&d),
+        "--regex",
+        "DEMO",
+        "--json",
+        "--max-hits",
+        "1",
+    ]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
+
+    // A raw read across a captured page and a lazy (not captured) one.
+    let heap_lazy = 0x5600_0000_6000u64;
+    let addr = format!("{:#x}", heap_lazy - 16);
+    let out = run(&[
+        "read",
+        s(&d),
+        "--pid",
+        "7",
+        "--addr",
+        &addr,
+        "--len",
+        "32",
+        "--raw",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), 32);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("16 of 32 bytes were not captured"));
+    let out = run(&["read", s(&d), "--pid", "7", "--addr", &addr, "--len", "32"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("?? ?? ??"), "{text}");
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn exit_statuses_and_errors() {
+    let out = run(&["ps", "/nonexistent/evidence.tar"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/evidence.tar"));
+    let out = run(&["maps", s(&demo()), "--pid", "999"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no process with pid 999"));
+    let out = run(&["maps", s(&demo())]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["search", s(&demo()), "--regex", "("]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&["info", env!("CARGO_MANIFEST_DIR")]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn human_output_is_sanitised() {
+    for args in [
+        vec!["ps", s(&demo())],
+        vec!["files", s(&demo())],
+        vec!["env", s(&demo())],
+        vec!["info", s(&demo())],
+    ] {
+        let out = run(&args);
+        assert!(out.status.success());
+        let bad = out
+            .stdout
+            .iter()
+            .any(|&b| b == 0x1b || b == 0x07 || (b < 0x20 && b != b'\n'));
+        assert!(!bad, "{args:?} wrote a control byte");
+    }
+    let ps = String::from_utf8(run(&["ps", s(&demo())]).stdout).unwrap();
+    assert!(ps.contains("x\\x1b]0;pwned\\x07"));
+}
+
+#[test]
+fn fixture_json_commands_on_every_form() {
+    for fx in ["criu-counter", "criu-counter-criu42"] {
+        let Some(dir) = support::fixture(fx) else {
+            return;
+        };
+        let tar = support::decompressed(fx, "checkpoint-counter.tar.zst").unwrap();
+        let ex = support::extracted(fx, &tar, "extracted");
+        let derived = support::golden_json(fx, "derived/derived.json");
+        let py = derived["processes"][1]["pid"].as_u64().unwrap();
+        for path in [
+            tar.clone(),
+            dir.join("checkpoint-counter.tar.zst"),
+            ex.clone(),
+            ex.join("checkpoint"),
+        ] {
+            let p = s(&path);
+            let ps = json(&["ps", p, "--json"]);
+            let comms: Vec<&str> = ps
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["comm"].as_str().unwrap())
+                .collect();
+            assert_eq!(comms, ["bash", "counter.py", "tee"]);
+            let out = run(&["search", p, "--regex", "RANDOM_[0-9]+_KEY", "--json"]);
+            let addrs: Vec<String> = String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<Value>(l).unwrap()["address"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect();
+            let want: Vec<String> = derived["matches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["pattern"] == "RANDOM_[0-9]+_KEY")
+                .map(|m| {
+                    format!(
+                        "{:#x}",
+                        u64::from_str_radix(m["vaddr"].as_str().unwrap(), 16).unwrap()
+                    )
+                })
+                .collect();
+            assert_eq!(addrs, want, "{fx} {p}");
+            let maps = json(&["maps", p, "--pid", &py.to_string(), "--json"]);
+            assert_eq!(maps.as_array().unwrap().len(), 78);
+            let files = json(&["files", p, "--json"]);
+            assert!(files.as_array().unwrap().len() >= 15);
+            let env = json(&["env", p, "--json"]);
+            assert_eq!(env.as_array().unwrap().len(), 3);
+            let info = json(&["info", p, "--json"]);
+            assert_eq!(info["kind"], "checkpoint");
+        }
+    }
+}
