@@ -296,6 +296,48 @@ fn cmdline_env_files_and_kinds() {
     );
 }
 
+#[test]
+fn shared_anonymous_memory_comes_from_its_shmem_object() {
+    let mut p = base_proc(5);
+    p.poke(BASE, b"private");
+    let shm = BASE + 0x10_0000;
+    p.vmas.push(ckpt::vma(
+        shm,
+        shm + 2 * PAGE_SIZE,
+        3,
+        vm::MAP_SHARED | vm::MAP_ANONYMOUS,
+        vm::VMA_AREA_REGULAR | vm::VMA_ANON_SHARED,
+        77,
+        PAGE_SIZE,
+    ));
+    let mut c = one_proc(p);
+    let mut page = vec![0u8; PAGE_SIZE as usize];
+    page[..13].copy_from_slice(b"SHARED_SECRET");
+    // Object offset 0x1000 is mapped at the VMA's start (pgoff = one page).
+    c.shmem
+        .push((77, 40, [(PAGE_SIZE, page)].into_iter().collect()));
+    let ck = open(&c);
+    let mut buf = [0u8; 13];
+    let got = ck.read_memory(5, shm, &mut buf).unwrap();
+    assert_eq!(got.captured_len(), 13);
+    assert_eq!(&buf, b"SHARED_SECRET");
+    assert_eq!(
+        ck.captured_ranges(5, 0..u64::MAX).unwrap(),
+        vec![BASE..BASE + PAGE_SIZE, shm..shm + PAGE_SIZE]
+    );
+    let req = SearchRequest {
+        regex: regex::bytes::Regex::new("SHARED_[A-Z]+").unwrap(),
+        pids: None,
+    };
+    let mut sink = Collect::default();
+    search(&ck, &req, &AtomicBool::new(false), &mut sink).unwrap();
+    assert_eq!(sink.hits.len(), 1);
+    assert_eq!(sink.hits[0].address, shm);
+    let maps = ck.maps(5).unwrap();
+    assert_eq!(maps[1].kind, podmortem::engine::evidence::VmaKind::Shmem);
+    assert_eq!(maps[1].perms.to_string(), "rw-s");
+}
+
 /// Replaces the bytes of one member of the synthetic archive and opens it again.
 fn with_member(
     c: &ckpt::Checkpoint,

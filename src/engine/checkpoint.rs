@@ -21,9 +21,10 @@ use crate::engine::checkpoint::archive::Archive;
 use crate::engine::checkpoint::container::{ContainerMeta, read_container_meta};
 use crate::engine::checkpoint::fds::FileTable;
 use crate::engine::checkpoint::image::{decode_first, magic};
+use crate::engine::checkpoint::memory::{Piece, ProcessMemory, split};
 use crate::engine::checkpoint::rootfs::RootfsDiff;
 use crate::engine::checkpoint::tasks::{
-    Task, process_of, read_pstree, read_task, split_nul, vmas_of,
+    Task, process_of, read_pagemap, read_pstree, read_task, split_nul, vmas_of,
 };
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
@@ -38,6 +39,7 @@ const MAX_ARG_BLOCK: u64 = 1 << 20;
 pub struct Checkpoint {
     archive: Archive,
     tasks: BTreeMap<Pid, Task>,
+    shmem: BTreeMap<u64, ProcessMemory>,
     processes: Vec<Process>,
     maps: BTreeMap<Pid, Vec<Vma>>,
     files: FileTable,
@@ -77,6 +79,20 @@ impl Checkpoint {
             }
             tasks.insert(pid, read_task(&archive, entry, &mut problems));
         }
+        let mut shmem = BTreeMap::new();
+        for shmid in tasks.values().flat_map(|t| t.shmem.iter().map(|w| w.shmid)) {
+            if shmem.contains_key(&shmid) {
+                continue;
+            }
+            match read_pagemap(&archive, &format!("checkpoint/pagemap-shmem-{shmid}.img")) {
+                Ok(Some((memory, errs))) => {
+                    problems.extend(errs);
+                    shmem.insert(shmid, memory);
+                }
+                Ok(None) => {}
+                Err(e) => problems.push(e),
+            }
+        }
         let mut maps = BTreeMap::new();
         let mut processes = Vec::new();
         for (pid, task) in &tasks {
@@ -107,6 +123,7 @@ impl Checkpoint {
         let mut ck = Checkpoint {
             archive,
             tasks,
+            shmem,
             processes,
             maps,
             files,
@@ -290,21 +307,81 @@ impl Evidence for Checkpoint {
 
     fn read_memory(&self, pid: Pid, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
         let task = self.task(pid)?;
-        let pages = self
-            .archive
-            .get(&task.memory.pages_member)
-            .unwrap_or_default();
-        Ok(task.memory.read(pages, addr, buf))
+        let end = addr.saturating_add(buf.len() as u64);
+        let buf = buf.get_mut(..(end - addr) as usize).unwrap_or_default();
+        let mut out = PartialRead::default();
+        for piece in split(&task.shmem, addr..end) {
+            let (range, memory, at) = match &piece {
+                Piece::Private(r) => (r.clone(), Some(&task.memory), r.start),
+                Piece::Shmem {
+                    range,
+                    shmid,
+                    offset,
+                } => (range.clone(), self.shmem.get(shmid), *offset),
+            };
+            let from = (range.start - addr) as usize;
+            let to = (range.end - addr) as usize;
+            let Some(dst) = buf.get_mut(from..to) else {
+                continue;
+            };
+            let Some(memory) = memory else {
+                dst.fill(0);
+                continue;
+            };
+            let pages = self.archive.get(&memory.pages_member).unwrap_or_default();
+            let got = memory.read(pages, at, dst);
+            for r in got.captured {
+                out.push(r.start + from..r.end + from);
+            }
+        }
+        Ok(out)
     }
 
     fn captured_ranges(&self, pid: Pid, range: Range<u64>) -> Result<Vec<Range<u64>>> {
-        Ok(self.task(pid)?.memory.captured(range))
+        let task = self.task(pid)?;
+        let mut out: Vec<Range<u64>> = Vec::new();
+        for piece in split(&task.shmem, range) {
+            let found = match piece {
+                Piece::Private(r) => task.memory.captured(r),
+                Piece::Shmem {
+                    range,
+                    shmid,
+                    offset,
+                } => match self.shmem.get(&shmid) {
+                    Some(m) => {
+                        let len = range.end - range.start;
+                        m.captured(offset..offset.saturating_add(len))
+                            .into_iter()
+                            .map(|c| c.start - offset + range.start..c.end - offset + range.start)
+                            .collect()
+                    }
+                    None => Vec::new(),
+                },
+            };
+            for r in found {
+                match out.last_mut() {
+                    Some(last) if last.end == r.start => last.end = r.end,
+                    _ => out.push(r),
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn memory_slice(&self, pid: Pid, addr: u64, len: usize) -> Option<&[u8]> {
         let task = self.tasks.get(&pid)?;
-        let pages = self.archive.get(&task.memory.pages_member)?;
-        task.memory.slice(pages, addr, len)
+        let end = addr.checked_add(len as u64)?;
+        match split(&task.shmem, addr..end).as_slice() {
+            [Piece::Private(_)] => {
+                let pages = self.archive.get(&task.memory.pages_member)?;
+                task.memory.slice(pages, addr, len)
+            }
+            [Piece::Shmem { shmid, offset, .. }] => {
+                let m = self.shmem.get(shmid)?;
+                m.slice(self.archive.get(&m.pages_member)?, *offset, len)
+            }
+            _ => None,
+        }
     }
 
     fn rootfs_entries(&self) -> Result<Vec<FileEntry>> {

@@ -189,6 +189,8 @@ pub struct Checkpoint {
     pub spec_dump: Option<serde_json::Value>,
     /// Hostname for utsns.
     pub hostname: String,
+    /// Shared anonymous memory objects: (shmid, pages id, page contents by offset).
+    pub shmem: Vec<(u64, u32, BTreeMap<u64, Vec<u8>>)>,
 }
 
 /// Frames entries as an image with the given magics.
@@ -342,6 +344,27 @@ impl Checkpoint {
                 img(&format!("fs-{}.img", p.pid)),
                 image(&[IMG_COMMON, magic::FS], &[fs]),
             ));
+        }
+        for (shmid, pages_id, pages) in &self.shmem {
+            let mut pm = image(
+                &[IMG_COMMON, magic::PAGEMAP],
+                &[proto::PagemapHead {
+                    pages_id: *pages_id,
+                }],
+            );
+            let mut data = Vec::new();
+            for (off, page) in pages {
+                let entry = proto::PagemapEntry {
+                    vaddr: *off,
+                    flags: Some(PE_PRESENT),
+                    nr_pages: Some(1),
+                    ..Default::default()
+                };
+                pm.extend_from_slice(&image::<proto::PagemapEntry>(&[], &[entry]));
+                data.extend_from_slice(page);
+            }
+            m.push((img(&format!("pagemap-shmem-{shmid}.img")), pm));
+            m.push((img(&format!("pages-{pages_id}.img")), data));
         }
         let uts = proto::UtsnsEntry {
             nodename: self.hostname.as_bytes().to_vec(),

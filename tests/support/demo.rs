@@ -306,5 +306,6 @@ pub fn demo() -> Checkpoint {
             }
         })),
         hostname: "demo-web".into(),
+        shmem: Vec::new(),
     }
 }

@@ -65,3 +65,98 @@ impl ProcessMemory {
         self.index.captured(range)
     }
 }
+
+/// A shared anonymous (or SysV) mapping of a process: its pages are in the shared-memory
+/// object's own pagemap (`pagemap-shmem-<shmid>.img`), addressed by offset in the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShmemWindow {
+    /// First virtual address of the mapping.
+    pub start: u64,
+    /// One past its last address.
+    pub end: u64,
+    /// Offset in the shared-memory object of `start` (the VMA's pgoff, in bytes).
+    pub offset: u64,
+    /// The object's id (the VMA's shmid).
+    pub shmid: u64,
+}
+
+/// A piece of a virtual range: either in the process's own pagemap, or in a shared-memory
+/// object at `offset`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Private memory: read through the process's pagemap.
+    Private(Range<u64>),
+    /// Shared memory: the bytes of `range` are at `offset..` of object `shmid`.
+    Shmem {
+        /// The virtual range.
+        range: Range<u64>,
+        /// Object id.
+        shmid: u64,
+        /// Offset in the object of `range.start`.
+        offset: u64,
+    },
+}
+
+/// Splits `range` into private and shared pieces. `windows` must be sorted and disjoint.
+pub fn split(windows: &[ShmemWindow], range: Range<u64>) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut pos = range.start;
+    let first = windows.partition_point(|w| w.end <= range.start);
+    for w in windows.get(first..).unwrap_or(&[]) {
+        if w.start >= range.end || pos >= range.end {
+            break;
+        }
+        if w.start > pos {
+            out.push(Piece::Private(pos..w.start));
+            pos = w.start;
+        }
+        let end = w.end.min(range.end);
+        if end > pos {
+            out.push(Piece::Shmem {
+                range: pos..end,
+                shmid: w.shmid,
+                offset: w.offset.wrapping_add(pos - w.start),
+            });
+            pos = end;
+        }
+    }
+    if pos < range.end {
+        out.push(Piece::Private(pos..range.end));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_private_and_shared() {
+        let w = [ShmemWindow {
+            start: 0x2000,
+            end: 0x4000,
+            offset: 0x1000,
+            shmid: 9,
+        }];
+        assert_eq!(
+            split(&w, 0x1000..0x5000),
+            vec![
+                Piece::Private(0x1000..0x2000),
+                Piece::Shmem {
+                    range: 0x2000..0x4000,
+                    shmid: 9,
+                    offset: 0x1000
+                },
+                Piece::Private(0x4000..0x5000),
+            ]
+        );
+        assert_eq!(
+            split(&w, 0x3000..0x3800),
+            vec![Piece::Shmem {
+                range: 0x3000..0x3800,
+                shmid: 9,
+                offset: 0x2000
+            }]
+        );
+    }
+}

@@ -7,7 +7,7 @@ use crate::engine::checkpoint::archive::Archive;
 use crate::engine::checkpoint::image::{
     ImageReader, decode_all, decode_first, decode_lenient, magic,
 };
-use crate::engine::checkpoint::memory::ProcessMemory;
+use crate::engine::checkpoint::memory::{ProcessMemory, ShmemWindow};
 use crate::engine::checkpoint::pagemap::{PageIndex, RawEntry};
 use crate::engine::checkpoint::proto::{
     CoreEntry, MmEntry, PagemapEntry, PagemapHead, PstreeEntry, VmaEntry, mm as vm,
@@ -28,6 +28,8 @@ pub struct Task {
     pub mm: Option<MmEntry>,
     /// The captured memory.
     pub memory: ProcessMemory,
+    /// Shared anonymous mappings, whose pages are in shared-memory objects.
+    pub shmem: Vec<ShmemWindow>,
 }
 
 /// Reads `pstree.img`.
@@ -99,12 +101,26 @@ pub fn read_task(ar: &Archive, tree: PstreeEntry, problems: &mut Vec<Error>) -> 
         ) {
             Ok((mm, err)) => {
                 problems.extend(err);
+                let mut windows: Vec<ShmemWindow> = mm
+                    .vmas
+                    .iter()
+                    .filter(|v| v.status & vm::VMA_ANON_SHARED != 0 && v.start < v.end)
+                    .map(|v| ShmemWindow {
+                        start: v.start,
+                        end: v.end,
+                        offset: v.pgoff,
+                        shmid: v.shmid,
+                    })
+                    .collect();
+                windows.sort_by_key(|w| w.start);
+                windows.dedup_by(|b, a| b.start < a.end);
+                task.shmem = windows;
                 task.mm = Some(mm);
             }
             Err(e) => problems.push(e),
         }
     }
-    match read_pagemap(ar, pid) {
+    match read_pagemap(ar, &format!("checkpoint/pagemap-{pid}.img")) {
         Ok(Some((memory, errs))) => {
             task.memory = memory;
             problems.extend(errs);
@@ -115,13 +131,13 @@ pub fn read_task(ar: &Archive, tree: PstreeEntry, problems: &mut Vec<Error>) -> 
     task
 }
 
-/// Reads `pagemap-<pid>.img` and indexes it against its pages file.
-fn read_pagemap(ar: &Archive, pid: Pid) -> Result<Option<(ProcessMemory, Vec<Error>)>> {
-    let member = format!("checkpoint/pagemap-{pid}.img");
-    let Some(data) = ar.get(&member) else {
+/// Reads a pagemap image (`pagemap-<pid>.img`, `pagemap-shmem-<id>.img`) and indexes it
+/// against its pages file.
+pub fn read_pagemap(ar: &Archive, member: &str) -> Result<Option<(ProcessMemory, Vec<Error>)>> {
+    let Some(data) = ar.get(member) else {
         return Ok(None);
     };
-    let file = ar.display_name(&member);
+    let file = ar.display_name(member);
     let mut reader = ImageReader::expect(&file, data, magic::PAGEMAP, "pagemap")?;
     let mut problems = Vec::new();
     let head = reader.next_entry()?.ok_or_else(|| Error::Truncated {
