@@ -5,7 +5,7 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-pub(crate) use std::path::{Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
