@@ -13,6 +13,7 @@ pub mod bytes;
 pub mod checkpoint;
 pub mod error;
 pub mod evidence;
+pub mod kernel;
 pub mod mapped;
 pub mod open;
 pub mod search;
