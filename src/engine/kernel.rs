@@ -2,4 +2,5 @@
 //! raw), Volatility 3 ISF symbols, the kernel's address spaces and its process model.
 
 pub mod isf;
+pub mod memory;
 pub mod physical;
