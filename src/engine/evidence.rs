@@ -4,6 +4,7 @@
 //! use nothing else. Model types serialise to the CLI's JSON shapes: addresses as `"0x..."`
 //! strings, counts and ids as numbers.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::PathBuf;
 

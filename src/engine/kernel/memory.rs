@@ -29,7 +29,11 @@ pub trait KernelMemory: Send + Sync {
             Err(Error::Corrupt {
                 file: "kernel memory".into(),
                 at: vaddr,
-                reason: format!("{} of {} bytes not in the dump", buf.len() - got.captured_len(), buf.len()),
+                reason: format!(
+                    "{} of {} bytes not in the dump",
+                    buf.len() - got.captured_len(),
+                    buf.len()
+                ),
             })
         }
     }
@@ -72,7 +76,11 @@ pub trait KernelMemory: Send + Sync {
     fn read_cstr(&self, vaddr: u64, max: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; max];
         let got = self.read_kernel(vaddr, &mut buf)?;
-        let captured = got.captured.first().filter(|r| r.start == 0).map_or(0, |r| r.end);
+        let captured = got
+            .captured
+            .first()
+            .filter(|r| r.start == 0)
+            .map_or(0, |r| r.end);
         buf.truncate(captured);
         if let Some(nul) = buf.iter().position(|&b| b == 0) {
             buf.truncate(nul);
