@@ -1,11 +1,14 @@
 //! Opens a piece of evidence, detecting what it is. The one place that decides which back
 //! end handles a path.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::engine::checkpoint::Checkpoint;
-use crate::engine::error::Result;
+use crate::engine::error::{Error, Result};
 use crate::engine::evidence::Evidence;
+use crate::engine::kernel::dump::{KernelDump, missing_isf};
+use crate::engine::kernel::physical::sniff;
 
 /// How to open evidence.
 #[derive(Debug, Clone, Default)]
@@ -14,7 +17,27 @@ pub struct OpenOptions {
     pub isf: Option<PathBuf>,
 }
 
-/// Opens `path` as checkpoint or kernel dump, read-only.
-pub fn open_evidence(path: &Path, _opts: &OpenOptions) -> Result<Box<dyn Evidence>> {
+/// Opens `path` as checkpoint or kernel dump, read-only. A file starting with a LiME, AVML
+/// or ELF core magic is a kernel memory dump (it needs [`OpenOptions::isf`]); anything else
+/// is tried as a checkpoint.
+pub fn open_evidence(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Evidence>> {
+    if is_memory_dump(path)? {
+        return match &opts.isf {
+            Some(isf) => Ok(Box::new(KernelDump::open(path, isf)?)),
+            None => Err(missing_isf(path)),
+        };
+    }
     Ok(Box::new(Checkpoint::open(path)?))
+}
+
+/// True when `path` is a file whose first bytes are a memory dump's magic.
+fn is_memory_dump(path: &Path) -> Result<bool> {
+    if !path.is_file() {
+        return Ok(false);
+    }
+    let mut head = Vec::with_capacity(64);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64).read_to_end(&mut head))
+        .map_err(|e| Error::io(path, e))?;
+    Ok(sniff(&head).is_some())
 }

@@ -4,6 +4,8 @@
 
 pub mod ckpt;
 pub mod demo;
+pub mod kernel;
+pub mod kernel_mem;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -1,0 +1,452 @@
+//! [`KernelDump`]: a Linux memory dump with its ISF, as [`Evidence`].
+//!
+//! Opening maps the file (lazily), picks the ISF, finds and checks the kernel layout
+//! (see [`kaslr`]), walks the task list once and keeps the
+//! (small) process model. Memory is read on demand through the page tables.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value, json};
+
+use crate::engine::checkpoint::tasks::split_nul;
+use crate::engine::error::{Error, Result};
+use crate::engine::evidence::{
+    Evidence, EvidenceInfo, EvidenceKind, OpenFile, PartialRead, Pid, Process, Vma,
+};
+use crate::engine::kernel::cgroup::{container_id, pod_uid};
+use crate::engine::kernel::dpath::{PathRef, file_path};
+use crate::engine::kernel::files::open_files;
+use crate::engine::kernel::isf::{CacheDir, Isf, banners_in_with, normalize_banner, select_with};
+use crate::engine::kernel::kaslr::{self, KernelLayout, Vmcoreinfo};
+use crate::engine::kernel::memory::KernelMemory;
+use crate::engine::kernel::physical::{PhysicalMemory, open_physical};
+use crate::engine::kernel::space::KernelSpace;
+use crate::engine::kernel::tasks::{TaskInfo, read_task, task_list};
+use crate::engine::kernel::vmas::walk_vmas;
+
+/// Longest cmdline or environment block read from a process.
+const MAX_ARG_BLOCK: u64 = 256 << 10;
+
+/// A kernel memory dump opened for analysis.
+#[derive(Debug)]
+pub struct KernelDump {
+    path: PathBuf,
+    size: u64,
+    space: KernelSpace,
+    tasks: BTreeMap<Pid, Task>,
+    processes: Vec<Process>,
+    banner: String,
+    release: Option<String>,
+    hostname: Option<String>,
+    warnings: Vec<String>,
+}
+
+/// One process: what the kernel says and its page-table root.
+#[derive(Debug)]
+struct Task {
+    info: TaskInfo,
+    /// Physical address of the process's top-level page table.
+    root: Option<u64>,
+    /// `fs->root`: the process's root directory, that paths are shown relative to.
+    fs_root: Option<PathRef>,
+    /// The memory areas, read on first use.
+    maps: OnceLock<Vec<Vma>>,
+}
+
+impl KernelDump {
+    /// Opens `path` with the ISF (file or folder) at `isf`, through the default ISF cache.
+    pub fn open(path: &Path, isf: &Path) -> Result<KernelDump> {
+        KernelDump::open_with(path, isf, &CacheDir::Default)
+    }
+
+    /// Opens `path` with the ISF at `isf`, caching parsed ISFs in `cache`.
+    pub fn open_with(path: &Path, isf_path: &Path, cache: &CacheDir) -> Result<KernelDump> {
+        let phys = open_physical(path)?;
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let mut warnings: Vec<String> = phys.warnings().to_vec();
+        // The first VMCOREINFO is nearly always the right one; only when it does not check
+        // out is the rest of memory searched for others.
+        let mut vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
+        let isf = choose_isf(&*phys, isf_path, cache, &vmci)?;
+        let layout = match kaslr::find_layout(&*phys, &isf, &vmci) {
+            Ok(l) => l,
+            Err(_) => {
+                vmci = kaslr::vmcoreinfo_candidates(&*phys, usize::MAX)?;
+                kaslr::find_layout(&*phys, &isf, &vmci)?
+            }
+        };
+        let space = KernelSpace::new(phys, isf, layout);
+        let banner =
+            String::from_utf8_lossy(&space.isf().banner().unwrap_or_default()).into_owned();
+        let (release, hostname) = uts(&space);
+        let mut dump = KernelDump {
+            path: path.to_path_buf(),
+            size,
+            space,
+            tasks: BTreeMap::new(),
+            processes: Vec::new(),
+            banner,
+            release,
+            hostname,
+            warnings: Vec::new(),
+        };
+        let (list, w) = task_list(&dump.space)?;
+        warnings.extend(w);
+        for task in list {
+            match read_task(&dump.space, task) {
+                Ok(info) => {
+                    if dump.tasks.contains_key(&info.pid) {
+                        warnings.push(format!("task at {task:#x}: pid {} listed twice", info.pid));
+                        continue;
+                    }
+                    let root = dump.root_of(&info);
+                    let fs_root = fs_root(&dump.space, task);
+                    let task = Task {
+                        info,
+                        root,
+                        fs_root,
+                        maps: OnceLock::new(),
+                    };
+                    dump.tasks.insert(task.info.pid, task);
+                }
+                Err(e) => warnings.push(format!("task at {task:#x}: {e}")),
+            }
+        }
+        dump.processes = dump.tasks.values().map(|t| dump.process_of(t)).collect();
+        dump.warnings = warnings;
+        Ok(dump)
+    }
+
+    /// The kernel address space.
+    pub fn space(&self) -> &KernelSpace {
+        &self.space
+    }
+
+    /// Where the kernel is (KASLR shifts, DTB, paging mode).
+    pub fn layout(&self) -> &KernelLayout {
+        self.space.layout()
+    }
+
+    /// What the kernel says about process `pid`.
+    pub fn task(&self, pid: Pid) -> Result<&TaskInfo> {
+        self.tasks
+            .get(&pid)
+            .map(|t| &t.info)
+            .ok_or(Error::NoSuchProcess(pid))
+    }
+
+    /// The physical address of a process's page-table root: `mm->pgd` through the kernel's
+    /// page tables, else through the direct map (`pgd - page_offset_base`).
+    fn root_of(&self, info: &TaskInfo) -> Option<u64> {
+        if info.pgd == 0 {
+            return None;
+        }
+        if let Ok(Some(p)) = self.space.kernel_to_phys(info.pgd) {
+            return Some(p);
+        }
+        let base = self
+            .space
+            .symbol("page_offset_base")
+            .and_then(|a| self.space.read_u64(a))
+            .ok()?;
+        info.pgd.checked_sub(base)
+    }
+
+    /// Reads `range` of a process's memory (bounded), only the leading captured bytes.
+    fn read_block(&self, task: &Task, range: &Range<u64>) -> Vec<u8> {
+        let Some(root) = task.root else {
+            return Vec::new();
+        };
+        let len = (range.end - range.start).min(MAX_ARG_BLOCK) as usize;
+        let mut buf = vec![0u8; len];
+        match self.space.read_user(root, range.start, &mut buf) {
+            Ok(got) => {
+                let n = got
+                    .captured
+                    .first()
+                    .filter(|r| r.start == 0)
+                    .map_or(0, |r| r.end);
+                buf.truncate(n);
+                buf
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The model of one process.
+    fn process_of(&self, t: &Task) -> Process {
+        let i = &t.info;
+        let cmdline = match &i.args {
+            Some(r) if !i.kernel_thread => split_nul(&self.read_block(t, r)),
+            _ => Vec::new(),
+        };
+        let container = i.cgroup.as_deref().and_then(container_id);
+        Process {
+            pid: i.pid,
+            ppid: i.ppid,
+            pgid: i.pgid,
+            sid: i.sid,
+            comm: i.comm.clone(),
+            cmdline,
+            uid: i.uid,
+            gid: i.gid,
+            euid: i.euid,
+            threads: i.threads.clone(),
+            state: i.state.clone(),
+            exe: self.exe_of(t),
+            kernel_thread: i.kernel_thread,
+            start_time: i.start_ns.map(|ns| ns as f64 / 1e9),
+            ns: i.ns.clone(),
+            cgroup: i.cgroup.clone(),
+            container_id: container,
+            pod_uid: i.cgroup.as_deref().and_then(pod_uid),
+        }
+    }
+
+    /// The path of `mm->exe_file`.
+    fn exe_of(&self, t: &Task) -> Option<String> {
+        if t.info.mm == 0 || t.info.kernel_thread {
+            return None;
+        }
+        let exe = self
+            .space
+            .read_field_u64(t.info.mm, "mm_struct", "exe_file")
+            .ok()?;
+        (exe != 0)
+            .then(|| file_path(&self.space, exe, t.fs_root).ok())
+            .flatten()
+    }
+
+    /// The memory areas of a task (read once).
+    fn maps_of<'a>(&self, t: &'a Task) -> &'a [Vma] {
+        t.maps.get_or_init(|| {
+            if t.info.mm == 0 || t.info.kernel_thread {
+                return Vec::new();
+            }
+            walk_vmas(&self.space, t.info.mm, t.fs_root)
+                .map(|w| w.vmas)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The task of `pid`.
+    fn get(&self, pid: Pid) -> Result<&Task> {
+        self.tasks.get(&pid).ok_or(Error::NoSuchProcess(pid))
+    }
+
+    /// The containers found: id, process count and pids.
+    fn containers(&self) -> Value {
+        let mut by_id: BTreeMap<&str, Vec<Pid>> = BTreeMap::new();
+        for p in &self.processes {
+            if let Some(id) = &p.container_id {
+                by_id.entry(id).or_default().push(p.pid);
+            }
+        }
+        Value::Array(
+            by_id
+                .into_iter()
+                .map(|(id, pids)| json!({"id": id, "processes": pids.len(), "pids": pids}))
+                .collect(),
+        )
+    }
+}
+
+/// Picks the ISF under `isf_path` for this dump: the only one, else the one whose release
+/// is VMCOREINFO's, else the one whose banner is in memory.
+fn choose_isf(
+    phys: &dyn PhysicalMemory,
+    isf_path: &Path,
+    cache: &CacheDir,
+    vmci: &[Vmcoreinfo],
+) -> Result<Isf> {
+    let banners = banners_in_with(isf_path, cache)?;
+    if let [(only, _)] = banners.as_slice() {
+        return Isf::load_with(only, cache);
+    }
+    if let Some(rel) = vmci.iter().find_map(Vmcoreinfo::release) {
+        let prefix = format!("Linux version {rel} ");
+        let matching: Vec<_> = banners
+            .iter()
+            .filter(|(_, b)| b.starts_with(prefix.as_bytes()))
+            .collect();
+        if let [(only, _)] = matching.as_slice() {
+            return Isf::load_with(only, cache);
+        }
+    }
+    let found = kaslr::banner_strings(phys, 16)?;
+    for b in &found {
+        let b = normalize_banner(b);
+        if let Some((file, _)) = banners.iter().find(|(_, ib)| *ib == b) {
+            return Isf::load_with(file, cache);
+        }
+    }
+    select_with(isf_path, found.first().map(Vec::as_slice), cache)
+}
+
+/// `task->fs->root`, when the task has a `fs_struct`.
+fn fs_root(k: &dyn KernelMemory, task: u64) -> Option<PathRef> {
+    let fs = k.read_field_u64(task, "task_struct", "fs").ok()?;
+    if fs == 0 {
+        return None;
+    }
+    PathRef::read(k, k.field_addr(fs, "fs_struct", "root").ok()?).ok()
+}
+
+/// The kernel release and host name from `init_uts_ns`.
+fn uts(k: &dyn KernelMemory) -> (Option<String>, Option<String>) {
+    let field = |f: &str| -> Option<String> {
+        let ns = k.symbol("init_uts_ns").ok()?;
+        let name = k.field_addr(ns, "uts_namespace", "name").ok()?;
+        let at = k.field_addr(name, "new_utsname", f).ok()?;
+        let s = k.read_cstr(at, 65).ok()?;
+        (!s.is_empty()).then(|| String::from_utf8_lossy(&s).into_owned())
+    };
+    (field("release"), field("nodename"))
+}
+
+/// The error for a dump opened without `--isf`: names the kernel found in it.
+pub fn missing_isf(path: &Path) -> Error {
+    let banner = open_physical(path)
+        .and_then(|p| kaslr::banner_strings(&*p, 1))
+        .ok()
+        .and_then(|b| b.into_iter().next())
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    Error::Missing(format!(
+        "Volatility ISF symbols for the kernel memory dump {}: its kernel is \"{}\". Pass \
+         --isf with the ISF (dwarf2json linux --elf vmlinux) of exactly that kernel build, \
+         or a folder of ISFs",
+        path.display(),
+        banner
+            .as_deref()
+            .unwrap_or("unknown: no Linux banner found")
+    ))
+}
+
+impl Evidence for KernelDump {
+    fn info(&self) -> EvidenceInfo {
+        let layout = self.layout();
+        let phys = self.space.phys();
+        let isf = self.space.isf();
+        let mut d = Map::new();
+        d.insert("banner".into(), json!(self.banner));
+        d.insert("kernel_release".into(), json!(self.release));
+        d.insert("hostname".into(), json!(self.hostname));
+        d.insert(
+            "kaslr".into(),
+            json!({
+                "virtual_shift": format!("{:#x}", layout.virtual_shift),
+                "physical_shift": format!("{:#x}", layout.physical_shift),
+                "dtb": format!("{:#x}", layout.dtb),
+                "five_level_paging": layout.la57,
+                "found_by": layout.source.describe(),
+            }),
+        );
+        d.insert("source_format".into(), json!(phys.format()));
+        d.insert(
+            "physical_ranges".into(),
+            Value::Array(
+                phys.ranges()
+                    .iter()
+                    .map(|r| json!({"start": format!("{:#x}", r.start), "end": format!("{:#x}", r.end)}))
+                    .collect(),
+            ),
+        );
+        d.insert(
+            "isf".into(),
+            json!({"path": isf.path().display().to_string(), "from_cache": isf.from_cache()}),
+        );
+        d.insert("processes".into(), json!(self.processes.len()));
+        d.insert("containers".into(), self.containers());
+        let title = match (&self.release, &self.hostname) {
+            (Some(r), Some(h)) => format!("Linux {r} on {h}"),
+            (Some(r), None) => format!("Linux {r}"),
+            _ => "Linux kernel memory dump".to_string(),
+        };
+        EvidenceInfo {
+            path: self.path.clone(),
+            kind: EvidenceKind::KernelDump,
+            format: phys.format().to_string(),
+            size: self.size,
+            engine: None,
+            title,
+            details: d,
+            warnings: self.warnings.clone(),
+        }
+    }
+
+    fn processes(&self) -> Result<Vec<Process>> {
+        Ok(self.processes.clone())
+    }
+
+    fn maps(&self, pid: Pid) -> Result<Vec<Vma>> {
+        let task = self.get(pid)?;
+        Ok(self.maps_of(task).to_vec())
+    }
+
+    fn environment(&self, pid: Pid) -> Result<Vec<String>> {
+        let task = self.get(pid)?;
+        Ok(match &task.info.env {
+            Some(r) if !task.info.kernel_thread => split_nul(&self.read_block(task, r)),
+            _ => Vec::new(),
+        })
+    }
+
+    fn files(&self, pid: Pid) -> Result<Vec<OpenFile>> {
+        let task = self.get(pid)?;
+        open_files(&self.space, pid, task.info.task)
+    }
+
+    fn read_memory(&self, pid: Pid, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
+        let task = self.get(pid)?;
+        match task.root {
+            Some(root) => self.space.read_user(root, addr, buf),
+            None => {
+                buf.fill(0);
+                Ok(PartialRead::default())
+            }
+        }
+    }
+
+    fn memory_slice(&self, pid: Pid, addr: u64, len: usize) -> Option<&[u8]> {
+        let root = self.tasks.get(&pid)?.root?;
+        let last = addr.checked_add(len.checked_sub(1)? as u64)?;
+        if addr >> 12 != last >> 12 {
+            return None; // pages are not contiguous in physical memory
+        }
+        let t = self
+            .space
+            .paging()
+            .translate(self.space.phys(), root, addr)
+            .ok()??;
+        self.space.phys().slice(t.phys, len)
+    }
+
+    fn captured_ranges(&self, pid: Pid, range: Range<u64>) -> Result<Vec<Range<u64>>> {
+        let task = self.get(pid)?;
+        let Some(root) = task.root else {
+            return Ok(Vec::new());
+        };
+        let maps = self.maps_of(task);
+        if maps.is_empty() {
+            return self.space.user_captured(root, range);
+        }
+        let mut out: Vec<Range<u64>> = Vec::new();
+        for v in maps {
+            let lo = v.start.max(range.start);
+            let hi = v.end.min(range.end);
+            if lo >= hi {
+                continue;
+            }
+            for r in self.space.user_captured(root, lo..hi)? {
+                match out.last_mut() {
+                    Some(last) if last.end == r.start => last.end = r.end,
+                    _ => out.push(r),
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,106 @@
+//! The kernel's address space over a physical memory source: [`KernelSpace`] implements
+//! [`KernelMemory`] by translating kernel virtual addresses through the kernel page tables,
+//! and reads process memory through a process's own page tables.
+
+use std::ops::Range;
+
+use crate::engine::error::Result;
+use crate::engine::evidence::PartialRead;
+use crate::engine::kernel::isf::Isf;
+use crate::engine::kernel::kaslr::KernelLayout;
+use crate::engine::kernel::memory::KernelMemory;
+use crate::engine::kernel::paging::Paging;
+use crate::engine::kernel::physical::PhysicalMemory;
+
+/// A physical memory source, its symbols and where the kernel is in it.
+#[derive(Debug)]
+pub struct KernelSpace {
+    phys: Box<dyn PhysicalMemory>,
+    isf: Isf,
+    layout: KernelLayout,
+    paging: Paging,
+}
+
+impl KernelSpace {
+    /// Ties the parts together (the layout is assumed checked, see
+    /// [`kaslr::find_layout`](crate::engine::kernel::kaslr::find_layout)).
+    pub fn new(phys: Box<dyn PhysicalMemory>, isf: Isf, layout: KernelLayout) -> KernelSpace {
+        KernelSpace {
+            phys,
+            isf,
+            paging: Paging::new(layout.la57),
+            layout,
+        }
+    }
+
+    /// The physical memory source.
+    pub fn phys(&self) -> &dyn PhysicalMemory {
+        &*self.phys
+    }
+
+    /// Where the kernel is.
+    pub fn layout(&self) -> &KernelLayout {
+        &self.layout
+    }
+
+    /// The paging mode and translation cache.
+    pub fn paging(&self) -> &Paging {
+        &self.paging
+    }
+
+    /// The physical address of a kernel virtual address, if it is mapped.
+    pub fn kernel_to_phys(&self, vaddr: u64) -> Result<Option<u64>> {
+        Ok(self
+            .paging
+            .translate(&*self.phys, self.layout.dtb, vaddr)?
+            .map(|t| t.phys))
+    }
+
+    /// Reads the memory of the address space rooted at physical `root` (a process's page
+    /// table).
+    pub fn read_user(&self, root: u64, vaddr: u64, buf: &mut [u8]) -> Result<PartialRead> {
+        self.paging.read(&*self.phys, root, vaddr, buf)
+    }
+
+    /// The lower-half virtual ranges within `range` that are mapped by the tables at `root`
+    /// and whose frames are in the dump; sorted and coalesced.
+    pub fn user_captured(&self, root: u64, range: Range<u64>) -> Result<Vec<Range<u64>>> {
+        let ranges = self.phys.ranges();
+        let mut out: Vec<Range<u64>> = Vec::new();
+        for (virt, pstart) in self.paging.mapped(&*self.phys, root, range)? {
+            // Clip each run to the physical ranges the dump holds.
+            let pend = pstart + (virt.end - virt.start);
+            let first = ranges.partition_point(|r| r.end <= pstart);
+            for r in ranges.get(first..).unwrap_or_default() {
+                if r.start >= pend {
+                    break;
+                }
+                let lo = r.start.max(pstart);
+                let hi = r.end.min(pend);
+                if lo >= hi {
+                    continue;
+                }
+                let v = virt.start + (lo - pstart)..virt.start + (hi - pstart);
+                match out.last_mut() {
+                    Some(last) if last.end == v.start => last.end = v.end,
+                    _ => out.push(v),
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl KernelMemory for KernelSpace {
+    fn isf(&self) -> &Isf {
+        &self.isf
+    }
+
+    fn read_kernel(&self, vaddr: u64, buf: &mut [u8]) -> Result<PartialRead> {
+        self.paging.read(&*self.phys, self.layout.dtb, vaddr, buf)
+    }
+
+    fn virtual_shift(&self) -> u64 {
+        self.layout.virtual_shift
+    }
+}

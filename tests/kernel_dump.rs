@@ -1,0 +1,695 @@
+//! The kernel-dump back end: synthetic page tables (4- and 5-level, large pages, absent
+//! entries), then the real dumps of `linux-6.1` (LiME, AVML) and `linux-6.1-node` (ELF core)
+//! against Volatility 3's goldens and the guest's own view.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use podmortem::engine::Evidence;
+use podmortem::engine::kernel::dump::KernelDump;
+use podmortem::engine::kernel::paging::{Paging, Translation};
+use podmortem::engine::kernel::physical::open_raw;
+use podmortem::engine::kernel::tasks::state_name;
+use podmortem::engine::open::{OpenOptions, open_evidence};
+use podmortem::engine::search::{Collect, SearchRequest, search};
+use serde_json::Value;
+
+// ---------------------------------------------------------------------------------------
+// Synthetic page tables
+
+const P: u64 = 1; // present
+const RW: u64 = 2;
+const PS: u64 = 1 << 7;
+const NX: u64 = 1 << 63;
+
+/// A raw physical image of `size` bytes with the given u64 entries written in.
+fn image(size: usize, entries: &[(u64, u64)], data: &[(u64, &[u8])]) -> PathBuf {
+    let mut mem = vec![0u8; size];
+    for &(at, v) in entries {
+        mem[at as usize..at as usize + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    for &(at, bytes) in data {
+        mem[at as usize..at as usize + bytes.len()].copy_from_slice(bytes);
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-tmp/kernel_dump");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("pt-{}-{}", std::process::id(), entries.len()));
+    std::fs::write(&path, mem).unwrap();
+    path
+}
+
+fn idx(va: u64, level: u32) -> u64 {
+    (va >> (12 + 9 * (level - 1))) & 0x1ff
+}
+
+#[test]
+fn four_level_pages_large_pages_and_absent_entries() {
+    // PML4 0x1000 -> PDPT 0x2000 -> PD 0x3000 -> PT 0x4000 -> frame 0x10000.
+    let va = 0x0000_7f12_3456_7000u64;
+    let big2m = va & !0x3f_ffff ^ 0x20_0000; // a neighbouring 2 MiB slot of the same PD
+    let big1g = 0x0000_7f00_0000_0000u64; // another PDPT slot
+    let entries = [
+        (0x1000 + idx(va, 4) * 8, 0x2000 | P | RW),
+        (0x2000 + idx(va, 3) * 8, 0x3000 | P | RW),
+        (0x2000 + idx(big1g, 3) * 8, 0x4000_0000 | P | PS | NX),
+        (0x3000 + idx(va, 2) * 8, 0x4000 | P | RW | NX),
+        (0x3000 + idx(big2m, 2) * 8, 0x20_0000 | P | PS),
+        (0x4000 + idx(va, 1) * 8, 0x10000 | P | (0x7f << 52)), // protection-key bits
+        (0x4000 + idx(va + 0x1000, 1) * 8, 0x11000),           // not present (swapped / PROT_NONE)
+    ];
+    let path = image(
+        4 << 20,
+        &entries,
+        &[(0x10000, b"hello kernel"), (0x20_0123, b"2M")],
+    );
+    let phys = open_raw(&path).unwrap();
+    let pg = Paging::new(false);
+    assert_eq!(
+        pg.translate(&*phys, 0x1000, va + 5).unwrap(),
+        Some(Translation {
+            phys: 0x10005,
+            page_size: 4096
+        })
+    );
+    assert_eq!(pg.translate(&*phys, 0x1000, va + 0x1000).unwrap(), None);
+    assert_eq!(
+        pg.translate(&*phys, 0x1000, big2m + 0x123).unwrap(),
+        Some(Translation {
+            phys: 0x20_0123,
+            page_size: 2 << 20
+        })
+    );
+    assert_eq!(
+        pg.translate(&*phys, 0x1000, big1g + 0x1234_5678).unwrap(),
+        Some(Translation {
+            phys: 0x5234_5678,
+            page_size: 1 << 30
+        })
+    );
+    assert_eq!(pg.translate(&*phys, 0x1000, 0x1000).unwrap(), None);
+    // Non-canonical.
+    assert_eq!(
+        pg.translate(&*phys, 0x1000, 0x0001_0000_0000_0000).unwrap(),
+        None
+    );
+    // A read across the present page into the absent one: only the first page is captured.
+    let mut buf = vec![0xAAu8; 0x1010];
+    let got = pg.read(&*phys, 0x1000, va, &mut buf).unwrap();
+    assert_eq!(got.captured, vec![0..0x1000]);
+    assert_eq!(&buf[..12], b"hello kernel");
+    assert!(buf[0x1000..].iter().all(|&b| b == 0));
+    // The 1 GiB page's frame is beyond the image: translated but not captured.
+    let mut b = [0u8; 4];
+    assert!(
+        pg.read(&*phys, 0x1000, big1g, &mut b)
+            .unwrap()
+            .captured
+            .is_empty()
+    );
+    // The mapped walk: the 1 GiB page, the 2 MiB page and the one 4 KiB page.
+    let m = pg.mapped(&*phys, 0x1000, 0..u64::MAX).unwrap();
+    let virt: Vec<_> = m.iter().map(|(r, _)| r.clone()).collect();
+    let mut want = vec![
+        big1g..big1g + (1 << 30),
+        big2m..big2m + (2 << 20),
+        va..va + 0x1000,
+    ];
+    want.sort_by_key(|r| r.start);
+    assert_eq!(virt, want);
+    // Clipped to a sub-range.
+    let m = pg.mapped(&*phys, 0x1000, va + 0x10..va + 0x20).unwrap();
+    assert_eq!(m, vec![(va + 0x10..va + 0x20, 0x10010)]);
+}
+
+#[test]
+fn five_level_paging() {
+    // PML5 0x1000 -> PML4 0x2000 -> PDPT 0x3000 -> PD 0x4000 -> PT 0x5000 -> 0x10000.
+    let va = 0x00ab_cdef_1234_5000u64; // needs bits above 47: only valid with LA57
+    let entries = [
+        (0x1000 + idx(va, 5) * 8, 0x2000 | P),
+        (0x2000 + idx(va, 4) * 8, 0x3000 | P),
+        (0x3000 + idx(va, 3) * 8, 0x4000 | P),
+        (0x4000 + idx(va, 2) * 8, 0x5000 | P),
+        (0x5000 + idx(va, 1) * 8, 0x10000 | P | NX),
+    ];
+    let path = image(1 << 20, &entries, &[(0x10000, b"LA57")]);
+    let phys = open_raw(&path).unwrap();
+    let five = Paging::new(true);
+    assert_eq!(five.va_bits(), 57);
+    assert_eq!(
+        five.translate(&*phys, 0x1000, va + 1)
+            .unwrap()
+            .map(|t| t.phys),
+        Some(0x10001)
+    );
+    let mut b = [0u8; 4];
+    assert_eq!(
+        five.read(&*phys, 0x1000, va, &mut b).unwrap().captured,
+        vec![0..4]
+    );
+    assert_eq!(&b, b"LA57");
+    assert_eq!(
+        five.mapped(&*phys, 0x1000, 0..u64::MAX).unwrap(),
+        vec![(va..va + 0x1000, 0x10000)]
+    );
+    // The same address is not canonical with 4-level paging.
+    assert_eq!(
+        Paging::new(false).translate(&*phys, 0x1000, va).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn corrupt_tables_do_not_hang() {
+    // Every entry of the root points back at the root itself: a cycle of present tables.
+    let entries: Vec<(u64, u64)> = (0..512).map(|i| (0x1000 + i * 8, 0x1000 | P)).collect();
+    let path = image(1 << 16, &entries, &[]);
+    let phys = open_raw(&path).unwrap();
+    let t = std::time::Instant::now();
+    let _ = Paging::new(false)
+        .mapped(&*phys, 0x1000, 0..u64::MAX)
+        .unwrap();
+    assert!(t.elapsed().as_secs() < 20);
+}
+
+#[test]
+fn scheduler_state_names() {
+    assert_eq!(state_name(0, 0), "running");
+    assert_eq!(state_name(1, 0), "sleeping");
+    assert_eq!(state_name(2, 0), "disk-sleep");
+    assert_eq!(state_name(0x402, 0), "idle");
+    assert_eq!(state_name(0, 0x20), "zombie");
+    assert_eq!(state_name(4, 0), "stopped");
+}
+
+// ---------------------------------------------------------------------------------------
+// Real dumps
+
+/// The three dumps with their fixture folder and golden folder.
+fn dumps() -> Vec<(&'static KernelDump, &'static str, &'static str)> {
+    let mut v = Vec::new();
+    if let Some(d) = support::kernel::lime() {
+        v.push((d, "linux-6.1", "dump.lime"));
+    }
+    if let Some(d) = support::kernel::avml() {
+        v.push((d, "linux-6.1", "dump.avml"));
+    }
+    if let Some(d) = support::kernel::node() {
+        v.push((d, "linux-6.1-node", "dump.elf"));
+    }
+    v
+}
+
+#[test]
+fn kaslr_matches_volatility() {
+    for (d, fixture, _) in dumps() {
+        let l = d.layout();
+        let (v, p, dtb) = if fixture == "linux-6.1" {
+            (0x6c0_0000, 0xac0_0000, 0xd61_0000)
+        } else {
+            // linux-6.1-node: from its VMCOREINFO (SYMBOL(_stext)=ffffffff8bc00000).
+            (0xac0_0000, l.physical_shift, l.dtb)
+        };
+        assert_eq!(l.virtual_shift, v, "{fixture}");
+        assert_eq!(l.physical_shift, p, "{fixture}");
+        assert_eq!(l.dtb, dtb, "{fixture}");
+        assert!(!l.la57);
+        let info = d.info();
+        assert_eq!(info.details["kaslr"]["virtual_shift"], format!("{v:#x}"));
+    }
+}
+
+#[test]
+fn pslist_matches_volatility() {
+    for (d, fixture, golden) in dumps() {
+        let want: BTreeSet<(u64, u64, String)> =
+            support::golden_json(fixture, &format!("{golden}/linux.pslist.PsList.json"))
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["PID"].as_u64().unwrap(),
+                        r["PPID"].as_u64().unwrap(),
+                        r["COMM"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+        let procs = d.processes().unwrap();
+        let got: BTreeSet<(u64, u64, String)> = procs
+            .iter()
+            .map(|p| (u64::from(p.pid), u64::from(p.ppid), p.comm.clone()))
+            .collect();
+        assert_eq!(got, want, "{fixture}/{golden}");
+        assert!(procs.windows(2).all(|w| w[0].pid < w[1].pid));
+        assert!(d.info().warnings.is_empty(), "{:?}", d.info().warnings);
+    }
+}
+
+#[test]
+fn threads_match_volatility() {
+    for (d, fixture, golden) in dumps() {
+        let want: BTreeSet<(u64, u64)> = support::golden_json(
+            fixture,
+            &format!("{golden}/linux.pslist.PsList_threads.json"),
+        )
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["PID"].as_u64().unwrap(), r["TID"].as_u64().unwrap()))
+        .collect();
+        let got: BTreeSet<(u64, u64)> = d
+            .processes()
+            .unwrap()
+            .iter()
+            .flat_map(|p| {
+                p.threads
+                    .iter()
+                    .map(|t| (u64::from(p.pid), u64::from(t.tid)))
+            })
+            .collect();
+        assert_eq!(got, want, "{fixture}/{golden}");
+    }
+}
+
+#[test]
+fn cmdlines_match_psaux() {
+    for (d, fixture, golden) in dumps() {
+        let want: BTreeMap<u64, String> =
+            support::golden_json(fixture, &format!("{golden}/linux.psaux.PsAux.json"))
+                .as_array()
+                .unwrap()
+                .iter()
+                // Volatility turns every NUL of the argument area into a space, so arguments a
+                // process blanked (login clears its user name) leave trailing spaces that
+                // /proc/PID/cmdline and ps do not show: compare without them.
+                .map(|r| {
+                    let args = r["ARGS"].as_str().unwrap().trim_end().to_string();
+                    (r["PID"].as_u64().unwrap(), args)
+                })
+                .collect();
+        let got: BTreeMap<u64, String> = d
+            .processes()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let args = if p.kernel_thread {
+                    assert!(p.cmdline.is_empty());
+                    format!("[{}]", p.comm)
+                } else {
+                    p.cmdline.join(" ")
+                };
+                (u64::from(p.pid), args)
+            })
+            .collect();
+        assert_eq!(got, want, "{fixture}/{golden}");
+    }
+}
+
+#[test]
+fn environment_matches_envars() {
+    for (d, fixture, golden) in dumps() {
+        let mut want: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+        for r in support::golden_json(fixture, &format!("{golden}/linux.envars.Envars.json"))
+            .as_array()
+            .unwrap()
+        {
+            want.entry(r["PID"].as_u64().unwrap())
+                .or_default()
+                .insert(format!(
+                    "{}={}",
+                    r["KEY"].as_str().unwrap(),
+                    r["VALUE"].as_str().unwrap()
+                ));
+        }
+        let mut got: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+        for p in d.processes().unwrap() {
+            let env = d.environment(p.pid).unwrap();
+            if !env.is_empty() {
+                got.insert(
+                    u64::from(p.pid),
+                    env.into_iter().filter(|e| e.contains('=')).collect(),
+                );
+            }
+        }
+        assert_eq!(got, want, "{fixture}/{golden}");
+    }
+}
+
+#[test]
+fn planted_secrets_found_where_volatility_finds_them() {
+    for (d, fixture, golden) in dumps() {
+        let pattern = if fixture == "linux-6.1" {
+            "(FORENSIC_SECRET_[0-9a-f]{6}|RWX_PAYLOAD_SECRET_[0-9a-f]{6}|tok_[A-Z0-9]{9}|RANDOM_[0-9]{4}_KEY)"
+        } else {
+            "RANDOM_[0-9]+_KEY|NODE_SECRET_[0-9a-f]{4}|HOLDOUT_SECRET_91bd"
+        };
+        let want: BTreeSet<(u64, u64, String)> = support::golden_json(
+            fixture,
+            &format!("{golden}/linux.vmaregexscan.VmaRegExScan.json"),
+        )
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["PID"].as_u64().unwrap(),
+                r["Offset"].as_u64().unwrap(),
+                r["Text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+        let req = SearchRequest {
+            regex: regex::bytes::Regex::new(pattern).unwrap(),
+            pids: None,
+        };
+        let mut sink = Collect::default();
+        search(d, &req, &AtomicBool::new(false), &mut sink).unwrap();
+        let got: BTreeSet<(u64, u64, String)> = sink
+            .hits
+            .iter()
+            .map(|h| {
+                (
+                    u64::from(h.pid),
+                    h.address,
+                    String::from_utf8_lossy(&h.bytes).into_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "{fixture}/{golden}");
+    }
+}
+
+#[test]
+fn rwx_payload_readable_at_its_virtual_address() {
+    let Some(d) = support::kernel::lime() else {
+        return;
+    };
+    let mut buf = [0u8; 0x40];
+    let got = d.read_memory(102, 0x1337_0000, &mut buf).unwrap();
+    assert_eq!(got.captured, vec![0..0x40]);
+    assert_eq!(&buf[..8], &[0x90; 8]);
+    assert_eq!(&buf[0x20..0x39], b"RWX_PAYLOAD_SECRET_5e8d21");
+    assert_eq!(
+        d.memory_slice(102, 0x1337_0020, 25),
+        Some(&b"RWX_PAYLOAD_SECRET_5e8d21"[..])
+    );
+    assert_eq!(d.memory_slice(102, 0x1337_0ff0, 0x20), None); // crosses a page
+    // Kernel threads have no user memory.
+    assert!(d.captured_ranges(2, 0..u64::MAX).unwrap().is_empty());
+}
+
+#[test]
+fn maps_and_files_come_through_the_evidence_interface() {
+    let Some(d) = support::kernel::lime() else {
+        return;
+    };
+    // VMA counts of Volatility's linux.proc.Maps (the walkers themselves are tested apart).
+    for (pid, n) in [(102, 11), (107, 14), (108, 10)] {
+        assert_eq!(d.maps(pid).unwrap().len(), n, "pid {pid}");
+    }
+    assert!(d.maps(2).unwrap().is_empty());
+    let files = d.files(102).unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.path == "/tmp/fx_deleted.bin (deleted)")
+    );
+    let p = d.processes().unwrap();
+    let fx = p.iter().find(|p| p.pid == 102).unwrap();
+    assert_eq!(fx.exe.as_deref(), Some("/usr/bin/fxagent"));
+}
+
+#[test]
+fn node_namespaces_cgroups_and_containers_match_the_guest() {
+    let Some(d) = support::kernel::node() else {
+        return;
+    };
+    let gv: Value = serde_json::from_slice(
+        &std::fs::read(
+            support::fixture("linux-6.1-node")
+                .unwrap()
+                .join("acquisition/guest_view.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let containers: BTreeMap<String, String> = gv["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["cgroup_path"].as_str().unwrap().to_string(),
+                c["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let procs = d.processes().unwrap();
+    let mut compared = 0;
+    for (pid, view) in gv["procs_final"].as_object().unwrap() {
+        let pid: u32 = pid.parse().unwrap();
+        let Some(p) = procs.iter().find(|p| p.pid == pid) else {
+            continue; // e.g. the collector's own short-lived processes
+        };
+        let cg = view["cgroup"][0]
+            .as_str()
+            .unwrap()
+            .strip_prefix("0::")
+            .unwrap();
+        assert_eq!(p.cgroup.as_deref(), Some(cg), "pid {pid}");
+        assert_eq!(p.container_id, containers.get(cg).cloned(), "pid {pid}");
+        assert_eq!(p.pod_uid, None);
+        let ns = p.ns.as_ref().unwrap();
+        for (kind, v) in view["ns"].as_object().unwrap() {
+            let inum: u64 = v
+                .as_str()
+                .unwrap()
+                .trim_matches(['[', ']'])
+                .parse()
+                .unwrap();
+            assert_eq!(ns.get(kind), Some(&inum), "pid {pid} ns {kind}");
+        }
+        compared += 1;
+    }
+    assert!(compared >= 80, "{compared}");
+    let info = d.info();
+    let found = info.details["containers"].as_array().unwrap();
+    assert_eq!(found.len(), 2);
+    assert!(
+        found
+            .iter()
+            .any(|c| c["pids"] == serde_json::json!([501, 516, 517]))
+    );
+}
+
+#[test]
+fn node_cmdlines_match_the_guest() {
+    let Some(d) = support::kernel::node() else {
+        return;
+    };
+    let gv: Value = serde_json::from_slice(
+        &std::fs::read(
+            support::fixture("linux-6.1-node")
+                .unwrap()
+                .join("acquisition/guest_view.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let procs = d.processes().unwrap();
+    let mut compared = 0;
+    for (pid, view) in gv["procs"].as_object().unwrap() {
+        let pid: u32 = pid.parse().unwrap();
+        let Some(p) = procs.iter().find(|p| p.pid == pid) else {
+            continue;
+        };
+        let want: Vec<String> = view["cmdline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        // The guest's collector dropped empty arguments (conmon is given
+        // `--network-config-dir ""`); the kernel's argv keeps them, and so do we.
+        let ours: Vec<String> = p
+            .cmdline
+            .iter()
+            .filter(|a| !a.is_empty())
+            .cloned()
+            .collect();
+        assert_eq!(ours, want, "pid {pid}");
+        compared += 1;
+    }
+    assert!(compared >= 80, "{compared}");
+}
+
+#[test]
+fn a_dump_without_isf_names_its_kernel() {
+    let Some(path) = support::decompressed("linux-6.1", "dump.lime.zst") else {
+        return;
+    };
+    let err = open_evidence(&path, &OpenOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("Linux version 6.1.0-56-amd64"), "{err}");
+    assert!(
+        err.contains(") #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2"),
+        "{err}"
+    );
+    assert!(err.contains("--isf"), "{err}");
+}
+
+#[test]
+fn the_wrong_isf_is_a_clear_error() {
+    let (Some(path), Some(other)) = (
+        support::decompressed("linux-6.1", "dump.lime.zst"),
+        support::kernel::isf_dir("linux-6.1-node"),
+    ) else {
+        return;
+    };
+    let err = KernelDump::open_with(&path, &other, &support::kernel::isf_cache())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("6.1.0-50-amd64"), "{err}");
+    assert!(err.contains("exact kernel build"), "{err}");
+}
+
+#[test]
+fn banner_fallback_finds_the_same_layout() {
+    use podmortem::engine::kernel::kaslr::{LayoutSource, layouts_from_banner, verify};
+    use podmortem::engine::kernel::memory::KernelMemory;
+    for (d, fixture, golden) in dumps() {
+        let space = d.space();
+        let found: Vec<_> = layouts_from_banner(space.phys(), space.isf())
+            .unwrap()
+            .into_iter()
+            .filter(|l| verify(space.phys(), space.isf(), l).unwrap())
+            .collect();
+        let l = found
+            .first()
+            .unwrap_or_else(|| panic!("{fixture}/{golden}"));
+        assert_eq!(l.source, LayoutSource::BannerScan);
+        assert_eq!(
+            (l.virtual_shift, l.physical_shift, l.dtb, l.la57),
+            (
+                d.layout().virtual_shift,
+                d.layout().physical_shift,
+                d.layout().dtb,
+                false
+            ),
+            "{fixture}/{golden}"
+        );
+    }
+}
+
+#[test]
+fn physical_search_finds_every_copy_secrets_json_lists() {
+    use podmortem::engine::kernel::phys_search::search_physical;
+    for (d, fixture, golden) in dumps() {
+        let root = support::fixture(fixture).unwrap();
+        let (file, pattern) = if fixture == "linux-6.1" {
+            (
+                root.join("secrets.json"),
+                "FORENSIC_SECRET_7f3a9c|RWX_PAYLOAD_SECRET_5e8d21|tok_ABC123XYZ|RANDOM_1432_KEY",
+            )
+        } else {
+            (
+                root.join("acquisition/secrets.json"),
+                "RANDOM_[0-9]+_KEY|NODE_SECRET_[0-9a-f]{4}|HOLDOUT_SECRET_91bd",
+            )
+        };
+        let secrets: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        // linux-6.1 lists hits per dump (dump.avml holds dump.lime's memory).
+        let hits = if fixture == "linux-6.1" {
+            &secrets["dump.lime"]["hits"]
+        } else {
+            &secrets["hits"]
+        };
+        let want: BTreeSet<(u64, String)> = hits
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let phys = match &h.get("phys_addr") {
+                    Some(Value::String(s)) => {
+                        u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
+                    }
+                    _ => h["phys"].as_u64().unwrap(),
+                };
+                let text = h.get("match").or_else(|| h.get("text")).unwrap();
+                (phys, text.as_str().unwrap().to_string())
+            })
+            .collect();
+        let mut got = BTreeSet::new();
+        let re = regex::bytes::Regex::new(pattern).unwrap();
+        search_physical(d.space().phys(), &re, &AtomicBool::new(false), &mut |h| {
+            got.insert((h.phys, String::from_utf8_lossy(&h.bytes).into_owned()));
+            true
+        })
+        .unwrap();
+        assert_eq!(got, want, "{fixture}/{golden}");
+    }
+}
+
+#[test]
+fn cli_ps_json_on_the_node_dump() {
+    let (Some(path), Some(isf)) = (
+        support::decompressed("linux-6.1-node", "dump.elf.zst"),
+        support::kernel::isf_dir("linux-6.1-node"),
+    ) else {
+        return;
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_podmortem"))
+        .args(["ps", "--json"])
+        .arg(&path)
+        .arg("--isf")
+        .arg(&isf)
+        .env("PODMORTEM_CACHE_DIR", support::kernel::cache_root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ps: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let counter = ps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"] == 516)
+        .unwrap();
+    assert_eq!(counter["comm"], "counter.py");
+    assert_eq!(
+        counter["container_id"],
+        "c6916fe69ea374cdb0f1bd2efff7beee578da01cd5da9b86144622606ea43123"
+    );
+    assert_eq!(
+        counter["cgroup"],
+        "/machine.slice/libpod-c6916fe69ea374cdb0f1bd2efff7beee578da01cd5da9b86144622606ea43123.scope"
+    );
+    assert_eq!(counter["ns"]["pid"], 4026532253u64);
+    assert_eq!(counter["ns"]["net"], 4026532186u64);
+    assert_eq!(counter["pod_uid"], Value::Null);
+    assert_eq!(counter["kernel_thread"], false);
+    let kthreadd = ps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"] == 2)
+        .unwrap();
+    assert_eq!(kthreadd["kernel_thread"], true);
+    assert_eq!(kthreadd["cmdline"], serde_json::json!([]));
+}
