@@ -15,6 +15,7 @@ pub mod error;
 pub mod evidence;
 pub mod extract;
 pub mod findings;
+pub mod kernel;
 pub mod mapped;
 pub mod open;
 pub mod search;

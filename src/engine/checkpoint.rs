@@ -140,8 +140,10 @@ impl Checkpoint {
                 None => Vec::new(),
             })
             .collect();
+        let container_id = ck.meta.id.clone();
         for (p, cmdline) in ck.processes.iter_mut().zip(cmdlines) {
             p.cmdline = cmdline;
+            p.container_id = container_id.clone();
         }
         ck.details = ck.build_details(&mut problems);
         ck.warnings.extend(problems.iter().map(ToString::to_string));

@@ -92,6 +92,20 @@ pub struct Process {
     pub state: String,
     /// Executable path, when known.
     pub exe: Option<String>,
+    /// A kernel thread (no user memory; kernel dumps).
+    pub kernel_thread: bool,
+    /// Start time, seconds since boot (kernel dumps).
+    pub start_time: Option<f64>,
+    /// Namespace inode numbers by kind ("pid", "mnt", "net", "uts", "ipc", "user", "cgroup",
+    /// "time"), when known.
+    pub ns: Option<BTreeMap<String, u64>>,
+    /// The cgroup path (cgroup v2, or the first v1 hierarchy), when known.
+    pub cgroup: Option<String>,
+    /// The container the process belongs to, from its cgroup path (libpod-, cri-containerd-,
+    /// crio-, docker- scopes) or the checkpoint's container id.
+    pub container_id: Option<String>,
+    /// The Kubernetes pod UID from a kubepods cgroup path.
+    pub pod_uid: Option<String>,
 }
 
 /// One thread of a process.

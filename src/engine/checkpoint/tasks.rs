@@ -239,6 +239,12 @@ pub fn process_of(task: &Task, exe: Option<String>) -> Process {
             .map_or("unknown", |tc| state_name(tc.task_state))
             .to_string(),
         exe,
+        kernel_thread: false,
+        start_time: None,
+        ns: None,
+        cgroup: None,
+        container_id: None,
+        pod_uid: None,
     }
 }
 

@@ -1,0 +1,409 @@
+//! Volatility 3 ISF symbol files (the JSON that dwarf2json makes from a kernel's vmlinux):
+//! every kernel structure layout, symbol address and enum value the kernel walkers use comes
+//! from here, at run time. Nothing about kernel structures is hard-coded elsewhere.
+//!
+//! [`Isf::load`] reads `.json`, `.json.xz` or `.json.gz` (recognised by magic) into a compact
+//! index: names interned in one arena, name-sorted tables, de-duplicated type descriptors.
+//! Parsing a full kernel ISF takes about a second, so the index is cached on disk keyed by
+//! the SHA-256 of the ISF file (see [`CacheDir`]); the next open reads the cache instead.
+//! [`select`] implements Volatility's `-s`: pick the ISF whose banner is the dump's.
+//!
+//! Fields of anonymous struct/union members are lifted into the enclosing type with their
+//! offsets made absolute, as Volatility does for format 6.2: `mm_struct.pgd` is found even
+//! though dwarf2json stores it inside `mm_struct.unnamed_field_0`. The `unnamed_field_N`
+//! entries themselves stay visible too.
+
+mod cache;
+mod index;
+mod json;
+mod json_types;
+mod read;
+mod select;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::engine::error::{Error, Result};
+use crate::engine::mapped::Blob;
+
+pub use cache::{CacheDir, FORMAT_VERSION as CACHE_FORMAT_VERSION};
+pub use select::{banners_in, banners_in_with, select, select_with};
+
+use index::{Index, NO_TYPE, Node};
+
+/// A loaded ISF: cheap, allocation-free lookups of offsets and sizes; `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct Isf {
+    index: Index,
+    hash: [u8; 32],
+    path: PathBuf,
+    banner: Option<Vec<u8>>,
+    pointer_size: u64,
+    from_cache: bool,
+}
+
+/// Two ISFs are equal when their indexes and content hashes are (wherever they came from).
+impl PartialEq for Isf {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.banner == other.banner && self.index == other.index
+    }
+}
+
+impl Eq for Isf {}
+
+/// A symbol of the ISF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    /// The link-time (unslid) address: add the KASLR slide before use.
+    pub address: u64,
+    /// The name of the symbol's type when it is a named type (base, struct, union, enum),
+    /// e.g. `task_struct` for `init_task`; `None` for pointers, arrays, functions or none.
+    pub type_name: Option<String>,
+    /// The symbol's full type descriptor, when the ISF gives one.
+    pub type_ref: Option<TypeRef>,
+}
+
+/// A field of a struct or union.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// Byte offset from the start of the enclosing type (for bitfields: of the storage unit).
+    pub offset: u64,
+    /// The field's type.
+    pub kind: TypeRef,
+}
+
+/// A type descriptor, as the ISF writes it (typedefs and qualifiers already resolved away).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeRef {
+    /// A base type of `base_types` (`int`, `long unsigned int`, `void`, ...).
+    Base {
+        /// Its name.
+        name: String,
+    },
+    /// A pointer (its size is [`Isf::pointer_size`]).
+    Pointer {
+        /// What it points to.
+        subtype: Box<TypeRef>,
+    },
+    /// A struct (or C++ class) of `user_types`; it may be absent (an incomplete type).
+    Struct {
+        /// Its name.
+        name: String,
+    },
+    /// A union of `user_types`.
+    Union {
+        /// Its name.
+        name: String,
+    },
+    /// An enumeration of `enums`.
+    Enum {
+        /// Its name.
+        name: String,
+    },
+    /// A fixed-size array (`count` 0 for a flexible array member).
+    Array {
+        /// Number of elements.
+        count: u64,
+        /// Element type.
+        subtype: Box<TypeRef>,
+    },
+    /// A bitfield: `bit_length` bits from bit `bit_position` of a `subtype` storage unit.
+    Bitfield {
+        /// Lowest bit, counted from the least significant bit of the storage unit.
+        bit_position: u32,
+        /// Width in bits.
+        bit_length: u32,
+        /// The storage unit's type (a base type or an enum).
+        subtype: Box<TypeRef>,
+    },
+    /// A function (only ever seen behind a pointer, or as a symbol's type).
+    Function,
+}
+
+impl TypeRef {
+    /// The name of a named type (base, struct, union, enum).
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            TypeRef::Base { name }
+            | TypeRef::Struct { name }
+            | TypeRef::Union { name }
+            | TypeRef::Enum { name } => Some(name),
+            _ => None,
+        }
+    }
+}
+
+impl Isf {
+    /// Loads an ISF file through the default cache (see [`CacheDir::Default`]).
+    pub fn load(path: &Path) -> Result<Isf> {
+        Isf::load_with(path, &CacheDir::Default)
+    }
+
+    /// Loads an ISF file, reading and writing the parsed index in `cache`. A missing,
+    /// corrupt or stale cache file is ignored (and rewritten); a failed cache write is
+    /// ignored too. Errors name the file.
+    pub fn load_with(path: &Path, cache: &CacheDir) -> Result<Isf> {
+        let bytes = Blob::map(path)?;
+        let hash: [u8; 32] = Sha256::digest(&*bytes).into();
+        let cache_file = cache.file_for(&hash);
+        if let Some((banner, index)) = cache_file.as_deref().and_then(|f| cache::read(f, &hash)) {
+            let mut isf = Isf::new(index, hash, path);
+            isf.from_cache = true;
+            // The header's banner is derived from the index; they always agree.
+            if isf.banner == banner {
+                return Ok(isf);
+            }
+        }
+        let isf = Isf::new(read::parse(&bytes, path)?, hash, path);
+        drop(bytes);
+        if let Some(file) = cache_file {
+            let _ = cache::write(&file, &hash, isf.banner.as_deref(), &isf.index);
+        }
+        Ok(isf)
+    }
+
+    /// Parses an ISF from bytes (JSON, xz or gzip) without any cache; `name` labels errors.
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Isf> {
+        let path = Path::new(name);
+        let hash: [u8; 32] = Sha256::digest(bytes).into();
+        Ok(Isf::new(read::parse(bytes, path)?, hash, path))
+    }
+
+    fn new(index: Index, hash: [u8; 32], path: &Path) -> Isf {
+        let banner = index.constant_data("linux_banner").map(normalize_banner);
+        let pointer_size = index.base_type("pointer").map_or(8, |b| b.size);
+        Isf {
+            index,
+            hash,
+            path: path.to_path_buf(),
+            banner,
+            pointer_size,
+            from_cache: false,
+        }
+    }
+
+    /// The file this ISF was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// SHA-256 of the ISF file's bytes as read (compressed, if it was).
+    pub fn content_hash(&self) -> [u8; 32] {
+        self.hash
+    }
+
+    /// [`Isf::content_hash`] as lower-case hex (the cache file's name starts with it).
+    pub fn content_hash_hex(&self) -> String {
+        cache::hex(&self.hash)
+    }
+
+    /// True when this index came from the cache rather than from parsing the JSON.
+    pub fn from_cache(&self) -> bool {
+        self.from_cache
+    }
+
+    /// `metadata.format` (e.g. `6.2.0`) and the producer's name and version.
+    pub fn format(&self) -> (&str, &str, &str) {
+        let i = &self.index;
+        (
+            i.str(i.format),
+            i.str(i.producer),
+            i.str(i.producer_version),
+        )
+    }
+
+    /// The kernel banner: `symbols.linux_banner.constant_data` decoded, cut at its first
+    /// NUL, with trailing `\n`/`\r` removed (so: `/proc/version` without its newline).
+    /// `None` when the ISF has no such constant.
+    pub fn banner(&self) -> Option<Vec<u8>> {
+        self.banner.clone()
+    }
+
+    /// The decoded `constant_data` of a symbol, exactly as stored (NULs and newlines kept).
+    pub fn constant_data(&self, symbol: &str) -> Option<&[u8]> {
+        self.index.constant_data(symbol)
+    }
+
+    /// Size of a pointer: the size of base type `pointer`, or 8 if the ISF lacks it.
+    pub fn pointer_size(&self) -> u64 {
+        self.pointer_size
+    }
+
+    /// A symbol by name.
+    pub fn symbol(&self, name: &str) -> Option<Symbol> {
+        let s = self.index.symbol(name)?;
+        let type_ref = (s.ty != NO_TYPE).then(|| self.type_ref(s.ty)).flatten();
+        Some(Symbol {
+            address: s.address,
+            type_name: type_ref.as_ref().and_then(|t| t.name()).map(str::to_owned),
+            type_ref,
+        })
+    }
+
+    /// Just the unslid address of a symbol (no allocation).
+    pub fn symbol_address(&self, name: &str) -> Option<u64> {
+        self.index.symbol(name).map(|s| s.address)
+    }
+
+    /// Size in bytes of a struct or union.
+    pub fn struct_size(&self, name: &str) -> Option<u64> {
+        self.index.user_type(name).map(|u| u.size)
+    }
+
+    /// A field of a struct or union (including fields lifted from anonymous members).
+    pub fn field(&self, struct_name: &str, field: &str) -> Option<Field> {
+        let f = self.index.field(struct_name, field)?;
+        Some(Field {
+            offset: f.offset,
+            kind: self.type_ref(f.ty)?,
+        })
+    }
+
+    /// The offset of `struct_name.field`, or an error naming both.
+    pub fn offset(&self, struct_name: &str, field: &str) -> Result<u64> {
+        if let Some(f) = self.index.field(struct_name, field) {
+            return Ok(f.offset);
+        }
+        Err(Error::Missing(
+            if self.index.user_type(struct_name).is_some() {
+                format!(
+                    "ISF field {struct_name}.{field} (the ISF has {struct_name}, without {field})"
+                )
+            } else {
+                format!("ISF type {struct_name} (needed for {struct_name}.{field})")
+            },
+        ))
+    }
+
+    /// True when `struct_name` has a field `field`.
+    pub fn has_field(&self, struct_name: &str, field: &str) -> bool {
+        self.index.field(struct_name, field).is_some()
+    }
+
+    /// The names of a struct's fields, sorted (lifted members included).
+    pub fn field_names(&self, struct_name: &str) -> Option<Vec<&str>> {
+        let u = self.index.user_type(struct_name)?;
+        Some(
+            self.index
+                .fields_of(u)
+                .iter()
+                .map(|f| self.index.str(f.name))
+                .collect(),
+        )
+    }
+
+    /// Size in bytes of a base type (`int`, `pointer`, `long unsigned int`, ...).
+    pub fn base_size(&self, name: &str) -> Option<u64> {
+        self.index.base_type(name).map(|b| b.size)
+    }
+
+    /// True when a base type is signed.
+    pub fn base_signed(&self, name: &str) -> Option<bool> {
+        self.index.base_type(name).map(|b| b.signed)
+    }
+
+    /// The value of an enumeration constant. Values above `i64::MAX` keep their 64-bit
+    /// pattern.
+    pub fn enum_value(&self, enum_name: &str, constant: &str) -> Option<i64> {
+        let e = self.index.enumeration(enum_name)?;
+        let c = self.index.constants_of(e);
+        let i = c
+            .binary_search_by(|r| self.index.str(r.name).cmp(constant))
+            .ok()?;
+        c.get(i).map(|r| r.value)
+    }
+
+    /// The name of the first constant (by name order) of `enum_name` with this value.
+    pub fn enum_name(&self, enum_name: &str, value: i64) -> Option<&str> {
+        let e = self.index.enumeration(enum_name)?;
+        let c = self
+            .index
+            .constants_of(e)
+            .iter()
+            .find(|r| r.value == value)?;
+        Some(self.index.str(c.name))
+    }
+
+    /// Size in bytes of an enumeration.
+    pub fn enum_size(&self, enum_name: &str) -> Option<u64> {
+        self.index.enumeration(enum_name).map(|e| e.size)
+    }
+
+    /// The size of a value of type `t`: arrays multiply (checked), bitfields give their
+    /// storage unit, functions and incomplete types `None`.
+    pub fn type_size(&self, t: &TypeRef) -> Option<u64> {
+        match t {
+            TypeRef::Base { name } => self.base_size(name),
+            TypeRef::Pointer { .. } => Some(self.pointer_size),
+            TypeRef::Struct { name } | TypeRef::Union { name } => self.struct_size(name),
+            TypeRef::Enum { name } => self.enum_size(name),
+            TypeRef::Array { count, subtype } => self.type_size(subtype)?.checked_mul(*count),
+            TypeRef::Bitfield { subtype, .. } => self.type_size(subtype),
+            TypeRef::Function => None,
+        }
+    }
+
+    /// Number of base types.
+    pub fn base_type_count(&self) -> usize {
+        self.index.base_types.len()
+    }
+
+    /// Number of user types (structs, unions, classes).
+    pub fn user_type_count(&self) -> usize {
+        self.index.user_types.len()
+    }
+
+    /// Number of enumerations.
+    pub fn enum_count(&self) -> usize {
+        self.index.enums.len()
+    }
+
+    /// Number of symbols.
+    pub fn symbol_count(&self) -> usize {
+        self.index.symbols.len()
+    }
+
+    /// Rebuilds the public descriptor of type node `id`. Depth is bounded by the parser and
+    /// by the cache check (descriptors form a DAG no deeper than 32).
+    fn type_ref(&self, id: u32) -> Option<TypeRef> {
+        let i = &self.index;
+        let name = |s| i.str(s).to_owned();
+        Some(match i.node(id)? {
+            Node::Base(s) => TypeRef::Base { name: name(s) },
+            Node::Struct(s) | Node::Class(s) => TypeRef::Struct { name: name(s) },
+            Node::Union(s) => TypeRef::Union { name: name(s) },
+            Node::Enum(s) => TypeRef::Enum { name: name(s) },
+            Node::Function => TypeRef::Function,
+            Node::Pointer(sub) => TypeRef::Pointer {
+                subtype: Box::new(self.type_ref(sub)?),
+            },
+            Node::Array { count, sub } => TypeRef::Array {
+                count,
+                subtype: Box::new(self.type_ref(sub)?),
+            },
+            Node::Bitfield {
+                position,
+                length,
+                sub,
+            } => TypeRef::Bitfield {
+                bit_position: position,
+                bit_length: length,
+                subtype: Box::new(self.type_ref(sub)?),
+            },
+        })
+    }
+}
+
+/// A banner as compared and reported: up to the first NUL, trailing `\n`/`\r` removed.
+pub fn normalize_banner(raw: &[u8]) -> Vec<u8> {
+    let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
+    let mut b = raw.get(..end).unwrap_or(raw);
+    while let Some(rest) = b.strip_suffix(b"\n").or_else(|| b.strip_suffix(b"\r")) {
+        b = rest;
+    }
+    b.to_vec()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,535 @@
+//! The on-disk cache of parsed ISFs: a small hand-written little-endian format holding the
+//! [`Index`] tables as they are, so loading is a read, a CRC and a few `Vec` fills.
+//!
+//! Location: `$PODMORTEM_CACHE_DIR/isf/` when that variable is set (and not empty), else
+//! the XDG cache folder (`~/.cache/podmortem/isf/` on Linux). One file per ISF, named by
+//! the SHA-256 of the ISF file's bytes: `<sha256 hex>.v<FORMAT_VERSION>.isfidx`. Written to a
+//! temporary file in the same folder and renamed into place, so readers never see half a
+//! file. Nothing is ever written next to the ISF.
+//!
+//! Layout (all integers little-endian):
+//! ```text
+//! header  "PMISFIDX" | u32 FORMAT_VERSION | [u8; 32] content hash
+//!         | u8 has_banner | u32 banner length | banner bytes | u32 CRC-32 of the header so far
+//! body    u64 length | tables (see `encode`) | u32 CRC-32 of the tables
+//! ```
+//! The banner sits in the header so that [`read_banner`] can answer from a few hundred bytes.
+//! Any mismatch (magic, version, hash, CRC, bounds) makes the file count as absent.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::engine::bytes::Cursor;
+
+use super::index::{
+    BaseRec, ConstRec, EnumRec, FieldRec, Index, MAX_TYPE_DEPTH, NO_TYPE, Node, Str, SymbolRec,
+    UserRec,
+};
+
+/// Bumped whenever the layout or the meaning of the index changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+const MAGIC: &[u8; 8] = b"PMISFIDX";
+/// Longest banner accepted from a cache header.
+const MAX_BANNER: u32 = 1 << 16;
+
+/// Where parsed ISFs are cached.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CacheDir {
+    /// `$PODMORTEM_CACHE_DIR/isf`, else the XDG cache folder of podmortem plus `isf`.
+    #[default]
+    Default,
+    /// This folder (used as is).
+    At(PathBuf),
+    /// No cache: parse every time, write nothing.
+    Off,
+}
+
+impl CacheDir {
+    /// The folder this setting stands for, if any.
+    pub fn resolve(&self) -> Option<PathBuf> {
+        match self {
+            CacheDir::Off => None,
+            CacheDir::At(p) => Some(p.clone()),
+            CacheDir::Default => {
+                if let Some(dir) = std::env::var_os("PODMORTEM_CACHE_DIR").filter(|v| !v.is_empty())
+                {
+                    return Some(PathBuf::from(dir).join("isf"));
+                }
+                directories::ProjectDirs::from("", "", "podmortem")
+                    .map(|d| d.cache_dir().join("isf"))
+            }
+        }
+    }
+
+    /// The cache file for an ISF of this content hash.
+    pub fn file_for(&self, hash: &[u8; 32]) -> Option<PathBuf> {
+        Some(
+            self.resolve()?
+                .join(format!("{}.v{FORMAT_VERSION}.isfidx", hex(hash))),
+        )
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn header(hash: &[u8; 32], banner: Option<&[u8]>) -> Vec<u8> {
+    let mut h = Vec::with_capacity(64 + banner.map_or(0, <[u8]>::len));
+    h.extend_from_slice(MAGIC);
+    h.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h.extend_from_slice(hash);
+    h.push(u8::from(banner.is_some()));
+    let b = banner.unwrap_or(&[]);
+    h.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    h.extend_from_slice(b);
+    let crc = crc32(&h);
+    h.extend_from_slice(&crc.to_le_bytes());
+    h
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = flate2::Crc::new();
+    c.update(data);
+    c.sum()
+}
+
+/// Writes the cache file for `index` atomically. Errors are returned for the caller to
+/// ignore: a cache that cannot be written only costs time.
+pub(crate) fn write(
+    file: &Path,
+    hash: &[u8; 32],
+    banner: Option<&[u8]>,
+    index: &Index,
+) -> std::io::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = file.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    if banner.is_some_and(|b| b.len() > MAX_BANNER as usize) {
+        return Err(std::io::Error::other("banner too long to cache"));
+    }
+    let body = encode(index);
+    let mut out = header(hash, banner);
+    out.reserve(body.len() + 12);
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc32(&body).to_le_bytes());
+
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("isf");
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&out)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, file)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Reads just the header of a cache file: `Some(banner)` when the file is a valid cache of
+/// the ISF with this hash (the banner itself may be absent).
+pub(crate) fn read_banner(file: &Path, hash: &[u8; 32]) -> Option<Option<Vec<u8>>> {
+    let mut f = fs::File::open(file).ok()?;
+    let mut fixed = [0u8; 49];
+    f.read_exact(&mut fixed).ok()?;
+    let len = u32::from_le_bytes(fixed.get(45..49)?.try_into().ok()?);
+    if len > MAX_BANNER {
+        return None;
+    }
+    let mut rest = vec![0u8; len as usize + 4];
+    f.read_exact(&mut rest).ok()?;
+    let mut all = fixed.to_vec();
+    all.extend_from_slice(&rest);
+    parse_header(&all, hash).map(|(banner, _)| banner)
+}
+
+/// Checks a header; returns the banner and the header's length.
+fn parse_header(data: &[u8], hash: &[u8; 32]) -> Option<(Option<Vec<u8>>, usize)> {
+    let mut c = Cursor::new(data, 0);
+    if c.take(8)? != MAGIC || c.u32_le()? != FORMAT_VERSION || c.take(32)? != hash {
+        return None;
+    }
+    let [has] = c.array::<1>()?;
+    let len = c.u32_le()?;
+    if len > MAX_BANNER || has > 1 {
+        return None;
+    }
+    let banner = c.take(len as usize)?.to_vec();
+    let end = usize::try_from(c.offset()).ok()?;
+    let crc = c.u32_le()?;
+    if crc32(data.get(..end)?) != crc {
+        return None;
+    }
+    Some(((has == 1).then_some(banner), end + 4))
+}
+
+/// Reads and checks a whole cache file; `None` for anything but a valid cache of `hash`.
+pub(crate) fn read(file: &Path, hash: &[u8; 32]) -> Option<(Option<Vec<u8>>, Index)> {
+    let data = fs::read(file).ok()?;
+    let (banner, hlen) = parse_header(&data, hash)?;
+    let mut c = Cursor::new(data.get(hlen..)?, 0);
+    let len = usize::try_from(c.u64_le()?).ok()?;
+    let body = c.take(len)?;
+    if c.u32_le()? != crc32(body) || !c.is_empty() {
+        return None;
+    }
+    let index = decode(body)?;
+    validate(&index).then_some((banner, index))
+}
+
+// ----------------------------------------------------------------------------- encoding
+
+struct Out(Vec<u8>);
+
+impl Out {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn s(&mut self, s: Str) {
+        self.u32(s.start);
+        self.u32(s.len);
+    }
+    fn count(&mut self, n: usize) {
+        self.u64(n as u64);
+    }
+}
+
+/// Tables in order: strings, metadata, types, base types, user types, fields, enums,
+/// constants, symbols, constant data. Each table is a u64 count and fixed-size records.
+fn encode(i: &Index) -> Vec<u8> {
+    let mut o = Out(Vec::with_capacity(
+        i.strings.len() + i.symbols.len() * 16 + (1 << 20),
+    ));
+    o.count(i.strings.len());
+    o.0.extend_from_slice(i.strings.as_bytes());
+    o.s(i.format);
+    o.s(i.producer);
+    o.s(i.producer_version);
+    o.count(i.types.len());
+    for n in &i.types {
+        let (tag, a, b, c) = match *n {
+            Node::Base(s) => (0, 0, s.start, s.len),
+            Node::Struct(s) => (1, 0, s.start, s.len),
+            Node::Union(s) => (2, 0, s.start, s.len),
+            Node::Class(s) => (3, 0, s.start, s.len),
+            Node::Enum(s) => (4, 0, s.start, s.len),
+            Node::Function => (5, 0, 0, 0),
+            Node::Pointer(sub) => (6, 0, sub, 0),
+            Node::Array { count, sub } => (7, count, sub, 0),
+            Node::Bitfield {
+                position,
+                length,
+                sub,
+            } => (8, u64::from(position) << 32 | u64::from(length), sub, 0),
+        };
+        o.u8(tag);
+        o.u64(a);
+        o.u32(b);
+        o.u32(c);
+    }
+    o.count(i.base_types.len());
+    for r in &i.base_types {
+        o.s(r.name);
+        o.u64(r.size);
+        o.u8(r.kind);
+        o.u8(u8::from(r.signed));
+        o.u8(u8::from(r.little_endian));
+    }
+    o.count(i.user_types.len());
+    for r in &i.user_types {
+        o.s(r.name);
+        o.u64(r.size);
+        o.u8(r.kind);
+        o.u32(r.first);
+        o.u32(r.count);
+    }
+    o.count(i.fields.len());
+    for r in &i.fields {
+        o.s(r.name);
+        o.u64(r.offset);
+        o.u32(r.ty);
+        o.u8(u8::from(r.anonymous) | u8::from(r.lifted) << 1);
+    }
+    o.count(i.enums.len());
+    for r in &i.enums {
+        o.s(r.name);
+        o.u64(r.size);
+        o.s(r.base);
+        o.u32(r.first);
+        o.u32(r.count);
+    }
+    o.count(i.constants.len());
+    for r in &i.constants {
+        o.s(r.name);
+        o.u64(u64::from_ne_bytes(r.value.to_ne_bytes()));
+    }
+    o.count(i.symbols.len());
+    for r in &i.symbols {
+        o.s(r.name);
+        o.u64(r.address);
+        o.u32(r.ty);
+    }
+    o.count(i.constant_data.len());
+    for (name, data) in &i.constant_data {
+        o.s(*name);
+        o.count(data.len());
+        o.0.extend_from_slice(data);
+    }
+    o.0
+}
+
+struct In<'a>(Cursor<'a>);
+
+impl In<'_> {
+    fn u8(&mut self) -> Option<u8> {
+        self.0.array::<1>().map(|[b]| b)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.0.u32_le()
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.0.u64_le()
+    }
+    fn s(&mut self) -> Option<Str> {
+        Some(Str {
+            start: self.u32()?,
+            len: self.u32()?,
+        })
+    }
+    fn bool(&mut self) -> Option<bool> {
+        match self.u8()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+    /// A record count, refused if `record` bytes each would not fit in what is left.
+    fn count(&mut self, record: usize) -> Option<usize> {
+        let n = usize::try_from(self.u64()?).ok()?;
+        (n.checked_mul(record)? <= self.0.len()).then_some(n)
+    }
+    fn table<T>(
+        &mut self,
+        record: usize,
+        mut f: impl FnMut(&mut Self) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let n = self.count(record)?;
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(f(self)?);
+        }
+        Some(v)
+    }
+}
+
+fn decode(body: &[u8]) -> Option<Index> {
+    let mut r = In(Cursor::new(body, 0));
+    let n = r.count(1)?;
+    let strings = String::from_utf8(r.0.take(n)?.to_vec()).ok()?;
+    let (format, producer, producer_version) = (r.s()?, r.s()?, r.s()?);
+    let types = r.table(17, |r| {
+        let (tag, a, b, c) = (r.u8()?, r.u64()?, r.u32()?, r.u32()?);
+        let s = Str { start: b, len: c };
+        Some(match tag {
+            0 => Node::Base(s),
+            1 => Node::Struct(s),
+            2 => Node::Union(s),
+            3 => Node::Class(s),
+            4 => Node::Enum(s),
+            5 => Node::Function,
+            6 => Node::Pointer(b),
+            7 => Node::Array { count: a, sub: b },
+            8 => Node::Bitfield {
+                position: u32::try_from(a >> 32).ok()?,
+                length: u32::try_from(a & 0xFFFF_FFFF).ok()?,
+                sub: b,
+            },
+            _ => return None,
+        })
+    })?;
+    let base_types = r.table(19, |r| {
+        Some(BaseRec {
+            name: r.s()?,
+            size: r.u64()?,
+            kind: r.u8()?,
+            signed: r.bool()?,
+            little_endian: r.bool()?,
+        })
+    })?;
+    let user_types = r.table(25, |r| {
+        Some(UserRec {
+            name: r.s()?,
+            size: r.u64()?,
+            kind: r.u8()?,
+            first: r.u32()?,
+            count: r.u32()?,
+        })
+    })?;
+    let fields = r.table(21, |r| {
+        let (name, offset, ty, flags) = (r.s()?, r.u64()?, r.u32()?, r.u8()?);
+        (flags < 4).then_some(FieldRec {
+            name,
+            offset,
+            ty,
+            anonymous: flags & 1 != 0,
+            lifted: flags & 2 != 0,
+        })
+    })?;
+    let enums = r.table(32, |r| {
+        Some(EnumRec {
+            name: r.s()?,
+            size: r.u64()?,
+            base: r.s()?,
+            first: r.u32()?,
+            count: r.u32()?,
+        })
+    })?;
+    let constants = r.table(16, |r| {
+        Some(ConstRec {
+            name: r.s()?,
+            value: i64::from_ne_bytes(r.u64()?.to_ne_bytes()),
+        })
+    })?;
+    let symbols = r.table(20, |r| {
+        Some(SymbolRec {
+            name: r.s()?,
+            address: r.u64()?,
+            ty: r.u32()?,
+        })
+    })?;
+    let constant_data = r.table(16, |r| {
+        let name = r.s()?;
+        let n = r.count(1)?;
+        Some((name, r.0.take(n)?.to_vec()))
+    })?;
+    if !r.0.is_empty() {
+        return None;
+    }
+    Some(Index {
+        strings,
+        format,
+        producer,
+        producer_version,
+        types,
+        base_types,
+        user_types,
+        fields,
+        enums,
+        constants,
+        symbols,
+        constant_data,
+    })
+}
+
+/// Checks every reference of a decoded index: strings in range, type ids pointing backwards
+/// (so descriptors form a DAG) and no deeper than [`MAX_TYPE_DEPTH`], ranges in their tables.
+fn validate(i: &Index) -> bool {
+    let s_ok = |s: Str| {
+        let start = s.start as usize;
+        start
+            .checked_add(s.len as usize)
+            .is_some_and(|end| i.strings.get(start..end).is_some())
+    };
+    let mut depth: Vec<u32> = Vec::with_capacity(i.types.len());
+    for (id, n) in i.types.iter().enumerate() {
+        let child = |sub: u32| (sub as usize) < id;
+        let d = match *n {
+            Node::Base(s) | Node::Struct(s) | Node::Union(s) | Node::Class(s) | Node::Enum(s) => {
+                if !s_ok(s) {
+                    return false;
+                }
+                1
+            }
+            Node::Function => 1,
+            Node::Pointer(sub) | Node::Array { sub, .. } | Node::Bitfield { sub, .. } => {
+                if !child(sub) {
+                    return false;
+                }
+                depth
+                    .get(sub as usize)
+                    .copied()
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(1)
+            }
+        };
+        if d > MAX_TYPE_DEPTH {
+            return false;
+        }
+        depth.push(d);
+    }
+    let ty_ok = |t: u32| (t as usize) < i.types.len();
+    let range_ok = |first: u32, count: u32, len: usize| {
+        (first as usize)
+            .checked_add(count as usize)
+            .is_some_and(|end| end <= len)
+    };
+    [i.format, i.producer, i.producer_version]
+        .into_iter()
+        .all(s_ok)
+        && i.base_types.iter().all(|r| s_ok(r.name))
+        && i.user_types
+            .iter()
+            .all(|r| s_ok(r.name) && range_ok(r.first, r.count, i.fields.len()))
+        && i.fields.iter().all(|r| s_ok(r.name) && ty_ok(r.ty))
+        && i.enums
+            .iter()
+            .all(|r| s_ok(r.name) && s_ok(r.base) && range_ok(r.first, r.count, i.constants.len()))
+        && i.constants.iter().all(|r| s_ok(r.name))
+        && i.symbols
+            .iter()
+            .all(|r| s_ok(r.name) && (r.ty == NO_TYPE || ty_ok(r.ty)))
+        && i.constant_data.iter().all(|(n, _)| s_ok(*n))
+}
+
+/// [`validate`], for the unit tests of the parent module.
+#[cfg(test)]
+pub(crate) fn validate_for_test(i: &Index) -> bool {
+    validate(i)
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trip_and_tamper() {
+        let hash = [7u8; 32];
+        let h = header(&hash, Some(b"Linux version x"));
+        assert_eq!(
+            parse_header(&h, &hash),
+            Some((Some(b"Linux version x".to_vec()), h.len()))
+        );
+        assert!(parse_header(&h, &[8u8; 32]).is_none());
+        let mut bad = h.clone();
+        if let Some(b) = bad.get_mut(50) {
+            *b ^= 1;
+        }
+        assert!(parse_header(&bad, &hash).is_none());
+        assert!(parse_header(&h[..20], &hash).is_none());
+    }
+
+    #[test]
+    fn empty_index_round_trip() {
+        let i = Index::default();
+        assert_eq!(decode(&encode(&i)), Some(i));
+    }
+}

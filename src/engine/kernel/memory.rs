@@ -1,0 +1,99 @@
+//! Reading kernel structures: the interface the kernel walkers (tasks, memory areas, files,
+//! sockets) use, whatever provides the memory. The real provider translates kernel virtual
+//! addresses through the kernel's page tables over a physical memory source; tests provide
+//! sparse synthetic memory. Layouts always come from the ISF: walkers read
+//! `read_field_u64(task, "task_struct", "mm")`, never fixed offsets.
+
+use crate::engine::error::{Error, Result};
+use crate::engine::evidence::PartialRead;
+use crate::engine::kernel::isf::Isf;
+
+/// Kernel memory and the symbols that describe it.
+pub trait KernelMemory: Send + Sync {
+    /// The symbols.
+    fn isf(&self) -> &Isf;
+
+    /// Reads kernel virtual memory; bytes that do not translate or are not in the dump are
+    /// zeroed and left out of the result.
+    fn read_kernel(&self, vaddr: u64, buf: &mut [u8]) -> Result<PartialRead>;
+
+    /// The KASLR virtual shift to add to ISF symbol addresses.
+    fn virtual_shift(&self) -> u64;
+
+    /// Reads exactly `buf.len()` bytes, or fails naming the address.
+    fn read_exact(&self, vaddr: u64, buf: &mut [u8]) -> Result<()> {
+        let got = self.read_kernel(vaddr, buf)?;
+        if got.captured_len() == buf.len() {
+            Ok(())
+        } else {
+            Err(Error::Corrupt {
+                file: "kernel memory".into(),
+                at: vaddr,
+                reason: format!(
+                    "{} of {} bytes not in the dump",
+                    buf.len() - got.captured_len(),
+                    buf.len()
+                ),
+            })
+        }
+    }
+
+    /// Reads a little-endian u64.
+    fn read_u64(&self, vaddr: u64) -> Result<u64> {
+        let mut b = [0u8; 8];
+        self.read_exact(vaddr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Reads a little-endian u32.
+    fn read_u32(&self, vaddr: u64) -> Result<u32> {
+        let mut b = [0u8; 4];
+        self.read_exact(vaddr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// Address of `field` of the `struct_name` at `base`.
+    fn field_addr(&self, base: u64, struct_name: &str, field: &str) -> Result<u64> {
+        let off = self.isf().offset(struct_name, field)?;
+        base.checked_add(off).ok_or_else(|| Error::Corrupt {
+            file: "kernel memory".into(),
+            at: base,
+            reason: format!("{struct_name}.{field} address overflows"),
+        })
+    }
+
+    /// Reads a u64 (or pointer) field.
+    fn read_field_u64(&self, base: u64, struct_name: &str, field: &str) -> Result<u64> {
+        self.read_u64(self.field_addr(base, struct_name, field)?)
+    }
+
+    /// Reads a u32 field.
+    fn read_field_u32(&self, base: u64, struct_name: &str, field: &str) -> Result<u32> {
+        self.read_u32(self.field_addr(base, struct_name, field)?)
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes.
+    fn read_cstr(&self, vaddr: u64, max: usize) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; max];
+        let got = self.read_kernel(vaddr, &mut buf)?;
+        let captured = got
+            .captured
+            .first()
+            .filter(|r| r.start == 0)
+            .map_or(0, |r| r.end);
+        buf.truncate(captured);
+        if let Some(nul) = buf.iter().position(|&b| b == 0) {
+            buf.truncate(nul);
+        }
+        Ok(buf)
+    }
+
+    /// The run-time (KASLR-shifted) address of a symbol.
+    fn symbol(&self, name: &str) -> Result<u64> {
+        let a = self
+            .isf()
+            .symbol_address(name)
+            .ok_or_else(|| Error::Missing(format!("ISF symbol {name}")))?;
+        Ok(a.wrapping_add(self.virtual_shift()))
+    }
+}

@@ -1,0 +1,366 @@
+//! AVML's compressed LiME (version 2): per block a 32-byte header (magic `0x4C4D5641`,
+//! version 2, start, INCLUSIVE end, reserved), a snappy framing-format stream of the block's
+//! bytes, then a u64 LE trailer holding the stream's length.
+//!
+//! Opening walks the 4-byte chunk headers once and indexes every data chunk (physical
+//! address, file offset, kind, uncompressed length from the snappy varint); nothing is
+//! decompressed. Reads binary-search the index and decode single chunks on demand, checking
+//! each chunk's masked CRC-32C (a mismatch fails the reads touching that chunk). A small LRU
+//! of decoded chunks serves reads smaller than a chunk; reads covering a whole chunk decode
+//! straight into the caller's buffer.
+//!
+//! A stream cut short by the end of the file keeps its complete chunks, with a warning.
+
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use super::flat::walk;
+use super::snappy::{Chunk, ChunkCache, MAX_CHUNK};
+use super::{AVML_MAGIC, HEADER_LEN, PhysicalMemory, RangeHeader, all_zero, bytes_at, corrupt};
+use crate::engine::bytes::u64_le_at;
+use crate::engine::error::{Error, Result};
+use crate::engine::evidence::PartialRead;
+use crate::engine::mapped::Blob;
+
+/// The snappy framing format's stream identifier chunk body.
+const STREAM_ID: &[u8] = b"sNaPpY";
+
+/// An AVML compressed image with its chunk index.
+pub(crate) struct AvmlImage {
+    /// The file, for messages.
+    file: String,
+    /// Its bytes.
+    blob: Blob,
+    /// Every data chunk, sorted by physical address, disjoint.
+    chunks: Vec<Chunk>,
+    /// The blocks' physical ranges (as indexed: a truncated block is clamped).
+    ranges: Vec<Range<u64>>,
+    /// Problems found while opening.
+    warnings: Vec<String>,
+    /// Recently decoded chunks.
+    cache: Mutex<ChunkCache>,
+}
+
+impl std::fmt::Debug for AvmlImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AvmlImage")
+            .field("file", &self.file)
+            .field("ranges", &self.ranges.len())
+            .field("chunks", &self.chunks.len())
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the walk of one block's stream ended.
+enum StreamEnd {
+    /// The trailer was found; the next block starts at this offset.
+    Next(u64),
+    /// The file ended inside the stream (a warning is recorded).
+    Truncated,
+}
+
+/// Parses the AVML image in `blob` (named `file` in messages).
+pub(crate) fn parse(blob: Blob, file: String) -> Result<AvmlImage> {
+    let size = blob.len() as u64;
+    let mut chunks: Vec<Chunk> = Vec::new();
+    let mut blocks: Vec<(Range<u64>, Range<usize>, u64)> = Vec::new();
+    let mut warnings = Vec::new();
+    let mut at = 0u64;
+    while at < size {
+        let rest = size - at;
+        if !blocks.is_empty() && bytes_at(&blob, at, rest).is_some_and(all_zero) {
+            warnings.push(format!(
+                "{file}: {rest} bytes of zero padding after the last block, at offset {at:#x}, \
+                 ignored"
+            ));
+            break;
+        }
+        if rest < HEADER_LEN && !blocks.is_empty() {
+            warnings.push(format!(
+                "{file}: {rest} trailing bytes at offset {at:#x} ignored (too short for an AVML \
+                 header)"
+            ));
+            break;
+        }
+        let header = RangeHeader::read(&blob, &file, at)?;
+        if header.magic != AVML_MAGIC {
+            return Err(Error::BadMagic {
+                file,
+                at,
+                found: header.magic,
+                expected: "AVML block header 0x4c4d5641 (\"AVML\")",
+            });
+        }
+        if header.version != 2 {
+            return Err(corrupt(
+                &file,
+                at + 4,
+                format!("unsupported AVML version {} (expected 2)", header.version),
+            ));
+        }
+        let phys = header.range(&file, at)?;
+        let first = chunks.len();
+        let end = walk_stream(&blob, &file, at, phys.clone(), &mut chunks, &mut warnings)?;
+        let indexed = chunks.last().filter(|_| chunks.len() > first);
+        let phys_end = indexed.map_or(phys.start, |c| c.phys_range().end);
+        if phys_end > phys.start {
+            blocks.push((phys.start..phys_end, first..chunks.len(), at));
+        }
+        match end {
+            StreamEnd::Next(next) => at = next,
+            StreamEnd::Truncated => break,
+        }
+    }
+    if blocks
+        .windows(2)
+        .any(|w| matches!(w, [a, b] if b.0.start < a.0.end))
+    {
+        chunks = sort_blocks(&file, &mut blocks, &chunks)?;
+    }
+    let ranges = blocks.into_iter().map(|b| b.0).collect();
+    Ok(AvmlImage {
+        file,
+        blob,
+        chunks,
+        ranges,
+        warnings,
+        cache: Mutex::new(ChunkCache::default()),
+    })
+}
+
+/// Puts blocks stored out of address order into order (rebuilding the chunk index); blocks
+/// that overlap are an error, as compressed chunks cannot be trimmed.
+fn sort_blocks(
+    file: &str,
+    blocks: &mut [(Range<u64>, Range<usize>, u64)],
+    chunks: &[Chunk],
+) -> Result<Vec<Chunk>> {
+    blocks.sort_by_key(|b| b.0.start);
+    let mut sorted = Vec::with_capacity(chunks.len());
+    let mut prev: Option<&(Range<u64>, Range<usize>, u64)> = None;
+    for b in blocks.iter_mut() {
+        if let Some(p) = prev
+            && b.0.start < p.0.end
+        {
+            return Err(corrupt(
+                file,
+                b.2,
+                format!(
+                    "block {:#x}-{:#x} overlaps the block at offset {:#x}",
+                    b.0.start, b.0.end, p.2
+                ),
+            ));
+        }
+        let start = sorted.len();
+        sorted.extend_from_slice(chunks.get(b.1.clone()).unwrap_or_default());
+        b.1 = start..sorted.len();
+        prev = Some(b);
+    }
+    Ok(sorted)
+}
+
+/// Walks the framing-format stream of the block whose header is at `at`, appending its data
+/// chunks to `chunks`.
+fn walk_stream(
+    data: &[u8],
+    file: &str,
+    at: u64,
+    phys: Range<u64>,
+    chunks: &mut Vec<Chunk>,
+    warnings: &mut Vec<String>,
+) -> Result<StreamEnd> {
+    let size = data.len() as u64;
+    let start = at + HEADER_LEN;
+    let want = phys.end - phys.start;
+    let mut p = start;
+    let mut produced = 0u64;
+    let mut seen_id = false;
+    let cut = |p: u64, produced: u64, warnings: &mut Vec<String>| {
+        warnings.push(format!(
+            "{file}: the stream of block {:#x}-{:#x} (header at offset {at:#x}) is truncated at \
+             offset {p:#x}: {produced} of its {want} bytes are indexed; the rest is treated as \
+             not captured",
+            phys.start,
+            phys.end - 1
+        ));
+        StreamEnd::Truncated
+    };
+    loop {
+        if produced == want {
+            let len = p - start;
+            match u64_at(data, p) {
+                Some(t) if t == len => return Ok(StreamEnd::Next(p + 8)),
+                None => {
+                    warnings.push(format!(
+                        "{file}: the trailer of the block at offset {at:#x} is missing or cut \
+                         (the file ends at {size:#x}, right after its stream)"
+                    ));
+                    return Ok(StreamEnd::Truncated);
+                }
+                Some(found) if !skippable_at(data, p) => {
+                    return Err(corrupt(
+                        file,
+                        p,
+                        format!(
+                            "expected the block's trailer (stream length {len}) after its \
+                             {want} bytes, found {found}"
+                        ),
+                    ));
+                }
+                // A skippable chunk before the trailer: walk on.
+                _ => {}
+            }
+        }
+        let Some(head) = bytes_at(data, p, 4) else {
+            return Ok(cut(p, produced, warnings));
+        };
+        let [kind, l0, l1, l2] = <[u8; 4]>::try_from(head).unwrap_or_default();
+        let len = u32::from_le_bytes([l0, l1, l2, 0]);
+        let body_at = p + 4;
+        let Some(body) = bytes_at(data, body_at, u64::from(len)) else {
+            return Ok(cut(p, produced, warnings));
+        };
+        match kind {
+            0xff => {
+                if body != STREAM_ID {
+                    return Err(corrupt(file, p, "bad snappy stream identifier"));
+                }
+                seen_id = true;
+            }
+            0x00 | 0x01 => {
+                if !seen_id {
+                    return Err(corrupt(
+                        file,
+                        p,
+                        "snappy data chunk before the stream identifier",
+                    ));
+                }
+                let payload = body
+                    .get(4..)
+                    .ok_or_else(|| corrupt(file, p, "snappy chunk shorter than its CRC"))?;
+                let ulen = if kind == 0x00 {
+                    snap::raw::decompress_len(payload).map_err(|e| {
+                        corrupt(file, p, format!("bad snappy chunk length varint: {e}"))
+                    })? as u64
+                } else {
+                    payload.len() as u64
+                };
+                if ulen > MAX_CHUNK {
+                    return Err(corrupt(
+                        file,
+                        p,
+                        format!("snappy chunk of {ulen} bytes exceeds the 64 KiB limit"),
+                    ));
+                }
+                if produced + ulen > want {
+                    return Err(corrupt(
+                        file,
+                        p,
+                        format!(
+                            "the stream holds more than the {want} bytes of block {:#x}-{:#x} \
+                             declared at offset {at:#x}",
+                            phys.start,
+                            phys.end - 1
+                        ),
+                    ));
+                }
+                if ulen > 0 {
+                    let phys_at = phys.start + produced;
+                    chunks.push(Chunk::new(phys_at, body_at, len, ulen as u32, kind == 0));
+                }
+                produced += ulen;
+            }
+            0x02..=0x7f => {
+                return Err(corrupt(
+                    file,
+                    p,
+                    format!("reserved unskippable snappy chunk type {kind:#04x}"),
+                ));
+            }
+            // 0x80-0xfd skippable, 0xfe padding.
+            _ => {}
+        }
+        p = body_at + u64::from(len);
+    }
+}
+
+/// True when a whole skippable, padding or stream identifier chunk is at file offset `at`
+/// (what may stand between a stream's last data chunk and its trailer).
+fn skippable_at(data: &[u8], at: u64) -> bool {
+    match bytes_at(data, at, 4) {
+        Some(&[kind @ 0x80..=0xff, l0, l1, l2]) => {
+            let len = u32::from_le_bytes([l0, l1, l2, 0]);
+            kind >= 0x80 && bytes_at(data, at + 4, u64::from(len)).is_some()
+        }
+        _ => false,
+    }
+}
+
+/// A u64 LE at file offset `at`.
+fn u64_at(data: &[u8], at: u64) -> Option<u64> {
+    u64_le_at(data, usize::try_from(at).ok()?)
+}
+
+impl AvmlImage {
+    /// The cache, even if a thread panicked while holding it (its contents stay valid).
+    fn cache(&self) -> std::sync::MutexGuard<'_, ChunkCache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Copies `dst.len()` decoded bytes from `offset` in `chunk` into `dst`.
+    fn fill(&self, chunk: &Chunk, offset: u64, dst: &mut [u8]) -> Result<()> {
+        let cached = self.cache().get(chunk.file);
+        if offset == 0 && dst.len() == chunk.ulen as usize {
+            return match cached {
+                Some(bytes) if bytes.len() == dst.len() => {
+                    dst.copy_from_slice(&bytes);
+                    Ok(())
+                }
+                _ => chunk.decode_into(&self.blob, &self.file, dst),
+            };
+        }
+        let bytes = match cached {
+            Some(bytes) => bytes,
+            None => {
+                let mut fresh = vec![0u8; chunk.ulen as usize];
+                chunk.decode_into(&self.blob, &self.file, &mut fresh)?;
+                let fresh: Arc<[u8]> = Arc::from(fresh);
+                self.cache().put(chunk.file, Arc::clone(&fresh));
+                fresh
+            }
+        };
+        let src = usize::try_from(offset)
+            .ok()
+            .and_then(|o| bytes.get(o..o.checked_add(dst.len())?))
+            .ok_or_else(|| {
+                corrupt(
+                    &self.file,
+                    chunk.file,
+                    "read beyond a decoded chunk (index inconsistent)",
+                )
+            })?;
+        dst.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+impl PhysicalMemory for AvmlImage {
+    fn read_phys(&self, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
+        walk(&self.chunks, Chunk::phys_range, addr, buf, |c, off, dst| {
+            self.fill(c, off, dst)
+        })
+    }
+
+    fn ranges(&self) -> &[Range<u64>] {
+        &self.ranges
+    }
+
+    fn format(&self) -> &'static str {
+        "avml"
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}
