@@ -67,7 +67,10 @@ pub struct Jobs {
 
 impl std::fmt::Debug for Jobs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Jobs").field("inline", &self.inline).field("generation", &self.generation).finish()
+        f.debug_struct("Jobs")
+            .field("inline", &self.inline)
+            .field("generation", &self.generation)
+            .finish()
     }
 }
 
@@ -87,7 +90,10 @@ impl Batcher {
     fn flush(&mut self) {
         if !self.pending.is_empty() {
             let hits = std::mem::take(&mut self.pending);
-            (self.emit)(JobEvent::SearchHits { generation: self.generation, hits });
+            (self.emit)(JobEvent::SearchHits {
+                generation: self.generation,
+                hits,
+            });
         }
         self.last_flush = Instant::now();
     }
@@ -103,10 +109,16 @@ impl Sink for Batcher {
     }
 
     fn progress(&mut self, done: u64, total: u64) {
-        let percent = if total == 0 { 100 } else { (done.saturating_mul(100) / total).min(100) as u8 };
+        let percent = done
+            .saturating_mul(100)
+            .checked_div(total)
+            .map_or(100, |p| p.min(100) as u8);
         if percent != self.percent {
             self.percent = percent;
-            (self.emit)(JobEvent::SearchProgress { generation: self.generation, percent });
+            (self.emit)(JobEvent::SearchProgress {
+                generation: self.generation,
+                percent,
+            });
         }
         if self.last_flush.elapsed() >= FLUSH_EVERY {
             self.flush();
@@ -117,12 +129,22 @@ impl Sink for Batcher {
 impl Jobs {
     /// Jobs on background threads.
     pub fn threaded(emit: Emitter) -> Jobs {
-        Jobs { emit, inline: false, generation: 0, search_cancel: None }
+        Jobs {
+            emit,
+            inline: false,
+            generation: 0,
+            search_cancel: None,
+        }
     }
 
     /// Jobs run on the calling thread (tests).
     pub fn inline(emit: Emitter) -> Jobs {
-        Jobs { emit, inline: true, generation: 0, search_cancel: None }
+        Jobs {
+            emit,
+            inline: true,
+            generation: 0,
+            search_cancel: None,
+        }
     }
 
     fn run(&self, f: impl FnOnce() + Send + 'static) {
@@ -153,8 +175,14 @@ impl Jobs {
             let result = search(&*ev, &req, &cancel, &mut sink);
             sink.flush();
             match result {
-                Ok(summary) => emit(JobEvent::SearchDone { generation, summary }),
-                Err(e) => emit(JobEvent::SearchFailed { generation, error: e.to_string() }),
+                Ok(summary) => emit(JobEvent::SearchDone {
+                    generation,
+                    summary,
+                }),
+                Err(e) => emit(JobEvent::SearchFailed {
+                    generation,
+                    error: e.to_string(),
+                }),
             }
         });
         generation

@@ -8,8 +8,8 @@ use serde::Serialize;
 use crate::cli::output::{Table, json, opt};
 use crate::engine::evidence::{Evidence, FileType, Pid, Process, tree_order};
 use crate::engine::time::format_time;
-use crate::units::human_size;
 use crate::sanitize::{sanitize, sanitize_bytes};
+use crate::units::human_size;
 
 /// `podmortem info`.
 pub fn info(ev: &dyn Evidence, as_json: bool, out: &mut dyn Write) -> Result<()> {
@@ -306,4 +306,3 @@ pub fn rootfs(
     }
     t.print(out)
 }
-

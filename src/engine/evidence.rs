@@ -395,4 +395,3 @@ pub fn tree_order(procs: &[Process]) -> Vec<(usize, &Process)> {
     }
     out
 }
-

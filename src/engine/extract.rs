@@ -18,7 +18,13 @@ pub fn safe_relative(name: &str) -> PathBuf {
         }
         let clean: String = part
             .chars()
-            .map(|c| if c.is_control() || c == '\\' || crate::sanitize::is_unsafe(c) { '_' } else { c })
+            .map(|c| {
+                if c.is_control() || c == '\\' || crate::sanitize::is_unsafe(c) {
+                    '_'
+                } else {
+                    c
+                }
+            })
             .collect();
         out.push(clean);
     }
@@ -36,7 +42,10 @@ pub fn extract_to(dest_dir: &Path, name: &str, bytes: &[u8], force: bool) -> Res
     // Create parents one by one, refusing symlinks at every level.
     let mut cur = dest_dir.to_path_buf();
     std::fs::create_dir_all(&cur).map_err(|e| Error::io(&cur, e))?;
-    let parents: Vec<Component<'_>> = rel.parent().map(|p| p.components().collect()).unwrap_or_default();
+    let parents: Vec<Component<'_>> = rel
+        .parent()
+        .map(|p| p.components().collect())
+        .unwrap_or_default();
     for c in parents {
         cur.push(c);
         match std::fs::symlink_metadata(&cur) {
@@ -44,15 +53,27 @@ pub fn extract_to(dest_dir: &Path, name: &str, bytes: &[u8], force: bool) -> Res
                 return Err(Error::Unsupported("extraction through a symbolic link"));
             }
             Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(Error::io(&cur, std::io::Error::other("exists and is not a folder"))),
+            Ok(_) => {
+                return Err(Error::io(
+                    &cur,
+                    std::io::Error::other("exists and is not a folder"),
+                ));
+            }
             Err(_) => std::fs::create_dir(&cur).map_err(|e| Error::io(&cur, e))?,
         }
     }
-    if let Ok(m) = std::fs::symlink_metadata(&target) {
-        if m.file_type().is_symlink() || !force {
-            return Err(Error::io(&target, std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already exists (use --force to overwrite)")));
-        }
+    if let Ok(m) = std::fs::symlink_metadata(&target)
+        && (m.file_type().is_symlink() || !force)
+    {
+        return Err(Error::io(
+            &target,
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "already exists (use --force to overwrite)",
+            ),
+        ));
     }
+
     let mut opts = OpenOptions::new();
     opts.write(true);
     if force {
@@ -73,7 +94,10 @@ mod tests {
 
     #[test]
     fn names_cannot_escape() {
-        assert_eq!(safe_relative("../../etc/passwd"), PathBuf::from("etc/passwd"));
+        assert_eq!(
+            safe_relative("../../etc/passwd"),
+            PathBuf::from("etc/passwd")
+        );
         assert_eq!(safe_relative("/abs/./x"), PathBuf::from("abs/x"));
         assert_eq!(safe_relative("a\x1b[31m/b"), PathBuf::from("a_[31m/b"));
         assert_eq!(safe_relative(".."), PathBuf::from("unnamed"));

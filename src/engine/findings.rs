@@ -124,11 +124,31 @@ impl Target {
     pub fn describe(&self) -> String {
         match self {
             Target::Process { pid, comm, .. } => format!("process {pid} {comm}"),
-            Target::Vma { pid, start, end, perms, path, .. } => {
-                format!("vma {pid} {start:#x}-{end:#x} {perms} {}", path.as_deref().unwrap_or(""))
+            Target::Vma {
+                pid,
+                start,
+                end,
+                perms,
+                path,
+                ..
+            } => {
+                format!(
+                    "vma {pid} {start:#x}-{end:#x} {perms} {}",
+                    path.as_deref().unwrap_or("")
+                )
             }
-            Target::Memory { pid, address, length, .. } => format!("memory {pid} {address:#x} +{length}"),
-            Target::SearchHit { pid, address, pattern, .. } => format!("hit {pid} {address:#x} /{pattern}/"),
+            Target::Memory {
+                pid,
+                address,
+                length,
+                ..
+            } => format!("memory {pid} {address:#x} +{length}"),
+            Target::SearchHit {
+                pid,
+                address,
+                pattern,
+                ..
+            } => format!("hit {pid} {address:#x} /{pattern}/"),
             Target::File { path, deleted, .. } => {
                 format!("file {path}{}", if *deleted { " (deleted)" } else { "" })
             }
@@ -171,7 +191,13 @@ pub struct Session {
 impl Session {
     /// An empty session.
     pub fn new(evidence_id: String, evidence_path: String) -> Session {
-        Session { schema: SCHEMA.into(), evidence_id, evidence_path, next_id: 1, findings: Vec::new() }
+        Session {
+            schema: SCHEMA.into(),
+            evidence_id,
+            evidence_path,
+            next_id: 1,
+            findings: Vec::new(),
+        }
     }
 
     /// Adds a finding and returns its id.
@@ -179,7 +205,14 @@ impl Session {
         let id = self.next_id;
         self.next_id += 1;
         let now = crate::engine::time::now_rfc3339();
-        self.findings.push(Finding { id, created: now.clone(), updated: now, note, tags, target });
+        self.findings.push(Finding {
+            id,
+            created: now.clone(),
+            updated: now,
+            note,
+            tags,
+            target,
+        });
         id
     }
 
@@ -215,21 +248,24 @@ pub fn evidence_identity(path: &Path) -> Result<String> {
         f.read_exact(&mut buf).map_err(|e| Error::io(path, e))?;
         h.update(&buf);
         if len > 2 << 20 {
-            f.seek(SeekFrom::End(-(1 << 20))).map_err(|e| Error::io(path, e))?;
+            f.seek(SeekFrom::End(-(1 << 20)))
+                .map_err(|e| Error::io(path, e))?;
             f.read_exact(&mut buf).map_err(|e| Error::io(path, e))?;
             h.update(&buf);
         }
     }
-    Ok(hex_string(&h.finalize()[..16]))
+    Ok(hex_string(h.finalize().get(..16).unwrap_or_default()))
 }
 
 /// Lower-case hex of bytes.
 pub fn hex_string(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Where a session is stored.
@@ -244,10 +280,17 @@ impl SessionStore {
     pub fn for_evidence(id: &str, data_dir: Option<PathBuf>) -> Result<SessionStore> {
         let dir = data_dir
             .or_else(|| std::env::var_os("PODMORTEM_DATA_DIR").map(PathBuf::from))
-            .or_else(|| directories::ProjectDirs::from("", "", "podmortem").map(|d| d.data_dir().to_path_buf()))
-            .ok_or_else(|| Error::Missing("a data directory for findings (set PODMORTEM_DATA_DIR)".into()))?
+            .or_else(|| {
+                directories::ProjectDirs::from("", "", "podmortem")
+                    .map(|d| d.data_dir().to_path_buf())
+            })
+            .ok_or_else(|| {
+                Error::Missing("a data directory for findings (set PODMORTEM_DATA_DIR)".into())
+            })?
             .join("sessions");
-        Ok(SessionStore { path: dir.join(format!("{id}.json")) })
+        Ok(SessionStore {
+            path: dir.join(format!("{id}.json")),
+        })
     }
 
     /// The session file.
@@ -258,11 +301,13 @@ impl SessionStore {
     /// Loads the session, or `None` when there is none yet.
     pub fn load(&self) -> Result<Option<Session>> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::Corrupt {
-                file: self.path.display().to_string(),
-                at: 0,
-                reason: format!("session file: {e}"),
-            }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::Corrupt {
+                    file: self.path.display().to_string(),
+                    at: 0,
+                    reason: format!("session file: {e}"),
+                }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(&self.path, e)),
         }
@@ -284,7 +329,10 @@ impl SessionStore {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let result = (|| {
         let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -381,7 +429,10 @@ pub fn export(ev: &dyn Evidence, session: &Session, sha256: Option<String>) -> E
     let info = ev.info();
     Export {
         schema: SCHEMA,
-        tool: Tool { name: "podmortem", version: env!("CARGO_PKG_VERSION") },
+        tool: Tool {
+            name: "podmortem",
+            version: env!("CARGO_PKG_VERSION"),
+        },
         exported_at: crate::engine::time::now_rfc3339(),
         evidence: ExportedEvidence {
             path: info.path.display().to_string(),
@@ -397,7 +448,10 @@ pub fn export(ev: &dyn Evidence, session: &Session, sha256: Option<String>) -> E
         findings: session
             .findings
             .iter()
-            .map(|f| ExportedFinding { finding: f.clone(), bytes: bytes_of(ev, &f.target) })
+            .map(|f| ExportedFinding {
+                finding: f.clone(),
+                bytes: bytes_of(ev, &f.target),
+            })
             .collect(),
     }
 }
@@ -405,10 +459,21 @@ pub fn export(ev: &dyn Evidence, session: &Session, sha256: Option<String>) -> E
 fn bytes_of(ev: &dyn Evidence, target: &Target) -> Option<ExportedBytes> {
     match target {
         Target::Process { .. } => None,
-        Target::Vma { pid, start, end, .. } => memory_bytes(ev, *pid, *start, end.saturating_sub(*start)),
-        Target::Memory { pid, address, length, .. } | Target::SearchHit { pid, address, length, .. } => {
-            memory_bytes(ev, *pid, *address, *length)
+        Target::Vma {
+            pid, start, end, ..
+        } => memory_bytes(ev, *pid, *start, end.saturating_sub(*start)),
+        Target::Memory {
+            pid,
+            address,
+            length,
+            ..
         }
+        | Target::SearchHit {
+            pid,
+            address,
+            length,
+            ..
+        } => memory_bytes(ev, *pid, *address, *length),
         Target::File { path, deleted, .. } => {
             if *deleted {
                 return None;
@@ -419,7 +484,10 @@ fn bytes_of(ev: &dyn Evidence, target: &Target) -> Option<ExportedBytes> {
                 length: n,
                 captured: n,
                 sha256: hex_string(&Sha256::digest(&data)),
-                hex: hex_string(data.get(..EXPORT_HEX_CAP.min(data.len())).unwrap_or_default()),
+                hex: hex_string(
+                    data.get(..EXPORT_HEX_CAP.min(data.len()))
+                        .unwrap_or_default(),
+                ),
                 truncated: data.len() > EXPORT_HEX_CAP,
             })
         }
@@ -466,7 +534,12 @@ mod tests {
         assert!(store.load().unwrap().is_none());
         let mut s = Session::new("abc".into(), "/x".into());
         let id = s.add(
-            Target::Memory { pid: 7, comm: "a".into(), address: 0x7f00, length: 4 },
+            Target::Memory {
+                pid: 7,
+                comm: "a".into(),
+                address: 0x7f00,
+                length: 4,
+            },
             "note".into(),
             vec!["t".into()],
         );

@@ -24,7 +24,14 @@ pub enum Pane {
 
 impl Pane {
     /// All panes in tab order.
-    pub const ALL: [Pane; 6] = [Pane::Processes, Pane::Maps, Pane::Hex, Pane::Search, Pane::Rootfs, Pane::Findings];
+    pub const ALL: [Pane; 6] = [
+        Pane::Processes,
+        Pane::Maps,
+        Pane::Hex,
+        Pane::Search,
+        Pane::Rootfs,
+        Pane::Findings,
+    ];
 
     /// Position in the tab order.
     pub fn index(self) -> usize {

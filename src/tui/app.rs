@@ -51,10 +51,14 @@ pub struct Prompt {
 
 impl Prompt {
     /// A prompt with a title and initial text.
-    pub fn new(kind: PromptKind, title: impl Into<String>, text: &str) -> Prompt {
+    pub fn new(kind: PromptKind, title: impl Into<String>, text: &str) -> Box<Prompt> {
         let mut input = TextArea::new(vec![text.to_string()]);
         input.move_cursor(ratatui_textarea::CursorMove::End);
-        Prompt { kind, title: title.into(), input }
+        Box::new(Prompt {
+            kind,
+            title: title.into(),
+            input,
+        })
     }
 
     /// The text typed.
@@ -79,7 +83,7 @@ pub enum Overlay {
         scroll: u16,
     },
     /// A text prompt.
-    Prompt(Prompt),
+    Prompt(Box<Prompt>),
 }
 
 /// Severity of a status message.
@@ -135,7 +139,10 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("focus", &self.focus).field("size", &self.size).finish()
+        f.debug_struct("App")
+            .field("focus", &self.focus)
+            .field("size", &self.size)
+            .finish()
     }
 }
 
@@ -155,8 +162,16 @@ impl App {
         let flags = procs
             .iter()
             .map(|p| {
-                let suspicious = ev.maps(p.pid).map(|m| m.iter().filter(|v| v.is_suspicious()).count()).unwrap_or(0);
-                (p.pid, ProcFlags { suspicious_vmas: suspicious })
+                let suspicious = ev
+                    .maps(p.pid)
+                    .map(|m| m.iter().filter(|v| v.is_suspicious()).count())
+                    .unwrap_or(0);
+                (
+                    p.pid,
+                    ProcFlags {
+                        suspicious_vmas: suspicious,
+                    },
+                )
             })
             .collect();
         let mut status = None;
@@ -170,11 +185,17 @@ impl App {
         };
         let session = match store.as_ref().map(SessionStore::load) {
             Some(Ok(Some(s))) => {
-                status = Some((format!("{} saved finding(s) loaded", s.findings.len()), Level::Info));
+                status = Some((
+                    format!("{} saved finding(s) loaded", s.findings.len()),
+                    Level::Info,
+                ));
                 s
             }
             Some(Err(e)) => {
-                status = Some((format!("saved findings unreadable, starting a new session: {e}"), Level::Error));
+                status = Some((
+                    format!("saved findings unreadable, starting a new session: {e}"),
+                    Level::Error,
+                ));
                 Session::new(id, info.path.display().to_string())
             }
             _ => Session::new(id, info.path.display().to_string()),
@@ -265,7 +286,11 @@ impl App {
     /// Opens the bookmark prompt for a target.
     pub fn bookmark(&mut self, target: Target, note: &str) {
         let title = format!("bookmark {} — note (#word adds a tag)", target.describe());
-        self.overlay = Some(Overlay::Prompt(Prompt::new(PromptKind::NewFinding(target), title, note)));
+        self.overlay = Some(Overlay::Prompt(Prompt::new(
+            PromptKind::NewFinding(target),
+            title,
+            note,
+        )));
     }
 
     /// Handles one action.
@@ -299,7 +324,11 @@ impl App {
             Action::ToggleHelp => self.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::Export => {
                 let default = default_export_path(&self.info.path);
-                self.overlay = Some(Overlay::Prompt(Prompt::new(PromptKind::ExportPath, "export findings to", &default)));
+                self.overlay = Some(Overlay::Prompt(Prompt::new(
+                    PromptKind::ExportPath,
+                    "export findings to",
+                    &default,
+                )));
             }
             other => match self.focus {
                 Pane::Processes => processes::update(self, other),
@@ -314,10 +343,14 @@ impl App {
     }
 
     fn update_overlay(&mut self, action: Action) {
-        let Some(overlay) = self.overlay.as_mut() else { return };
+        let Some(overlay) = self.overlay.as_mut() else {
+            return;
+        };
         match overlay {
             Overlay::Help { scroll } | Overlay::Details { scroll, .. } => match action {
-                Action::Cancel | Action::ToggleHelp | Action::Quit | Action::Enter => self.overlay = None,
+                Action::Cancel | Action::ToggleHelp | Action::Quit | Action::Enter => {
+                    self.overlay = None
+                }
                 Action::Up => *scroll = scroll.saturating_sub(1),
                 Action::Down => *scroll = scroll.saturating_add(1),
                 Action::PageUp => *scroll = scroll.saturating_sub(10),
@@ -353,7 +386,10 @@ impl App {
                 let id = self.session.add(target, note, tags);
                 self.save_findings();
                 if !matches!(self.status, Some((_, Level::Error))) {
-                    self.info_msg(format!("finding #{id} saved ({} in total)", self.session.findings.len()));
+                    self.info_msg(format!(
+                        "finding #{id} saved ({} in total)",
+                        self.session.findings.len()
+                    ));
                 }
             }
             PromptKind::EditNote(id) => {
@@ -393,13 +429,19 @@ impl App {
         let doc = export(&*self.ev, &self.session, self.evidence_sha256.clone());
         let result = serde_json::to_vec_pretty(&doc)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| crate::engine::findings::write_atomic(&path, &bytes).map_err(|e| e.to_string()));
+            .and_then(|bytes| {
+                crate::engine::findings::write_atomic(&path, &bytes).map_err(|e| e.to_string())
+            });
         match result {
             Ok(()) => self.info_msg(format!(
                 "{} finding(s) exported to {}{}",
                 doc.findings.len(),
                 path.display(),
-                if doc.evidence.sha256.is_none() { " (evidence sha256 still being computed)" } else { "" }
+                if doc.evidence.sha256.is_none() {
+                    " (evidence sha256 still being computed)"
+                } else {
+                    ""
+                }
             )),
             Err(e) => self.error_msg(format!("export failed: {e}")),
         }
@@ -435,9 +477,18 @@ pub fn split_tags(text: &str) -> (String, Vec<String>) {
 pub fn default_export_path(evidence: &std::path::Path) -> String {
     let stem = evidence
         .file_name()
-        .map(|n| n.to_string_lossy().split('.').next().unwrap_or("evidence").to_string())
+        .map(|n| {
+            n.to_string_lossy()
+                .split('.')
+                .next()
+                .unwrap_or("evidence")
+                .to_string()
+        })
         .unwrap_or_else(|| "evidence".into());
-    let name = format!("findings-{}.json", crate::engine::extract::safe_relative(&stem).display());
+    let name = format!(
+        "findings-{}.json",
+        crate::engine::extract::safe_relative(&stem).display()
+    );
     let cwd = std::env::current_dir().unwrap_or_default();
     let evidence_dir = std::fs::canonicalize(evidence)
         .ok()
@@ -445,7 +496,10 @@ pub fn default_export_path(evidence: &std::path::Path) -> String {
     if evidence_dir.as_deref() == std::fs::canonicalize(&cwd).ok().as_deref() {
         let data = std::env::var_os("PODMORTEM_DATA_DIR")
             .map(PathBuf::from)
-            .or_else(|| directories::ProjectDirs::from("", "", "podmortem").map(|d| d.data_dir().to_path_buf()))
+            .or_else(|| {
+                directories::ProjectDirs::from("", "", "podmortem")
+                    .map(|d| d.data_dir().to_path_buf())
+            })
             .unwrap_or_else(std::env::temp_dir);
         return data.join("exports").join(name).display().to_string();
     }

@@ -14,7 +14,8 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
     if ctrl && matches!(key.code, KeyCode::Char('c')) {
         return Some(Action::Quit);
     }
-    let text_mode = matches!(app.overlay, Some(Overlay::Prompt(_))) || (app.overlay.is_none() && app.focus == Pane::Search && app.search.editing);
+    let text_mode = matches!(app.overlay, Some(Overlay::Prompt(_)))
+        || (app.overlay.is_none() && app.focus == Pane::Search && app.search.editing);
     if text_mode {
         return Some(match key.code {
             KeyCode::Esc => Action::Cancel,

@@ -29,7 +29,13 @@ pub fn hints(p: Pane) -> &'static [(&'static str, &'static str)] {
             ("?", "help"),
             ("q", "quit"),
         ],
-        Pane::Maps => &[("↑↓", "move"), ("⏎", "hex"), ("b", "bookmark"), ("?", "help"), ("q", "quit")],
+        Pane::Maps => &[
+            ("↑↓", "move"),
+            ("⏎", "hex"),
+            ("b", "bookmark"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
         Pane::Hex => &[
             ("←↑↓→", "move"),
             ("PgUp/Dn", "page"),
@@ -77,10 +83,16 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         &[
             ("1-6, Tab, Shift-Tab", "switch pane"),
             ("?", "this help (Esc closes)"),
-            ("b", "bookmark the selection as a finding (note; #words become tags)"),
+            (
+                "b",
+                "bookmark the selection as a finding (note; #words become tags)",
+            ),
             ("e", "export findings to JSON"),
             ("q, Ctrl-C", "quit (findings are always saved already)"),
-            ("Esc", "close a popup, stop editing, cancel a running search"),
+            (
+                "Esc",
+                "close a popup, stop editing, cancel a running search",
+            ),
         ],
     ),
     (
@@ -88,17 +100,26 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         &[
             ("↑↓ PgUp PgDn Home End", "move"),
             ("← →", "collapse / expand a subtree"),
-            ("Enter", "details: cmdline, environment, files, sockets, cwd/root"),
+            (
+                "Enter",
+                "details: cmdline, environment, files, sockets, cwd/root",
+            ),
             ("m", "memory maps of the process"),
             ("/", "filter by pid, name, command line"),
             ("s", "sort: tree, pid, name, threads"),
             ("c", "group by container (kernel dumps)"),
-            ("!", "flag: writable+executable or anonymous executable memory"),
+            (
+                "!",
+                "flag: writable+executable or anonymous executable memory",
+            ),
         ],
     ),
     (
         "Maps",
-        &[("Enter", "open the hex viewer at the area's start"), ("!", "suspicious area")],
+        &[
+            ("Enter", "open the hex viewer at the area's start"),
+            ("!", "suspicious area"),
+        ],
     ),
     (
         "Hex",
@@ -106,18 +127,30 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("arrows, h j k l", "move the cursor"),
             ("PgUp PgDn", "page"),
             ("Home End", "start / end of the memory area"),
-            ("g", "go to an address: 0x7f.., or name+offset ([heap]+0x10, libc.so.6+0x1000)"),
+            (
+                "g",
+                "go to an address: 0x7f.., or name+offset ([heap]+0x10, libc.so.6+0x1000)",
+            ),
             ("n N", "next / previous search hit in this process"),
             ("v", "start / clear a selection"),
-            ("y", "copy the selection (hex and text) into a finding's note"),
-            ("??", "byte not captured in the evidence (distinct from a real 00)"),
+            (
+                "y",
+                "copy the selection (hex and text) into a finding's note",
+            ),
+            (
+                "??",
+                "byte not captured in the evidence (distinct from a real 00)",
+            ),
         ],
     ),
     (
         "Search",
         &[
             ("/", "edit the pattern (a byte regex), Enter runs it"),
-            ("i / u / s", "toggle case-insensitive / UTF-16LE text / scope"),
+            (
+                "i / u / s",
+                "toggle case-insensitive / UTF-16LE text / scope",
+            ),
             ("Enter", "open the selected hit in the hex viewer"),
             ("Esc", "cancel the running search"),
         ],
@@ -127,7 +160,10 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         &[
             ("← →", "collapse / expand a folder"),
             ("PgUp PgDn", "scroll the preview"),
-            ("x", "extract the file into a folder you name (never outside it)"),
+            (
+                "x",
+                "extract the file into a folder you name (never outside it)",
+            ),
         ],
     ),
     (

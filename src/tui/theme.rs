@@ -7,7 +7,10 @@ pub const HEADER: Style = Style::new().fg(Color::Black).bg(Color::Cyan);
 /// An unfocused tab.
 pub const TAB: Style = Style::new().fg(Color::Gray);
 /// The focused tab.
-pub const TAB_FOCUSED: Style = Style::new().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD);
+pub const TAB_FOCUSED: Style = Style::new()
+    .fg(Color::Black)
+    .bg(Color::Yellow)
+    .add_modifier(Modifier::BOLD);
 /// The selected row of a list.
 pub const SELECTED: Style = Style::new().fg(Color::Black).bg(Color::LightBlue);
 /// The selected row of an unfocused list.
@@ -19,7 +22,9 @@ pub const BORDER_FOCUSED: Style = Style::new().fg(Color::Yellow);
 /// Borders of other panes.
 pub const BORDER: Style = Style::new().fg(Color::DarkGray);
 /// Something that deserves a look (RWX memory, deleted files, root processes).
-pub const ALERT: Style = Style::new().fg(Color::LightRed).add_modifier(Modifier::BOLD);
+pub const ALERT: Style = Style::new()
+    .fg(Color::LightRed)
+    .add_modifier(Modifier::BOLD);
 /// Secondary text.
 pub const DIM: Style = Style::new().fg(Color::DarkGray);
 /// Key names in the footer and help.
@@ -41,7 +46,10 @@ pub const BYTE_HIGH: Style = Style::new().fg(Color::Yellow);
 /// Hex: bytes that were not captured.
 pub const BYTE_MISSING: Style = Style::new().fg(Color::DarkGray).add_modifier(Modifier::DIM);
 /// Hex: the cursor.
-pub const CURSOR: Style = Style::new().fg(Color::Black).bg(Color::White).add_modifier(Modifier::BOLD);
+pub const CURSOR: Style = Style::new()
+    .fg(Color::Black)
+    .bg(Color::White)
+    .add_modifier(Modifier::BOLD);
 /// Hex: the selection.
 pub const SELECTION: Style = Style::new().bg(Color::Blue);
 /// Hex: the search hit.

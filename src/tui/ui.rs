@@ -17,7 +17,12 @@ pub const WIDE: u16 = 160;
 
 /// The main area (between tabs and status line) for a terminal size.
 pub fn main_area(size: (u16, u16)) -> Rect {
-    Rect { x: 0, y: 2, width: size.0, height: size.1.saturating_sub(4) }
+    Rect {
+        x: 0,
+        y: 2,
+        width: size.0,
+        height: size.1.saturating_sub(4),
+    }
 }
 
 /// The panes shown and their areas: (pane, area, focused).
@@ -26,7 +31,8 @@ pub fn pane_areas(app: &App) -> Vec<(Pane, Rect, bool)> {
     if main.width < WIDE {
         return vec![(app.focus, main, true)];
     }
-    let [left, right] = Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(main);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(main);
     match app.focus {
         Pane::Processes => vec![(Pane::Processes, left, true), (Pane::Maps, right, false)],
         other => vec![(Pane::Processes, left, false), (other, right, true)],
@@ -35,14 +41,22 @@ pub fn pane_areas(app: &App) -> Vec<(Pane, Rect, bool)> {
 
 /// The area a pane is drawn into (or the main area when it is not shown).
 pub fn pane_area(app: &App, pane: Pane) -> Rect {
-    pane_areas(app).into_iter().find(|(p, _, _)| *p == pane).map_or_else(|| main_area(app.size), |(_, a, _)| a)
+    pane_areas(app)
+        .into_iter()
+        .find(|(p, _, _)| *p == pane)
+        .map_or_else(|| main_area(app.size), |(_, a, _)| a)
 }
 
 /// A centered rectangle of `pw`% x `ph`% of `area`.
 pub fn centered(area: Rect, pw: u16, ph: u16) -> Rect {
     let w = area.width * pw / 100;
     let h = area.height * ph / 100;
-    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
 }
 
 /// Draws the whole workbench.
@@ -89,7 +103,11 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App) {
         crate::engine::evidence::EvidenceKind::Checkpoint => "checkpoint",
         crate::engine::evidence::EvidenceKind::KernelDump => "kernel dump",
     };
-    let mut parts = vec![format!(" podmortem │ {} │ {kind} ({})", sanitize(&name), app.info.format)];
+    let mut parts = vec![format!(
+        " podmortem │ {} │ {kind} ({})",
+        sanitize(&name),
+        app.info.format
+    )];
     if let Some(e) = &app.info.engine {
         parts.push(sanitize(e).into_owned());
     }
@@ -105,11 +123,19 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
     for (i, p) in Pane::ALL.iter().enumerate() {
         let mut title = strings::pane_title(*p).to_string();
         match p {
-            Pane::Findings if !app.session.findings.is_empty() => title.push_str(&format!("({})", app.session.findings.len())),
-            Pane::Search if !app.search.hits.is_empty() => title.push_str(&format!("({})", app.search.hits.len())),
+            Pane::Findings if !app.session.findings.is_empty() => {
+                title.push_str(&format!("({})", app.session.findings.len()))
+            }
+            Pane::Search if !app.search.hits.is_empty() => {
+                title.push_str(&format!("({})", app.search.hits.len()))
+            }
             _ => {}
         }
-        let style = if *p == app.focus { theme::TAB_FOCUSED } else { theme::TAB };
+        let style = if *p == app.focus {
+            theme::TAB_FOCUSED
+        } else {
+            theme::TAB
+        };
         spans.push(Span::styled(format!(" {} {title} ", i + 1), style));
         spans.push(Span::raw(" "));
     }
@@ -119,10 +145,21 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
 fn draw_status(f: &mut Frame, area: Rect, app: &App) {
     let mut spans = Vec::new();
     if app.search.running {
-        spans.push(Span::styled(format!(" searching {}% · {} hits · Esc cancels ", app.search.percent, app.search.hits.len()), theme::PROGRESS));
+        spans.push(Span::styled(
+            format!(
+                " searching {}% · {} hits · Esc cancels ",
+                app.search.percent,
+                app.search.hits.len()
+            ),
+            theme::PROGRESS,
+        ));
     }
     if let Some((msg, level)) = &app.status {
-        let style = if *level == Level::Error { theme::ERROR } else { theme::STATUS };
+        let style = if *level == Level::Error {
+            theme::ERROR
+        } else {
+            theme::STATUS
+        };
         spans.push(Span::styled(format!(" {}", sanitize(msg)), style));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -132,7 +169,9 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
     let hints: &[(&str, &str)] = match &app.overlay {
         Some(Overlay::Prompt(_)) => &[("Enter", "ok"), ("Esc", "cancel")],
         Some(_) => &[("↑↓", "scroll"), ("Esc", "close")],
-        None if app.focus == Pane::Search && app.search.editing => &[("Enter", "search"), ("Esc", "stop editing")],
+        None if app.focus == Pane::Search && app.search.editing => {
+            &[("Enter", "search"), ("Esc", "stop editing")]
+        }
         None => strings::hints(app.focus),
     };
     let mut spans = Vec::new();

@@ -4,6 +4,7 @@
 
 pub mod ckpt;
 pub mod demo;
+pub mod tui;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -16,10 +16,19 @@ pub fn draw(f: &mut Frame, area: Rect, scroll: u16) {
     for (section, keys) in HELP {
         lines.push(Line::styled(*section, theme::TITLE));
         for (k, what) in *keys {
-            lines.push(Line::from(vec![Span::styled(format!("  {k:<24}"), theme::KEY), Span::raw(*what)]));
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {k:<24}"), theme::KEY),
+                Span::raw(*what),
+            ]));
         }
         lines.push(Line::raw(""));
     }
-    let block = Block::default().borders(Borders::ALL).border_style(theme::BORDER_FOCUSED).title(" Keys — ↑↓ scroll, Esc close ");
-    f.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), popup);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::BORDER_FOCUSED)
+        .title(" Keys — ↑↓ scroll, Esc close ");
+    f.render_widget(
+        Paragraph::new(lines).block(block).scroll((scroll, 0)),
+        popup,
+    );
 }

@@ -58,11 +58,23 @@ pub fn geometry(area: Rect, wide_addresses: bool) -> Geometry {
     let addr_digits = if wide_addresses { 16 } else { 12 };
     let fits = |bpr: u16, width: u16| addr_digits as u16 + 3 + 4 * bpr <= width;
     let inspector_right = area.width >= addr_digits as u16 + 3 + 64 + INSPECTOR_WIDTH;
-    let avail = if inspector_right { area.width - INSPECTOR_WIDTH } else { area.width };
-    let bpr = [64u16, 32, 16, 8, 4].into_iter().find(|&b| fits(b, avail)).unwrap_or(4);
+    let avail = if inspector_right {
+        area.width - INSPECTOR_WIDTH
+    } else {
+        area.width
+    };
+    let bpr = [64u16, 32, 16, 8, 4]
+        .into_iter()
+        .find(|&b| fits(b, avail))
+        .unwrap_or(4);
     let bottom = if inspector_right { 0 } else { 5 };
     let rows = usize::from(area.height.saturating_sub(1 + bottom)).max(1);
-    Geometry { bpr: u64::from(bpr), addr_digits, rows, inspector_right }
+    Geometry {
+        bpr: u64::from(bpr),
+        addr_digits,
+        rows,
+        inspector_right,
+    }
 }
 
 /// One display line.
@@ -74,6 +86,13 @@ pub enum HexLine {
         addr: u64,
         /// The bytes.
         bytes: Vec<Option<u8>>,
+    },
+    /// Addresses outside every memory area.
+    Gap {
+        /// First unmapped address.
+        addr: u64,
+        /// Next mapped address (or the end of the address space).
+        end: u64,
     },
     /// Rows identical to the one before, folded.
     Fold {
@@ -100,7 +119,11 @@ impl Reader<'_> {
                 let data = self.pages.entry(page).or_insert_with(|| {
                     let mut buf = vec![0u8; 0x1000];
                     match self.app.ev.read_memory(self.pid, page, &mut buf) {
-                        Ok(got) => buf.iter().enumerate().map(|(i, b)| got.is_captured(i).then_some(*b)).collect(),
+                        Ok(got) => buf
+                            .iter()
+                            .enumerate()
+                            .map(|(i, b)| got.is_captured(i).then_some(*b))
+                            .collect(),
                         Err(_) => vec![None; 0x1000],
                     }
                 });
@@ -114,19 +137,46 @@ fn special(st: &State, row: Range<u64>) -> bool {
     let hit = |r: &Range<u64>| r.start < row.end && row.start < r.end;
     row.contains(&st.cursor)
         || st.highlight.as_ref().is_some_and(hit)
-        || st.anchor.is_some_and(|a| hit(&(a.min(st.cursor)..a.max(st.cursor).saturating_add(1))))
+        || st
+            .anchor
+            .is_some_and(|a| hit(&(a.min(st.cursor)..a.max(st.cursor).saturating_add(1))))
 }
 
 /// The display lines from `st.top`, folding runs of identical rows (never the cursor's,
 /// the selection's or the highlight's rows).
 pub fn lines(app: &App, st: &State, g: Geometry, max: usize) -> Vec<HexLine> {
     let Some(pid) = st.pid else { return Vec::new() };
-    let mut r = Reader { app, pid, pages: HashMap::new() };
+    let mut r = Reader {
+        app,
+        pid,
+        pages: HashMap::new(),
+    };
     let mut out = Vec::new();
     let mut addr = st.top;
     let mut prev: Option<Vec<Option<u8>>> = None;
     while out.len() < max {
-        let Some(end) = addr.checked_add(g.bpr) else { break };
+        let Some(end) = addr.checked_add(g.bpr) else {
+            break;
+        };
+        let in_vma = st.vmas.is_empty() || st.vmas.iter().any(|v| v.start < end && addr < v.end);
+        if !in_vma && !special(st, addr..end) {
+            let next = st
+                .vmas
+                .iter()
+                .map(|v| v.start)
+                .filter(|&s| s > addr)
+                .min()
+                .unwrap_or(u64::MAX);
+            let next = next - next % g.bpr;
+            out.push(HexLine::Gap { addr, end: next });
+            prev = None;
+            if next <= addr {
+                break;
+            }
+            addr = next;
+            continue;
+        }
+        let vma_end = vma_at(&st.vmas, addr).map_or(u64::MAX, |v| v.end);
         let bytes = r.byte_row(addr, g.bpr);
         if prev.as_ref() == Some(&bytes) && !special(st, addr..end) {
             let start = addr;
@@ -134,6 +184,9 @@ pub fn lines(app: &App, st: &State, g: Geometry, max: usize) -> Vec<HexLine> {
             while n < FOLD_SCAN_ROWS {
                 let a = start + n * g.bpr;
                 let Some(e) = a.checked_add(g.bpr) else { break };
+                if e > vma_end {
+                    break;
+                }
                 if special(st, a..e) || r.byte_row(a, g.bpr) != bytes {
                     break;
                 }
@@ -143,12 +196,18 @@ pub fn lines(app: &App, st: &State, g: Geometry, max: usize) -> Vec<HexLine> {
                 }
             }
             if n > 1 {
-                out.push(HexLine::Fold { addr: start, rows: n });
+                out.push(HexLine::Fold {
+                    addr: start,
+                    rows: n,
+                });
                 addr = start + n * g.bpr;
                 continue;
             }
         }
-        out.push(HexLine::Row { addr, bytes: bytes.clone() });
+        out.push(HexLine::Row {
+            addr,
+            bytes: bytes.clone(),
+        });
         prev = Some(bytes);
         addr = end;
     }
@@ -160,6 +219,7 @@ fn end_of(lines: &[HexLine], bpr: u64) -> Option<u64> {
     match lines.last()? {
         HexLine::Row { addr, .. } => addr.checked_add(bpr),
         HexLine::Fold { addr, rows } => addr.checked_add(rows * bpr),
+        HexLine::Gap { end, .. } => Some(*end),
     }
 }
 
@@ -168,7 +228,10 @@ fn area_of(app: &App) -> Rect {
 }
 
 fn geometry_of(app: &App) -> Geometry {
-    geometry(area_of(app), app.hex.vmas.iter().any(|v| v.end > 0xffff_ffff_ffff) || app.hex.cursor > 0xffff_ffff_ffff)
+    geometry(
+        area_of(app),
+        app.hex.vmas.iter().any(|v| v.end > 0xffff_ffff_ffff) || app.hex.cursor > 0xffff_ffff_ffff,
+    )
 }
 
 /// Opens the viewer on a process at an address (with an optional highlight).
@@ -182,7 +245,11 @@ pub fn open(app: &mut App, pid: Pid, addr: u64, highlight: Option<Range<u64>>) {
     app.hex.highlight = highlight;
     let g = geometry_of(app);
     let row = addr - addr % g.bpr;
-    app.hex.top = row.saturating_sub(if addr % 0x1000 == 0 { 0 } else { 2 * g.bpr });
+    app.hex.top = row.saturating_sub(if addr.is_multiple_of(0x1000) {
+        0
+    } else {
+        2 * g.bpr
+    });
     ensure_visible(app);
 }
 
@@ -194,7 +261,9 @@ fn ensure_visible(app: &mut App) {
         return;
     }
     let shown = lines(app, &app.hex, g, g.rows);
-    let visible = shown.iter().any(|l| matches!(l, HexLine::Row { addr, .. } if *addr == row));
+    let visible = shown
+        .iter()
+        .any(|l| matches!(l, HexLine::Row { addr, .. } if *addr == row));
     if !visible {
         app.hex.top = row.saturating_sub((g.rows as u64).saturating_sub(1) * g.bpr);
     }
@@ -223,7 +292,9 @@ pub fn parse_target(vmas: &[Vma], text: &str) -> Option<u64> {
     let bare = name.trim_matches(|c| c == '[' || c == ']');
     let v = vmas.iter().find(|v| {
         v.path.as_deref().is_some_and(|p| {
-            p == name || p.trim_matches(|c| c == '[' || c == ']') == bare || p.rsplit('/').next() == Some(name)
+            p == name
+                || p.trim_matches(|c| c == '[' || c == ']') == bare
+                || p.rsplit('/').next() == Some(name)
         })
     })?;
     v.start.checked_add(off)
@@ -231,10 +302,15 @@ pub fn parse_target(vmas: &[Vma], text: &str) -> Option<u64> {
 
 /// Goes to a typed address.
 pub fn goto(app: &mut App, text: &str) {
-    let Some(pid) = app.hex.pid else { return app.error_msg("open a process's memory first") };
+    let Some(pid) = app.hex.pid else {
+        return app.error_msg("open a process's memory first");
+    };
     match parse_target(&app.hex.vmas, text) {
         Some(addr) => open(app, pid, addr, None),
-        None => app.error_msg(format!("cannot read {:?} as an address or name+offset", sanitize(text))),
+        None => app.error_msg(format!(
+            "cannot read {:?} as an address or name+offset",
+            sanitize(text)
+        )),
     }
 }
 
@@ -298,17 +374,37 @@ pub fn update(app: &mut App, action: Action) {
                 .hits
                 .iter()
                 .filter(|h| h.pid == pid)
-                .filter(|h| if next { h.address > cur } else { h.address < cur })
-                .min_by_key(|h| if next { h.address - cur } else { cur - h.address })
+                .filter(|h| {
+                    if next {
+                        h.address > cur
+                    } else {
+                        h.address < cur
+                    }
+                })
+                .min_by_key(|h| {
+                    if next {
+                        h.address - cur
+                    } else {
+                        cur - h.address
+                    }
+                })
                 .map(|h| (h.address, h.len as u64));
             match hit {
                 Some((a, len)) => open(app, pid, a, Some(a..a + len.max(1))),
-                None => app.info_msg(if next { "no later hit in this process" } else { "no earlier hit in this process" }),
+                None => app.info_msg(if next {
+                    "no later hit in this process"
+                } else {
+                    "no earlier hit in this process"
+                }),
             }
             return;
         }
         Action::Select => {
-            st.anchor = if st.anchor.is_some() { None } else { Some(st.cursor) };
+            st.anchor = if st.anchor.is_some() {
+                None
+            } else {
+                Some(st.cursor)
+            };
         }
         Action::Cancel => {
             st.anchor = None;
@@ -318,16 +414,30 @@ pub fn update(app: &mut App, action: Action) {
             let range = selection(st).unwrap_or(st.cursor..st.cursor.saturating_add(16));
             let len = (range.end - range.start).min(256) as usize;
             let mut buf = vec![0u8; len];
-            let got = app.ev.read_memory(pid, range.start, &mut buf).unwrap_or_default();
+            let got = app
+                .ev
+                .read_memory(pid, range.start, &mut buf)
+                .unwrap_or_default();
             let hex: Vec<String> = buf
                 .iter()
                 .enumerate()
-                .map(|(i, b)| if got.is_captured(i) { format!("{b:02x}") } else { "??".into() })
+                .map(|(i, b)| {
+                    if got.is_captured(i) {
+                        format!("{b:02x}")
+                    } else {
+                        "??".into()
+                    }
+                })
                 .collect();
             let text = crate::sanitize::sanitize_bytes(&buf);
             let note = format!("{:#x}: {} | {}", range.start, hex.join(" "), text);
             let comm = app.process(pid).map(|p| p.comm.clone()).unwrap_or_default();
-            let target = Target::Memory { pid, comm, address: range.start, length: range.end - range.start };
+            let target = Target::Memory {
+                pid,
+                comm,
+                address: range.start,
+                length: range.end - range.start,
+            };
             app.hex.anchor = None;
             app.bookmark(target, &note);
             return;
@@ -336,7 +446,12 @@ pub fn update(app: &mut App, action: Action) {
             let comm = app.process(pid).map(|p| p.comm.clone()).unwrap_or_default();
             let st = &app.hex;
             let target = match (&st.highlight, selection(st)) {
-                (_, Some(sel)) => Target::Memory { pid, comm, address: sel.start, length: sel.end - sel.start },
+                (_, Some(sel)) => Target::Memory {
+                    pid,
+                    comm,
+                    address: sel.start,
+                    length: sel.end - sel.start,
+                },
                 (Some(h), None) if h.contains(&st.cursor) => Target::SearchHit {
                     pid,
                     comm,
@@ -345,7 +460,12 @@ pub fn update(app: &mut App, action: Action) {
                     pattern: app.search.last_pattern.clone(),
                     path: vma_at(&st.vmas, h.start).and_then(|v| v.path.clone()),
                 },
-                _ => Target::Memory { pid, comm, address: st.cursor, length: 16 },
+                _ => Target::Memory {
+                    pid,
+                    comm,
+                    address: st.cursor,
+                    length: 16,
+                },
             };
             app.bookmark(target, "");
             return;
@@ -380,7 +500,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let st = &app.hex;
     let Some(pid) = st.pid else {
         let text = vec![
-            Line::styled(" Hex", if focused { theme::BORDER_FOCUSED } else { theme::TITLE }),
+            Line::styled(
+                " Hex",
+                if focused {
+                    theme::BORDER_FOCUSED
+                } else {
+                    theme::TITLE
+                },
+            ),
             Line::raw(""),
             Line::raw("  Nothing open: choose a memory area in Maps (2) and press Enter,"),
             Line::raw("  or open a search hit from Search (4)."),
@@ -389,7 +516,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         return;
     };
     let g = geometry_of(app);
-    let comm = app.process(pid).map(|p| sanitize(&p.comm).into_owned()).unwrap_or_default();
+    let comm = app
+        .process(pid)
+        .map(|p| sanitize(&p.comm).into_owned())
+        .unwrap_or_default();
     let vma = vma_at(&st.vmas, st.cursor);
     let where_ = match vma {
         Some(v) => format!(
@@ -401,17 +531,43 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         None => "not mapped".into(),
     };
     let title = format!(" Hex: {pid} {comm} │ {:#x} │ {where_}", st.cursor);
-    let mut out = vec![Line::styled(title, if focused { theme::BORDER_FOCUSED } else { theme::TITLE })];
+    let mut out = vec![Line::styled(
+        title,
+        if focused {
+            theme::BORDER_FOCUSED
+        } else {
+            theme::TITLE
+        },
+    )];
     let sel = selection(st);
     for line in lines(app, st, g, g.rows) {
         match line {
-            HexLine::Fold { rows, .. } => out.push(Line::styled(
-                format!("{:>w$} ⋮ {rows} identical rows ({} bytes)", "", rows * g.bpr, w = g.addr_digits.saturating_sub(1)),
+            HexLine::Gap { addr, end } => out.push(Line::styled(
+                format!(
+                    "{:0w$x} ┄ not mapped up to {end:#x} ({})",
+                    addr,
+                    crate::units::human_size(end - addr),
+                    w = g.addr_digits
+                ),
                 theme::DIM,
-            )
-            .patch_style(Style::new())),
+            )),
+            HexLine::Fold { rows, .. } => out.push(
+                Line::styled(
+                    format!(
+                        "{:>w$} ⋮ {rows} identical rows ({} bytes)",
+                        "",
+                        rows * g.bpr,
+                        w = g.addr_digits.saturating_sub(1)
+                    ),
+                    theme::DIM,
+                )
+                .patch_style(Style::new()),
+            ),
             HexLine::Row { addr, bytes } => {
-                let mut spans = vec![Span::styled(format!("{:0w$x} ", addr, w = g.addr_digits), theme::DIM)];
+                let mut spans = vec![Span::styled(
+                    format!("{:0w$x} ", addr, w = g.addr_digits),
+                    theme::DIM,
+                )];
                 let mut text = Vec::new();
                 for (i, b) in bytes.iter().enumerate() {
                     let a = addr + i as u64;
@@ -443,16 +599,33 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let inspector = inspector_lines(app, pid);
     if g.inspector_right {
         let hex_w = area.width.saturating_sub(INSPECTOR_WIDTH);
-        f.render_widget(Paragraph::new(out), Rect { width: hex_w, ..area });
+        f.render_widget(
+            Paragraph::new(out),
+            Rect {
+                width: hex_w,
+                ..area
+            },
+        );
         let mut ins = vec![Line::styled("Inspector", theme::TITLE)];
         ins.extend(inspector);
         f.render_widget(
             Paragraph::new(ins),
-            Rect { x: area.x + hex_w + 1, width: INSPECTOR_WIDTH - 1, y: area.y + 1, height: area.height.saturating_sub(1) },
+            Rect {
+                x: area.x + hex_w + 1,
+                width: INSPECTOR_WIDTH - 1,
+                y: area.y + 1,
+                height: area.height.saturating_sub(1),
+            },
         );
     } else {
         let hex_h = area.height.saturating_sub(5);
-        f.render_widget(Paragraph::new(out), Rect { height: hex_h, ..area });
+        f.render_widget(
+            Paragraph::new(out),
+            Rect {
+                height: hex_h,
+                ..area
+            },
+        );
         let mut two = Vec::new();
         let ins: Vec<String> = inspector.iter().map(|l| l.to_string()).collect();
         for pair in ins.chunks(2) {
@@ -462,7 +635,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         }
         f.render_widget(
             Paragraph::new(two).style(theme::DIM),
-            Rect { y: area.y + hex_h, height: area.height.saturating_sub(hex_h), ..area },
+            Rect {
+                y: area.y + hex_h,
+                height: area.height.saturating_sub(hex_h),
+                ..area
+            },
         );
     }
 }
@@ -471,7 +648,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
 fn inspector_lines(app: &App, pid: Pid) -> Vec<Line<'static>> {
     let st = &app.hex;
     let mut b = [0u8; 8];
-    let got = app.ev.read_memory(pid, st.cursor, &mut b).unwrap_or_default();
+    let got = app
+        .ev
+        .read_memory(pid, st.cursor, &mut b)
+        .unwrap_or_default();
     let n = (0..8).take_while(|&i| got.is_captured(i)).count();
     if n == 0 {
         return vec![Line::raw("byte not captured in the evidence")];
@@ -487,12 +667,20 @@ fn inspector_lines(app: &App, pid: Pid) -> Vec<Line<'static>> {
         let a = [b[0], b[1], b[2], b[3]];
         let le = u32::from_le_bytes(a);
         out.push(Line::raw(format!("u32 {le} be {}", u32::from_be_bytes(a))));
-        out.push(Line::raw(format!("i32 {} f32 {:.6e}", le as i32, f32::from_le_bytes(a))));
+        out.push(Line::raw(format!(
+            "i32 {} f32 {:.6e}",
+            le as i32,
+            f32::from_le_bytes(a)
+        )));
     }
     if n >= 8 {
         let le = u64::from_le_bytes(b);
         out.push(Line::raw(format!("u64 {le:#x}")));
-        out.push(Line::raw(format!("i64 {} be {:#x}", le as i64, u64::from_be_bytes(b))));
+        out.push(Line::raw(format!(
+            "i64 {} be {:#x}",
+            le as i64,
+            u64::from_be_bytes(b)
+        )));
         out.push(Line::raw(format!("f64 {:.6e}", f64::from_le_bytes(b))));
         let target = match vma_at(&st.vmas, le) {
             Some(v) => format!(

@@ -7,7 +7,6 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::units::human_size;
 use crate::engine::evidence::{Pid, Vma, VmaKind};
 use crate::engine::findings::Target;
 use crate::sanitize::sanitize;
@@ -16,6 +15,7 @@ use crate::tui::app::App;
 use crate::tui::list::ListCursor;
 use crate::tui::panes::hex;
 use crate::tui::theme;
+use crate::units::human_size;
 
 /// State of the maps pane.
 #[derive(Debug, Clone, Default)]
@@ -41,14 +41,18 @@ pub fn update(app: &mut App, action: Action) {
         Action::Home => cur.home(),
         Action::End => cur.end(len),
         Action::Enter => {
-            if let (Some(pid), Some(v)) = (app.maps.pid, app.maps.vmas.get(app.maps.cursor.selected)) {
+            if let (Some(pid), Some(v)) =
+                (app.maps.pid, app.maps.vmas.get(app.maps.cursor.selected))
+            {
                 let start = v.start;
                 hex::open(app, pid, start, None);
                 app.focus = Pane::Hex;
             }
         }
         Action::Bookmark => {
-            if let (Some(pid), Some(v)) = (app.maps.pid, app.maps.vmas.get(app.maps.cursor.selected)) {
+            if let (Some(pid), Some(v)) =
+                (app.maps.pid, app.maps.vmas.get(app.maps.cursor.selected))
+            {
                 let comm = app.process(pid).map(|p| p.comm.clone()).unwrap_or_default();
                 let target = Target::Vma {
                     pid,
@@ -83,12 +87,21 @@ fn kind_name(k: VmaKind) -> &'static str {
 /// Draws the maps pane.
 pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let title = match app.maps.pid.and_then(|p| app.process(p)) {
-        Some(p) => format!(" Maps: {} {} ({} areas) ", p.pid, sanitize(&p.comm), app.maps.vmas.len()),
+        Some(p) => format!(
+            " Maps: {} {} ({} areas) ",
+            p.pid,
+            sanitize(&p.comm),
+            app.maps.vmas.len()
+        ),
         None => " Maps ".to_string(),
     };
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if focused { theme::BORDER_FOCUSED } else { theme::BORDER })
+        .border_style(if focused {
+            theme::BORDER_FOCUSED
+        } else {
+            theme::BORDER
+        })
         .title(title);
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -97,31 +110,55 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let wide = app.maps.vmas.iter().any(|v| v.end > 0xffff_ffff_ffff);
     let aw = if wide { 16 } else { 12 };
     let mut lines = vec![Line::styled(
-        format!("{:<w$} {:>6} {:<5} {:<5} PATH", "RANGE", "SIZE", "PERMS", "KIND", w = aw * 2 + 1),
+        format!(
+            "{:<w$} {:>6} {:<5} {:<5} PATH",
+            "RANGE",
+            "SIZE",
+            "PERMS",
+            "KIND",
+            w = aw * 2 + 1
+        ),
         theme::TITLE,
     )];
     for (i, v) in app.maps.vmas.iter().enumerate().skip(offset).take(height) {
         let selected = i == app.maps.cursor.selected;
         let base = if selected {
-            if focused { theme::SELECTED } else { theme::SELECTED_DIM }
+            if focused {
+                theme::SELECTED
+            } else {
+                theme::SELECTED_DIM
+            }
         } else {
             Style::new()
         };
         let flag = if v.is_suspicious() { "!" } else { " " };
         lines.push(Line::from(vec![
             Span::styled(
-                format!("{:0aw$x}-{:0aw$x} {:>6} {}", v.start, v.end, human_size(v.size()), v.perms),
+                format!(
+                    "{:0aw$x}-{:0aw$x} {:>6} {}",
+                    v.start,
+                    v.end,
+                    human_size(v.size()),
+                    v.perms
+                ),
                 base,
             ),
             Span::styled(flag, if selected { base } else { theme::ALERT }),
             Span::styled(
-                format!("{:<5} {}", kind_name(v.kind), sanitize(v.path.as_deref().unwrap_or(""))),
+                format!(
+                    "{:<5} {}",
+                    kind_name(v.kind),
+                    sanitize(v.path.as_deref().unwrap_or(""))
+                ),
                 base,
             ),
         ]));
     }
     if app.maps.vmas.is_empty() {
-        lines.push(Line::styled("  no memory areas (a kernel thread, or not captured)", theme::DIM));
+        lines.push(Line::styled(
+            "  no memory areas (a kernel thread, or not captured)",
+            theme::DIM,
+        ));
     }
     f.render_widget(Paragraph::new(lines), inner);
 }

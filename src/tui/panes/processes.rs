@@ -77,11 +77,23 @@ pub fn rows(app: &App) -> Vec<Row> {
     if st.sort != Sort::Tree || !needle.is_empty() {
         let mut idx: Vec<usize> = (0..procs.len()).filter(|&i| matches(i)).collect();
         match st.sort {
-            Sort::Name => idx.sort_by_key(|&i| procs.get(i).map(|p| (p.comm.to_lowercase(), p.pid))),
-            Sort::Threads => idx.sort_by_key(|&i| procs.get(i).map(|p| (usize::MAX - p.threads.len(), p.pid))),
+            Sort::Name => {
+                idx.sort_by_key(|&i| procs.get(i).map(|p| (p.comm.to_lowercase(), p.pid)))
+            }
+            Sort::Threads => {
+                idx.sort_by_key(|&i| procs.get(i).map(|p| (usize::MAX - p.threads.len(), p.pid)))
+            }
             _ => {}
         }
-        return idx.into_iter().map(|i| Row { depth: 0, idx: i, has_children: false, collapsed: false }).collect();
+        return idx
+            .into_iter()
+            .map(|i| Row {
+                depth: 0,
+                idx: i,
+                has_children: false,
+                collapsed: false,
+            })
+            .collect();
     }
     let mut out = Vec::new();
     let mut hidden_below: Option<usize> = None;
@@ -97,7 +109,12 @@ pub fn rows(app: &App) -> Vec<Row> {
             hidden_below = Some(depth);
         }
         if let Some(&idx) = index.get(&p.pid) {
-            out.push(Row { depth, idx, has_children: kids.contains(&p.pid), collapsed });
+            out.push(Row {
+                depth,
+                idx,
+                has_children: kids.contains(&p.pid),
+                collapsed,
+            });
         }
     }
     out
@@ -130,13 +147,20 @@ pub fn update(app: &mut App, action: Action) {
         }
         Action::Enter => {
             if let Some(p) = app.selected_process() {
-                app.overlay = Some(Overlay::Details { pid: p.pid, scroll: 0 });
+                app.overlay = Some(Overlay::Details {
+                    pid: p.pid,
+                    scroll: 0,
+                });
             }
         }
         Action::OpenMaps => app.focus = Pane::Maps,
         Action::Filter => {
             let f = app.processes.filter.clone();
-            app.overlay = Some(Overlay::Prompt(Prompt::new(PromptKind::Filter, "filter processes (pid, name, command line)", &f)));
+            app.overlay = Some(Overlay::Prompt(Prompt::new(
+                PromptKind::Filter,
+                "filter processes (pid, name, command line)",
+                &f,
+            )));
         }
         Action::Sort => {
             app.processes.sort = match app.processes.sort {
@@ -147,15 +171,17 @@ pub fn update(app: &mut App, action: Action) {
             };
             app.info_msg(format!("sorted by {:?}", app.processes.sort).to_lowercase());
         }
-        Action::Cancel => {
-            if !app.processes.filter.is_empty() {
-                app.processes.filter.clear();
-                app.info_msg("filter cleared");
-            }
+        Action::Cancel if !app.processes.filter.is_empty() => {
+            app.processes.filter.clear();
+            app.info_msg("filter cleared");
         }
         Action::Bookmark => {
             if let Some(p) = app.selected_process() {
-                let target = Target::Process { pid: p.pid, comm: p.comm.clone(), cmdline: p.cmdline.clone() };
+                let target = Target::Process {
+                    pid: p.pid,
+                    comm: p.comm.clone(),
+                    cmdline: p.cmdline.clone(),
+                };
                 app.bookmark(target, "");
             }
         }
@@ -179,7 +205,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     }
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if focused { theme::BORDER_FOCUSED } else { theme::BORDER })
+        .border_style(if focused {
+            theme::BORDER_FOCUSED
+        } else {
+            theme::BORDER
+        })
         .title(title);
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -187,34 +217,70 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let offset = app.processes.cursor.visible_offset(height);
     let comm_w = rows
         .iter()
-        .filter_map(|r| app.procs.get(r.idx).map(|p| r.depth * 2 + 2 + sanitize(&p.comm).chars().count()))
+        .filter_map(|r| {
+            app.procs
+                .get(r.idx)
+                .map(|p| r.depth * 2 + 2 + sanitize(&p.comm).chars().count())
+        })
         .max()
         .unwrap_or(4)
         .clamp(6, 32);
     let mut lines = vec![Line::styled(
-        format!("{:>7} {:<comm_w$} {:>5} {:>3} {:<2} CMDLINE", "PID", "NAME", "UID", "THR", "!"),
+        format!(
+            "{:>7} {:<comm_w$} {:>5} {:>3} {:<2} CMDLINE",
+            "PID", "NAME", "UID", "THR", "!"
+        ),
         theme::TITLE,
     )];
     for (i, row) in rows.iter().enumerate().skip(offset).take(height) {
-        let Some(p) = app.procs.get(row.idx) else { continue };
-        let marker = if row.has_children { if row.collapsed { "▸ " } else { "▾ " } } else { "  " };
+        let Some(p) = app.procs.get(row.idx) else {
+            continue;
+        };
+        let marker = if row.has_children {
+            if row.collapsed { "▸ " } else { "▾ " }
+        } else {
+            "  "
+        };
         let mut name = format!("{}{marker}{}", "  ".repeat(row.depth), sanitize(&p.comm));
         if name.chars().count() > comm_w {
-            name = name.chars().take(comm_w.saturating_sub(1)).collect::<String>() + "…";
+            name = name
+                .chars()
+                .take(comm_w.saturating_sub(1))
+                .collect::<String>()
+                + "…";
         }
         let flags = app.flags.get(&p.pid).copied().unwrap_or_default();
         let flag = if flags.suspicious_vmas > 0 { "!" } else { "" };
         let uid = p.uid.map_or_else(|| "-".to_string(), |u| u.to_string());
         let selected = i == app.processes.cursor.selected;
         let base = if selected {
-            if focused { theme::SELECTED } else { theme::SELECTED_DIM }
+            if focused {
+                theme::SELECTED
+            } else {
+                theme::SELECTED_DIM
+            }
         } else {
             ratatui::style::Style::new()
         };
         let spans = vec![
-            Span::styled(format!("{:>7} {:<comm_w$} {:>5} {:>3} ", p.pid, name, uid, p.threads.len()), base),
-            Span::styled(format!("{flag:<2} "), if selected { base } else { theme::ALERT }),
-            Span::styled(sanitize(&p.cmdline.join(" ")).into_owned(), if selected { base } else { theme::DIM }),
+            Span::styled(
+                format!(
+                    "{:>7} {:<comm_w$} {:>5} {:>3} ",
+                    p.pid,
+                    name,
+                    uid,
+                    p.threads.len()
+                ),
+                base,
+            ),
+            Span::styled(
+                format!("{flag:<2} "),
+                if selected { base } else { theme::ALERT },
+            ),
+            Span::styled(
+                sanitize(&p.cmdline.join(" ")).into_owned(),
+                if selected { base } else { theme::DIM },
+            ),
         ];
         lines.push(Line::from(spans));
     }

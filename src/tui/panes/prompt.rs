@@ -23,7 +23,10 @@ pub fn draw(f: &mut Frame, area: Rect, prompt: &Prompt) {
         Block::default()
             .borders(Borders::ALL)
             .border_style(theme::BORDER_FOCUSED)
-            .title(format!(" {} — Enter ok, Esc cancel ", sanitize(&prompt.title))),
+            .title(format!(
+                " {} — Enter ok, Esc cancel ",
+                sanitize(&prompt.title)
+            )),
     );
     input.set_cursor_line_style(ratatui::style::Style::new());
     f.render_widget(&input, popup);

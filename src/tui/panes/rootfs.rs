@@ -74,11 +74,17 @@ impl State {
     pub fn new(ev: &dyn Evidence) -> State {
         match ev.rootfs_entries() {
             Ok(entries) => {
-                let mut st = State { nodes: build(entries), ..State::default() };
+                let mut st = State {
+                    nodes: build(entries),
+                    ..State::default()
+                };
                 st.refresh_preview(ev);
                 st
             }
-            Err(e) => State { unavailable: Some(e.to_string()), ..State::default() },
+            Err(e) => State {
+                unavailable: Some(e.to_string()),
+                ..State::default()
+            },
         }
     }
 
@@ -102,7 +108,11 @@ impl State {
     }
 
     fn refresh_preview(&mut self, ev: &dyn Evidence) {
-        let Some(node) = self.visible().get(self.cursor.selected).map(|n| (*n).clone()) else {
+        let Some(node) = self
+            .visible()
+            .get(self.cursor.selected)
+            .map(|n| (*n).clone())
+        else {
             self.preview = None;
             return;
         };
@@ -112,16 +122,22 @@ impl State {
         self.preview_scroll = 0;
         let entry = node.entry.as_ref();
         self.preview = match entry {
-            Some(e) if e.kind == FileType::File && !e.deleted => Some(match ev.rootfs_read(&node.path) {
-                Ok(bytes) => Preview {
-                    path: node.path.clone(),
-                    size: bytes.len() as u64,
-                    sha256: hex_string(&Sha256::digest(&bytes)),
-                    head: bytes.into_iter().take(PREVIEW_CAP).collect(),
-                    error: None,
-                },
-                Err(e) => Preview { path: node.path.clone(), error: Some(e.to_string()), ..Preview::default() },
-            }),
+            Some(e) if e.kind == FileType::File && !e.deleted => {
+                Some(match ev.rootfs_read(&node.path) {
+                    Ok(bytes) => Preview {
+                        path: node.path.clone(),
+                        size: bytes.len() as u64,
+                        sha256: hex_string(&Sha256::digest(&bytes)),
+                        head: bytes.into_iter().take(PREVIEW_CAP).collect(),
+                        error: None,
+                    },
+                    Err(e) => Preview {
+                        path: node.path.clone(),
+                        error: Some(e.to_string()),
+                        ..Preview::default()
+                    },
+                })
+            }
             _ => None,
         };
     }
@@ -191,7 +207,9 @@ pub fn update(app: &mut App, action: Action) {
         }
         Action::Extract => {
             if let Some(n) = st.visible().get(st.cursor.selected)
-                && n.entry.as_ref().is_some_and(|e| e.kind == FileType::File && !e.deleted)
+                && n.entry
+                    .as_ref()
+                    .is_some_and(|e| e.kind == FileType::File && !e.deleted)
             {
                 let path = n.path.clone();
                 app.overlay = Some(Overlay::Prompt(Prompt::new(
@@ -234,7 +252,10 @@ pub fn extract(app: &mut App, path: &str, dir: &str) {
         Err(e) => return app.error_msg(format!("cannot read {}: {e}", sanitize(path))),
     };
     match crate::engine::extract::extract_to(std::path::Path::new(dir), path, &bytes, false) {
-        Ok(p) => app.info_msg(format!("extracted to {}", sanitize(&p.display().to_string()))),
+        Ok(p) => app.info_msg(format!(
+            "extracted to {}",
+            sanitize(&p.display().to_string())
+        )),
         Err(e) => app.error_msg(format!("extraction refused: {e}")),
     }
 }
@@ -244,32 +265,82 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let st = &app.rootfs;
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if focused { theme::BORDER_FOCUSED } else { theme::BORDER })
+        .border_style(if focused {
+            theme::BORDER_FOCUSED
+        } else {
+            theme::BORDER
+        })
         .title(" Rootfs diff ");
     let inner = block.inner(area);
     f.render_widget(block, area);
     if let Some(why) = &st.unavailable {
-        f.render_widget(Paragraph::new(vec![Line::raw(""), Line::styled(format!("  {}", sanitize(why)), theme::DIM)]), inner);
+        f.render_widget(
+            Paragraph::new(vec![
+                Line::raw(""),
+                Line::styled(format!("  {}", sanitize(why)), theme::DIM),
+            ]),
+            inner,
+        );
         return;
     }
-    let dir = if inner.width >= 100 { Direction::Horizontal } else { Direction::Vertical };
-    let parts = Layout::new(dir, [Constraint::Percentage(50), Constraint::Percentage(50)]).split(inner);
+    let dir = if inner.width >= 100 {
+        Direction::Horizontal
+    } else {
+        Direction::Vertical
+    };
+    let parts = Layout::new(
+        dir,
+        [Constraint::Percentage(50), Constraint::Percentage(50)],
+    )
+    .split(inner);
     let (list_area, preview_area) = (parts[0], parts[1]);
     let visible = st.visible();
     let height = usize::from(list_area.height.saturating_sub(1));
     let offset = st.cursor.visible_offset(height);
-    let mut lines = vec![Line::styled(format!("{:<6} {:>9} {:<16} PATH", "MODE", "SIZE", "MTIME"), theme::TITLE)];
+    let mut lines = vec![Line::styled(
+        format!("{:<6} {:>9} {:<16} PATH", "MODE", "SIZE", "MTIME"),
+        theme::TITLE,
+    )];
     for (i, n) in visible.iter().enumerate().skip(offset).take(height) {
         let selected = i == st.cursor.selected;
-        let base = if selected { if focused { theme::SELECTED } else { theme::SELECTED_DIM } } else { Style::new() };
+        let base = if selected {
+            if focused {
+                theme::SELECTED
+            } else {
+                theme::SELECTED_DIM
+            }
+        } else {
+            Style::new()
+        };
         let (meta, deleted) = match &n.entry {
             Some(e) => (
-                format!("{:04o}   {:>9} {:<16}", e.mode & 0o7777, if e.deleted { "-".into() } else { e.size.to_string() }, if e.deleted { "-".into() } else { format_time(e.mtime).chars().take(16).collect::<String>() }),
+                format!(
+                    "{:04o}   {:>9} {:<16}",
+                    e.mode & 0o7777,
+                    if e.deleted {
+                        "-".into()
+                    } else {
+                        e.size.to_string()
+                    },
+                    if e.deleted {
+                        "-".into()
+                    } else {
+                        format_time(e.mtime).chars().take(16).collect::<String>()
+                    }
+                ),
                 e.deleted,
             ),
             None => (format!("{:<6} {:>9} {:<16}", "", "", ""), false),
         };
-        let icon = if n.is_dir { if st.collapsed.contains(&n.path) { "▸ " } else { "▾ " } } else { "  " };
+        let icon = if n.is_dir {
+            if st.collapsed.contains(&n.path) {
+                "▸ "
+            } else {
+                "▾ "
+            }
+        } else {
+            "  "
+        };
         let mut name = format!("{}{icon}{}", "  ".repeat(n.depth), sanitize(&n.name));
         if n.is_dir {
             name.push('/');
@@ -277,11 +348,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         if let Some(l) = n.entry.as_ref().and_then(|e| e.link.as_ref()) {
             name.push_str(&format!(" -> {}", sanitize(l)));
         }
-        let style = if deleted && !selected { theme::ALERT } else { base };
+        let style = if deleted && !selected {
+            theme::ALERT
+        } else {
+            base
+        };
         lines.push(Line::from(vec![
             Span::styled(format!("{meta} "), base),
             Span::styled(name, style),
-            Span::styled(if deleted { "  (deleted)" } else { "" }, if selected { base } else { theme::ALERT }),
+            Span::styled(
+                if deleted { "  (deleted)" } else { "" },
+                if selected { base } else { theme::ALERT },
+            ),
         ]));
     }
     f.render_widget(Paragraph::new(lines), list_area);
@@ -289,21 +367,35 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
 }
 
 fn draw_preview(f: &mut Frame, area: Rect, st: &State) {
-    let block = Block::default().borders(Borders::TOP | Borders::LEFT).border_style(theme::BORDER).title(" Preview ");
+    let block = Block::default()
+        .borders(Borders::TOP | Borders::LEFT)
+        .border_style(theme::BORDER)
+        .title(" Preview ");
     let inner = block.inner(area);
     f.render_widget(block, area);
     let Some(p) = &st.preview else {
-        f.render_widget(Paragraph::new(Line::styled("select a file", theme::DIM)), inner);
+        f.render_widget(
+            Paragraph::new(Line::styled("select a file", theme::DIM)),
+            inner,
+        );
         return;
     };
     if let Some(e) = &p.error {
-        f.render_widget(Paragraph::new(Line::styled(sanitize(e).into_owned(), theme::ERROR)), inner);
+        f.render_widget(
+            Paragraph::new(Line::styled(sanitize(e).into_owned(), theme::ERROR)),
+            inner,
+        );
         return;
     }
-    let mut lines = vec![
-        Line::styled(format!("{} bytes  sha256 {}", p.size, p.sha256), theme::DIM),
-    ];
-    let printable = p.head.iter().filter(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()).count();
+    let mut lines = vec![Line::styled(
+        format!("{} bytes  sha256 {}", p.size, p.sha256),
+        theme::DIM,
+    )];
+    let printable = p
+        .head
+        .iter()
+        .filter(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+        .count();
     let text = std::str::from_utf8(&p.head).is_ok() && printable * 10 >= p.head.len() * 9;
     if text {
         for l in String::from_utf8_lossy(&p.head).lines() {
@@ -312,12 +404,22 @@ fn draw_preview(f: &mut Frame, area: Rect, st: &State) {
     } else {
         for (i, chunk) in p.head.chunks(8).enumerate() {
             let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
-            let asc: String = chunk.iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '.' }).collect();
-            lines.push(Line::raw(format!("{:06x}  {:<24} {asc}", i * 8, hex.join(" "))));
+            let asc: String = chunk
+                .iter()
+                .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
+                .collect();
+            lines.push(Line::raw(format!(
+                "{:06x}  {:<24} {asc}",
+                i * 8,
+                hex.join(" ")
+            )));
         }
     }
     if p.size as usize > p.head.len() {
-        lines.push(Line::styled(format!("… {} more bytes", p.size as usize - p.head.len()), theme::DIM));
+        lines.push(Line::styled(
+            format!("… {} more bytes", p.size as usize - p.head.len()),
+            theme::DIM,
+        ));
     }
     f.render_widget(Paragraph::new(lines).scroll((st.preview_scroll, 0)), inner);
 }

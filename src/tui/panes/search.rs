@@ -54,7 +54,11 @@ pub struct State {
 }
 
 /// Builds the byte regex for a pattern and the toggles.
-pub fn build_regex(pattern: &str, ignore_case: bool, utf16: bool) -> Result<regex::bytes::Regex, regex::Error> {
+pub fn build_regex(
+    pattern: &str,
+    ignore_case: bool,
+    utf16: bool,
+) -> Result<regex::bytes::Regex, regex::Error> {
     let source = if utf16 {
         // UTF-16LE text: each character's two little-endian bytes, taken literally.
         let mut s = String::new();
@@ -105,7 +109,11 @@ fn start(app: &mut App) {
             return app.error_msg("invalid pattern (see the Search pane)");
         }
     };
-    let pids = if app.search.selected_only { app.selected_process().map(|p| vec![p.pid]) } else { None };
+    let pids = if app.search.selected_only {
+        app.selected_process().map(|p| vec![p.pid])
+    } else {
+        None
+    };
     let req = SearchRequest { regex, pids };
     app.search.hits.clear();
     app.search.cursor = ListCursor::default();
@@ -147,12 +155,10 @@ pub fn update(app: &mut App, action: Action) {
         Action::ToggleCase => app.search.ignore_case = !app.search.ignore_case,
         Action::ToggleUtf16 => app.search.utf16 = !app.search.utf16,
         Action::ToggleScope => app.search.selected_only = !app.search.selected_only,
-        Action::Cancel => {
-            if app.search.running {
-                app.jobs.cancel_search();
-                app.search.running = false;
-                app.info_msg("search cancelled");
-            }
+        Action::Cancel if app.search.running => {
+            app.jobs.cancel_search();
+            app.search.running = false;
+            app.info_msg("search cancelled");
         }
         Action::Enter => {
             if let Some(h) = app.search.hits.get(app.search.cursor.selected) {
@@ -193,8 +199,14 @@ pub fn on_job(app: &mut App, ev: JobEvent) {
                 app.jobs.cancel_search();
             }
         }
-        JobEvent::SearchProgress { generation, percent } if generation == st.generation => st.percent = percent,
-        JobEvent::SearchDone { generation, summary } if generation == st.generation => {
+        JobEvent::SearchProgress {
+            generation,
+            percent,
+        } if generation == st.generation => st.percent = percent,
+        JobEvent::SearchDone {
+            generation,
+            summary,
+        } if generation == st.generation => {
             st.running = false;
             st.percent = 100;
             let n = st.hits.len();
@@ -215,7 +227,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let st = &app.search;
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if focused { theme::BORDER_FOCUSED } else { theme::BORDER })
+        .border_style(if focused {
+            theme::BORDER_FOCUSED
+        } else {
+            theme::BORDER
+        })
         .title(format!(" Search ({} hits) ", st.hits.len()));
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -223,7 +239,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let cursor = if st.editing { "▏" } else { "" };
     let on = |b: bool| if b { "on " } else { "off" };
     let scope = if st.selected_only {
-        app.selected_process().map_or("selected process".to_string(), |p| format!("pid {}", p.pid))
+        app.selected_process()
+            .map_or("selected process".to_string(), |p| format!("pid {}", p.pid))
     } else {
         "all processes".into()
     };
@@ -232,23 +249,53 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
             Span::styled("pattern: ", theme::TITLE),
             Span::styled(
                 format!("{}{cursor}", sanitize(&pattern)),
-                if st.editing { theme::TAB_FOCUSED } else { Style::new() },
+                if st.editing {
+                    theme::TAB_FOCUSED
+                } else {
+                    Style::new()
+                },
             ),
-            Span::styled(if pattern.is_empty() && !st.editing { "(press / to type a byte regex)" } else { "" }, theme::DIM),
+            Span::styled(
+                if pattern.is_empty() && !st.editing {
+                    "(press / to type a byte regex)"
+                } else {
+                    ""
+                },
+                theme::DIM,
+            ),
         ]),
-        Line::from(vec![
-            Span::styled(format!("[i] case-insensitive {}  [u] utf-16le {}  [s] scope: {}", on(st.ignore_case), on(st.utf16), sanitize(&scope)), theme::DIM),
-        ]),
+        Line::from(vec![Span::styled(
+            format!(
+                "[i] case-insensitive {}  [u] utf-16le {}  [s] scope: {}",
+                on(st.ignore_case),
+                on(st.utf16),
+                sanitize(&scope)
+            ),
+            theme::DIM,
+        )]),
     ];
     let state = if st.running {
         let w = 20usize;
         let filled = usize::from(st.percent) * w / 100;
-        Line::styled(format!("searching [{}{}] {:>3}%  Esc cancels", "█".repeat(filled), "·".repeat(w - filled), st.percent), theme::PROGRESS)
+        Line::styled(
+            format!(
+                "searching [{}{}] {:>3}%  Esc cancels",
+                "█".repeat(filled),
+                "·".repeat(w - filled),
+                st.percent
+            ),
+            theme::PROGRESS,
+        )
     } else if let Some(e) = &st.error {
         Line::styled(format!("error: {}", sanitize(e)), theme::ERROR)
     } else if let Some(s) = &st.summary {
         Line::styled(
-            format!("{} hit(s) in {} of captured memory{}", st.hits.len(), crate::units::human_size(s.bytes), if s.stopped { " (stopped)" } else { "" }),
+            format!(
+                "{} hit(s) in {} of captured memory{}",
+                st.hits.len(),
+                crate::units::human_size(s.bytes),
+                if s.stopped { " (stopped)" } else { "" }
+            ),
             theme::DIM,
         )
     } else {
@@ -257,10 +304,24 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     lines.push(state);
     let height = usize::from(inner.height.saturating_sub(4));
     let offset = st.cursor.visible_offset(height);
-    lines.push(Line::styled(format!("{:>7} {:<12} {:<14} {:<5} {}", "PID", "NAME", "ADDRESS", "PERMS", "MATCH  (PATH)"), theme::TITLE));
+    lines.push(Line::styled(
+        format!(
+            "{:>7} {:<12} {:<14} {:<5} {}",
+            "PID", "NAME", "ADDRESS", "PERMS", "MATCH  (PATH)"
+        ),
+        theme::TITLE,
+    ));
     for (i, h) in st.hits.iter().enumerate().skip(offset).take(height) {
         let selected = i == st.cursor.selected;
-        let style = if selected { if focused { theme::SELECTED } else { theme::SELECTED_DIM } } else { Style::new() };
+        let style = if selected {
+            if focused {
+                theme::SELECTED
+            } else {
+                theme::SELECTED_DIM
+            }
+        } else {
+            Style::new()
+        };
         let excerpt: Vec<u8> = h.bytes.iter().take(48).copied().collect();
         let comm: String = sanitize(&h.comm).chars().take(12).collect();
         lines.push(Line::from(vec![
@@ -274,8 +335,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
                 ),
                 style,
             ),
-            Span::styled(sanitize_bytes(&excerpt), if selected { style } else { theme::HIGHLIGHT }),
-            Span::styled(format!("  {}", sanitize(h.path.as_deref().unwrap_or(""))), if selected { style } else { theme::DIM }),
+            Span::styled(
+                sanitize_bytes(&excerpt),
+                if selected { style } else { theme::HIGHLIGHT },
+            ),
+            Span::styled(
+                format!("  {}", sanitize(h.path.as_deref().unwrap_or(""))),
+                if selected { style } else { theme::DIM },
+            ),
         ]));
     }
     f.render_widget(Paragraph::new(lines), inner);
