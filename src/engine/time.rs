@@ -45,7 +45,7 @@ mod tests {
     #[test]
     fn civil_dates() {
         assert_eq!(format_time(0), "1970-01-01 00:00:00");
-        assert_eq!(rfc3339(1_795_415_717), "2026-11-22T05:15:17Z");
+        assert_eq!(rfc3339(1_795_415_717), "2026-11-23T06:35:17Z");
         assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00");
     }
 }
