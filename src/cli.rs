@@ -125,7 +125,15 @@ pub enum Command {
         #[arg(long)]
         cat: Option<String>,
     },
-    /// Open the bundled demo evidence.
+    /// Export the saved findings of the evidence as JSON (the workbench's `e`).
+    Export {
+        /// The evidence whose findings to export.
+        evidence: PathBuf,
+        /// Output file (`-` for stdout).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Open the bundled demo evidence in the workbench.
     Demo,
 }
 
@@ -144,7 +152,8 @@ pub fn demo_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo-checkpoint.tar")
 }
 
-fn open(path: &std::path::Path, isf: &Option<PathBuf>) -> Result<Box<dyn Evidence>> {
+/// Opens evidence with the CLI's options.
+pub fn open(path: &std::path::Path, isf: &Option<PathBuf>) -> Result<Box<dyn Evidence>> {
     let opts = OpenOptions { isf: isf.clone() };
     open_evidence(path, &opts).with_context(|| format!("cannot open {}", path.display()))
 }
@@ -215,6 +224,36 @@ pub fn run(cli: &Cli, command: &Command) -> Result<()> {
             target.json,
             &mut out,
         ),
+        Command::Export { evidence, output } => {
+            export(&*open(evidence, &cli.isf)?, evidence, output)
+        }
         Command::Demo => tables::info(&*open(&demo_path(), &cli.isf)?, false, &mut out),
     }
+}
+
+/// `podmortem export`: the saved session of this evidence as the findings JSON document.
+fn export(ev: &dyn Evidence, path: &std::path::Path, output: &std::path::Path) -> Result<()> {
+    use crate::engine::findings::{Session, SessionStore, evidence_identity, export, write_atomic};
+    let id = evidence_identity(path)?;
+    let store = SessionStore::for_evidence(&id, None)?;
+    let session = store
+        .load()?
+        .unwrap_or_else(|| Session::new(id, path.display().to_string()));
+    let sha = crate::jobs::sha256_file(path).ok();
+    let doc = export(ev, &session, sha);
+    let bytes = serde_json::to_vec_pretty(&doc)?;
+    if output.as_os_str() == "-" {
+        use std::io::Write;
+        let mut o = std::io::stdout().lock();
+        o.write_all(&bytes)?;
+        writeln!(o)?;
+    } else {
+        write_atomic(output, &bytes)?;
+        eprintln!(
+            "podmortem: {} finding(s) written to {}",
+            doc.findings.len(),
+            output.display()
+        );
+    }
+    Ok(())
 }

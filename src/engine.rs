@@ -13,10 +13,13 @@ pub mod bytes;
 pub mod checkpoint;
 pub mod error;
 pub mod evidence;
+pub mod extract;
+pub mod findings;
 pub mod kernel;
 pub mod mapped;
 pub mod open;
 pub mod search;
+pub mod time;
 
 pub use error::{Error, Result};
 pub use evidence::Evidence;

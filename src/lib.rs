@@ -6,4 +6,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod jobs;
 pub mod sanitize;
+pub mod tui;
+pub mod units;

@@ -1,23 +1,20 @@
 //! The `podmortem` binary: parses the command line and hands off to the CLI or the workbench.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
-use podmortem::cli::{Cli, Command, run};
+use podmortem::cli::{Cli, Command, demo_path, open, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (&cli.command, &cli.evidence) {
+        (Some(Command::Demo), _) => workbench(&cli, &demo_path()),
         (Some(cmd), _) => run(&cli, cmd),
-        (None, Some(path)) => run(
-            &cli,
-            &Command::Info(podmortem::cli::Target {
-                evidence: path.clone(),
-                json: false,
-            }),
-        ),
+        (None, Some(path)) => workbench(&cli, path),
         (None, None) => {
-            eprintln!("podmortem: give a command or EVIDENCE (see --help)");
+            eprintln!("podmortem: give EVIDENCE to open the workbench, or a command (see --help)");
             return ExitCode::from(2);
         }
     };
@@ -34,6 +31,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Opens the interactive workbench (or, without a terminal, prints `info`).
+fn workbench(cli: &Cli, path: &std::path::Path) -> anyhow::Result<()> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!("podmortem: not a terminal: printing `info` instead of opening the workbench");
+        return run(
+            cli,
+            &Command::Info(podmortem::cli::Target {
+                evidence: path.to_path_buf(),
+                json: false,
+            }),
+        );
+    }
+    let ev = open(path, &cli.isf)?;
+    podmortem::tui::run(Arc::from(ev))
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

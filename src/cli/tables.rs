@@ -1,14 +1,15 @@
 //! The listing commands: info, ps, maps, env, files, rootfs.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::output::{Table, json, opt};
-use crate::engine::evidence::{Evidence, FileType, Pid, Process};
+use crate::engine::evidence::{Evidence, FileType, Pid, Process, tree_order};
+use crate::engine::time::format_time;
 use crate::sanitize::{sanitize, sanitize_bytes};
+use crate::units::human_size;
 
 /// `podmortem info`.
 pub fn info(ev: &dyn Evidence, as_json: bool, out: &mut dyn Write) -> Result<()> {
@@ -89,39 +90,6 @@ fn scalar(v: &serde_json::Value) -> String {
     }
 }
 
-/// Orders processes as a tree (parents before children) with their depth.
-pub fn tree_order(procs: &[Process]) -> Vec<(usize, &Process)> {
-    let pids: std::collections::HashSet<Pid> = procs.iter().map(|p| p.pid).collect();
-    let mut children: BTreeMap<Pid, Vec<&Process>> = BTreeMap::new();
-    let mut roots = Vec::new();
-    for p in procs {
-        if p.ppid != p.pid && pids.contains(&p.ppid) {
-            children.entry(p.ppid).or_default().push(p);
-        } else {
-            roots.push(p);
-        }
-    }
-    let mut out = Vec::with_capacity(procs.len());
-    let mut seen = std::collections::HashSet::new();
-    let mut stack: Vec<(usize, &Process)> = roots.into_iter().rev().map(|p| (0, p)).collect();
-    while let Some((depth, p)) = stack.pop() {
-        if !seen.insert(p.pid) {
-            continue;
-        }
-        out.push((depth, p));
-        if let Some(kids) = children.get(&p.pid) {
-            stack.extend(kids.iter().rev().map(|k| (depth + 1, *k)));
-        }
-    }
-    // Processes caught in a parent loop are not reachable from a root: list them flat.
-    for p in procs {
-        if !seen.contains(&p.pid) {
-            out.push((0, p));
-        }
-    }
-    out
-}
-
 /// `podmortem ps`.
 pub fn ps(ev: &dyn Evidence, threads: bool, as_json: bool, out: &mut dyn Write) -> Result<()> {
     let procs = ev.processes()?;
@@ -194,22 +162,6 @@ pub fn maps(ev: &dyn Evidence, pid: Pid, as_json: bool, out: &mut dyn Write) -> 
         ]);
     }
     t.print(out)
-}
-
-/// Sizes like `4K`, `1.5M`.
-pub fn human_size(n: u64) -> String {
-    const UNITS: [&str; 5] = ["", "K", "M", "G", "T"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 || v.fract() == 0.0 {
-        format!("{}{}", v as u64, UNITS.get(u).unwrap_or(&""))
-    } else {
-        format!("{v:.1}{}", UNITS.get(u).unwrap_or(&""))
-    }
 }
 
 #[derive(Serialize)]
@@ -353,26 +305,4 @@ pub fn rootfs(
         ]);
     }
     t.print(out)
-}
-
-/// Formats seconds since the epoch as `YYYY-MM-DD HH:MM:SS` UTC.
-pub fn format_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }

@@ -362,3 +362,36 @@ pub trait Evidence: Send + Sync {
         Err(crate::engine::Error::NoSuchFile(path.to_string()))
     }
 }
+
+/// Orders processes as a tree (parents before children) with their depth.
+pub fn tree_order(procs: &[Process]) -> Vec<(usize, &Process)> {
+    let pids: std::collections::HashSet<Pid> = procs.iter().map(|p| p.pid).collect();
+    let mut children: BTreeMap<Pid, Vec<&Process>> = BTreeMap::new();
+    let mut roots = Vec::new();
+    for p in procs {
+        if p.ppid != p.pid && pids.contains(&p.ppid) {
+            children.entry(p.ppid).or_default().push(p);
+        } else {
+            roots.push(p);
+        }
+    }
+    let mut out = Vec::with_capacity(procs.len());
+    let mut seen = std::collections::HashSet::new();
+    let mut stack: Vec<(usize, &Process)> = roots.into_iter().rev().map(|p| (0, p)).collect();
+    while let Some((depth, p)) = stack.pop() {
+        if !seen.insert(p.pid) {
+            continue;
+        }
+        out.push((depth, p));
+        if let Some(kids) = children.get(&p.pid) {
+            stack.extend(kids.iter().rev().map(|k| (depth + 1, *k)));
+        }
+    }
+    // Processes caught in a parent loop are not reachable from a root: list them flat.
+    for p in procs {
+        if !seen.contains(&p.pid) {
+            out.push((0, p));
+        }
+    }
+    out
+}

@@ -6,6 +6,7 @@ pub mod ckpt;
 pub mod demo;
 pub mod kernel;
 pub mod kernel_mem;
+pub mod tui;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

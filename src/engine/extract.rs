@@ -1,0 +1,119 @@
+//! Extraction of evidence bytes (a rootfs file, a memory range) into a folder the analyst
+//! names, with names that cannot escape it: no absolute paths, no `..`, control characters
+//! replaced, no following symlinks, no overwriting unless asked.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use crate::engine::error::{Error, Result};
+
+/// Turns an evidence path into a safe relative path: components that are empty, `.`, `..`
+/// or absolute markers are dropped; control and path-hostile characters become `_`.
+pub fn safe_relative(name: &str) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in name.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            continue;
+        }
+        let clean: String = part
+            .chars()
+            .map(|c| {
+                if c.is_control() || c == '\\' || crate::sanitize::is_unsafe(c) {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        out.push(clean);
+    }
+    if out.as_os_str().is_empty() {
+        out.push("unnamed");
+    }
+    out
+}
+
+/// Writes `bytes` as `dest_dir/safe_relative(name)`. Refuses to go through a symlink or to
+/// overwrite an existing file (unless `force`). Returns the path written.
+pub fn extract_to(dest_dir: &Path, name: &str, bytes: &[u8], force: bool) -> Result<PathBuf> {
+    let rel = safe_relative(name);
+    let target = dest_dir.join(&rel);
+    // Create parents one by one, refusing symlinks at every level.
+    let mut cur = dest_dir.to_path_buf();
+    std::fs::create_dir_all(&cur).map_err(|e| Error::io(&cur, e))?;
+    let parents: Vec<Component<'_>> = rel
+        .parent()
+        .map(|p| p.components().collect())
+        .unwrap_or_default();
+    for c in parents {
+        cur.push(c);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::Unsupported("extraction through a symbolic link"));
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::io(
+                    &cur,
+                    std::io::Error::other("exists and is not a folder"),
+                ));
+            }
+            Err(_) => std::fs::create_dir(&cur).map_err(|e| Error::io(&cur, e))?,
+        }
+    }
+    if let Ok(m) = std::fs::symlink_metadata(&target)
+        && (m.file_type().is_symlink() || !force)
+    {
+        return Err(Error::io(
+            &target,
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "already exists (use --force to overwrite)",
+            ),
+        ));
+    }
+
+    let mut opts = OpenOptions::new();
+    opts.write(true);
+    if force {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
+    }
+    let mut f = opts.open(&target).map_err(|e| Error::io(&target, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&target, e))?;
+    f.sync_all().map_err(|e| Error::io(&target, e))?;
+    Ok(target)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_escape() {
+        assert_eq!(
+            safe_relative("../../etc/passwd"),
+            PathBuf::from("etc/passwd")
+        );
+        assert_eq!(safe_relative("/abs/./x"), PathBuf::from("abs/x"));
+        assert_eq!(safe_relative("a\x1b[31m/b"), PathBuf::from("a_[31m/b"));
+        assert_eq!(safe_relative(".."), PathBuf::from("unnamed"));
+    }
+
+    #[test]
+    fn no_overwrite_no_symlink() {
+        let dir = std::env::temp_dir().join(format!("pm-extract-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let p = extract_to(&dir, "../x/y.txt", b"1", false).unwrap();
+        assert!(p.starts_with(&dir));
+        assert!(extract_to(&dir, "x/y.txt", b"2", false).is_err());
+        extract_to(&dir, "x/y.txt", b"3", true).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"3");
+        std::os::unix::fs::symlink("/tmp", dir.join("link")).unwrap();
+        assert!(extract_to(&dir, "link/z", b"4", false).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,225 @@
+//! Background jobs: the one place that spawns threads.
+//!
+//! A job runs on its own thread, reports through an emitter (the TUI's event channel), sends
+//! progress as a percentage only when it changes, publishes results in growing batches, and
+//! checks a cancel flag. Every job carries a generation id: a new search cancels the old one,
+//! and the app drops messages whose generation is stale. For tests, an inline runner runs
+//! jobs on the calling thread so that no test sleeps.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::engine::evidence::Evidence;
+use crate::engine::search::{Hit, SearchRequest, Sink, Summary, search};
+
+/// Messages from jobs.
+#[derive(Debug, Clone)]
+pub enum JobEvent {
+    /// New search hits.
+    SearchHits {
+        /// Generation of the search.
+        generation: u64,
+        /// The hits, in order.
+        hits: Vec<Hit>,
+    },
+    /// Search progress, 0-100.
+    SearchProgress {
+        /// Generation of the search.
+        generation: u64,
+        /// Percent done.
+        percent: u8,
+    },
+    /// The search ended.
+    SearchDone {
+        /// Generation of the search.
+        generation: u64,
+        /// How it ended.
+        summary: Summary,
+    },
+    /// The search failed.
+    SearchFailed {
+        /// Generation of the search.
+        generation: u64,
+        /// Why.
+        error: String,
+    },
+    /// The evidence file's SHA-256 is known.
+    Hashed {
+        /// Lower-case hex, or the error.
+        result: Result<String, String>,
+    },
+}
+
+/// Where jobs send their messages.
+pub type Emitter = Arc<dyn Fn(JobEvent) + Send + Sync>;
+
+/// Starts and cancels jobs.
+pub struct Jobs {
+    emit: Emitter,
+    inline: bool,
+    generation: u64,
+    search_cancel: Option<Arc<AtomicBool>>,
+}
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs")
+            .field("inline", &self.inline)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+/// Hits are published at least this often while a search runs.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+struct Batcher {
+    emit: Emitter,
+    generation: u64,
+    pending: Vec<Hit>,
+    last_flush: Instant,
+    percent: u8,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Batcher {
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let hits = std::mem::take(&mut self.pending);
+            (self.emit)(JobEvent::SearchHits {
+                generation: self.generation,
+                hits,
+            });
+        }
+        self.last_flush = Instant::now();
+    }
+}
+
+impl Sink for Batcher {
+    fn hit(&mut self, hit: Hit) -> bool {
+        self.pending.push(hit);
+        if self.pending.len() >= 256 || self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush();
+        }
+        !self.cancel.load(Ordering::Relaxed)
+    }
+
+    fn progress(&mut self, done: u64, total: u64) {
+        let percent = done
+            .saturating_mul(100)
+            .checked_div(total)
+            .map_or(100, |p| p.min(100) as u8);
+        if percent != self.percent {
+            self.percent = percent;
+            (self.emit)(JobEvent::SearchProgress {
+                generation: self.generation,
+                percent,
+            });
+        }
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+}
+
+impl Jobs {
+    /// Jobs on background threads.
+    pub fn threaded(emit: Emitter) -> Jobs {
+        Jobs {
+            emit,
+            inline: false,
+            generation: 0,
+            search_cancel: None,
+        }
+    }
+
+    /// Jobs run on the calling thread (tests).
+    pub fn inline(emit: Emitter) -> Jobs {
+        Jobs {
+            emit,
+            inline: true,
+            generation: 0,
+            search_cancel: None,
+        }
+    }
+
+    fn run(&self, f: impl FnOnce() + Send + 'static) {
+        if self.inline {
+            f();
+        } else {
+            std::thread::spawn(f);
+        }
+    }
+
+    /// Starts a search, cancelling the previous one; returns its generation.
+    pub fn start_search(&mut self, ev: Arc<dyn Evidence>, req: SearchRequest) -> u64 {
+        self.cancel_search();
+        self.generation += 1;
+        let generation = self.generation;
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.search_cancel = Some(cancel.clone());
+        let emit = self.emit.clone();
+        self.run(move || {
+            let mut sink = Batcher {
+                emit: emit.clone(),
+                generation,
+                pending: Vec::new(),
+                last_flush: Instant::now(),
+                percent: 0,
+                cancel: cancel.clone(),
+            };
+            let result = search(&*ev, &req, &cancel, &mut sink);
+            sink.flush();
+            match result {
+                Ok(summary) => emit(JobEvent::SearchDone {
+                    generation,
+                    summary,
+                }),
+                Err(e) => emit(JobEvent::SearchFailed {
+                    generation,
+                    error: e.to_string(),
+                }),
+            }
+        });
+        generation
+    }
+
+    /// Cancels the running search, if any.
+    pub fn cancel_search(&mut self) {
+        if let Some(c) = self.search_cancel.take() {
+            c.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Computes the SHA-256 of a file in the background (folders report an error).
+    pub fn hash_file(&self, path: PathBuf) {
+        let emit = self.emit.clone();
+        self.run(move || {
+            let result = sha256_file(&path).map_err(|e| e.to_string());
+            emit(JobEvent::Hashed { result });
+        });
+    }
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    if f.metadata()?.is_dir() {
+        return Err(std::io::Error::other("a folder has no single hash"));
+    }
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(buf.get(..n).unwrap_or_default());
+    }
+    Ok(crate::engine::findings::hex_string(&h.finalize()))
+}

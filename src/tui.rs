@@ -1,0 +1,108 @@
+//! The interactive workbench: a ratatui application over [`crate::engine::Evidence`].
+//!
+//! The Elm architecture: keys become [`action::Action`]s through the [`keymap`], only
+//! [`app::App::update`] changes state, and [`ui::draw`] is a pure function of the state.
+//! One channel carries terminal events, job messages and signals; the loop draws, blocks
+//! for one event, drains the rest, and repeats (no ticks: idle means asleep).
+
+pub mod action;
+pub mod app;
+pub mod keymap;
+pub mod list;
+pub mod panes;
+pub mod strings;
+pub mod theme;
+pub mod ui;
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use anyhow::{Context, Result};
+use crossterm::event::{Event as TermEvent, KeyEvent};
+
+use crate::engine::evidence::Evidence;
+use crate::jobs::{Emitter, JobEvent, Jobs};
+use crate::tui::action::Action;
+use crate::tui::app::{App, SessionOptions};
+
+enum Event {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    Job(JobEvent),
+    Quit,
+}
+
+/// Runs the workbench on evidence until the analyst quits (or SIGTERM/SIGHUP arrives).
+pub fn run(ev: Arc<dyn Evidence>) -> Result<()> {
+    let (tx, rx) = mpsc::channel::<Event>();
+    let emit: Emitter = {
+        let tx = tx.clone();
+        Arc::new(move |e| {
+            let _ = tx.send(Event::Job(e));
+        })
+    };
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGQUIT,
+    ])
+    .context("cannot install signal handlers")?;
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                let _ = tx.send(Event::Quit);
+            }
+        });
+    }
+    let mut app = App::new(ev, Jobs::threaded(emit), &SessionOptions::default());
+    let mut terminal = ratatui::init();
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            loop {
+                let sent = match crossterm::event::read() {
+                    Ok(TermEvent::Key(k)) => tx.send(Event::Key(k)),
+                    Ok(TermEvent::Resize(w, h)) => tx.send(Event::Resize(w, h)),
+                    Ok(_) => Ok(()),
+                    Err(_) => tx.send(Event::Quit),
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let result = (|| -> Result<()> {
+        let size = terminal.size()?;
+        app.update(Action::Resize(size.width, size.height));
+        loop {
+            terminal.draw(|f| ui::draw(f, &app))?;
+            let Ok(first) = rx.recv() else { break };
+            handle(&mut app, first);
+            while let Ok(e) = rx.try_recv() {
+                handle(&mut app, e);
+            }
+            if app.should_quit {
+                break;
+            }
+        }
+        Ok(())
+    })();
+    ratatui::restore();
+    app.save_findings();
+    result
+}
+
+fn handle(app: &mut App, e: Event) {
+    match e {
+        Event::Key(k) => {
+            if let Some(a) = keymap::action_for(app, k) {
+                app.update(a);
+            }
+        }
+        Event::Resize(w, h) => app.update(Action::Resize(w, h)),
+        Event::Job(j) => app.update(Action::Job(j)),
+        Event::Quit => app.should_quit = true,
+    }
+}

@@ -1,0 +1,133 @@
+//! The details popup of a process: identity, command line, threads, open files and sockets,
+//! cwd and root, environment.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+use crate::engine::evidence::Pid;
+use crate::sanitize::sanitize;
+use crate::tui::app::App;
+use crate::tui::theme;
+
+/// The lines of the details of a process.
+pub fn lines(app: &App, pid: Pid) -> Vec<Line<'static>> {
+    let Some(p) = app.process(pid) else {
+        return vec![Line::raw(format!("no process {pid}"))];
+    };
+    let mut out = vec![
+        Line::styled(
+            format!(
+                "pid {}  ppid {}  pgid {}  sid {}  state {}",
+                p.pid, p.ppid, p.pgid, p.sid, p.state
+            ),
+            theme::TITLE,
+        ),
+        Line::raw(format!(
+            "uid {}  gid {}  euid {}",
+            p.uid.map_or("-".into(), |u| u.to_string()),
+            p.gid.map_or("-".into(), |u| u.to_string()),
+            p.euid.map_or("-".into(), |u| u.to_string())
+        )),
+        Line::raw(format!("name    {}", sanitize(&p.comm))),
+        Line::raw(format!(
+            "exe     {}",
+            sanitize(p.exe.as_deref().unwrap_or("-"))
+        )),
+        Line::raw(format!("cmdline {}", sanitize(&p.cmdline.join(" ")))),
+        Line::raw(""),
+        Line::styled(format!("Threads ({})", p.threads.len()), theme::TITLE),
+    ];
+    for t in &p.threads {
+        out.push(Line::raw(format!("  {:>7} {}", t.tid, sanitize(&t.comm))));
+    }
+    out.push(Line::raw(""));
+    match app.ev.files(pid) {
+        Ok(files) => {
+            let (sockets, others): (Vec<_>, Vec<_>) =
+                files.iter().partition(|f| f.kind == "socket");
+            out.push(Line::styled(
+                format!("Open files ({})", others.len()),
+                theme::TITLE,
+            ));
+            for f in others {
+                let fd = f.fd.map_or_else(|| f.kind.clone(), |fd| fd.to_string());
+                out.push(Line::raw(format!(
+                    "  {fd:>5} {:<10} {}",
+                    f.kind,
+                    sanitize(&f.path)
+                )));
+            }
+            out.push(Line::raw(""));
+            out.push(Line::styled(
+                format!("Sockets ({})", sockets.len()),
+                theme::TITLE,
+            ));
+            for s in sockets {
+                let d = &s.details;
+                let get = |k: &str| {
+                    d.get(k)
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        .unwrap_or_default()
+                };
+                let desc = if get("family") == "unix" {
+                    format!("unix {} {} {}", get("type"), get("state"), get("name"))
+                } else {
+                    format!(
+                        "{} {}:{} -> {}:{} {}",
+                        get("protocol"),
+                        get("src"),
+                        get("src_port"),
+                        get("dst"),
+                        get("dst_port"),
+                        get("state")
+                    )
+                };
+                out.push(Line::raw(format!(
+                    "  {:>5} {} {}",
+                    s.fd.unwrap_or(-1),
+                    sanitize(&s.path),
+                    sanitize(&desc)
+                )));
+            }
+        }
+        Err(e) => out.push(Line::styled(
+            format!("files: {}", sanitize(&e.to_string())),
+            theme::ERROR,
+        )),
+    }
+    out.push(Line::raw(""));
+    match app.ev.environment(pid) {
+        Ok(env) => {
+            out.push(Line::styled(
+                format!("Environment ({})", env.len()),
+                theme::TITLE,
+            ));
+            for v in env {
+                out.push(Line::raw(format!("  {}", sanitize(&v))));
+            }
+        }
+        Err(e) => out.push(Line::styled(
+            format!("environment: {}", sanitize(&e.to_string())),
+            theme::ERROR,
+        )),
+    }
+    out
+}
+
+/// Draws the popup.
+pub fn draw(f: &mut Frame, area: Rect, app: &App, pid: Pid, scroll: u16) {
+    let popup = crate::tui::ui::centered(area, 90, 85);
+    f.render_widget(Clear, popup);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::BORDER_FOCUSED)
+        .title(format!(" Process {pid} — ↑↓ scroll, Esc close "));
+    f.render_widget(
+        Paragraph::new(lines(app, pid))
+            .block(block)
+            .scroll((scroll, 0)),
+        popup,
+    );
+}

@@ -1,0 +1,187 @@
+//! Drawing: the layout (header, tabs, panes, status, footer) and the popups. Pure functions
+//! of `&App`; the same layout math tells the panes their size.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::sanitize::sanitize;
+use crate::tui::action::Pane;
+use crate::tui::app::{App, Level, Overlay};
+use crate::tui::panes::{details, findings, help, hex, maps, processes, prompt, rootfs, search};
+use crate::tui::{strings, theme};
+
+/// Width from which the process tree stays visible beside the focused pane.
+pub const WIDE: u16 = 160;
+
+/// The main area (between tabs and status line) for a terminal size.
+pub fn main_area(size: (u16, u16)) -> Rect {
+    Rect {
+        x: 0,
+        y: 2,
+        width: size.0,
+        height: size.1.saturating_sub(4),
+    }
+}
+
+/// The panes shown and their areas: (pane, area, focused).
+pub fn pane_areas(app: &App) -> Vec<(Pane, Rect, bool)> {
+    let main = main_area(app.size);
+    if main.width < WIDE {
+        return vec![(app.focus, main, true)];
+    }
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(main);
+    match app.focus {
+        Pane::Processes => vec![(Pane::Processes, left, true), (Pane::Maps, right, false)],
+        other => vec![(Pane::Processes, left, false), (other, right, true)],
+    }
+}
+
+/// The area a pane is drawn into (or the main area when it is not shown).
+pub fn pane_area(app: &App, pane: Pane) -> Rect {
+    pane_areas(app)
+        .into_iter()
+        .find(|(p, _, _)| *p == pane)
+        .map_or_else(|| main_area(app.size), |(_, a, _)| a)
+}
+
+/// A centered rectangle of `pw`% x `ph`% of `area`.
+pub fn centered(area: Rect, pw: u16, ph: u16) -> Rect {
+    let w = area.width * pw / 100;
+    let h = area.height * ph / 100;
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+/// Draws the whole workbench.
+pub fn draw(f: &mut Frame, app: &App) {
+    let area = f.area();
+    let [header, tabs, _main, status, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(f, header, app);
+    draw_tabs(f, tabs, app);
+    for (pane, rect, focused) in pane_areas(app) {
+        match pane {
+            Pane::Processes => processes::draw(f, rect, app, focused),
+            Pane::Maps => maps::draw(f, rect, app, focused),
+            Pane::Hex => hex::draw(f, rect, app, focused),
+            Pane::Search => search::draw(f, rect, app, focused),
+            Pane::Rootfs => rootfs::draw(f, rect, app, focused),
+            Pane::Findings => findings::draw(f, rect, app, focused),
+        }
+    }
+    draw_status(f, status, app);
+    draw_footer(f, footer, app);
+    match &app.overlay {
+        Some(Overlay::Help { scroll }) => help::draw(f, area, *scroll),
+        Some(Overlay::Details { pid, scroll }) => details::draw(f, area, app, *pid, *scroll),
+        Some(Overlay::Prompt(p)) => prompt::draw(f, area, p),
+        None => {}
+    }
+}
+
+fn draw_header(f: &mut Frame, area: Rect, app: &App) {
+    let name = app
+        .info
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| app.info.path.display().to_string());
+    let kind = match app.info.kind {
+        crate::engine::evidence::EvidenceKind::Checkpoint => "checkpoint",
+        crate::engine::evidence::EvidenceKind::KernelDump => "kernel dump",
+    };
+    let mut parts = vec![format!(
+        " podmortem │ {} │ {kind} ({})",
+        sanitize(&name),
+        app.info.format
+    )];
+    if let Some(e) = &app.info.engine {
+        parts.push(sanitize(e).into_owned());
+    }
+    if !app.info.title.is_empty() {
+        parts.push(sanitize(&app.info.title).into_owned());
+    }
+    let text = parts.join(" │ ");
+    f.render_widget(Paragraph::new(Line::from(text)).style(theme::HEADER), area);
+}
+
+fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
+    let mut spans = Vec::new();
+    for (i, p) in Pane::ALL.iter().enumerate() {
+        let mut title = strings::pane_title(*p).to_string();
+        match p {
+            Pane::Findings if !app.session.findings.is_empty() => {
+                title.push_str(&format!("({})", app.session.findings.len()))
+            }
+            Pane::Search if !app.search.hits.is_empty() => {
+                title.push_str(&format!("({})", app.search.hits.len()))
+            }
+            _ => {}
+        }
+        let style = if *p == app.focus {
+            theme::TAB_FOCUSED
+        } else {
+            theme::TAB
+        };
+        spans.push(Span::styled(format!(" {} {title} ", i + 1), style));
+        spans.push(Span::raw(" "));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_status(f: &mut Frame, area: Rect, app: &App) {
+    let mut spans = Vec::new();
+    if app.search.running {
+        spans.push(Span::styled(
+            format!(
+                " searching {}% · {} hits · Esc cancels ",
+                app.search.percent,
+                app.search.hits.len()
+            ),
+            theme::PROGRESS,
+        ));
+    }
+    if let Some((msg, level)) = &app.status {
+        let style = if *level == Level::Error {
+            theme::ERROR
+        } else {
+            theme::STATUS
+        };
+        spans.push(Span::styled(format!(" {}", sanitize(msg)), style));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
+    let hints: &[(&str, &str)] = match &app.overlay {
+        Some(Overlay::Prompt(_)) => &[("Enter", "ok"), ("Esc", "cancel")],
+        Some(_) => &[("↑↓", "scroll"), ("Esc", "close")],
+        None if app.focus == Pane::Search && app.search.editing => {
+            &[("Enter", "search"), ("Esc", "stop editing")]
+        }
+        None => strings::hints(app.focus),
+    };
+    let mut spans = Vec::new();
+    for (k, what) in hints {
+        spans.push(Span::styled(format!(" {k}"), theme::KEY));
+        spans.push(Span::styled(format!(" {what}"), theme::DIM));
+    }
+    if app.overlay.is_none() {
+        spans.push(Span::styled(" 1-6/Tab", theme::KEY));
+        spans.push(Span::styled(" panes", theme::DIM));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
