@@ -1,7 +1,12 @@
 //! End to end: the real binary in a real terminal (tmux), driven by keys: open the demo, go
 //! to a process, its maps, the hex viewer, search the secret, bookmark it, export; then the
 //! findings survive a `kill -9` and are there when the evidence is opened again.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +18,10 @@ struct Tmux {
 
 impl Tmux {
     fn available() -> bool {
-        let ok = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+        let ok = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
         if !ok {
             assert!(
                 std::env::var("PODMORTEM_REQUIRE_FIXTURES").as_deref() != Ok("1"),
@@ -37,7 +45,17 @@ impl Tmux {
             cmd.push_str(a);
         }
         let st = Command::new("tmux")
-            .args(["-S", socket.to_str().unwrap(), "new-session", "-d", "-x", "100", "-y", "30", &cmd])
+            .args([
+                "-S",
+                socket.to_str().unwrap(),
+                "new-session",
+                "-d",
+                "-x",
+                "100",
+                "-y",
+                "30",
+                &cmd,
+            ])
             .status()
             .unwrap();
         assert!(st.success());
@@ -45,7 +63,12 @@ impl Tmux {
     }
 
     fn tmux(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().unwrap()
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap()
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -72,7 +95,10 @@ impl Tmux {
             if s.contains(needle) {
                 return s;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {needle:?}; screen:\n{s}");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {needle:?}; screen:\n{s}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -96,7 +122,10 @@ impl Drop for Tmux {
 fn wait_exit(t: &Tmux) {
     let start = Instant::now();
     while t.alive() {
-        assert!(start.elapsed() < Duration::from_secs(10), "podmortem did not exit");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "podmortem did not exit"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -136,8 +165,10 @@ fn analyst_session_on_the_demo() {
     t.wait_for("finding(s) exported to");
     t.keys(&["q"]);
     wait_exit(&t);
-    let export: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("findings-demo-checkpoint.json")).unwrap()).unwrap();
+    let export: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("findings-demo-checkpoint.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(export["schema"], "podmortem-findings/1");
     let f = &export["findings"][0];
     assert_eq!(f["target"]["kind"], "search_hit");
@@ -156,7 +187,10 @@ fn analyst_session_on_the_demo() {
     t.keys(&["Enter"]);
     t.wait_for("finding #2 saved");
     let pid = t.pid();
-    Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
     wait_exit(&t);
     drop(t);
     let t = Tmux::start(dir.path(), &data, &["demo"]);
@@ -166,7 +200,10 @@ fn analyst_session_on_the_demo() {
     assert!(s.contains("api key in the heap"), "{s}");
     // SIGTERM restores the terminal and exits cleanly.
     let pid = t.pid();
-    Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
     wait_exit(&t);
 }
 

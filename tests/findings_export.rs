@@ -1,6 +1,11 @@
 //! Findings: every kind of bookmark, exported and validated against docs/findings.schema.json;
 //! the criu-counter acceptance path (search to the secret in 4 keys plus the pattern).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 
@@ -11,11 +16,16 @@ use serde_json::Value;
 use support::tui::Harness;
 
 fn validate(doc: &Value) {
-    let schema: Value =
-        serde_json::from_str(include_str!("../docs/findings.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(include_str!("../docs/findings.schema.json")).unwrap();
     let v = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = v.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "export does not validate: {errors:#?}\n{doc:#}");
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "export does not validate: {errors:#?}\n{doc:#}"
+    );
 }
 
 fn export(h: &mut Harness, dir: &Path) -> Value {
@@ -69,21 +79,37 @@ fn every_kind_of_finding_validates() {
     note(&mut h, "curl removed #antiforensics");
     let doc = export(&mut h, dir.path());
     validate(&doc);
-    let kinds: Vec<&str> = doc["findings"].as_array().unwrap().iter().map(|f| f["target"]["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["process", "vma", "memory", "search_hit", "file", "file"]);
+    let kinds: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["target"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["process", "vma", "memory", "search_hit", "file", "file"]
+    );
     let f = &doc["findings"];
     assert_eq!(f[0]["tags"], serde_json::json!(["web"]));
     assert_eq!(f[1]["target"]["perms"], "rwxp");
     assert_eq!(f[1]["bytes"]["length"], 8192);
     assert_eq!(f[2]["target"]["length"], 8);
-    assert!(f[2]["note"].as_str().unwrap().contains("90 90 90 90 90 90 90 90"));
+    assert!(
+        f[2]["note"]
+            .as_str()
+            .unwrap()
+            .contains("90 90 90 90 90 90 90 90")
+    );
     assert_eq!(f[3]["bytes"]["hex"], "44454d4f5f4150495f4b45595f34323432");
     assert_eq!(f[4]["target"]["path"], "app/data/users.db");
     assert_eq!(f[4]["bytes"]["hex"], hex(b"SQLite format 3\x00demo"));
     assert_eq!(f[5]["target"]["deleted"], true, "{:#}", f[5]);
     assert!(f[5]["bytes"].is_null());
     assert_eq!(doc["evidence"]["kind"], "checkpoint");
-    assert_eq!(doc["evidence"]["sha256"], podmortem::jobs::sha256_file(&demo).unwrap());
+    assert_eq!(
+        doc["evidence"]["sha256"],
+        podmortem::jobs::sha256_file(&demo).unwrap()
+    );
 
     // Editing and deleting in the findings pane are saved too.
     h.key(KeyCode::Char('6'));
@@ -94,9 +120,14 @@ fn every_kind_of_finding_validates() {
     note(&mut h, "ioc, web");
     h.key(KeyCode::Down);
     h.key(KeyCode::Char('d'));
-    let saved: Value = serde_json::from_slice(&std::fs::read(h.app.store.as_ref().unwrap().path()).unwrap()).unwrap();
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(h.app.store.as_ref().unwrap().path()).unwrap())
+            .unwrap();
     assert_eq!(saved["findings"].as_array().unwrap().len(), 5);
-    assert_eq!(saved["findings"][0]["tags"], serde_json::json!(["ioc", "web"]));
+    assert_eq!(
+        saved["findings"][0]["tags"],
+        serde_json::json!(["ioc", "web"])
+    );
 }
 
 fn hex(b: &[u8]) -> String {
@@ -105,7 +136,9 @@ fn hex(b: &[u8]) -> String {
 
 #[test]
 fn counter_secret_in_four_keys_then_bookmark_and_export() {
-    let Some(_) = support::fixture("criu-counter") else { return };
+    let Some(_) = support::fixture("criu-counter") else {
+        return;
+    };
     let tar = support::decompressed("criu-counter", "checkpoint-counter.tar.zst").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::open(&tar, dir.path(), (80, 24));

@@ -136,3 +136,34 @@ fn evidence_escapes_never_reach_the_screen() {
     }
     assert!(screens[0].contains("x\\x1b]0;pwned\\x07"));
 }
+
+#[test]
+fn kernel_dump_panes() {
+    let Some(dir) = support::fixture("linux-6.1-node") else {
+        return;
+    };
+    let dump = support::decompressed("linux-6.1-node", "dump.elf.zst").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut h = Harness::open_with(&dump, Some(dir.join("symbols")), data.path(), (120, 40));
+    snap("node_processes", &h);
+    h.key(KeyCode::Char('c'));
+    snap("node_grouped", &h);
+    search(&mut h, "HOLDOUT_SECRET_[0-9a-f]+");
+    snap("node_search", &h);
+    // The hit in holdoutd's anonymous RWX mapping.
+    let i = h
+        .app
+        .search
+        .hits
+        .iter()
+        .position(|x| x.address == 0x7f17_efbc_d040)
+        .unwrap();
+    for _ in 0..i {
+        h.key(KeyCode::Down);
+    }
+    h.key(KeyCode::Enter);
+    snap("node_hex_secret", &h);
+    assert_eq!(h.app.hex.cursor, 0x7f17_efbc_d040);
+    h.key(KeyCode::Char('2'));
+    snap("node_maps", &h);
+}

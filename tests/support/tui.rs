@@ -23,7 +23,17 @@ pub struct Harness {
 impl Harness {
     /// Opens evidence in an app of the given size, findings kept under `data_dir`.
     pub fn open(path: &Path, data_dir: &Path, size: (u16, u16)) -> Harness {
-        let ev = podmortem::cli::open(path, &None).unwrap();
+        Self::open_with(path, None, data_dir, size)
+    }
+
+    /// Opens evidence with symbols (kernel dumps).
+    pub fn open_with(
+        path: &Path,
+        isf: Option<std::path::PathBuf>,
+        data_dir: &Path,
+        size: (u16, u16),
+    ) -> Harness {
+        let ev = podmortem::cli::open(path, &isf).unwrap();
         let queue: Arc<Mutex<Vec<JobEvent>>> = Arc::default();
         let q = queue.clone();
         let emit: Emitter = Arc::new(move |e| q.lock().unwrap().push(e));

@@ -18,8 +18,10 @@ use crate::tui::action::Action;
 use crate::tui::app::{App, Overlay, Prompt, PromptKind};
 use crate::tui::theme;
 
-/// Identical rows are scanned for folding at most this far.
-const FOLD_SCAN_ROWS: u64 = 1 << 16;
+/// Identical rows are scanned for folding at most this far (bytes).
+const FOLD_SCAN_BYTES: u64 = 4 << 20;
+/// Page size used for reading.
+const PAGE: u64 = 0x1000;
 /// Width of the inspector when shown at the right.
 const INSPECTOR_WIDTH: u16 = 34;
 
@@ -131,6 +133,39 @@ impl Reader<'_> {
             })
             .collect()
     }
+
+    fn page(&mut self, page: u64) -> &[Option<u8>] {
+        if self.pages.len() > 64 && !self.pages.contains_key(&page) {
+            self.pages.clear();
+        }
+        let (app, pid) = (self.app, self.pid);
+        self.pages.entry(page).or_insert_with(|| {
+            let mut buf = vec![0u8; PAGE as usize];
+            match app.ev.read_memory(pid, page, &mut buf) {
+                Ok(got) => buf
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| got.is_captured(i).then_some(*b))
+                    .collect(),
+                Err(_) => vec![None; PAGE as usize],
+            }
+        })
+    }
+
+    /// True if the row at `addr` equals `row` (without allocating when inside one page).
+    fn row_matches(&mut self, addr: u64, row: &[Option<u8>]) -> bool {
+        let page = addr & !(PAGE - 1);
+        let off = (addr - page) as usize;
+        if off + row.len() <= PAGE as usize {
+            return self.page(page).get(off..off + row.len()) == Some(row);
+        }
+        self.byte_row(addr, row.len() as u64) == row
+    }
+
+    /// True if the whole page at `page` repeats `row`.
+    fn page_matches(&mut self, page: u64, row: &[Option<u8>]) -> bool {
+        !row.is_empty() && self.page(page).chunks(row.len()).all(|c| c == row)
+    }
 }
 
 fn special(st: &State, row: Range<u64>) -> bool {
@@ -181,19 +216,26 @@ pub fn lines(app: &App, st: &State, g: Geometry, max: usize) -> Vec<HexLine> {
         if prev.as_ref() == Some(&bytes) && !special(st, addr..end) {
             let start = addr;
             let mut n = 0u64;
-            while n < FOLD_SCAN_ROWS {
+            while n * g.bpr < FOLD_SCAN_BYTES {
                 let a = start + n * g.bpr;
                 let Some(e) = a.checked_add(g.bpr) else { break };
                 if e > vma_end {
                     break;
                 }
-                if special(st, a..e) || r.byte_row(a, g.bpr) != bytes {
+                // Whole pages at a time where possible.
+                if a.is_multiple_of(PAGE)
+                    && PAGE.is_multiple_of(g.bpr)
+                    && a.checked_add(PAGE)
+                        .is_some_and(|pe| pe <= vma_end && !special(st, a..pe))
+                    && r.page_matches(a, &bytes)
+                {
+                    n += PAGE / g.bpr;
+                    continue;
+                }
+                if special(st, a..e) || !r.row_matches(a, &bytes) {
                     break;
                 }
                 n += 1;
-                if r.pages.len() > 256 {
-                    r.pages.clear();
-                }
             }
             if n > 1 {
                 out.push(HexLine::Fold {

@@ -40,6 +40,8 @@ pub struct State {
     pub filter: String,
     /// Sort order.
     pub sort: Sort,
+    /// Group by container.
+    pub group: bool,
 }
 
 /// One visible row.
@@ -53,10 +55,61 @@ pub struct Row {
     pub has_children: bool,
     /// Its subtree is collapsed.
     pub collapsed: bool,
+    /// A group header (by container) standing for the group of the process at `idx`.
+    pub header: bool,
+    /// Processes in the group (headers only).
+    pub members: usize,
 }
 
-/// The visible rows, in order.
+/// The container label of a process for grouping.
+pub fn group_of(p: &crate::engine::evidence::Process) -> String {
+    match &p.container_id {
+        Some(id) => format!("container {}", id.get(..12).unwrap_or(id)),
+        None if p.kernel_thread => "kernel threads".into(),
+        None => "host".into(),
+    }
+}
+
+/// The visible rows, in order (grouped by container when asked).
 pub fn rows(app: &App) -> Vec<Row> {
+    let base = tree_rows(app);
+    if !app.processes.group {
+        return base;
+    }
+    let mut groups: Vec<(String, Vec<Row>)> = Vec::new();
+    for r in base {
+        let Some(p) = app.procs.get(r.idx) else {
+            continue;
+        };
+        let key = group_of(p);
+        let row = Row {
+            depth: 1,
+            has_children: false,
+            collapsed: false,
+            ..r
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(row),
+            None => groups.push((key, vec![row])),
+        }
+    }
+    groups.sort_by_key(|(k, _)| (k == "kernel threads", k == "host", k.clone()));
+    let mut out = Vec::new();
+    for (_, members) in groups {
+        if let Some(first) = members.first() {
+            out.push(Row {
+                depth: 0,
+                header: true,
+                members: members.len(),
+                ..*first
+            });
+        }
+        out.extend(members);
+    }
+    out
+}
+
+fn tree_rows(app: &App) -> Vec<Row> {
     let st = &app.processes;
     let procs = &app.procs;
     let index: HashMap<Pid, usize> = procs.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
@@ -92,6 +145,8 @@ pub fn rows(app: &App) -> Vec<Row> {
                 idx: i,
                 has_children: false,
                 collapsed: false,
+                header: false,
+                members: 0,
             })
             .collect();
     }
@@ -114,10 +169,16 @@ pub fn rows(app: &App) -> Vec<Row> {
                 idx,
                 has_children: kids.contains(&p.pid),
                 collapsed,
+                header: false,
+                members: 0,
             });
         }
     }
     out
+}
+
+fn rows_count_groups(app: &App) -> usize {
+    rows(app).iter().filter(|r| r.header).count()
 }
 
 /// Handles an action for the process pane.
@@ -154,6 +215,16 @@ pub fn update(app: &mut App, action: Action) {
             }
         }
         Action::OpenMaps => app.focus = Pane::Maps,
+        Action::ToggleGroup => {
+            app.processes.group = !app.processes.group;
+            app.processes.cursor = ListCursor::default();
+            let n = rows_count_groups(app);
+            app.info_msg(if app.processes.group {
+                format!("grouped by container: {n} group(s)")
+            } else {
+                "ungrouped".to_string()
+            });
+        }
         Action::Filter => {
             let f = app.processes.filter.clone();
             app.overlay = Some(Overlay::Prompt(Prompt::new(
@@ -200,6 +271,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     if !app.processes.filter.is_empty() {
         title.push_str(&format!("filter: {} ", sanitize(&app.processes.filter)));
     }
+    if app.processes.group {
+        title.push_str("grouped by container ");
+    }
     if app.processes.sort != Sort::Tree {
         title.push_str(&format!("sort: {:?} ", app.processes.sort).to_lowercase());
     }
@@ -236,6 +310,27 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         let Some(p) = app.procs.get(row.idx) else {
             continue;
         };
+        if row.header {
+            let style = if i == app.processes.cursor.selected {
+                theme::SELECTED
+            } else {
+                theme::TITLE
+            };
+            let pod = p
+                .pod_uid
+                .as_deref()
+                .map(|u| format!("  pod {}", sanitize(u)))
+                .unwrap_or_default();
+            lines.push(Line::styled(
+                format!(
+                    "▣ {} ({} processes){pod}",
+                    sanitize(&group_of(p)),
+                    row.members
+                ),
+                style,
+            ));
+            continue;
+        }
         let marker = if row.has_children {
             if row.collapsed { "▸ " } else { "▾ " }
         } else {
