@@ -79,7 +79,7 @@ if [ "$WITH_VOL" = 1 ]; then
             || "$VENV/bin/pip" install -q --disable-pip-version-check 'volatility3>=2,<3'
     fi
     VOL="$VENV/bin/vol"
-    VOLVER=$("$VENV/bin/python" -c 'import volatility3.framework as f; print(f.constants.PACKAGE_VERSION)')
+    VOLVER=$(XDG_CACHE_HOME=$TMP "$VENV/bin/python" -c 'import volatility3.framework as f; print(f.constants.PACKAGE_VERSION)')
     r=$(bench vol "$NVOL" XDG_CACHE_HOME "$VOL" -f "$DUMP" -s "$SYMS" linux.pslist)
     read -r vol_cold vol_warm <<<"$r"
     pids_vol_text "$TMP/vol.out" >"$TMP/ref.pids"
