@@ -98,7 +98,7 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
     },
-    /// Search process memory with a regular expression (over bytes).
+    /// Search process memory (or a dump's physical memory) with a regular expression.
     Search {
         /// Evidence and output format (`--json` prints one JSON object per hit).
         #[command(flatten)]
@@ -109,6 +109,11 @@ pub enum Command {
         /// Only this process.
         #[arg(long)]
         pid: Option<u32>,
+        /// Search all of a kernel dump's physical memory (freed pages, page cache, kernel
+        /// buffers too); hits carry physical addresses and, when a process maps the page,
+        /// its pid and virtual address.
+        #[arg(long, conflicts_with = "pid")]
+        physical: bool,
         /// Stop after this many hits.
         #[arg(long)]
         max_hits: Option<usize>,
@@ -160,6 +165,34 @@ pub fn open(path: &std::path::Path, isf: &Option<PathBuf>) -> Result<Box<dyn Evi
 
 /// Runs a non-interactive command.
 pub fn run(cli: &Cli, command: &Command) -> Result<()> {
+    let result = run_command(cli, command);
+    // Errors met after opening (no such pid, a damaged member read later) name the evidence.
+    match (result, command.evidence()) {
+        (Err(e), Some(path)) if !format!("{e:#}").contains(&*path.to_string_lossy()) => {
+            Err(e.context(path.display().to_string()))
+        }
+        (r, _) => r,
+    }
+}
+
+impl Command {
+    /// The evidence a command reads, if any.
+    pub fn evidence(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Info(t)
+            | Command::Ps { target: t, .. }
+            | Command::Maps { target: t, .. }
+            | Command::Env { target: t, .. }
+            | Command::Files { target: t, .. }
+            | Command::Search { target: t, .. }
+            | Command::Rootfs { target: t, .. } => Some(&t.evidence),
+            Command::Read { evidence, .. } | Command::Export { evidence, .. } => Some(evidence),
+            Command::Demo => None,
+        }
+    }
+}
+
+fn run_command(cli: &Cli, command: &Command) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match command {
         Command::Info(t) => tables::info(&*open(&t.evidence, &cli.isf)?, t.json, &mut out),
@@ -205,6 +238,7 @@ pub fn run(cli: &Cli, command: &Command) -> Result<()> {
             target,
             regex,
             pid,
+            physical,
             max_hits,
             ignore_case,
         } => {
@@ -216,7 +250,11 @@ pub fn run(cli: &Cli, command: &Command) -> Result<()> {
                 ignore_case: *ignore_case,
                 json: target.json,
             };
-            memory::search(&*ev, &opts, &mut out)
+            if *physical {
+                memory::search_physical(&*ev, &opts, &mut out)
+            } else {
+                memory::search(&*ev, &opts, &mut out)
+            }
         }
         Command::Rootfs { target, cat } => tables::rootfs(
             &*open(&target.evidence, &cli.isf)?,

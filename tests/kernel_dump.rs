@@ -635,7 +635,7 @@ fn physical_search_finds_every_copy_secrets_json_lists() {
         let mut got = BTreeSet::new();
         let re = regex::bytes::Regex::new(pattern).unwrap();
         search_physical(d.space().phys(), &re, &AtomicBool::new(false), &mut |h| {
-            got.insert((h.phys, String::from_utf8_lossy(&h.bytes).into_owned()));
+            got.insert((h.physical, String::from_utf8_lossy(&h.bytes).into_owned()));
             true
         })
         .unwrap();

@@ -526,6 +526,32 @@ fn huge_max_fds_is_bounded() {
     assert!(k.reads() < 200_000, "{} reads", k.reads());
 }
 
+/// Fuzzing regression (fuzz target `kernel_walkers`): a table of many descriptors sharing
+/// one `struct file` (dup'ed, or one pointer repeated over a smeared table) resolved the
+/// same path once per slot, which took minutes for a 2^20-slot table.
+#[test]
+fn shared_struct_file_is_described_once() {
+    let mut k = SynthKernel::new(false);
+    let deep: Vec<String> = (0..200).map(|i| format!("d{i}")).collect();
+    let deep: Vec<&str> = deep.iter().map(String::as_str).collect();
+    let f = k.add_file(&deep, S_IFREG, 91);
+    let fds: Vec<(u64, u64)> = (0..4096).map(|fd| (fd, f)).collect();
+    let task = k.add_task(&fds, 4096, None, None);
+    let k = Arc::new(k);
+    let k2 = Arc::clone(&k);
+    let w = within(move || walk_open_files(&*k2, 1, task).unwrap());
+    assert_eq!(w.files.len(), 4096);
+    assert!(
+        w.files
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f.fd == Some(i as i64))
+    );
+    assert!(w.files.iter().all(|f| f.path == w.files[0].path));
+    assert!(w.files[0].path.ends_with("/d199"), "{}", w.files[0].path);
+    assert!(k.reads() < 20_000, "{} reads", k.reads());
+}
+
 #[test]
 fn null_pointers_give_errors_or_empty_answers() {
     let mut k = SynthKernel::new(false);

@@ -1,4 +1,5 @@
-//! The memory commands: `read` (hexdump or raw) and `search` (regex over captured memory).
+//! The memory commands: `read` (hexdump or raw) and `search` (regex over captured memory,
+//! or over a kernel dump's physical memory).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -8,7 +9,8 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::cli::output::Table;
-use crate::engine::evidence::{Evidence, PartialRead, Pid, hex};
+use crate::engine::evidence::{Evidence, EvidenceKind, PartialRead, Pid, hex};
+use crate::engine::findings::hex_string;
 use crate::engine::search::{Hit, SearchRequest, Sink, search as run_search};
 use crate::sanitize::sanitize_bytes;
 
@@ -173,12 +175,17 @@ impl Sink for Printer<'_> {
     }
 }
 
-/// `podmortem search`.
-pub fn search(ev: &dyn Evidence, args: &SearchArgs<'_>, out: &mut dyn Write) -> Result<()> {
-    let regex = regex::bytes::RegexBuilder::new(args.regex)
+/// The byte regex of the search options.
+fn build_regex(args: &SearchArgs<'_>) -> Result<regex::bytes::Regex> {
+    Ok(regex::bytes::RegexBuilder::new(args.regex)
         .case_insensitive(args.ignore_case)
         .unicode(false)
-        .build()?;
+        .build()?)
+}
+
+/// `podmortem search`.
+pub fn search(ev: &dyn Evidence, args: &SearchArgs<'_>, out: &mut dyn Write) -> Result<()> {
+    let regex = build_regex(args)?;
     if let Some(pid) = args.pid
         && !ev.processes()?.iter().any(|p| p.pid == pid)
     {
@@ -212,6 +219,87 @@ pub fn search(ev: &dyn Evidence, args: &SearchArgs<'_>, out: &mut dyn Write) -> 
     }
     eprintln!(
         "podmortem: {} hit(s) in {} bytes of captured memory",
+        summary.hits, summary.bytes
+    );
+    Ok(())
+}
+
+/// One line of `podmortem search --physical --json`.
+#[derive(Serialize)]
+struct PhysHitOut<'a> {
+    #[serde(serialize_with = "hex::u64")]
+    physical_address: u64,
+    len: usize,
+    #[serde(rename = "match")]
+    text: String,
+    match_hex: String,
+    pid: Option<Pid>,
+    comm: Option<&'a str>,
+    #[serde(serialize_with = "hex::opt_u64")]
+    address: Option<u64>,
+}
+
+/// `podmortem search --physical`: the regex over all of a kernel dump's physical memory.
+pub fn search_physical(
+    ev: &dyn Evidence,
+    args: &SearchArgs<'_>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let info = ev.info();
+    if info.kind != EvidenceKind::KernelDump {
+        bail!(
+            "--physical searches the physical memory of a kernel memory dump; {} is a \
+             container checkpoint, which has none (search it without --physical)",
+            info.path.display()
+        );
+    }
+    let regex = build_regex(args)?;
+    if args.max_hits == Some(0) {
+        return Ok(());
+    }
+    let mut table = Table::new(&["PHYSICAL", "PID", "COMM", "ADDRESS", "MATCH"], &["PID"]);
+    let mut count = 0usize;
+    let mut error: Option<std::io::Error> = None;
+    let cancel = AtomicBool::new(false);
+    let summary = ev.search_physical(&regex, &cancel, &mut |hit| {
+        count += 1;
+        let owner = hit.owner.as_ref();
+        if args.json {
+            let line = PhysHitOut {
+                physical_address: hit.physical,
+                len: hit.len,
+                text: String::from_utf8_lossy(&hit.bytes).into_owned(),
+                match_hex: hex_string(&hit.bytes),
+                pid: owner.map(|o| o.pid),
+                comm: owner.map(|o| o.comm.as_str()),
+                address: owner.map(|o| o.address),
+            };
+            let res = serde_json::to_string(&line)
+                .map_err(std::io::Error::other)
+                .and_then(|l| writeln!(out, "{l}"));
+            if let Err(e) = res {
+                error = Some(e);
+                return false;
+            }
+        } else {
+            table.row(vec![
+                format!("{:#x}", hit.physical),
+                owner.map_or_else(String::new, |o| o.pid.to_string()),
+                owner.map_or_else(String::new, |o| o.comm.clone()),
+                owner.map_or_else(String::new, |o| format!("{:#x}", o.address)),
+                sanitize_bytes(&hit.bytes.iter().take(64).copied().collect::<Vec<_>>()),
+            ]);
+        }
+        args.max_hits.is_none_or(|m| count < m)
+    })?;
+    if let Some(e) = error {
+        return Err(e.into());
+    }
+    if !args.json {
+        table.print(out)?;
+    }
+    eprintln!(
+        "podmortem: {} hit(s) in {} bytes of physical memory",
         summary.hits, summary.bytes
     );
     Ok(())

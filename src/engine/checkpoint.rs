@@ -60,10 +60,15 @@ impl Checkpoint {
         let mut problems: Vec<Error> = Vec::new();
         let mut warnings: Vec<String> = archive.warnings().to_vec();
         if archive.image("inventory.img").is_none() && archive.image("pstree.img").is_none() {
+            let mut reason =
+                "no CRIU images (checkpoint/inventory.img, checkpoint/pstree.img) found"
+                    .to_string();
+            if let Some(why) = archive.stopped_early() {
+                reason = format!("{reason}: {why}");
+            }
             return Err(Error::Unrecognised {
                 path: archive.path().to_path_buf(),
-                reason: "no CRIU images (checkpoint/inventory.img, checkpoint/pstree.img) found"
-                    .into(),
+                reason,
             });
         }
         let tree = read_pstree(&archive, &mut problems)?;
@@ -389,6 +394,9 @@ impl Evidence for Checkpoint {
     fn rootfs_entries(&self) -> Result<Vec<FileEntry>> {
         match &self.rootfs {
             Some(r) => Ok(r.entries().to_vec()),
+            None if self.archive.stopped_early().is_some() => {
+                Err(self.archive.missing("rootfs-diff.tar"))
+            }
             None => Err(Error::Missing(
                 "rootfs-diff.tar (this checkpoint has no filesystem changes)".into(),
             )),
@@ -397,7 +405,7 @@ impl Evidence for Checkpoint {
 
     fn rootfs_read(&self, path: &str) -> Result<Vec<u8>> {
         let (Some(r), Some(tar)) = (&self.rootfs, self.archive.get("rootfs-diff.tar")) else {
-            return Err(Error::Missing("rootfs-diff.tar".into()));
+            return Err(self.archive.missing("rootfs-diff.tar"));
         };
         Ok(r.read(tar, path)?.to_vec())
     }

@@ -7,10 +7,13 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 
+use regex::bytes::Regex;
 use serde::Serialize;
 
 use crate::engine::error::Result;
+use crate::engine::search::Summary;
 
 /// A process id as the evidence stores it (for a container, the id inside its pid namespace).
 pub type Pid = u32;
@@ -320,6 +323,36 @@ pub struct FileEntry {
     pub gid: u64,
 }
 
+/// The process that maps a physical page, and at which virtual address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhysOwner {
+    /// Process id.
+    pub pid: Pid,
+    /// Process name.
+    pub comm: String,
+    /// Virtual address, in that process, of the physical address it was looked up for.
+    #[serde(serialize_with = "hex::u64")]
+    pub address: u64,
+}
+
+/// One match of a search over physical memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhysHit {
+    /// Physical address of the first matched byte.
+    #[serde(serialize_with = "hex::u64")]
+    pub physical: u64,
+    /// Length of the match in bytes.
+    pub len: usize,
+    /// The matched bytes (at most
+    /// [`phys_search::MAX_MATCH_BYTES`](crate::engine::kernel::phys_search::MAX_MATCH_BYTES)).
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+    /// A process whose page tables map the first matched byte (the lowest pid when several
+    /// do); `None` for pages no process maps (kernel memory, page cache, freed pages) or when
+    /// the back end cannot tell.
+    pub owner: Option<PhysOwner>,
+}
+
 /// A piece of evidence: a checkpoint or a kernel memory dump.
 ///
 /// All methods are cheap to call repeatedly; back ends parse once at open and index.
@@ -350,6 +383,19 @@ pub trait Evidence: Send + Sync {
     /// contiguously (a fast path for search); `None` otherwise.
     fn memory_slice(&self, _pid: Pid, _addr: u64, _len: usize) -> Option<&[u8]> {
         None
+    }
+
+    /// Searches all of physical memory (not only processes' memory) with `regex`, pushing
+    /// each match into `sink` in address order until it returns `false` or `cancel` is set.
+    /// Only kernel memory dumps have physical memory; others return
+    /// [`Error::Unsupported`](crate::engine::Error::Unsupported).
+    fn search_physical(
+        &self,
+        _regex: &Regex,
+        _cancel: &AtomicBool,
+        _sink: &mut dyn FnMut(PhysHit) -> bool,
+    ) -> Result<Summary> {
+        Err(crate::engine::Error::Unsupported("physical search"))
     }
 
     /// The filesystem changes of a container, when the evidence has them.

@@ -466,7 +466,12 @@ impl KernelMemory for SynthKernel {
 impl SynthKernel {
     /// A kernel with a root filesystem ("/" on a rootfs superblock, device 0:2).
     pub fn new(list_kernel: bool) -> SynthKernel {
-        let bytes = serde_json::to_vec(&isf_json(list_kernel)).unwrap();
+        SynthKernel::with_isf(&isf_json(list_kernel))
+    }
+
+    /// A kernel with a root filesystem and the given ISF (one that extends [`isf_json`]).
+    pub fn with_isf(isf: &Value) -> SynthKernel {
+        let bytes = serde_json::to_vec(isf).unwrap();
         let isf = Isf::from_bytes(&bytes, "synthetic.json").unwrap();
         let mut k = SynthKernel {
             isf,
@@ -492,6 +497,11 @@ impl SynthKernel {
         k.root_dentry = d;
         k.root_sb = sb;
         k
+    }
+
+    /// The pages written so far: (kernel virtual address, 4096 bytes), in address order.
+    pub fn pages(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.pages.iter().map(|(a, p)| (*a, p.as_slice()))
     }
 
     /// Read calls so far.

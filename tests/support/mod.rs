@@ -3,9 +3,12 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod ckpt;
+pub mod corrupt;
 pub mod demo;
 pub mod kernel;
+pub mod kernel_image;
 pub mod kernel_mem;
+pub mod tmux;
 pub mod tui;
 
 use std::path::{Path, PathBuf};

@@ -205,6 +205,23 @@ impl Archive {
     pub fn display_name(&self, member: &str) -> String {
         format!("{}:{member}", self.path.display())
     }
+
+    /// Where a damaged tar stopped being readable (its members after that are lost), if it did.
+    pub fn stopped_early(&self) -> Option<&str> {
+        let prefix = format!("{}: ", self.path.display());
+        self.warnings
+            .iter()
+            .find(|w| w.contains(": tar stops after offset") || w.contains(" is truncated: "))
+            .map(|w| w.strip_prefix(&prefix).unwrap_or(w))
+    }
+
+    /// The error for a member the archive lacks; says where a damaged tar stopped.
+    pub fn missing(&self, member: &str) -> Error {
+        match self.stopped_early() {
+            Some(why) => Error::Missing(format!("{} ({why})", self.display_name(member))),
+            None => Error::Missing(self.display_name(member)),
+        }
+    }
 }
 
 enum Compression {

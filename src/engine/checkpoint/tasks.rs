@@ -37,7 +37,7 @@ pub fn read_pstree(ar: &Archive, problems: &mut Vec<Error>) -> Result<Vec<Pstree
     let file = "pstree.img";
     let data = ar
         .image(file)
-        .ok_or_else(|| Error::Missing(ar.display_name("checkpoint/pstree.img")))?;
+        .ok_or_else(|| ar.missing("checkpoint/pstree.img"))?;
     let (entries, errs) = decode_all::<PstreeEntry>(
         &ar.display_name("checkpoint/pstree.img"),
         data,

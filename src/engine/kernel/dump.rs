@@ -8,13 +8,15 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
 
+use regex::bytes::Regex;
 use serde_json::{Map, Value, json};
 
 use crate::engine::checkpoint::tasks::split_nul;
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
-    Evidence, EvidenceInfo, EvidenceKind, OpenFile, PartialRead, Pid, Process, Vma,
+    Evidence, EvidenceInfo, EvidenceKind, OpenFile, PartialRead, PhysHit, Pid, Process, Vma,
 };
 use crate::engine::kernel::cgroup::{container_id, pod_uid};
 use crate::engine::kernel::dpath::{PathRef, file_path};
@@ -22,10 +24,12 @@ use crate::engine::kernel::files::open_files;
 use crate::engine::kernel::isf::{CacheDir, Isf, banners_in_with, normalize_banner, select_with};
 use crate::engine::kernel::kaslr::{self, KernelLayout, Vmcoreinfo};
 use crate::engine::kernel::memory::KernelMemory;
+use crate::engine::kernel::phys_search::{OwnerProcess, search_with_owners};
 use crate::engine::kernel::physical::{PhysicalMemory, open_physical};
 use crate::engine::kernel::space::KernelSpace;
 use crate::engine::kernel::tasks::{TaskInfo, read_task, task_list};
 use crate::engine::kernel::vmas::walk_vmas;
+use crate::engine::search::Summary;
 
 /// Longest cmdline or environment block read from a process.
 const MAX_ARG_BLOCK: u64 = 256 << 10;
@@ -422,6 +426,27 @@ impl Evidence for KernelDump {
             .translate(self.space.phys(), root, addr)
             .ok()??;
         self.space.phys().slice(t.phys, len)
+    }
+
+    fn search_physical(
+        &self,
+        regex: &Regex,
+        cancel: &AtomicBool,
+        sink: &mut dyn FnMut(PhysHit) -> bool,
+    ) -> Result<Summary> {
+        let procs = self
+            .tasks
+            .values()
+            .filter(|t| !t.info.kernel_thread)
+            .filter_map(|t| {
+                Some(OwnerProcess {
+                    pid: t.info.pid,
+                    comm: t.info.comm.clone(),
+                    root: t.root?,
+                })
+            })
+            .collect();
+        search_with_owners(&self.space, procs, regex, cancel, sink)
     }
 
     fn captured_ranges(&self, pid: Pid, range: Range<u64>) -> Result<Vec<Range<u64>>> {

@@ -5,6 +5,8 @@
 //! "anon_inode", "cwd", "root"; names `pipe:[INO]`, `socket:[INO]`, `anon_inode:[eventfd]`).
 //! Sockets get their addresses and state from [`sockets`].
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 
 use crate::engine::error::Result;
@@ -90,6 +92,7 @@ fn descriptors(
     } else {
         max_fds
     };
+    let mut seen: HashMap<u64, std::result::Result<OpenFile, String>> = HashMap::new();
     let mut fd = 0u64;
     while fd < count {
         let n = FD_CHUNK.min(count - fd);
@@ -115,8 +118,16 @@ fn descriptors(
                     .push(format!("pid {pid}: fd {this} not in the dump"));
                 continue;
             }
-            match describe_file(k, pid, Some(this as i64), file, root) {
-                Ok(f) => out.files.push(f),
+            // Descriptors that share a `struct file` (dup, fork; or one garbage pointer
+            // repeated over a smeared table of up to MAX_FDS slots) are described once.
+            let described = seen.entry(file).or_insert_with(|| {
+                describe_file(k, pid, None, file, root).map_err(|e| e.to_string())
+            });
+            match described {
+                Ok(f) => out.files.push(OpenFile {
+                    fd: Some(this as i64),
+                    ..f.clone()
+                }),
                 Err(e) => out.problems.push(format!("pid {pid} fd {this}: {e}")),
             }
         }

@@ -2,15 +2,25 @@
 //! every process at once), as `grep` over the dump would find it but with physical
 //! addresses instead of file offsets and only over the ranges the dump holds.
 //!
-//! Each physical range is searched in windows that overlap by [`OVERLAP`] bytes; a match is
-//! reported once, by the window it starts in. A cancel flag is checked between windows.
+//! Each physical range (adjacent ranges joined) is searched in windows that overlap by
+//! [`OVERLAP`] bytes; a match is reported once, by the window it starts in. A cancel flag is
+//! checked between windows.
+//!
+//! Which process a hit belongs to is found through an [`OwnerMap`]: the user half of every
+//! process's page tables walked once per search, on the first hit, into a sorted table of
+//! physical runs (bounded by [`MAX_OWNER_RUNS`]). Pages that no process maps (kernel memory,
+//! page cache, freed pages) have no owner.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use regex::bytes::Regex;
 
 use crate::engine::error::Result;
+use crate::engine::evidence::{PhysHit, PhysOwner, Pid};
 use crate::engine::kernel::physical::PhysicalMemory;
+use crate::engine::kernel::space::KernelSpace;
+use crate::engine::search::Summary;
 
 /// Bytes searched per window.
 pub const WINDOW: u64 = 8 << 20;
@@ -18,39 +28,37 @@ pub const WINDOW: u64 = 8 << 20;
 pub const OVERLAP: u64 = 64 << 10;
 /// At most this many bytes of a match are kept.
 pub const MAX_MATCH_BYTES: usize = 4096;
+/// At most this many (physical run → process) entries are kept by an [`OwnerMap`] (about
+/// 32 bytes each); pages beyond are reported without an owner.
+pub const MAX_OWNER_RUNS: usize = 1 << 21;
 
-/// One match in physical memory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PhysHit {
-    /// Physical address of the first matched byte.
-    pub phys: u64,
-    /// Length of the match.
-    pub len: usize,
-    /// The matched bytes (at most [`MAX_MATCH_BYTES`]).
-    pub bytes: Vec<u8>,
+/// The physical ranges with adjacent ones joined, so a match may span them.
+fn joined(ranges: &[Range<u64>]) -> Vec<Range<u64>> {
+    let mut out: Vec<Range<u64>> = Vec::new();
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if last.end == r.start => last.end = r.end,
+            _ => out.push(r.clone()),
+        }
+    }
+    out
 }
 
-/// How a physical search ended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PhysSummary {
-    /// Hits delivered.
-    pub hits: u64,
-    /// Bytes searched.
-    pub bytes: u64,
-    /// True if the cancel flag or the sink stopped it.
-    pub stopped: bool,
-}
-
-/// Searches every physical range of `phys`; `sink` returns `false` to stop.
+/// Searches every physical range of `phys`; `sink` returns `false` to stop. Hits have no
+/// owner (see [`search_with_owners`]).
 pub fn search_physical(
     phys: &dyn PhysicalMemory,
     regex: &Regex,
     cancel: &AtomicBool,
     sink: &mut dyn FnMut(PhysHit) -> bool,
-) -> Result<PhysSummary> {
-    let mut summary = PhysSummary::default();
+) -> Result<Summary> {
+    let ranges = joined(phys.ranges());
+    let mut summary = Summary {
+        total: ranges.iter().map(|r| r.end - r.start).sum(),
+        ..Summary::default()
+    };
     let mut buf = Vec::new();
-    for range in phys.ranges() {
+    for range in ranges {
         let mut pos = range.start;
         while pos < range.end {
             if cancel.load(Ordering::Relaxed) {
@@ -74,9 +82,10 @@ pub fn search_physical(
                 summary.hits += 1;
                 let bytes = m.as_bytes();
                 let hit = PhysHit {
-                    phys: pos + m.start() as u64,
+                    physical: pos + m.start() as u64,
                     len: bytes.len(),
                     bytes: bytes.get(..MAX_MATCH_BYTES).unwrap_or(bytes).to_vec(),
+                    owner: None,
                 };
                 if !sink(hit) {
                     summary.stopped = true;
@@ -88,4 +97,123 @@ pub fn search_physical(
         }
     }
     Ok(summary)
+}
+
+/// A process to look owners up in: pid, name and the physical address of its page-table
+/// root.
+#[derive(Debug, Clone)]
+pub struct OwnerProcess {
+    /// Process id.
+    pub pid: Pid,
+    /// Process name.
+    pub comm: String,
+    /// Physical address of its top-level page table.
+    pub root: u64,
+}
+
+/// One physically contiguous run mapped by a process.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    phys: u64,
+    end: u64,
+    virt: u64,
+    /// Index into [`OwnerMap::procs`].
+    proc: usize,
+}
+
+/// Physical address → (process, virtual address), from the processes' page tables.
+#[derive(Debug, Default)]
+pub struct OwnerMap {
+    procs: Vec<OwnerProcess>,
+    /// Sorted by `phys`.
+    runs: Vec<Run>,
+    /// `max_end[i]`: the largest `end` of `runs[..=i]` (runs of different processes overlap).
+    max_end: Vec<u64>,
+    /// True when [`MAX_OWNER_RUNS`] cut the table.
+    pub cut: bool,
+}
+
+impl OwnerMap {
+    /// Walks the user half of each process's page tables (a process whose tables cannot be
+    /// read is left out).
+    pub fn build(space: &KernelSpace, mut procs: Vec<OwnerProcess>) -> OwnerMap {
+        procs.sort_by_key(|p| p.pid);
+        let mut map = OwnerMap::default();
+        'procs: for (i, p) in procs.iter().enumerate() {
+            let Ok(mapped) = space.paging().mapped(space.phys(), p.root, 0..u64::MAX) else {
+                continue;
+            };
+            for (virt, phys) in mapped {
+                if map.runs.len() >= MAX_OWNER_RUNS {
+                    map.cut = true;
+                    break 'procs;
+                }
+                map.runs.push(Run {
+                    phys,
+                    end: phys.saturating_add(virt.end - virt.start),
+                    virt: virt.start,
+                    proc: i,
+                });
+            }
+        }
+        // Stable: for equal starts the lower pid stays first.
+        map.runs.sort_by_key(|r| r.phys);
+        let mut max = 0;
+        map.max_end = map
+            .runs
+            .iter()
+            .map(|r| {
+                max = max.max(r.end);
+                max
+            })
+            .collect();
+        map.procs = procs;
+        map
+    }
+
+    /// The lowest-pid process that maps physical address `phys`, and where.
+    pub fn lookup(&self, phys: u64) -> Option<PhysOwner> {
+        let mut i = self.runs.partition_point(|r| r.phys <= phys);
+        let mut best: Option<&Run> = None;
+        // Walk back over the runs that start at or below `phys` while one may still reach it.
+        while i > 0 {
+            i -= 1;
+            if self.max_end.get(i).is_none_or(|&e| e <= phys) {
+                break;
+            }
+            if let Some(r) = self.runs.get(i)
+                && phys < r.end
+                && best.is_none_or(|b| r.proc < b.proc)
+            {
+                best = Some(r);
+            }
+        }
+        let r = best?;
+        let p = self.procs.get(r.proc)?;
+        Some(PhysOwner {
+            pid: p.pid,
+            comm: p.comm.clone(),
+            address: r.virt + (phys - r.phys),
+        })
+    }
+}
+
+/// [`search_physical`] over `space`'s physical memory, each hit with the process that maps
+/// it (the [`OwnerMap`] of `procs` is built on the first hit only).
+pub fn search_with_owners(
+    space: &KernelSpace,
+    procs: Vec<OwnerProcess>,
+    regex: &Regex,
+    cancel: &AtomicBool,
+    sink: &mut dyn FnMut(PhysHit) -> bool,
+) -> Result<Summary> {
+    let mut procs = Some(procs);
+    let mut owners: Option<OwnerMap> = None;
+    search_physical(space.phys(), regex, cancel, &mut |mut hit| {
+        if owners.is_none() {
+            owners = Some(OwnerMap::build(space, procs.take().unwrap_or_default()));
+        }
+        hit.owner = owners.as_ref().and_then(|m| m.lookup(hit.physical));
+        sink(hit)
+    })
 }

@@ -103,18 +103,30 @@ pub fn sniff(head: &[u8]) -> Option<&'static str> {
 /// Detects the format by magic and opens it. Raw images are never guessed: use [`open_raw`].
 pub fn open_physical(path: &Path) -> Result<Box<dyn PhysicalMemory>> {
     let blob = Blob::map(path)?;
-    let file = path.display().to_string();
     let head = blob.get(..64).unwrap_or(&blob);
     match sniff(head) {
-        Some("lime") => Ok(Box::new(lime::parse(blob, file)?)),
-        Some("avml") => Ok(Box::new(avml::parse(blob, file)?)),
-        Some("elf") => Ok(Box::new(elf::parse(blob, file)?)),
-        _ => Err(Error::Unrecognised {
+        Some(format) => from_blob(format, blob, path.display().to_string()),
+        None => Err(Error::Unrecognised {
             path: path.to_path_buf(),
             reason: "no LiME, AVML or ELF core magic at offset 0 (open it explicitly as a raw \
                      image if it is one)"
                 .to_string(),
         }),
+    }
+}
+
+/// Parses the memory image held in `blob` (named `file` in messages) as `format`: `"lime"`,
+/// `"avml"`, `"elf"` or `"raw"` (what [`sniff`] returns, plus raw). For images already in
+/// memory (synthetic evidence, the fuzz targets); [`open_physical`] maps a file and calls it.
+pub fn from_blob(format: &str, blob: Blob, file: String) -> Result<Box<dyn PhysicalMemory>> {
+    match format {
+        "lime" => Ok(Box::new(lime::parse(blob, file)?)),
+        "avml" => Ok(Box::new(avml::parse(blob, file)?)),
+        "elf" => Ok(Box::new(elf::parse(blob, file)?)),
+        "raw" => Ok(Box::new(raw::parse(blob, file))),
+        _ => Err(Error::Unsupported(
+            "physical memory format (expected lime, avml, elf or raw)",
+        )),
     }
 }
 
@@ -234,6 +246,26 @@ mod tests {
         assert_eq!(sniff(&elf), None);
         assert_eq!(sniff(b""), None);
         assert_eq!(sniff(b"EMi"), None);
+    }
+
+    #[test]
+    #[allow(clippy::single_range_in_vec_init)]
+    fn from_blob_parses_each_format() {
+        let raw = from_blob("raw", Blob::Owned(vec![7; 64]), "r".into()).unwrap();
+        assert_eq!((raw.format(), raw.ranges()), ("raw", &[0..64][..]));
+        let mut lime = b"EMiL".to_vec();
+        lime.extend_from_slice(&1u32.to_le_bytes());
+        lime.extend_from_slice(&0x1000u64.to_le_bytes());
+        lime.extend_from_slice(&0x100fu64.to_le_bytes());
+        lime.extend_from_slice(&[0; 8 + 16]);
+        let img = from_blob("lime", Blob::Owned(lime.clone()), "l".into()).unwrap();
+        assert_eq!(img.ranges(), &[0x1000..0x1010]);
+        assert!(from_blob("avml", Blob::Owned(lime.clone()), "a".into()).is_err());
+        assert!(from_blob("elf", Blob::Owned(lime.clone()), "e".into()).is_err());
+        assert!(matches!(
+            from_blob("vmdk", Blob::Owned(lime), "v".into()),
+            Err(Error::Unsupported(_))
+        ));
     }
 
     #[test]

@@ -94,9 +94,20 @@ pub fn task_list(k: &dyn KernelMemory) -> Result<(Vec<u64>, Vec<String>)> {
     let head = init.wrapping_add(off);
     let mut node = k.read_u64(head)?;
     while node != head {
-        if node == 0 || !seen.insert(node) {
+        // The task whose `tasks.next` led here (init_task for the first).
+        let from = out.last().copied().unwrap_or(init);
+        if node == 0 {
             warnings.push(format!(
-                "task list: loop or NULL link at {node:#x}; the walk stopped there"
+                "task list: task at {from:#x} has a NULL tasks.next; the walk stopped there"
+            ));
+            break;
+        }
+        if !seen.insert(node) {
+            warnings.push(format!(
+                "task list: loop: tasks.next of the task at {from:#x} points back to the task \
+                 at {:#x}, already listed; the walk stopped there (tasks after the loop are \
+                 not listed)",
+                node.wrapping_sub(off)
             ));
             break;
         }

@@ -1,0 +1,239 @@
+//! `podmortem search --physical`: every planted secret's physical address that `secrets.json`
+//! lists is reported, with the owning process and virtual address where a process maps the
+//! page (checked against Volatility's `linux.vmaregexscan` and against `read_memory`); on a
+//! checkpoint `--physical` is a clear error.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use podmortem::engine::Evidence;
+use podmortem::engine::kernel::dump::KernelDump;
+use serde_json::Value;
+
+fn podmortem(args: &[&str], evidence: &Path, isf: Option<&Path>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_podmortem"));
+    cmd.args(args)
+        .arg(evidence)
+        .env("PODMORTEM_CACHE_DIR", support::kernel::cache_root());
+    if let Some(isf) = isf {
+        cmd.arg("--isf").arg(isf);
+    }
+    cmd.output().unwrap()
+}
+
+fn hex(s: &str) -> u64 {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
+}
+
+/// (dump file, fixture, golden folder, secrets pattern, opened dump).
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static KernelDump,
+);
+
+fn cases() -> Vec<Case> {
+    const L61: &str =
+        "FORENSIC_SECRET_7f3a9c|RWX_PAYLOAD_SECRET_5e8d21|tok_ABC123XYZ|RANDOM_1432_KEY";
+    const NODE: &str = "RANDOM_[0-9]+_KEY|NODE_SECRET_[0-9a-f]{4}|HOLDOUT_SECRET_91bd";
+    let mut v = Vec::new();
+    if let Some(d) = support::kernel::lime() {
+        v.push(("dump.lime.zst", "linux-6.1", "dump.lime", L61, d));
+    }
+    if let Some(d) = support::kernel::avml() {
+        v.push(("dump.avml.zst", "linux-6.1", "dump.avml", L61, d));
+    }
+    if let Some(d) = support::kernel::node() {
+        v.push(("dump.elf.zst", "linux-6.1-node", "dump.elf", NODE, d));
+    }
+    v
+}
+
+/// (physical address, text) of every hit `secrets.json` lists for the dump.
+fn secrets(fixture: &str) -> BTreeSet<(u64, String)> {
+    let root = support::fixture(fixture).unwrap();
+    let (file, key) = if fixture == "linux-6.1" {
+        // dump.avml holds dump.lime's memory: the same hits.
+        (root.join("secrets.json"), Some("dump.lime"))
+    } else {
+        (root.join("acquisition/secrets.json"), None)
+    };
+    let doc: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    let hits = match key {
+        Some(k) => &doc[k]["hits"],
+        None => &doc["hits"],
+    };
+    hits.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let phys = match h.get("phys_addr") {
+                Some(Value::String(s)) => hex(s),
+                _ => h["phys"].as_u64().unwrap(),
+            };
+            let text = h.get("match").or_else(|| h.get("text")).unwrap();
+            (phys, text.as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn physical_search_reports_every_planted_secret() {
+    for (file, fixture, golden, pattern, dump) in cases() {
+        let path = support::decompressed(fixture, file).unwrap();
+        let isf = support::kernel::isf_dir(fixture).unwrap();
+        let out = podmortem(
+            &["search", "--physical", "--json", "--regex", pattern],
+            &path,
+            Some(&isf),
+        );
+        assert!(
+            out.status.success(),
+            "{golden}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let got: BTreeSet<(u64, String)> = lines
+            .iter()
+            .map(|h| {
+                (
+                    hex(h["physical_address"].as_str().unwrap()),
+                    h["match"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(got.len(), lines.len(), "{golden}: a hit reported twice");
+        assert_eq!(got, secrets(fixture), "{golden}");
+
+        // Owners: the process really has the match at that virtual address, and Volatility's
+        // vmaregexscan found it there too.
+        let scan = support::golden_json(
+            fixture,
+            &format!("{golden}/linux.vmaregexscan.VmaRegExScan.json"),
+        );
+        let volatility: BTreeSet<(u64, u64, String)> = scan
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["PID"].as_u64().unwrap(),
+                    h["Offset"].as_u64().unwrap(),
+                    h["Text"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let mut owned = 0;
+        for h in &lines {
+            let text = h["match"].as_str().unwrap();
+            assert_eq!(h["len"].as_u64().unwrap() as usize, text.len());
+            assert_eq!(
+                h["match_hex"].as_str().unwrap(),
+                podmortem::engine::findings::hex_string(text.as_bytes())
+            );
+            if h["pid"].is_null() {
+                assert!(h["comm"].is_null() && h["address"].is_null(), "{h}");
+                continue;
+            }
+            owned += 1;
+            let pid = h["pid"].as_u64().unwrap();
+            let addr = hex(h["address"].as_str().unwrap());
+            let p = dump
+                .processes()
+                .unwrap()
+                .into_iter()
+                .find(|p| u64::from(p.pid) == pid)
+                .unwrap();
+            assert_eq!(h["comm"], p.comm.as_str(), "{h}");
+            let mut buf = vec![0u8; text.len()];
+            let r = dump.read_memory(p.pid, addr, &mut buf).unwrap();
+            assert_eq!(r.captured_len(), buf.len(), "{golden}: {h}");
+            assert_eq!(buf, text.as_bytes(), "{golden}: {h}");
+            assert!(
+                volatility.contains(&(pid, addr, text.to_string())),
+                "{golden}: {h} is not a vmaregexscan hit"
+            );
+        }
+        assert!(owned > 0, "{golden}: no hit has an owner");
+    }
+}
+
+#[test]
+fn planted_rwx_secret_is_attributed_to_fxagent() {
+    let (Some(path), Some(isf)) = (
+        support::decompressed("linux-6.1", "dump.lime.zst"),
+        support::kernel::isf_dir("linux-6.1"),
+    ) else {
+        return;
+    };
+    let out = podmortem(
+        &[
+            "search",
+            "--physical",
+            "--regex",
+            "RWX_PAYLOAD_SECRET_[0-9a-f]{6}",
+        ],
+        &path,
+        Some(&isf),
+    );
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    let row = table.lines().nth(1).unwrap();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cols,
+        [
+            "0xd4ec020",
+            "102",
+            "fxagent",
+            "0x13370020",
+            "RWX_PAYLOAD_SECRET_5e8d21"
+        ]
+    );
+}
+
+#[test]
+fn physical_search_on_a_checkpoint_is_an_error() {
+    let demo = podmortem::cli::demo_path();
+    let out = podmortem(&["search", "--physical", "--regex", "x"], &demo, None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("--physical") && err.contains("checkpoint"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    // --physical with --pid is a usage error.
+    let out = podmortem(
+        &["search", "--physical", "--pid", "1", "--regex", "x"],
+        &demo,
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    // The engine says so too.
+    let ev = podmortem::engine::open::open_evidence(&demo, &Default::default()).unwrap();
+    let re = regex::bytes::Regex::new("x").unwrap();
+    let err = ev
+        .search_physical(&re, &std::sync::atomic::AtomicBool::new(false), &mut |_| {
+            true
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, podmortem::engine::Error::Unsupported(_)),
+        "{err}"
+    );
+}
