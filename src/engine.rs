@@ -17,6 +17,7 @@ pub mod extract;
 pub mod findings;
 pub mod kernel;
 pub mod mapped;
+pub mod net;
 pub mod open;
 pub mod search;
 pub mod time;

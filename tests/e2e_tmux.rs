@@ -8,126 +8,15 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-struct Tmux {
-    socket: PathBuf,
-}
+use support::tmux::Tmux;
 
-impl Tmux {
-    fn available() -> bool {
-        let ok = Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            assert!(
-                std::env::var("PODMORTEM_REQUIRE_FIXTURES").as_deref() != Ok("1"),
-                "tmux is required in CI (.ci/run installs it)"
-            );
-            eprintln!("skipping: tmux not installed");
-        }
-        ok
-    }
-
-    fn start(dir: &Path, data: &Path, args: &[&str]) -> Tmux {
-        let socket = dir.join("tmux.sock");
-        let mut cmd = format!(
-            "cd {} && PODMORTEM_DATA_DIR={} TERM=xterm-256color exec {}",
-            dir.display(),
-            data.display(),
-            env!("CARGO_BIN_EXE_podmortem")
-        );
-        for a in args {
-            cmd.push(' ');
-            cmd.push_str(a);
-        }
-        let st = Command::new("tmux")
-            .args([
-                "-S",
-                socket.to_str().unwrap(),
-                "new-session",
-                "-d",
-                "-x",
-                "100",
-                "-y",
-                "30",
-                &cmd,
-            ])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        Tmux { socket }
-    }
-
-    fn tmux(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.tmux(&["send-keys", k]);
-            // Escape followed at once by a key reads as Alt+key: pause like a person.
-            std::thread::sleep(Duration::from_millis(if *k == "Escape" { 300 } else { 60 }));
-        }
-    }
-
-    fn text(&self, s: &str) {
-        self.tmux(&["send-keys", "-l", s]);
-        std::thread::sleep(Duration::from_millis(100));
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p"]).stdout).into_owned()
-    }
-
-    fn wait_for(&self, needle: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if s.contains(needle) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "timed out waiting for {needle:?}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        let out = self.tmux(&["list-panes", "-F", "#{pane_pid}"]);
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    }
-
-    fn alive(&self) -> bool {
-        self.tmux(&["has-session"]).status.success()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
-}
-
-fn wait_exit(t: &Tmux) {
-    let start = Instant::now();
-    while t.alive() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "podmortem did not exit"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn start(dir: &Path, data: &Path, args: &[&str]) -> Tmux {
+    Tmux::start(dir, dir, &[("PODMORTEM_DATA_DIR", data)], args)
 }
 
 #[test]
@@ -137,7 +26,7 @@ fn analyst_session_on_the_demo() {
     }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let t = Tmux::start(dir.path(), &data, &["demo"]);
+    let t = start(dir.path(), &data, &["demo"]);
     t.wait_for("Processes (4)");
     // A process, its details, its maps, the hex view of its heap.
     t.keys(&["Down", "Enter"]);
@@ -164,7 +53,7 @@ fn analyst_session_on_the_demo() {
     t.keys(&["Enter"]);
     t.wait_for("finding(s) exported to");
     t.keys(&["q"]);
-    wait_exit(&t);
+    t.wait_exit();
     let export: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("findings-demo-checkpoint.json")).unwrap(),
     )
@@ -179,7 +68,7 @@ fn analyst_session_on_the_demo() {
     assert_eq!(f["bytes"]["captured"], 17);
 
     // Findings survive kill -9: reopen, add one, kill, reopen.
-    let t = Tmux::start(dir.path(), &data, &["demo"]);
+    let t = start(dir.path(), &data, &["demo"]);
     t.wait_for("1 saved finding(s) loaded");
     t.keys(&["b"]);
     t.wait_for("bookmark process 1 sh");
@@ -191,9 +80,9 @@ fn analyst_session_on_the_demo() {
         .args(["-9", &pid.to_string()])
         .status()
         .unwrap();
-    wait_exit(&t);
+    t.wait_exit();
     drop(t);
-    let t = Tmux::start(dir.path(), &data, &["demo"]);
+    let t = start(dir.path(), &data, &["demo"]);
     t.wait_for("2 saved finding(s) loaded");
     t.keys(&["6"]);
     let s = t.wait_for("Findings (2)");
@@ -204,7 +93,7 @@ fn analyst_session_on_the_demo() {
         .args(["-TERM", &pid.to_string()])
         .status()
         .unwrap();
-    wait_exit(&t);
+    t.wait_exit();
 }
 
 #[test]
@@ -213,16 +102,15 @@ fn no_escape_sequence_from_evidence_reaches_the_terminal() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let t = Tmux::start(dir.path(), &dir.path().join("data"), &["demo"]);
+    let t = start(dir.path(), &dir.path().join("data"), &["demo"]);
     t.wait_for("Processes (4)");
     // pwned would be the window title if the OSC sequence in the process name got through.
-    let title = t.tmux(&["display-message", "-p", "#{pane_title}"]);
-    assert!(!String::from_utf8_lossy(&title.stdout).contains("pwned"));
+    assert!(!t.pane_title().contains("pwned"));
     let s = t.screen();
     assert!(s.contains("x\\x1b]0;pwned\\x07"), "{s}");
     t.keys(&["Down", "Down", "Enter"]);
     let s = t.wait_for("Process 12");
     assert!(s.contains("\\x1b[2J\\x1b[31mgotcha"), "{s}");
     t.keys(&["Escape", "q"]);
-    wait_exit(&t);
+    t.wait_exit();
 }

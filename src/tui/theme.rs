@@ -56,3 +56,12 @@ pub const SELECTION: Style = Style::new().bg(Color::Blue);
 pub const HIGHLIGHT: Style = Style::new().fg(Color::Black).bg(Color::Yellow);
 /// Progress of a running job.
 pub const PROGRESS: Style = Style::new().fg(Color::Green);
+
+/// The style of a list row: selected rows stand out, more so in the focused pane.
+pub fn row(selected: bool, focused: bool) -> Style {
+    match (selected, focused) {
+        (true, true) => SELECTED,
+        (true, false) => SELECTED_DIM,
+        _ => Style::new(),
+    }
+}

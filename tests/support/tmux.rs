@@ -101,6 +101,18 @@ impl Tmux {
         }
     }
 
+    /// Process id of the program in the pane.
+    pub fn pid(&self) -> u32 {
+        let out = self.tmux(&["list-panes", "-F", "#{pane_pid}"]);
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+
+    /// The pane's title (what an OSC 0/2 sequence would set).
+    pub fn pane_title(&self) -> String {
+        let out = self.tmux(&["display-message", "-p", "#{pane_title}"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Whether the session still runs.
     pub fn alive(&self) -> bool {
         self.tmux(&["has-session"]).status.success()

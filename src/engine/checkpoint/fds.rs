@@ -15,6 +15,7 @@ use crate::engine::checkpoint::proto::{
 use crate::engine::checkpoint::tasks::Task;
 use crate::engine::error::Error;
 use crate::engine::evidence::OpenFile;
+use crate::engine::net::{proto_name, sock_type, tcp_state};
 
 /// All file objects of a checkpoint, by id.
 #[derive(Debug, Default)]
@@ -199,8 +200,11 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
             };
             let v6 = sk.family == 10;
             d.insert("family".into(), json!(if v6 { "inet6" } else { "inet" }));
-            d.insert("protocol".into(), json!(proto_name(sk.proto, sk.r#type)));
-            d.insert("state".into(), json!(tcp_state(sk.state)));
+            d.insert(
+                "protocol".into(),
+                json!(proto_name(u64::from(sk.proto), u64::from(sk.r#type))),
+            );
+            d.insert("state".into(), json!(tcp_state(u64::from(sk.state))));
             d.insert("src".into(), json!(ip(&sk.src_addr, v6)));
             d.insert("src_port".into(), json!(sk.src_port));
             d.insert("dst".into(), json!(ip(&sk.dst_addr, v6)));
@@ -213,8 +217,8 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
                 return ("socket".into(), "socket:[?]".into(), d);
             };
             d.insert("family".into(), json!("unix"));
-            d.insert("type".into(), json!(sock_type(sk.r#type)));
-            d.insert("state".into(), json!(tcp_state(sk.state)));
+            d.insert("type".into(), json!(sock_type(u64::from(sk.r#type))));
+            d.insert("state".into(), json!(tcp_state(u64::from(sk.state))));
             d.insert("name".into(), json!(unix_name(&sk.name)));
             d.insert("peer".into(), json!(sk.peer));
             d.insert("inode".into(), json!(sk.ino));
@@ -266,45 +270,6 @@ fn ip(words: &[u32], v6: bool) -> String {
             *d = *s;
         }
         Ipv4Addr::from(a).to_string()
-    }
-}
-
-fn proto_name(proto: u32, ty: u32) -> String {
-    match (proto, ty) {
-        (6, _) => "tcp".into(),
-        (17, _) => "udp".into(),
-        (136, _) => "udplite".into(),
-        (1, _) | (58, _) => "icmp".into(),
-        (0, 1) => "tcp".into(),
-        (0, 2) => "udp".into(),
-        (p, _) => format!("proto {p}"),
-    }
-}
-
-fn sock_type(t: u32) -> &'static str {
-    match t {
-        1 => "stream",
-        2 => "dgram",
-        3 => "raw",
-        5 => "seqpacket",
-        _ => "unknown",
-    }
-}
-
-fn tcp_state(s: u32) -> &'static str {
-    match s {
-        1 => "ESTABLISHED",
-        2 => "SYN_SENT",
-        3 => "SYN_RECV",
-        4 => "FIN_WAIT1",
-        5 => "FIN_WAIT2",
-        6 => "TIME_WAIT",
-        7 => "CLOSE",
-        8 => "CLOSE_WAIT",
-        9 => "LAST_ACK",
-        10 => "LISTEN",
-        11 => "CLOSING",
-        _ => "UNKNOWN",
     }
 }
 

@@ -22,10 +22,6 @@ use crate::engine::kernel::physical::PhysicalMemory;
 
 /// Virtual address at which the kernel image is linked to physical address 0.
 pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
-/// Bytes of physical memory scanned per step.
-const WINDOW: u64 = 16 << 20;
-/// Overlap between scan steps (longer than any needle).
-const OVERLAP: u64 = 256;
 /// Longest VMCOREINFO text (the kernel reserves one page).
 const VMCOREINFO_MAX: usize = 4096;
 /// At most this many candidates of one kind are examined.
@@ -119,31 +115,11 @@ pub fn scan(
     pattern: &Regex,
     found: &mut dyn FnMut(u64) -> bool,
 ) -> Result<()> {
-    let mut buf = Vec::new();
-    for range in phys.ranges() {
-        let mut pos = range.start;
-        while pos < range.end {
-            let step = WINDOW.min(range.end - pos);
-            let len = (step + OVERLAP).min(range.end - pos) as usize;
-            let hay: &[u8] = match phys.slice(pos, len) {
-                Some(s) => s,
-                None => {
-                    buf.resize(len, 0);
-                    phys.read_phys(pos, &mut buf)?;
-                    &buf
-                }
-            };
-            for m in pattern.find_iter(hay) {
-                if m.start() as u64 >= step {
-                    break;
-                }
-                if !found(pos + m.start() as u64) {
-                    return Ok(());
-                }
-            }
-            pos += step;
-        }
-    }
+    // The shared overlapping-window walk of physical search.
+    let never = std::sync::atomic::AtomicBool::new(false);
+    crate::engine::kernel::phys_search::search_physical(phys, pattern, &never, &mut |hit| {
+        found(hit.physical)
+    })?;
     Ok(())
 }
 
@@ -151,16 +127,7 @@ pub fn scan(
 fn read_text(phys: &dyn PhysicalMemory, at: u64, max: usize) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; max];
     let got = phys.read_phys(at, &mut buf)?;
-    let captured = got
-        .captured
-        .first()
-        .filter(|r| r.start == 0)
-        .map_or(0, |r| r.end);
-    buf.truncate(captured);
-    if let Some(nul) = buf.iter().position(|&b| b == 0) {
-        buf.truncate(nul);
-    }
-    Ok(buf)
+    Ok(crate::engine::kernel::memory::cstr_prefix(buf, &got))
 }
 
 /// A regex for a literal needle.

@@ -76,16 +76,7 @@ pub trait KernelMemory: Send + Sync {
     fn read_cstr(&self, vaddr: u64, max: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; max];
         let got = self.read_kernel(vaddr, &mut buf)?;
-        let captured = got
-            .captured
-            .first()
-            .filter(|r| r.start == 0)
-            .map_or(0, |r| r.end);
-        buf.truncate(captured);
-        if let Some(nul) = buf.iter().position(|&b| b == 0) {
-            buf.truncate(nul);
-        }
-        Ok(buf)
+        Ok(cstr_prefix(buf, &got))
     }
 
     /// The run-time (KASLR-shifted) address of a symbol.
@@ -96,4 +87,18 @@ pub trait KernelMemory: Send + Sync {
             .ok_or_else(|| Error::Missing(format!("ISF symbol {name}")))?;
         Ok(a.wrapping_add(self.virtual_shift()))
     }
+}
+
+/// The captured leading bytes of a read, cut at the first NUL: a C string read from memory.
+pub fn cstr_prefix(mut buf: Vec<u8>, got: &PartialRead) -> Vec<u8> {
+    let captured = got
+        .captured
+        .first()
+        .filter(|r| r.start == 0)
+        .map_or(0, |r| r.end);
+    buf.truncate(captured);
+    if let Some(nul) = buf.iter().position(|&b| b == 0) {
+        buf.truncate(nul);
+    }
+    buf
 }

@@ -12,6 +12,8 @@ use serde_json::{Map, Value, json};
 use crate::engine::error::Result;
 use crate::engine::kernel::dpath::{corrupt, read_uint};
 use crate::engine::kernel::memory::KernelMemory;
+use crate::engine::net::proto_name;
+pub use crate::engine::net::tcp_state;
 
 /// Address families, protocols and TCP states are ABI constants (include/linux/socket.h,
 /// include/uapi/linux/in.h, include/net/tcp_states.h); the ISF has no named enums for them.
@@ -181,46 +183,5 @@ fn sock_type(k: &dyn KernelMemory, ty: u64) -> String {
     {
         return name.trim_start_matches("SOCK_").to_ascii_lowercase();
     }
-    match ty {
-        1 => "stream",
-        2 => "dgram",
-        3 => "raw",
-        4 => "rdm",
-        5 => "seqpacket",
-        6 => "dccp",
-        10 => "packet",
-        _ => "unknown",
-    }
-    .into()
-}
-
-/// A protocol name, as the checkpoint back end names them.
-fn proto_name(proto: u64, ty: u64) -> String {
-    match (proto, ty) {
-        (6, _) | (0, 1) => "tcp".into(),
-        (17, _) | (0, 2) => "udp".into(),
-        (136, _) => "udplite".into(),
-        (1 | 58, _) => "icmp".into(),
-        (132, _) => "sctp".into(),
-        (p, _) => format!("proto {p}"),
-    }
-}
-
-/// A TCP state name (`skc_state`; unix sockets use the same values).
-pub fn tcp_state(s: u64) -> &'static str {
-    match s {
-        1 => "ESTABLISHED",
-        2 => "SYN_SENT",
-        3 => "SYN_RECV",
-        4 => "FIN_WAIT1",
-        5 => "FIN_WAIT2",
-        6 => "TIME_WAIT",
-        7 => "CLOSE",
-        8 => "CLOSE_WAIT",
-        9 => "LAST_ACK",
-        10 => "LISTEN",
-        11 => "CLOSING",
-        12 => "NEW_SYN_RECV",
-        _ => "UNKNOWN",
-    }
+    crate::engine::net::sock_type(ty).into()
 }

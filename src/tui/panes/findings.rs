@@ -2,7 +2,6 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
@@ -176,15 +175,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         .take(height)
     {
         let selected = i == app.findings.cursor.selected;
-        let style = if selected {
-            if focused {
-                theme::SELECTED
-            } else {
-                theme::SELECTED_DIM
-            }
-        } else {
-            Style::new()
-        };
+        let style = theme::row(selected, focused);
         let tags = if fnd.tags.is_empty() {
             String::new()
         } else {

@@ -3,7 +3,6 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
@@ -122,15 +121,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     )];
     for (i, v) in app.maps.vmas.iter().enumerate().skip(offset).take(height) {
         let selected = i == app.maps.cursor.selected;
-        let base = if selected {
-            if focused {
-                theme::SELECTED
-            } else {
-                theme::SELECTED_DIM
-            }
-        } else {
-            Style::new()
-        };
+        let base = theme::row(selected, focused);
         let flag = if v.is_suspicious() { "!" } else { " " };
         lines.push(Line::from(vec![
             Span::styled(

@@ -348,15 +348,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         let flag = if flags.suspicious_vmas > 0 { "!" } else { "" };
         let uid = p.uid.map_or_else(|| "-".to_string(), |u| u.to_string());
         let selected = i == app.processes.cursor.selected;
-        let base = if selected {
-            if focused {
-                theme::SELECTED
-            } else {
-                theme::SELECTED_DIM
-            }
-        } else {
-            ratatui::style::Style::new()
-        };
+        let base = theme::row(selected, focused);
         let spans = vec![
             Span::styled(
                 format!(

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashSet};
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use sha2::{Digest, Sha256};
@@ -303,15 +302,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     )];
     for (i, n) in visible.iter().enumerate().skip(offset).take(height) {
         let selected = i == st.cursor.selected;
-        let base = if selected {
-            if focused {
-                theme::SELECTED
-            } else {
-                theme::SELECTED_DIM
-            }
-        } else {
-            Style::new()
-        };
+        let base = theme::row(selected, focused);
         let (meta, deleted) = match &n.entry {
             Some(e) => (
                 format!(

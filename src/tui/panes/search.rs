@@ -313,15 +313,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     ));
     for (i, h) in st.hits.iter().enumerate().skip(offset).take(height) {
         let selected = i == st.cursor.selected;
-        let style = if selected {
-            if focused {
-                theme::SELECTED
-            } else {
-                theme::SELECTED_DIM
-            }
-        } else {
-            Style::new()
-        };
+        let style = theme::row(selected, focused);
         let excerpt: Vec<u8> = h.bytes.iter().take(48).copied().collect();
         let comm: String = sanitize(&h.comm).chars().take(12).collect();
         lines.push(Line::from(vec![
