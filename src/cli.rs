@@ -4,6 +4,7 @@
 //! `"0x..."` strings, ids and counts as numbers). Human output passes every evidence string
 //! through [`crate::sanitize`].
 
+mod extract;
 mod memory;
 mod output;
 mod tables;
@@ -130,6 +131,41 @@ pub enum Command {
         #[arg(long)]
         cat: Option<String>,
     },
+    /// Copy rootfs-diff files or process memory into a folder you name (never next to or
+    /// inside the evidence; nothing overwritten without --force; memory written sparse, named
+    /// like Volatility's `pid.N.vma.0xSTART-0xEND.dmp`).
+    Extract {
+        /// Evidence and output format.
+        #[command(flatten)]
+        target: Target,
+        /// The folder to write into (created if missing).
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+        /// Overwrite files that already exist.
+        #[arg(long)]
+        force: bool,
+        /// A rootfs-diff file to extract (repeatable); written under OUT/rootfs/.
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<String>,
+        /// Every regular file of the rootfs diff.
+        #[arg(long)]
+        all_files: bool,
+        /// The process whose memory to extract.
+        #[arg(long)]
+        pid: Option<u32>,
+        /// First address of a memory range (with --len).
+        #[arg(long, value_parser = parse_u64, requires = "len")]
+        addr: Option<u64>,
+        /// Length of the memory range.
+        #[arg(long, value_parser = parse_u64, requires = "addr")]
+        len: Option<u64>,
+        /// The whole memory area containing this address.
+        #[arg(long, value_parser = parse_u64)]
+        vma: Option<u64>,
+        /// Every memory area of the process.
+        #[arg(long)]
+        all_vmas: bool,
+    },
     /// Export the saved findings of the evidence as JSON (the workbench's `e`).
     Export {
         /// The evidence whose findings to export.
@@ -152,6 +188,23 @@ pub fn parse_u64(s: &str) -> Result<u64, String> {
     r.map_err(|e| format!("{s:?}: {e}"))
 }
 
+/// An error and its causes on one line, `a: b: c`, leaving out a cause whose text the line
+/// already holds (engine errors often repeat their source in their own message).
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if text.contains(&c) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c);
+    }
+    text
+}
+
 /// Path of the bundled demo evidence.
 pub fn demo_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo-checkpoint.tar")
@@ -168,7 +221,7 @@ pub fn run(cli: &Cli, command: &Command) -> Result<()> {
     let result = run_command(cli, command);
     // Errors met after opening (no such pid, a damaged member read later) name the evidence.
     match (result, command.evidence()) {
-        (Err(e), Some(path)) if !format!("{e:#}").contains(&*path.to_string_lossy()) => {
+        (Err(e), Some(path)) if !error_text(&e).contains(&*path.to_string_lossy()) => {
             Err(e.context(path.display().to_string()))
         }
         (r, _) => r,
@@ -185,7 +238,8 @@ impl Command {
             | Command::Env { target: t, .. }
             | Command::Files { target: t, .. }
             | Command::Search { target: t, .. }
-            | Command::Rootfs { target: t, .. } => Some(&t.evidence),
+            | Command::Rootfs { target: t, .. }
+            | Command::Extract { target: t, .. } => Some(&t.evidence),
             Command::Read { evidence, .. } | Command::Export { evidence, .. } => Some(evidence),
             Command::Demo => None,
         }
@@ -260,6 +314,34 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             &*open(&target.evidence, &cli.isf)?,
             cat.as_deref(),
             target.json,
+            &mut out,
+        ),
+        Command::Extract {
+            target,
+            out: dir,
+            force,
+            files,
+            all_files,
+            pid,
+            addr,
+            len,
+            vma,
+            all_vmas,
+        } => extract::extract(
+            &*open(&target.evidence, &cli.isf)?,
+            &target.evidence,
+            &extract::ExtractArgs {
+                out: dir,
+                force: *force,
+                files,
+                all_files: *all_files,
+                pid: *pid,
+                addr: *addr,
+                len: *len,
+                vma: *vma,
+                all_vmas: *all_vmas,
+                json: target.json,
+            },
             &mut out,
         ),
         Command::Export { evidence, output } => {

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             }
             eprintln!(
                 "podmortem: error: {}",
-                podmortem::sanitize::sanitize(&format!("{e:#}"))
+                podmortem::sanitize::sanitize(&podmortem::cli::error_text(&e))
             );
             ExitCode::FAILURE
         }

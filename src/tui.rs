@@ -90,6 +90,8 @@ pub fn run(ev: Arc<dyn Evidence>) -> Result<()> {
         Ok(())
     })();
     ratatui::restore();
+    // A note being typed when the session ended (dropped SSH, SIGTERM) is kept as a draft.
+    app.keep_draft();
     app.save_findings();
     result
 }

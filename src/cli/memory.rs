@@ -26,6 +26,12 @@ pub fn read(
     raw: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
+    if raw && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        bail!(
+            "--raw writes the evidence's bytes unchanged, which must not reach a terminal: \
+             redirect it to a file or a pipe (or use `podmortem extract`)"
+        );
+    }
     if len > MAX_READ {
         bail!("--len {len} is over the {MAX_READ}-byte limit of one read");
     }

@@ -2,7 +2,7 @@
 //! names, with names that cannot escape it: no absolute paths, no `..`, control characters
 //! replaced, no following symlinks, no overwriting unless asked.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
@@ -37,6 +37,18 @@ pub fn safe_relative(name: &str) -> PathBuf {
 /// Writes `bytes` as `dest_dir/safe_relative(name)`. Refuses to go through a symlink or to
 /// overwrite an existing file (unless `force`). Returns the path written.
 pub fn extract_to(dest_dir: &Path, name: &str, bytes: &[u8], force: bool) -> Result<PathBuf> {
+    extract_with(dest_dir, name, force, |f| f.write_all(bytes))
+}
+
+/// Like [`extract_to`], for content too large to hold at once: `fill` writes it into the new
+/// (empty) file, positioned writes allowed so holes can stay sparse. On failure the partial
+/// file is removed.
+pub fn extract_with(
+    dest_dir: &Path,
+    name: &str,
+    force: bool,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<PathBuf> {
     let rel = safe_relative(name);
     let target = dest_dir.join(&rel);
     // Create parents one by one, refusing symlinks at every level.
@@ -82,8 +94,11 @@ pub fn extract_to(dest_dir: &Path, name: &str, bytes: &[u8], force: bool) -> Res
         opts.create_new(true);
     }
     let mut f = opts.open(&target).map_err(|e| Error::io(&target, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(&target, e))?;
-    f.sync_all().map_err(|e| Error::io(&target, e))?;
+    if let Err(e) = fill(&mut f).and_then(|()| f.sync_all()) {
+        drop(f);
+        let _ = std::fs::remove_file(&target);
+        return Err(Error::io(&target, e));
+    }
     Ok(target)
 }
 

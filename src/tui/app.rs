@@ -374,6 +374,36 @@ impl App {
         }
     }
 
+    /// Keeps a finding note still being typed (the workbench is ending: a signal, a lost
+    /// terminal) as a finding tagged `draft`, so no words the analyst typed are lost.
+    pub fn keep_draft(&mut self) {
+        let Some(Overlay::Prompt(prompt)) = self.overlay.take() else {
+            return;
+        };
+        let text = prompt.text();
+        let id = match prompt.kind {
+            PromptKind::NewFinding(target) => {
+                let (note, tags) = split_tags(&text);
+                self.session.add(target, note, tags)
+            }
+            PromptKind::EditNote(id) if !text.trim().is_empty() => {
+                let (note, _) = split_tags(&text);
+                match self.session.get_mut(id) {
+                    Some(f) => f.note = note,
+                    None => return,
+                }
+                id
+            }
+            _ => return,
+        };
+        if let Some(f) = self.session.get_mut(id) {
+            if !f.tags.iter().any(|t| t == "draft") {
+                f.tags.push("draft".into());
+            }
+            f.updated = crate::engine::time::now_rfc3339();
+        }
+    }
+
     fn submit_prompt(&mut self, kind: PromptKind, text: String) {
         match kind {
             PromptKind::Filter => {

@@ -1,0 +1,261 @@
+//! `podmortem extract`: copies rootfs-diff files and process memory out of the evidence into
+//! a folder the analyst names, never elsewhere (see [`crate::engine::extract`]): names are
+//! made safe, nothing is overwritten without `--force`, and the folder may not lie inside an
+//! evidence folder. Memory is written sparse (uncaptured pages are holes that read as zeros),
+//! so a huge, mostly uncaptured mapping costs only what was captured.
+
+use std::io::Write;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::cli::output::{Table, json};
+use crate::engine::evidence::{Evidence, FileType, Pid, Vma};
+use crate::engine::extract::{extract_to, extract_with};
+use crate::engine::findings::hex_string;
+
+/// What to extract.
+#[derive(Debug)]
+pub struct ExtractArgs<'a> {
+    /// The folder to write into.
+    pub out: &'a Path,
+    /// Overwrite existing files.
+    pub force: bool,
+    /// rootfs-diff files by path.
+    pub files: &'a [String],
+    /// Every regular file of the rootfs diff.
+    pub all_files: bool,
+    /// The process whose memory to extract.
+    pub pid: Option<Pid>,
+    /// A range: first address.
+    pub addr: Option<u64>,
+    /// A range: length.
+    pub len: Option<u64>,
+    /// The memory area containing this address.
+    pub vma: Option<u64>,
+    /// Every memory area of the process.
+    pub all_vmas: bool,
+    /// Print JSON.
+    pub json: bool,
+}
+
+/// One file written.
+#[derive(Debug, Serialize)]
+pub struct Extracted {
+    /// `rootfs` or `memory`.
+    pub kind: &'static str,
+    /// The rootfs path, or the memory area as `0xSTART-0xEND`.
+    pub source: String,
+    /// The process, for memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<Pid>,
+    /// The file written.
+    pub path: PathBuf,
+    /// Bytes in the file.
+    pub size: u64,
+    /// Bytes that came from the evidence (the rest were not captured: zeros).
+    pub captured: u64,
+    /// SHA-256 of the file (absent for memory files over [`HASH_LIMIT`]).
+    pub sha256: Option<String>,
+}
+
+/// Memory files larger than this are not hashed (hashing a mostly-hole terabyte is slow).
+pub const HASH_LIMIT: u64 = 4 << 30;
+
+/// Runs `podmortem extract`.
+pub fn extract(
+    ev: &dyn Evidence,
+    evidence: &Path,
+    args: &ExtractArgs<'_>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let wants_memory = args.addr.is_some() || args.vma.is_some() || args.all_vmas;
+    if args.files.is_empty() && !args.all_files && !wants_memory {
+        bail!("nothing to extract: give --file PATH, --all-files, or --pid with --addr/--len, --vma or --all-vmas");
+    }
+    if wants_memory && args.pid.is_none() {
+        bail!("--addr, --vma and --all-vmas need --pid");
+    }
+    if args.addr.is_some() != args.len.is_some() {
+        bail!("--addr and --len go together");
+    }
+    refuse_inside_evidence(evidence, args.out)?;
+
+    let mut done = Vec::new();
+    let mut names: Vec<String> = args.files.to_vec();
+    if args.all_files {
+        for e in ev.rootfs_entries()? {
+            if e.kind == FileType::File && !e.deleted && !names.contains(&e.path) {
+                names.push(e.path);
+            }
+        }
+    }
+    for name in &names {
+        let bytes = ev.rootfs_read(name)?;
+        let rel = format!("rootfs/{name}");
+        let path = extract_to(args.out, &rel, &bytes, args.force)?;
+        done.push(Extracted {
+            kind: "rootfs",
+            source: name.clone(),
+            pid: None,
+            path,
+            size: bytes.len() as u64,
+            captured: bytes.len() as u64,
+            sha256: Some(hex_string(&Sha256::digest(&bytes))),
+        });
+    }
+    if let Some(pid) = args.pid.filter(|_| wants_memory) {
+        for r in memory_ranges(ev, pid, args)? {
+            done.push(extract_memory(ev, pid, r, args)?);
+        }
+    }
+
+    if args.json {
+        return json(&done, out);
+    }
+    let mut t = Table::new(&["SIZE", "CAPTURED", "SHA256", "FILE", "FROM"], &["SIZE", "CAPTURED"]);
+    for d in &done {
+        t.row(vec![
+            d.size.to_string(),
+            d.captured.to_string(),
+            d.sha256.clone().unwrap_or_else(|| "-".into()),
+            d.path.display().to_string(),
+            match d.pid {
+                Some(p) => format!("pid {p} {}", d.source),
+                None => d.source.clone(),
+            },
+        ]);
+    }
+    t.print(out)
+}
+
+/// The memory ranges asked for.
+fn memory_ranges(ev: &dyn Evidence, pid: Pid, args: &ExtractArgs<'_>) -> Result<Vec<Range<u64>>> {
+    let mut out = Vec::new();
+    if let (Some(addr), Some(len)) = (args.addr, args.len) {
+        if len == 0 {
+            bail!("--len is 0");
+        }
+        let end = addr
+            .checked_add(len)
+            .with_context(|| format!("{addr:#x} + {len} wraps around the address space"))?;
+        out.push(addr..end);
+    }
+    if args.vma.is_some() || args.all_vmas {
+        let vmas: Vec<Vma> = ev.maps(pid)?;
+        if let Some(a) = args.vma {
+            let v = vmas
+                .iter()
+                .find(|v| v.contains(a))
+                .with_context(|| format!("no memory area of pid {pid} contains {a:#x}"))?;
+            out.push(v.start..v.end);
+        }
+        if args.all_vmas {
+            out.extend(vmas.iter().map(|v| v.start..v.end));
+        }
+    }
+    out.dedup();
+    Ok(out)
+}
+
+/// Writes one memory range as `pid.N.vma.0xSTART-0xEND.dmp` (Volatility's naming), sparse.
+fn extract_memory(
+    ev: &dyn Evidence,
+    pid: Pid,
+    r: Range<u64>,
+    args: &ExtractArgs<'_>,
+) -> Result<Extracted> {
+    let name = format!("pid.{pid}.vma.{:#x}-{:#x}.dmp", r.start, r.end);
+    let size = r.end - r.start;
+    let captured = ev.captured_ranges(pid, r.clone())?;
+    let hash = size <= HASH_LIMIT;
+    let mut hasher = Sha256::new();
+    let mut got = 0u64;
+    let mut failure: Option<anyhow::Error> = None;
+    let path = extract_with(args.out, &name, args.force, |f| {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut pos = r.start;
+        let zeros = vec![0u8; 1 << 20];
+        for c in captured.iter().chain(std::iter::once(&(r.end..r.end))) {
+            let (cs, ce) = (c.start.max(r.start), c.end.min(r.end));
+            // The hole before this captured run: zeros in the hash, nothing on disk.
+            if hash {
+                let mut hole = cs.saturating_sub(pos);
+                while hole > 0 {
+                    let n = hole.min(zeros.len() as u64) as usize;
+                    hasher.update(zeros.get(..n).unwrap_or_default());
+                    hole -= n as u64;
+                }
+            }
+            pos = pos.max(cs);
+            while pos < ce {
+                let n = (ce - pos).min(buf.len() as u64) as usize;
+                let chunk = buf.get_mut(..n).unwrap_or_default();
+                chunk.fill(0);
+                match ev.read_memory(pid, pos, chunk) {
+                    Ok(p) => got += p.captured_len() as u64,
+                    Err(e) => {
+                        failure = Some(e.into());
+                        return Err(std::io::Error::other("memory read failed"));
+                    }
+                }
+                f.write_all_at(chunk, pos - r.start)?;
+                if hash {
+                    hasher.update(&*chunk);
+                }
+                pos += n as u64;
+            }
+        }
+        f.set_len(size)
+    });
+    let path = match (path, failure) {
+        (_, Some(e)) => return Err(e.context(format!("pid {pid} {:#x}", r.start))),
+        (p, None) => p?,
+    };
+    Ok(Extracted {
+        kind: "memory",
+        source: format!("{:#x}-{:#x}", r.start, r.end),
+        pid: Some(pid),
+        path,
+        size,
+        captured: got,
+        sha256: hash.then(|| hex_string(&hasher.finalize())),
+    })
+}
+
+/// Refuses an output folder inside a folder of evidence (that would change the evidence).
+fn refuse_inside_evidence(evidence: &Path, out: &Path) -> Result<()> {
+    let Ok(ev) = std::fs::canonicalize(evidence) else {
+        return Ok(());
+    };
+    if !ev.is_dir() {
+        return Ok(());
+    }
+    // The output folder may not exist yet: resolve its nearest existing ancestor.
+    let abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+    let mut probe = abs.as_path();
+    let mut rest = Vec::new();
+    let resolved = loop {
+        if let Ok(c) = std::fs::canonicalize(probe) {
+            break rest.iter().rev().fold(c, |acc: PathBuf, p| acc.join(p));
+        }
+        match (probe.parent(), probe.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                probe = parent;
+            }
+            _ => break abs.clone(),
+        }
+    };
+    if resolved.starts_with(&ev) {
+        bail!(
+            "refusing to write into the evidence folder {} (choose --out elsewhere)",
+            ev.display()
+        );
+    }
+    Ok(())
+}
