@@ -361,7 +361,8 @@ fn export(ev: &dyn Evidence, path: &std::path::Path, output: &std::path::Path) -
         .unwrap_or_else(|| Session::new(id, path.display().to_string()));
     let sha = crate::jobs::sha256_file(path).ok();
     let doc = export(ev, &session, sha);
-    let bytes = serde_json::to_vec_pretty(&doc)?;
+    let mut bytes = Vec::new();
+    crate::sanitize::json::to_writer_pretty(&mut bytes, &doc)?;
     if output.as_os_str() == "-" {
         use std::io::Write;
         let mut o = std::io::stdout().lock();

@@ -5,7 +5,9 @@
 //! evidence goes through [`sanitize`] (or [`sanitize_bytes`]) before the TUI or the human
 //! CLI output shows it: control characters (C0, DEL, C1), bidirectional overrides and other
 //! invisible format characters are shown as visible escapes such as `\x1b` or `\u{202e}`.
-//! JSON output does not need this: JSON escapes control characters itself.
+//! JSON output goes through [`json`], which escapes what JSON itself would leave raw.
+
+pub mod json;
 
 use std::borrow::Cow;
 use std::fmt::Write;

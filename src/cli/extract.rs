@@ -75,7 +75,9 @@ pub fn extract(
 ) -> Result<()> {
     let wants_memory = args.addr.is_some() || args.vma.is_some() || args.all_vmas;
     if args.files.is_empty() && !args.all_files && !wants_memory {
-        bail!("nothing to extract: give --file PATH, --all-files, or --pid with --addr/--len, --vma or --all-vmas");
+        bail!(
+            "nothing to extract: give --file PATH, --all-files, or --pid with --addr/--len, --vma or --all-vmas"
+        );
     }
     if wants_memory && args.pid.is_none() {
         bail!("--addr, --vma and --all-vmas need --pid");
@@ -117,7 +119,10 @@ pub fn extract(
     if args.json {
         return json(&done, out);
     }
-    let mut t = Table::new(&["SIZE", "CAPTURED", "SHA256", "FILE", "FROM"], &["SIZE", "CAPTURED"]);
+    let mut t = Table::new(
+        &["SIZE", "CAPTURED", "SHA256", "FILE", "FROM"],
+        &["SIZE", "CAPTURED"],
+    );
     for d in &done {
         t.row(vec![
             d.size.to_string(),

@@ -158,7 +158,7 @@ impl Sink for Printer<'_> {
                     s
                 }),
             };
-            let res = serde_json::to_string(&line)
+            let res = crate::sanitize::json::to_string(&line)
                 .map_err(std::io::Error::other)
                 .and_then(|l| writeln!(self.out, "{l}"));
             if let Err(e) = res {
@@ -280,7 +280,7 @@ pub fn search_physical(
                 comm: owner.map(|o| o.comm.as_str()),
                 address: owner.map(|o| o.address),
             };
-            let res = serde_json::to_string(&line)
+            let res = crate::sanitize::json::to_string(&line)
                 .map_err(std::io::Error::other)
                 .and_then(|l| writeln!(out, "{l}"));
             if let Err(e) = res {

@@ -73,9 +73,9 @@ impl Table {
     }
 }
 
-/// Prints a value as pretty JSON followed by a newline.
+/// Prints a value as pretty JSON (terminal-safe: C1 and bidi escaped too) and a newline.
 pub fn json(value: &impl Serialize, out: &mut dyn Write) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
+    crate::sanitize::json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)?;
     Ok(())
 }

@@ -457,9 +457,10 @@ impl App {
             return self.error_msg("no path given");
         }
         let doc = export(&*self.ev, &self.session, self.evidence_sha256.clone());
-        let result = serde_json::to_vec_pretty(&doc)
+        let mut bytes = Vec::new();
+        let result = crate::sanitize::json::to_writer_pretty(&mut bytes, &doc)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| {
+            .and_then(|()| {
                 crate::engine::findings::write_atomic(&path, &bytes).map_err(|e| e.to_string())
             });
         match result {

@@ -42,6 +42,8 @@ pub struct Proc {
     pub threads: Vec<(u32, String)>,
     /// Process name.
     pub comm: String,
+    /// Process name as raw bytes (overrides `comm`; may be invalid UTF-8).
+    pub comm_raw: Option<Vec<u8>>,
     /// Credentials.
     pub uid: u32,
     /// Group.
@@ -181,6 +183,8 @@ pub struct Checkpoint {
     pub files: Vec<proto::FileEntry>,
     /// rootfs-diff.tar content: (path, bytes, mode).
     pub rootfs: Vec<(String, Vec<u8>, u32)>,
+    /// More rootfs-diff.tar members whose names are raw bytes (may be invalid UTF-8).
+    pub rootfs_raw: Vec<(Vec<u8>, Vec<u8>, u32)>,
     /// deleted.files.
     pub deleted: Vec<String>,
     /// config.dump / spec.dump JSON.
@@ -253,7 +257,10 @@ impl Checkpoint {
                     mtype: 1,
                     tc: (*tid == p.pid).then(|| proto::TaskCoreEntry {
                         task_state: 1,
-                        comm: p.comm.as_bytes().to_vec(),
+                        comm: p
+                            .comm_raw
+                            .clone()
+                            .unwrap_or_else(|| p.comm.as_bytes().to_vec()),
                         ..Default::default()
                     }),
                     ids: (*tid == p.pid).then(|| proto::TaskKobjIdsEntry {
@@ -265,7 +272,10 @@ impl Checkpoint {
                     }),
                     thread_core: Some(proto::ThreadCoreEntry {
                         creds: Some(creds),
-                        comm: Some(tcomm.as_bytes().to_vec()),
+                        comm: Some(match &p.comm_raw {
+                            Some(raw) if *tid == p.pid => raw.clone(),
+                            _ => tcomm.as_bytes().to_vec(),
+                        }),
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -396,9 +406,18 @@ impl Checkpoint {
         if let Some(s) = &self.spec_dump {
             m.push(("spec.dump".into(), serde_json::to_vec_pretty(s).unwrap()));
         }
-        if !self.rootfs.is_empty() {
+        if !self.rootfs.is_empty() || !self.rootfs_raw.is_empty() {
+            use std::os::unix::ffi::OsStrExt;
             let mut b = tar::Builder::new(Vec::new());
-            for (path, data, mode) in &self.rootfs {
+            let raw = self
+                .rootfs_raw
+                .iter()
+                .map(|(p, d, m)| (std::path::Path::new(std::ffi::OsStr::from_bytes(p)), d, m));
+            let named = self
+                .rootfs
+                .iter()
+                .map(|(p, d, m)| (std::path::Path::new(p.as_str()), d, m));
+            for (path, data, mode) in named.chain(raw) {
                 let mut h = tar::Header::new_gnu();
                 h.set_size(data.len() as u64);
                 h.set_mode(*mode);

@@ -21,7 +21,8 @@ pub const SECRET: &str = "DEMO_API_KEY_4242";
 /// Container id of the demo.
 pub const ID: &str = "5eed0de70000000000000000000000000000000000000000000000000000d3m0";
 
-fn inet_listener(id: u32, ino: u32, port: u32) -> proto::FileEntry {
+/// A listening TCP socket object.
+pub fn inet_listener(id: u32, ino: u32, port: u32) -> proto::FileEntry {
     proto::FileEntry {
         r#type: FdTypes::Inetsk as i32,
         id,
@@ -42,7 +43,9 @@ fn inet_listener(id: u32, ino: u32, port: u32) -> proto::FileEntry {
     }
 }
 
-fn process(pid: u32, ppid: u32, comm: &str, exe_id: u32, base: u64, stack: u64) -> Proc {
+/// A process with executable mappings, a stack and a vdso; `base` is where the executable
+/// is mapped, `stack` the top of the stack.
+pub fn process(pid: u32, ppid: u32, comm: &str, exe_id: u32, base: u64, stack: u64) -> Proc {
     let mut p = Proc {
         pid,
         ppid,
@@ -306,6 +309,6 @@ pub fn demo() -> Checkpoint {
             }
         })),
         hostname: "demo-web".into(),
-        shmem: Vec::new(),
+        ..Default::default()
     }
 }

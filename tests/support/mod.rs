@@ -5,9 +5,11 @@
 pub mod ckpt;
 pub mod corrupt;
 pub mod demo;
+pub mod hostile;
 pub mod kernel;
 pub mod kernel_image;
 pub mod kernel_mem;
+pub mod terminal;
 pub mod tmux;
 pub mod tui;
 

@@ -29,8 +29,32 @@ impl Tmux {
     /// Starts `podmortem ARGS` in `cwd` at 120x36, findings under `data`, the socket in
     /// `sock_dir`.
     pub fn start(sock_dir: &Path, cwd: &Path, env: &[(&str, &Path)], args: &[&str]) -> Tmux {
+        Tmux::launch(sock_dir, cwd, env, args, None)
+    }
+
+    /// Like [`Tmux::start`], and every byte the program writes to the terminal is copied to
+    /// `log` (tmux `pipe-pane -O`), from its first byte on.
+    pub fn start_logged(
+        sock_dir: &Path,
+        cwd: &Path,
+        env: &[(&str, &Path)],
+        args: &[&str],
+        log: &Path,
+    ) -> Tmux {
+        Tmux::launch(sock_dir, cwd, env, args, Some(log))
+    }
+
+    fn launch(
+        sock_dir: &Path,
+        cwd: &Path,
+        env: &[(&str, &Path)],
+        args: &[&str],
+        log: Option<&Path>,
+    ) -> Tmux {
         let socket = sock_dir.join("tmux.sock");
-        let mut cmd = format!("cd '{}' && TERM=xterm-256color", cwd.display());
+        // With a log, the program starts after a pause so the pipe is there for its first byte.
+        let pause = if log.is_some() { "sleep 1 && " } else { "" };
+        let mut cmd = format!("cd '{}' && {pause}TERM=xterm-256color", cwd.display());
         for (k, v) in env {
             cmd.push_str(&format!(" {k}='{}'", v.display()));
         }
@@ -53,7 +77,12 @@ impl Tmux {
             .status()
             .unwrap();
         assert!(st.success());
-        Tmux { socket }
+        let t = Tmux { socket };
+        if let Some(log) = log {
+            let st = t.tmux(&["pipe-pane", "-O", &format!("cat > '{}'", log.display())]);
+            assert!(st.status.success());
+        }
+        t
     }
 
     fn tmux(&self, args: &[&str]) -> std::process::Output {
