@@ -1,6 +1,6 @@
 //! The `podmortem` binary: parses the command line and hands off to the CLI or the workbench.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -24,7 +24,9 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!(
+            // Not eprintln!: it panics when stderr is gone (a hung-up terminal).
+            let _ = writeln!(
+                std::io::stderr(),
                 "podmortem: error: {}",
                 podmortem::sanitize::sanitize(&podmortem::cli::error_text(&e))
             );

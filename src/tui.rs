@@ -73,7 +73,22 @@ pub fn run(ev: Arc<dyn Evidence>) -> Result<()> {
             }
         });
     }
-    let result = (|| -> Result<()> {
+    // A hung-up terminal (dropped SSH line) may not reach us as SIGHUP, and reads from it
+    // may just return nothing forever: notice that the terminal is gone and end.
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            use std::io::IsTerminal;
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+                    let _ = tx.send(Event::Quit);
+                    break;
+                }
+            }
+        });
+    }
+    let run_loop = || -> Result<()> {
         let size = terminal.size()?;
         app.update(Action::Resize(size.width, size.height));
         loop {
@@ -88,12 +103,18 @@ pub fn run(ev: Arc<dyn Evidence>) -> Result<()> {
             }
         }
         Ok(())
-    })();
-    ratatui::restore();
-    // A note being typed when the session ended (dropped SSH, SIGTERM) is kept as a draft.
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run_loop));
+    // Findings first, before touching a terminal that may be gone: a note being typed when
+    // the session ended (dropped SSH, SIGTERM, a panic) is kept as a draft.
     app.keep_draft();
     app.save_findings();
-    result
+    // Errors are ignored: a hung-up terminal cannot be restored, and saying so would fail too.
+    let _ = ratatui::try_restore();
+    match result {
+        Ok(r) => r,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 fn handle(app: &mut App, e: Event) {

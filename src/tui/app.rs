@@ -266,7 +266,15 @@ impl App {
         if let Some(store) = &self.store
             && let Err(e) = store.save(&self.session)
         {
-            self.error_msg(format!("could not save findings: {e}"));
+            // The reason first: a long path must not push it off an 80-column status line.
+            let msg = match e {
+                crate::engine::error::Error::Io { path, source } => format!(
+                    "could not save findings: {source} ({}); they are kept in memory",
+                    path.display()
+                ),
+                other => format!("could not save findings: {other}"),
+            };
+            self.error_msg(msg);
         }
     }
 

@@ -2,7 +2,7 @@
 //! it wrote there holds nothing from evidence a terminal would act on.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,57 +38,131 @@ pub fn run_in_pty(
     args: &[&str],
     keys: &[(u64, &[u8])],
 ) -> PtyRun {
-    let log = cwd.join(format!("pty-{}.log", std::process::id()));
-    let mut cmd = String::from("stty rows 30 cols 100; exec env TERM=xterm-256color");
-    for (k, v) in env {
-        cmd.push_str(&format!(" {k}='{}'", v.display()));
-    }
-    cmd.push_str(&format!(" '{}'", env!("CARGO_BIN_EXE_podmortem")));
-    for a in args {
-        cmd.push_str(&format!(" '{a}'"));
-    }
-    let mut child = Command::new("script")
-        .args(["-q", "-e", "-f", "-c", &cmd])
-        .arg(&log)
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for (pause, k) in keys {
-        std::thread::sleep(Duration::from_millis(*pause));
-        let _ = stdin.write_all(k);
-        let _ = stdin.flush();
-    }
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
+    let mut s = PtySession::spawn(cwd, env, args);
+    s.keys(keys);
+    s.finish()
+}
+
+/// podmortem running in a pseudo-terminal, driven step by step.
+pub struct PtySession {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    log: PathBuf,
+    args: Vec<String>,
+}
+
+impl PtySession {
+    /// Starts `podmortem ARGS` in a 100x30 pseudo-terminal in `cwd` with `env`.
+    pub fn spawn(cwd: &Path, env: &[(&str, &Path)], args: &[&str]) -> PtySession {
+        let log = cwd.join(format!("pty-{}-{}.log", std::process::id(), unique()));
+        let mut cmd = String::from("stty rows 30 cols 100; exec env TERM=xterm-256color");
+        for (k, v) in env {
+            cmd.push_str(&format!(" {k}='{}'", v.display()));
         }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("podmortem {args:?} did not end in a pty");
+        cmd.push_str(&format!(" '{}'", env!("CARGO_BIN_EXE_podmortem")));
+        for a in args {
+            cmd.push_str(&format!(" '{a}'"));
         }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    drop(stdin);
-    let raw = std::fs::read(&log).unwrap();
-    let _ = std::fs::remove_file(&log);
-    // `script` frames the capture with a header line and, at the end, a trailer line.
-    let body = match raw.iter().position(|&b| b == b'\n') {
-        Some(i) if raw.starts_with(b"Script started") => raw.get(i + 1..).unwrap_or_default(),
-        _ => &raw[..],
-    };
-    let body = match find_last(body, b"\nScript done") {
-        Some(i) => body.get(..i + 1).unwrap_or_default(),
-        None => body,
-    };
-    PtyRun {
-        output: body.to_vec(),
-        code: status.code(),
+        let mut child = Command::new("script")
+            .args(["-q", "-e", "-f", "-c", &cmd])
+            .arg(&log)
+            .current_dir(cwd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        PtySession {
+            child,
+            stdin,
+            log,
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
     }
+
+    /// Types keys, each after its pause (ms).
+    pub fn keys(&mut self, keys: &[(u64, &[u8])]) {
+        for (pause, k) in keys {
+            std::thread::sleep(Duration::from_millis(*pause));
+            if let Some(stdin) = self.stdin.as_mut() {
+                let _ = stdin.write_all(k);
+                let _ = stdin.flush();
+            }
+        }
+    }
+
+    /// The pid of podmortem itself (the terminal's session leader, under `script`).
+    pub fn program_pid(&self) -> u32 {
+        let start = Instant::now();
+        loop {
+            for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+                    continue;
+                };
+                let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                let ppid = stat
+                    .rsplit(')')
+                    .next()
+                    .and_then(|r| r.split_whitespace().nth(1));
+                if ppid == Some(&self.child.id().to_string())
+                    && cmdline.starts_with(env!("CARGO_BIN_EXE_podmortem").as_bytes())
+                {
+                    return pid;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "podmortem not found"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Hangs up the terminal as a dropped SSH connection does: the emulator (`script`)
+    /// dies and the pseudo-terminal's master side closes; the kernel sends SIGHUP.
+    pub fn hang_up(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits up to 30 s for the program to end; what it wrote, and its exit code.
+    pub fn finish(mut self) -> PtyRun {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                let _ = self.child.kill();
+                panic!("podmortem {:?} did not end in a pty", self.args);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        drop(self.stdin.take());
+        let raw = std::fs::read(&self.log).unwrap();
+        let _ = std::fs::remove_file(&self.log);
+        // `script` frames the capture with a header line and, at the end, a trailer line.
+        let body = match raw.iter().position(|&b| b == b'\n') {
+            Some(i) if raw.starts_with(b"Script started") => raw.get(i + 1..).unwrap_or_default(),
+            _ => &raw[..],
+        };
+        let body = match find_last(body, b"\nScript done") {
+            Some(i) => body.get(..i + 1).unwrap_or_default(),
+            None => body,
+        };
+        PtyRun {
+            output: body.to_vec(),
+            code: status.code(),
+        }
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
 }
 
 fn find_last(hay: &[u8], needle: &[u8]) -> Option<usize> {
