@@ -64,7 +64,7 @@ fn child_edit_loop() {
     let mut k = counter(&s);
     loop {
         k += 1;
-        if k % 3 == 0 {
+        if k.is_multiple_of(3) {
             s.add(
                 target(k as u32),
                 format!("finding {k} {}", "x".repeat(200)),
