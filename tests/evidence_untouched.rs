@@ -1,7 +1,7 @@
 //! Evidence is never modified: the SHA-256 of every evidence file, and the listing of the
 //! folders holding copies of the small evidence, are the same before and after every CLI
 //! command and a whole scripted workbench session in tmux (every pane, search, bookmark,
-//! export, extraction of a rootfs file).
+//! export, extraction of a rootfs file), and `extract` of files and memory.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -108,9 +108,18 @@ fn all_commands(t: &Target, out_dir: &Path, env: &[(&str, &Path)]) {
         vec!["search", "--regex", "RANDOM_[0-9]+_KEY", "--json", e],
         vec!["export", e, "-o", export.to_str().unwrap()],
     ];
+    let extract_dir = out_dir.join(format!(
+        "extract-{}",
+        ev.file_name().unwrap().to_string_lossy()
+    ));
+    let x = extract_dir.to_str().unwrap();
+    cmds.push(vec![
+        "extract", e, "-o", x, "--pid", pid, "--vma", addr, "--force",
+    ]);
     if let Some(cat) = t.cat {
         cmds.push(vec!["rootfs", "--json", e]);
         cmds.push(vec!["rootfs", "--cat", cat, e]);
+        cmds.push(vec!["extract", e, "-o", x, "--all-files", "--force"]);
     }
     for mut c in cmds {
         if let Some(isf) = isf {
