@@ -159,7 +159,8 @@ fn tour() -> Vec<(u64, &'static [u8])> {
         (300, b"/"),
         (300, b"EVIL-memory"),
         (300, b"\r"),
-        (1200, b"5"), // rootfs: names and the preview of the text file
+        (1200, b"\r"), // the hit in the hex viewer: bytes and their text column
+        (800, b"5"),   // rootfs: names and the preview of the text file
         (500, b"\x1b[B"),
         (500, b"\x1b[B"), // the binary's preview
         (500, b"1"),
@@ -199,6 +200,9 @@ fn workbench_in_a_pty() {
         ],
         "workbench",
     );
+    // The tour reached the hex viewer on the hostile bytes and saved the bookmark.
+    assert!(out.contains("Hex: 1 EVIL-comm"), "hex viewer not shown");
+    assert!(out.contains("finding #1 saved"), "bookmark not saved");
 }
 
 #[test]
