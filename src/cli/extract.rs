@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cli::output::{Table, json};
 use crate::engine::evidence::{Evidence, FileType, Pid, Vma};
-use crate::engine::extract::{extract_to, extract_with};
+use crate::engine::extract::{ensure_outside_evidence, extract_to, extract_with};
 use crate::engine::findings::hex_string;
 
 /// What to extract.
@@ -85,7 +85,7 @@ pub fn extract(
     if args.addr.is_some() != args.len.is_some() {
         bail!("--addr and --len go together");
     }
-    refuse_inside_evidence(evidence, args.out)?;
+    ensure_outside_evidence(evidence, args.out)?;
 
     let mut done = Vec::new();
     let mut names: Vec<String> = args.files.to_vec();
@@ -230,37 +230,4 @@ fn extract_memory(
         captured: got,
         sha256: hash.then(|| hex_string(&hasher.finalize())),
     })
-}
-
-/// Refuses an output folder inside a folder of evidence (that would change the evidence).
-fn refuse_inside_evidence(evidence: &Path, out: &Path) -> Result<()> {
-    let Ok(ev) = std::fs::canonicalize(evidence) else {
-        return Ok(());
-    };
-    if !ev.is_dir() {
-        return Ok(());
-    }
-    // The output folder may not exist yet: resolve its nearest existing ancestor.
-    let abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
-    let mut probe = abs.as_path();
-    let mut rest = Vec::new();
-    let resolved = loop {
-        if let Ok(c) = std::fs::canonicalize(probe) {
-            break rest.iter().rev().fold(c, |acc: PathBuf, p| acc.join(p));
-        }
-        match (probe.parent(), probe.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                probe = parent;
-            }
-            _ => break abs.clone(),
-        }
-    };
-    if resolved.starts_with(&ev) {
-        bail!(
-            "refusing to write into the evidence folder {} (choose --out elsewhere)",
-            ev.display()
-        );
-    }
-    Ok(())
 }

@@ -102,6 +102,46 @@ pub fn extract_with(
     Ok(target)
 }
 
+/// Refuses an output folder inside a folder of evidence (an extracted checkpoint, a folder
+/// of CRIU images): writing there would change the evidence.
+pub fn ensure_outside_evidence(evidence: &Path, out: &Path) -> Result<()> {
+    let Ok(ev) = std::fs::canonicalize(evidence) else {
+        return Ok(());
+    };
+    if !ev.is_dir() {
+        return Ok(());
+    }
+    // The output folder may not exist yet: resolve its nearest existing ancestor.
+    let abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+    let mut probe = abs.as_path();
+    let mut rest = Vec::new();
+    let resolved = loop {
+        if let Ok(c) = std::fs::canonicalize(probe) {
+            break rest.iter().rev().fold(c, |acc: PathBuf, p| acc.join(p));
+        }
+        match (probe.parent(), probe.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                probe = parent;
+            }
+            _ => break abs.clone(),
+        }
+    };
+    if resolved.starts_with(&ev) {
+        return Err(Error::io(
+            out,
+            std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "refusing to write into the evidence folder {} (choose a folder elsewhere)",
+                    ev.display()
+                ),
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

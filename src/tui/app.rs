@@ -511,8 +511,8 @@ pub fn split_tags(text: &str) -> (String, Vec<String>) {
     (text.trim().to_string(), tags)
 }
 
-/// The default export path: the working folder, unless that is where the evidence is
-/// (nothing is ever written next to the evidence), then the data folder.
+/// The default export path: `findings-<evidence>.json` in the working folder (see
+/// [`default_output_path`]).
 pub fn default_export_path(evidence: &std::path::Path) -> String {
     let stem = evidence
         .file_name()
@@ -528,11 +528,21 @@ pub fn default_export_path(evidence: &std::path::Path) -> String {
         "findings-{}.json",
         crate::engine::extract::safe_relative(&stem).display()
     );
+    default_output_path(evidence, &name)
+}
+
+/// Where the workbench proposes to write `name`: the working folder, unless that is where
+/// the evidence is or inside an evidence folder (nothing is ever written next to or into the
+/// evidence); then the data folder.
+pub fn default_output_path(evidence: &std::path::Path, name: &str) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
-    let evidence_dir = std::fs::canonicalize(evidence)
-        .ok()
-        .and_then(|p| p.parent().map(|p| p.to_path_buf()));
-    if evidence_dir.as_deref() == std::fs::canonicalize(&cwd).ok().as_deref() {
+    let cwd = std::fs::canonicalize(&cwd).unwrap_or(cwd);
+    let evidence = std::fs::canonicalize(evidence).ok();
+    let next_to = evidence.as_deref().and_then(|p| p.parent()) == Some(cwd.as_path());
+    let inside = evidence
+        .as_deref()
+        .is_some_and(|p| p.is_dir() && cwd.starts_with(p));
+    if next_to || inside {
         let data = std::env::var_os("PODMORTEM_DATA_DIR")
             .map(PathBuf::from)
             .or_else(|| {
@@ -542,5 +552,5 @@ pub fn default_export_path(evidence: &std::path::Path) -> String {
             .unwrap_or_else(std::env::temp_dir);
         return data.join("exports").join(name).display().to_string();
     }
-    name
+    name.to_string()
 }

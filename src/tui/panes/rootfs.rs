@@ -214,7 +214,7 @@ pub fn update(app: &mut App, action: Action) {
                 app.overlay = Some(Overlay::Prompt(Prompt::new(
                     PromptKind::ExtractDir(path.clone()),
                     format!("extract {} into folder", sanitize(&path)),
-                    "podmortem-extract",
+                    &crate::tui::app::default_output_path(&app.info.path, "podmortem-extract"),
                 )));
             } else {
                 app.error_msg("select a file to extract");
@@ -250,7 +250,10 @@ pub fn extract(app: &mut App, path: &str, dir: &str) {
         Ok(b) => b,
         Err(e) => return app.error_msg(format!("cannot read {}: {e}", sanitize(path))),
     };
-    match crate::engine::extract::extract_to(std::path::Path::new(dir), path, &bytes, false) {
+    let dir = std::path::Path::new(dir);
+    let written = crate::engine::extract::ensure_outside_evidence(&app.info.path, dir)
+        .and_then(|()| crate::engine::extract::extract_to(dir, path, &bytes, false));
+    match written {
         Ok(p) => app.info_msg(format!(
             "extracted to {}",
             sanitize(&p.display().to_string())
