@@ -305,9 +305,21 @@ pub fn commands(subject: Subject, p: &Prepared) -> Vec<Vec<String>> {
         s(&["read", "--pid", pid, "--addr", addr, "--len", "4096", &ev]),
         s(&["search", "--regex", "RANDOM_[0-9]+_KEY", &ev]),
     ];
+    // Extraction goes beside the evidence's folder (never into it), overwriting earlier runs.
+    let out = p
+        .evidence
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("extract-out")
+        .display()
+        .to_string();
+    cmds.push(s(&[
+        "extract", &ev, "-o", &out, "--pid", pid, "--vma", addr, "--force",
+    ]));
     if !subject.is_dump() {
         cmds.push(s(&["rootfs", &ev]));
         cmds.push(s(&["rootfs", "--cat", "home/counter/logfile", &ev]));
+        cmds.push(s(&["extract", &ev, "-o", &out, "--all-files", "--force"]));
     }
     if let Some(isf) = &p.isf {
         for c in &mut cmds {
