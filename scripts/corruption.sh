@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole corruption corpus (tests/support/corrupt.rs) against the release binary: every
+# The whole corruption corpus (tests/support/corrupt/) against the release binary: every
 # CLI command on every mutation of the shared fixtures, 10 s timeout, address space limited to
 # 1 GiB + the evidence's size. Prints the counts table (ok / clean error / error without an
 # offset / error without the file / panic / hang / over-allocation); every run is listed in

@@ -1,4 +1,4 @@
-//! The corruption corpus (see `tests/support/corrupt.rs`): damaged copies of every shared
+//! The corruption corpus (see `tests/support/corrupt/`): damaged copies of every shared
 //! fixture, each opened by the real binary with every command under a 10 s timeout and an
 //! address-space limit of 1 GiB plus the evidence's size. No run may panic, hang or fail to
 //! allocate, and every error must name the damaged file.
