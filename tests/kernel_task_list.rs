@@ -197,3 +197,73 @@ fn lime_cut_in_the_middle_of_the_task_structs() {
         }
     }
 }
+
+/// `podmortem ARGS DUMP --isf ISF` on a thread: (exit success, stdout, stderr).
+fn cli(args: &[&str], dump: &Path, isf: &Path) -> (bool, String, String) {
+    let (dump, isf) = (dump.to_path_buf(), isf.to_path_buf());
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    within(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_podmortem"))
+            .args(&args)
+            .arg(&dump)
+            .arg("--isf")
+            .arg(&isf)
+            .env("PODMORTEM_CACHE_DIR", dump.with_extension("cache"))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+}
+
+#[test]
+fn a_damaged_maple_tree_is_reported_not_silently_cut() {
+    use support::kernel_mem::{Internal, MmInfo, VM_READ, VM_WRITE, VmaSpec};
+    let mut img = image(2);
+    // 40 anonymous areas in a two-level tree; task 2's root slot 1 points back at the root.
+    let specs: Vec<VmaSpec> = (0..40u64)
+        .map(|i| VmaSpec {
+            start: 0x1000_0000 + i * 0x2000,
+            end: 0x1000_1000 + i * 0x2000,
+            flags: VM_READ | VM_WRITE,
+            ..Default::default()
+        })
+        .collect();
+    for (n, &t) in img.tasks.clone().iter().enumerate() {
+        let (mm, _) = img
+            .k
+            .add_mm_maple(&specs, &MmInfo::default(), Internal::Arange, 10);
+        if n == 1 {
+            img.k.maple_self_loop(mm, 1);
+        }
+        img.k.set(t, "task_struct", "mm", mm);
+    }
+    let (dump, isf) = img.write("maple-loop", None);
+    let (ok, out, err) = cli(&["maps", "--pid", "1", "--json"], &dump, &isf);
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        40
+    );
+    assert!(!err.contains("warning"), "{err}");
+    let (ok, out, err) = cli(&["maps", "--pid", "2", "--json"], &dump, &isf);
+    assert!(ok, "{err}");
+    let listed = serde_json::from_str::<serde_json::Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(listed < 40, "{listed}");
+    assert!(
+        err.contains("podmortem: warning: pid 2 memory areas: maple node")
+            && err.contains("(the list may be incomplete)"),
+        "{err}"
+    );
+}

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::output::{Table, json, opt};
-use crate::engine::evidence::{Evidence, FileType, Pid, Process, tree_order};
+use crate::engine::evidence::{Evidence, FileType, Listing, Pid, Process, tree_order};
 use crate::engine::time::format_time;
 use crate::sanitize::{sanitize, sanitize_bytes};
 use crate::units::human_size;
@@ -138,6 +138,7 @@ pub fn ps(ev: &dyn Evidence, threads: bool, as_json: bool, out: &mut dyn Write) 
 /// `podmortem maps`.
 pub fn maps(ev: &dyn Evidence, pid: Pid, as_json: bool, out: &mut dyn Write) -> Result<()> {
     let maps = ev.maps(pid)?;
+    warn(&ev.walk_warnings(pid, Listing::Maps));
     if as_json {
         return json(&maps, out);
     }
@@ -217,6 +218,7 @@ pub fn files(
     let mut all = Vec::new();
     for p in selected(ev, pid)? {
         all.extend(ev.files(p.pid)?);
+        warn(&ev.walk_warnings(p.pid, Listing::Files));
     }
     if as_json {
         return json(&all, out);
@@ -237,6 +239,18 @@ pub fn files(
         ]);
     }
     t.print(out)
+}
+
+/// Says on stderr that a list may be incomplete, and why (stdout stays clean for `jq`).
+fn warn(warnings: &[String]) {
+    let mut err = std::io::stderr().lock();
+    for w in warnings {
+        let _ = writeln!(
+            err,
+            "podmortem: warning: {} (the list may be incomplete)",
+            sanitize(w)
+        );
+    }
 }
 
 /// `podmortem rootfs`.

@@ -407,6 +407,21 @@ pub trait Evidence: Send + Sync {
     fn rootfs_read(&self, path: &str) -> Result<Vec<u8>> {
         Err(crate::engine::Error::NoSuchFile(path.to_string()))
     }
+
+    /// Damage met while listing a process's memory areas or open files (a loop in a tree,
+    /// an unreadable node): that list may be incomplete. Empty when nothing was wrong.
+    fn walk_warnings(&self, _pid: Pid, _what: Listing) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A per-process list that [`Evidence::walk_warnings`] reports on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// [`Evidence::maps`].
+    Maps,
+    /// [`Evidence::files`].
+    Files,
 }
 
 /// Orders processes as a tree (parents before children) with their depth.

@@ -248,6 +248,19 @@ impl App {
             self.maps.pid = pid;
             self.maps.vmas = pid.and_then(|p| self.ev.maps(p).ok()).unwrap_or_default();
             self.maps.cursor = Default::default();
+            let warnings = pid.map_or_else(Vec::new, |p| {
+                self.ev
+                    .walk_warnings(p, crate::engine::evidence::Listing::Maps)
+            });
+            if let Some(first) = warnings.first() {
+                self.error_msg(format!(
+                    "memory areas may be incomplete: {first}{}",
+                    match warnings.len() {
+                        1 => String::new(),
+                        n => format!(" (+{} more)", n - 1),
+                    }
+                ));
+            }
         }
     }
 

@@ -76,6 +76,9 @@ pub fn image_isf_json() -> Value {
         json!({"kind": "array", "count": 16, "subtype": base("char")}),
     );
     task["thread_group"] = field(0x70, list);
+    let mm_ptr = json!({"kind": "pointer", "subtype": {"kind": "struct", "name": "mm_struct"}});
+    task["mm"] = field(0x80, mm_ptr.clone());
+    task["active_mm"] = field(0x88, mm_ptr);
     let vptr = json!({"kind": "pointer", "subtype": base("void")});
     v["user_types"]["list_head"] = json!({"kind": "struct", "size": 16, "fields": {
         "next": {"offset": 0, "type": vptr}, "prev": {"offset": 8, "type": vptr}}});

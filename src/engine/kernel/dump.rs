@@ -16,11 +16,12 @@ use serde_json::{Map, Value, json};
 use crate::engine::checkpoint::tasks::split_nul;
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
-    Evidence, EvidenceInfo, EvidenceKind, OpenFile, PartialRead, PhysHit, Pid, Process, Vma,
+    Evidence, EvidenceInfo, EvidenceKind, Listing, OpenFile, PartialRead, PhysHit, Pid, Process,
+    Vma,
 };
 use crate::engine::kernel::cgroup::{container_id, pod_uid};
 use crate::engine::kernel::dpath::{PathRef, file_path};
-use crate::engine::kernel::files::open_files;
+use crate::engine::kernel::files::{open_files, walk_open_files};
 use crate::engine::kernel::isf::{CacheDir, Isf, banners_in_with, normalize_banner, select_with};
 use crate::engine::kernel::kaslr::{self, KernelLayout, Vmcoreinfo};
 use crate::engine::kernel::memory::KernelMemory;
@@ -56,8 +57,8 @@ struct Task {
     root: Option<u64>,
     /// `fs->root`: the process's root directory, that paths are shown relative to.
     fs_root: Option<PathRef>,
-    /// The memory areas, read on first use.
-    maps: OnceLock<Vec<Vma>>,
+    /// The memory areas, read on first use, with the damage met on the way.
+    maps: OnceLock<(Vec<Vma>, Vec<String>)>,
 }
 
 impl KernelDump {
@@ -226,13 +227,19 @@ impl KernelDump {
 
     /// The memory areas of a task (read once).
     fn maps_of<'a>(&self, t: &'a Task) -> &'a [Vma] {
+        &self.maps_walk(t).0
+    }
+
+    /// The memory areas of a task and the problems met reading them (read once).
+    fn maps_walk<'a>(&self, t: &'a Task) -> &'a (Vec<Vma>, Vec<String>) {
         t.maps.get_or_init(|| {
             if t.info.mm == 0 || t.info.kernel_thread {
-                return Vec::new();
+                return (Vec::new(), Vec::new());
             }
-            walk_vmas(&self.space, t.info.mm, t.fs_root)
-                .map(|w| w.vmas)
-                .unwrap_or_default()
+            match walk_vmas(&self.space, t.info.mm, t.fs_root) {
+                Ok(w) => (w.vmas, w.problems),
+                Err(e) => (Vec::new(), vec![format!("memory areas: {e}")]),
+            }
         })
     }
 
@@ -401,6 +408,23 @@ impl Evidence for KernelDump {
     fn files(&self, pid: Pid) -> Result<Vec<OpenFile>> {
         let task = self.get(pid)?;
         open_files(&self.space, pid, task.info.task)
+    }
+
+    fn walk_warnings(&self, pid: Pid, what: Listing) -> Vec<String> {
+        let Ok(task) = self.get(pid) else {
+            return Vec::new();
+        };
+        match what {
+            Listing::Maps => self
+                .maps_walk(task)
+                .1
+                .iter()
+                .map(|p| format!("pid {pid} memory areas: {p}"))
+                .collect(),
+            Listing::Files => walk_open_files(&self.space, pid, task.info.task)
+                .map(|w| w.problems)
+                .unwrap_or_default(),
+        }
     }
 
     fn read_memory(&self, pid: Pid, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
