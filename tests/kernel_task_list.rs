@@ -49,22 +49,7 @@ fn open_and_ps(dump: PathBuf, isf: PathBuf) -> Result<Listing, String> {
 
 /// `podmortem ps --json` on the dump, on a thread: (exit success, stdout, stderr).
 fn cli_ps(dump: &Path, isf: &Path) -> (bool, String, String) {
-    let (dump, isf) = (dump.to_path_buf(), isf.to_path_buf());
-    within(move || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_podmortem"))
-            .args(["ps", "--json"])
-            .arg(&dump)
-            .arg("--isf")
-            .arg(&isf)
-            .env("PODMORTEM_CACHE_DIR", dump.with_extension("cache"))
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
+    cli(&["ps", "--json"], dump, isf)
 }
 
 /// init_task plus processes 1..=n (`task-N`, children of 1), in list order.
