@@ -120,6 +120,14 @@ pub fn run(ev: Arc<dyn Evidence>) -> Result<()> {
 fn handle(app: &mut App, e: Event) {
     match e {
         Event::Key(k) => {
+            // Debug builds only: a key that panics, so tests can check that a panic still
+            // saves the findings and restores the terminal.
+            #[cfg(debug_assertions)]
+            if k.code == crossterm::event::KeyCode::F(12)
+                && std::env::var_os("PODMORTEM_TEST_PANIC_KEY").is_some()
+            {
+                panic!("test panic (F12 with PODMORTEM_TEST_PANIC_KEY set)");
+            }
             if let Some(a) = keymap::action_for(app, k) {
                 app.update(a);
             }

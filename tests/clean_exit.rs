@@ -1,7 +1,8 @@
 //! Clean exits of the real workbench in a pseudo-terminal: SIGHUP (what a dropped SSH
 //! connection sends), a real hang-up of the terminal, and SIGTERM end it promptly, restore
 //! the terminal (alternate screen left, cursor shown), and flush the findings, including a
-//! note that was still being typed (kept as a finding tagged `draft`).
+//! note that was still being typed (kept as a finding tagged `draft`). So does a panic
+//! (debug builds panic on F12 when `PODMORTEM_TEST_PANIC_KEY` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -15,6 +16,10 @@ const NOTE: &str = "typed as the line dropped #ssh";
 
 /// Opens a copy of the demo, bookmarks the first process and types a note without Enter.
 fn start(dir: &Path) -> PtySession {
+    start_with(dir, &[])
+}
+
+fn start_with(dir: &Path, env: &[(&str, &Path)]) -> PtySession {
     let ev = dir.join("evidence.tar");
     std::fs::copy(
         env!("CARGO_MANIFEST_DIR").to_string() + "/assets/demo-checkpoint.tar",
@@ -22,11 +27,9 @@ fn start(dir: &Path) -> PtySession {
     )
     .unwrap();
     let data = dir.join("data");
-    let mut s = PtySession::spawn(
-        dir,
-        &[("PODMORTEM_DATA_DIR", data.as_path())],
-        &[ev.to_str().unwrap()],
-    );
+    let mut vars = vec![("PODMORTEM_DATA_DIR", data.as_path())];
+    vars.extend_from_slice(env);
+    let mut s = PtySession::spawn(dir, &vars, &[ev.to_str().unwrap()]);
     s.keys(&[(1500, b"b"), (400, NOTE.as_bytes()), (600, b"")]);
     s
 }
@@ -142,5 +145,21 @@ fn a_hung_up_terminal_ends_the_workbench_with_findings_saved() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert_draft_kept(dir.path());
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_keeps_the_draft() {
+    if !pty_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = start_with(dir.path(), &[("PODMORTEM_TEST_PANIC_KEY", Path::new("1"))]);
+    s.keys(&[(0, b"\x1b[24~")]); // F12
+    let run = s.finish();
+    assert_eq!(run.code, Some(101), "a panic exits with 101");
+    let text = String::from_utf8_lossy(&run.output);
+    assert!(text.contains("test panic"), "{text}");
+    check_restored(&run.output);
     assert_draft_kept(dir.path());
 }
