@@ -52,6 +52,11 @@ pub enum JobEvent {
         /// Lower-case hex, or the error.
         result: Result<String, String>,
     },
+    /// A memory extraction ended.
+    Extracted {
+        /// The file written, or the error.
+        result: Result<crate::engine::extract::Extracted, String>,
+    },
 }
 
 /// Where jobs send their messages.
@@ -193,6 +198,23 @@ impl Jobs {
         if let Some(c) = self.search_cancel.take() {
             c.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Writes a process's memory range into a folder in the background
+    /// ([`crate::engine::extract::extract_memory`]).
+    pub fn extract_memory(
+        &self,
+        ev: Arc<dyn Evidence>,
+        pid: crate::engine::evidence::Pid,
+        range: std::ops::Range<u64>,
+        dir: PathBuf,
+    ) {
+        let emit = self.emit.clone();
+        self.run(move || {
+            let result = crate::engine::extract::extract_memory(&*ev, pid, range, &dir, false)
+                .map_err(|e| e.to_string());
+            emit(JobEvent::Extracted { result });
+        });
     }
 
     /// Computes the SHA-256 of a file in the background (folders report an error).

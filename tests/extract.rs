@@ -308,3 +308,58 @@ fn kernel_vmas_named_and_hashed_as_volatility_dumped_them() {
         assert_eq!(ours, theirs, "pid {pid}");
     }
 }
+
+#[test]
+fn the_workbench_extracts_a_memory_area_like_the_cli() {
+    use crossterm::event::KeyCode;
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo-checkpoint.tar");
+    let mut h = support::tui::Harness::open(&demo, &dir.path().join("data"), (100, 30));
+    // server.py (pid 7), its maps, the heap (4th area).
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Char('m'));
+    for _ in 0..3 {
+        h.key(KeyCode::Down);
+    }
+    h.key(KeyCode::Char('x'));
+    let screen = h.screen();
+    assert!(
+        screen.contains("extract pid 7 0x560000000000-0x560000008000 (32K) into folder"),
+        "{screen}"
+    );
+    for _ in 0..200 {
+        h.key(KeyCode::Backspace);
+    }
+    let out = dir.path().join("tui-out");
+    h.typing(out.to_str().unwrap());
+    h.key(KeyCode::Enter);
+    let screen = h.screen();
+    assert!(screen.contains("extracted to"), "{screen}");
+    let file = out.join("pid.7.vma.0x560000000000-0x560000008000.dmp");
+    let cli_out = dir.path().join("cli-out");
+    let done = ok_json(&[
+        "extract",
+        demo.to_str().unwrap(),
+        "-o",
+        cli_out.to_str().unwrap(),
+        "--pid",
+        "7",
+        "--vma",
+        "0x560000000000",
+        "--json",
+    ]);
+    let cli_file = Path::new(done[0]["path"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        std::fs::read(cli_file).unwrap()
+    );
+    // A second time: refused, nothing overwritten.
+    h.key(KeyCode::Char('x'));
+    for _ in 0..200 {
+        h.key(KeyCode::Backspace);
+    }
+    h.typing(out.to_str().unwrap());
+    h.key(KeyCode::Enter);
+    let screen = h.screen();
+    assert!(screen.contains("extraction failed"), "{screen}");
+}

@@ -6,16 +6,14 @@
 
 use std::io::Write;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::cli::output::{Table, json};
 use crate::engine::evidence::{Evidence, FileType, Pid, Vma};
-use crate::engine::extract::{ensure_outside_evidence, extract_to, extract_with};
+use crate::engine::extract::{Extracted, ensure_outside_evidence, extract_memory, extract_to};
 use crate::engine::findings::hex_string;
 
 /// What to extract.
@@ -42,29 +40,6 @@ pub struct ExtractArgs<'a> {
     /// Print JSON.
     pub json: bool,
 }
-
-/// One file written.
-#[derive(Debug, Serialize)]
-pub struct Extracted {
-    /// `rootfs` or `memory`.
-    pub kind: &'static str,
-    /// The rootfs path, or the memory area as `0xSTART-0xEND`.
-    pub source: String,
-    /// The process, for memory.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pid: Option<Pid>,
-    /// The file written.
-    pub path: PathBuf,
-    /// Bytes in the file.
-    pub size: u64,
-    /// Bytes that came from the evidence (the rest were not captured: zeros).
-    pub captured: u64,
-    /// SHA-256 of the file (absent for memory files over [`HASH_LIMIT`]).
-    pub sha256: Option<String>,
-}
-
-/// Memory files larger than this are not hashed (hashing a mostly-hole terabyte is slow).
-pub const HASH_LIMIT: u64 = 4 << 30;
 
 /// Runs `podmortem extract`.
 pub fn extract(
@@ -112,7 +87,7 @@ pub fn extract(
     }
     if let Some(pid) = args.pid.filter(|_| wants_memory) {
         for r in memory_ranges(ev, pid, args)? {
-            done.push(extract_memory(ev, pid, r, args)?);
+            done.push(extract_memory(ev, pid, r, args.out, args.force)?);
         }
     }
 
@@ -165,69 +140,4 @@ fn memory_ranges(ev: &dyn Evidence, pid: Pid, args: &ExtractArgs<'_>) -> Result<
     }
     out.dedup();
     Ok(out)
-}
-
-/// Writes one memory range as `pid.N.vma.0xSTART-0xEND.dmp` (Volatility's naming), sparse.
-fn extract_memory(
-    ev: &dyn Evidence,
-    pid: Pid,
-    r: Range<u64>,
-    args: &ExtractArgs<'_>,
-) -> Result<Extracted> {
-    let name = format!("pid.{pid}.vma.{:#x}-{:#x}.dmp", r.start, r.end);
-    let size = r.end - r.start;
-    let captured = ev.captured_ranges(pid, r.clone())?;
-    let hash = size <= HASH_LIMIT;
-    let mut hasher = Sha256::new();
-    let mut got = 0u64;
-    let mut failure: Option<anyhow::Error> = None;
-    let path = extract_with(args.out, &name, args.force, |f| {
-        let mut buf = vec![0u8; 1 << 20];
-        let mut pos = r.start;
-        let zeros = vec![0u8; 1 << 20];
-        for c in captured.iter().chain(std::iter::once(&(r.end..r.end))) {
-            let (cs, ce) = (c.start.max(r.start), c.end.min(r.end));
-            // The hole before this captured run: zeros in the hash, nothing on disk.
-            if hash {
-                let mut hole = cs.saturating_sub(pos);
-                while hole > 0 {
-                    let n = hole.min(zeros.len() as u64) as usize;
-                    hasher.update(zeros.get(..n).unwrap_or_default());
-                    hole -= n as u64;
-                }
-            }
-            pos = pos.max(cs);
-            while pos < ce {
-                let n = (ce - pos).min(buf.len() as u64) as usize;
-                let chunk = buf.get_mut(..n).unwrap_or_default();
-                chunk.fill(0);
-                match ev.read_memory(pid, pos, chunk) {
-                    Ok(p) => got += p.captured_len() as u64,
-                    Err(e) => {
-                        failure = Some(e.into());
-                        return Err(std::io::Error::other("memory read failed"));
-                    }
-                }
-                f.write_all_at(chunk, pos - r.start)?;
-                if hash {
-                    hasher.update(&*chunk);
-                }
-                pos += n as u64;
-            }
-        }
-        f.set_len(size)
-    });
-    let path = match (path, failure) {
-        (_, Some(e)) => return Err(e.context(format!("pid {pid} {:#x}", r.start))),
-        (p, None) => p?,
-    };
-    Ok(Extracted {
-        kind: "memory",
-        source: format!("{:#x}-{:#x}", r.start, r.end),
-        pid: Some(pid),
-        path,
-        size,
-        captured: got,
-        sha256: hash.then(|| hex_string(&hasher.finalize())),
-    })
 }

@@ -4,9 +4,16 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
 use crate::engine::error::{Error, Result};
+use crate::engine::evidence::{Evidence, Pid};
+use crate::engine::findings::hex_string;
 
 /// Turns an evidence path into a safe relative path: components that are empty, `.`, `..`
 /// or absolute markers are dropped; control and path-hostile characters become `_`.
@@ -100,6 +107,96 @@ pub fn extract_with(
         return Err(Error::io(&target, e));
     }
     Ok(target)
+}
+
+/// One file written by an extraction.
+#[derive(Debug, Clone, Serialize)]
+pub struct Extracted {
+    /// `rootfs` or `memory`.
+    pub kind: &'static str,
+    /// The rootfs path, or the memory area as `0xSTART-0xEND`.
+    pub source: String,
+    /// The process, for memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<Pid>,
+    /// The file written.
+    pub path: PathBuf,
+    /// Bytes in the file.
+    pub size: u64,
+    /// Bytes that came from the evidence (the rest were not captured: zeros).
+    pub captured: u64,
+    /// SHA-256 of the file (absent for memory files over [`HASH_LIMIT`]).
+    pub sha256: Option<String>,
+}
+
+/// Memory files larger than this are not hashed (hashing a mostly-hole terabyte is slow).
+pub const HASH_LIMIT: u64 = 4 << 30;
+
+/// Writes `pid`'s memory `r` into `dest_dir` as `pid.N.vma.0xSTART-0xEND.dmp` (the name
+/// Volatility's `proc.Maps --dump` gives it, and the same bytes: pages not captured read as
+/// zeros). Holes are left sparse, so a huge, mostly uncaptured area costs what was captured.
+pub fn extract_memory(
+    ev: &dyn Evidence,
+    pid: Pid,
+    r: Range<u64>,
+    dest_dir: &Path,
+    force: bool,
+) -> Result<Extracted> {
+    let name = format!("pid.{pid}.vma.{:#x}-{:#x}.dmp", r.start, r.end);
+    let size = r.end.saturating_sub(r.start);
+    let captured = ev.captured_ranges(pid, r.clone())?;
+    let hash = size <= HASH_LIMIT;
+    let mut hasher = Sha256::new();
+    let mut got = 0u64;
+    let mut failure: Option<Error> = None;
+    let zeros = [0u8; 1 << 16];
+    let path = extract_with(dest_dir, &name, force, |f| {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut pos = r.start;
+        for c in captured.iter().chain(std::iter::once(&(r.end..r.end))) {
+            let (cs, ce) = (c.start.max(r.start), c.end.min(r.end));
+            // The hole before this captured run: zeros in the hash, nothing on disk.
+            if hash {
+                let mut hole = cs.saturating_sub(pos);
+                while hole > 0 {
+                    let n = hole.min(zeros.len() as u64) as usize;
+                    hasher.update(zeros.get(..n).unwrap_or_default());
+                    hole -= n as u64;
+                }
+            }
+            pos = pos.max(cs);
+            while pos < ce {
+                let n = (ce - pos).min(buf.len() as u64) as usize;
+                let chunk = buf.get_mut(..n).unwrap_or_default();
+                chunk.fill(0);
+                match ev.read_memory(pid, pos, chunk) {
+                    Ok(p) => got += p.captured_len() as u64,
+                    Err(e) => {
+                        failure = Some(e);
+                        return Err(std::io::Error::other("memory read failed"));
+                    }
+                }
+                f.write_all_at(chunk, pos - r.start)?;
+                if hash {
+                    hasher.update(&*chunk);
+                }
+                pos += n as u64;
+            }
+        }
+        f.set_len(size)
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(Extracted {
+        kind: "memory",
+        source: format!("{:#x}-{:#x}", r.start, r.end),
+        pid: Some(pid),
+        path: path?,
+        size,
+        captured: got,
+        sha256: hash.then(|| hex_string(&hasher.finalize())),
+    })
 }
 
 /// Refuses an output folder inside a folder of evidence (an extracted checkpoint, a folder

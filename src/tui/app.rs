@@ -36,6 +36,13 @@ pub enum PromptKind {
     ExportPath,
     /// Extract a rootfs file into this folder.
     ExtractDir(String),
+    /// Extract a process's memory area into this folder.
+    ExtractVma {
+        /// The process.
+        pid: Pid,
+        /// The area.
+        range: std::ops::Range<u64>,
+    },
 }
 
 /// A one-line text prompt.
@@ -469,6 +476,7 @@ impl App {
             }
             PromptKind::ExportPath => self.export_to(PathBuf::from(text.trim())),
             PromptKind::ExtractDir(path) => rootfs::extract(self, &path, text.trim()),
+            PromptKind::ExtractVma { pid, range } => maps::extract(self, pid, range, text.trim()),
         }
     }
 
@@ -505,6 +513,7 @@ impl App {
                 Ok(h) => self.evidence_sha256 = Some(h),
                 Err(e) => self.error_msg(format!("evidence sha256: {e}")),
             },
+            JobEvent::Extracted { result } => maps::extracted(self, result),
             other => search::on_job(self, other),
         }
     }

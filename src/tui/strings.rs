@@ -32,6 +32,7 @@ pub fn hints(p: Pane) -> &'static [(&'static str, &'static str)] {
         Pane::Maps => &[
             ("↑↓", "move"),
             ("⏎", "hex"),
+            ("x", "extract"),
             ("b", "bookmark"),
             ("?", "help"),
             ("q", "quit"),
@@ -118,6 +119,10 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         "Maps",
         &[
             ("Enter", "open the hex viewer at the area's start"),
+            (
+                "x",
+                "extract the area into a folder you name (as Volatility's dump, sparse)",
+            ),
             ("!", "suspicious area"),
         ],
     ),

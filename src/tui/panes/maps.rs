@@ -7,10 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::engine::evidence::{Pid, Vma, VmaKind};
+use crate::engine::extract::Extracted;
 use crate::engine::findings::Target;
 use crate::sanitize::sanitize;
 use crate::tui::action::{Action, Pane};
-use crate::tui::app::App;
+use crate::tui::app::{App, Overlay, Prompt, PromptKind};
 use crate::tui::list::ListCursor;
 use crate::tui::panes::hex;
 use crate::tui::theme;
@@ -48,6 +49,26 @@ pub fn update(app: &mut App, action: Action) {
                 app.focus = Pane::Hex;
             }
         }
+        Action::Extract => {
+            if let (Some(pid), Some(v)) =
+                (app.maps.pid, app.maps.vmas.get(app.maps.cursor.selected))
+            {
+                let range = v.start..v.end;
+                let title = format!(
+                    "extract pid {pid} {:#x}-{:#x} ({}) into folder",
+                    v.start,
+                    v.end,
+                    human_size(v.size())
+                );
+                let default =
+                    crate::tui::app::default_output_path(&app.info.path, "podmortem-extract");
+                app.overlay = Some(Overlay::Prompt(Prompt::new(
+                    PromptKind::ExtractVma { pid, range },
+                    title,
+                    &default,
+                )));
+            }
+        }
         Action::Bookmark => {
             if let (Some(pid), Some(v)) =
                 (app.maps.pid, app.maps.vmas.get(app.maps.cursor.selected))
@@ -68,6 +89,38 @@ pub fn update(app: &mut App, action: Action) {
     }
     let h = app.page_rows();
     app.maps.cursor.scroll_to_selection(h);
+}
+
+/// Starts writing a memory area into a folder (never into the evidence), in the background.
+pub fn extract(app: &mut App, pid: Pid, range: std::ops::Range<u64>, dir: &str) {
+    if dir.is_empty() {
+        return app.error_msg("no folder given");
+    }
+    let dir = std::path::PathBuf::from(dir);
+    if let Err(e) = crate::engine::extract::ensure_outside_evidence(&app.info.path, &dir) {
+        return app.error_msg(format!("extraction refused: {e}"));
+    }
+    app.info_msg(format!(
+        "extracting pid {pid} {:#x}-{:#x}…",
+        range.start, range.end
+    ));
+    app.jobs.extract_memory(app.ev.clone(), pid, range, dir);
+}
+
+/// Reports a finished memory extraction.
+pub fn extracted(app: &mut App, result: Result<Extracted, String>) {
+    match result {
+        Ok(x) => app.info_msg(format!(
+            "extracted to {} ({}, {} captured{})",
+            x.path.display(),
+            human_size(x.size),
+            human_size(x.captured),
+            x.sha256
+                .map(|h| format!(", sha256 {}", h.get(..16).unwrap_or_default()))
+                .unwrap_or_default()
+        )),
+        Err(e) => app.error_msg(format!("extraction failed: {e}")),
+    }
 }
 
 fn kind_name(k: VmaKind) -> &'static str {
