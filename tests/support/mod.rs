@@ -9,9 +9,11 @@ pub mod hostile;
 pub mod kernel;
 pub mod kernel_image;
 pub mod kernel_mem;
+pub mod physical;
 pub mod terminal;
 pub mod tmux;
 pub mod tui;
+pub mod walkers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
