@@ -12,8 +12,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use podmortem::engine::Evidence;
 use podmortem::engine::kernel::dump::KernelDump;
@@ -22,12 +20,7 @@ use support::kernel_image::{DIRECT_PHYS, TaskImage};
 
 /// Runs `f` on its own thread and fails the test if it takes longer than 10 s.
 fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("did not finish within 10 s (a loop?)")
+    support::walkers::within_secs(10, f)
 }
 
 /// The processes (pid, comm) and the warnings of an opened dump.

@@ -8,12 +8,17 @@ use podmortem::engine::evidence::OpenFile;
 
 /// Runs `f` on its own thread and fails the test if it takes longer than 20 s.
 pub fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    within_secs(20, f)
+}
+
+/// Runs `f` on its own thread and fails the test if it takes longer than `secs`.
+pub fn within_secs<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(f());
     });
-    rx.recv_timeout(Duration::from_secs(20))
-        .expect("walk did not finish in time (hang?)")
+    rx.recv_timeout(Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("did not finish within {secs} s (a loop? a hang?)"))
 }
 
 /// The open file with descriptor `fd` (panics if there is none).
