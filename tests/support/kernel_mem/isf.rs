@@ -1,29 +1,38 @@
 //! The synthetic kernel's ISF: ISF 6.2 JSON built with `json!`, declaring exactly the
 //! structures and fields the walkers use, at offsets unlike a real kernel's ([`isf_json`]).
+//! The fuzz crate includes this file as is (`fuzz/src/kernel_isf.rs`) and extends it: keep it
+//! free of other test-support dependencies but `super::consts`.
 
 use serde_json::{Value, json};
 
 use super::consts::SYMBOLS;
 
-fn base(n: &str) -> Value {
+/// A base type.
+pub fn base(n: &str) -> Value {
     json!({"kind": "base", "name": n})
 }
-fn ptr(sub: Value) -> Value {
+/// A pointer to `sub`.
+pub fn ptr(sub: Value) -> Value {
     json!({"kind": "pointer", "subtype": sub})
 }
-fn vptr() -> Value {
+/// `void *`.
+pub fn vptr() -> Value {
     ptr(base("void"))
 }
-fn st(n: &str) -> Value {
+/// A struct by name.
+pub fn st(n: &str) -> Value {
     json!({"kind": "struct", "name": n})
 }
-fn arr(count: u64, sub: Value) -> Value {
+/// An array of `count` `sub`.
+pub fn arr(count: u64, sub: Value) -> Value {
     json!({"kind": "array", "count": count, "subtype": sub})
 }
-fn bits(pos: u32, len: u32, sub: Value) -> Value {
+/// A bitfield of `len` bits at `pos` in `sub`.
+pub fn bits(pos: u32, len: u32, sub: Value) -> Value {
     json!({"kind": "bitfield", "bit_position": pos, "bit_length": len, "type": sub})
 }
-fn ut(size: u64, fields: &[(&str, u64, Value)]) -> Value {
+/// A user type of `size` bytes with `(name, offset, type)` fields.
+pub fn ut(size: u64, fields: &[(&str, u64, Value)]) -> Value {
     let mut f = serde_json::Map::new();
     for (name, off, ty) in fields {
         f.insert((*name).into(), json!({"type": ty, "offset": off}));
