@@ -3,7 +3,8 @@
 //! The Elm architecture: keys become [`action::Action`]s through the [`keymap`], only
 //! [`app::App::update`] changes state, and [`ui::draw`] is a pure function of the state.
 //! One channel carries terminal events, job messages and signals; the loop draws, blocks
-//! for one event, drains the rest, and repeats (no ticks: idle means asleep).
+//! for one event, drains the rest, and repeats (no ticks: idle means asleep; only a watchdog
+//! thread wakes twice a second to notice a terminal that vanished without a signal).
 
 pub mod action;
 pub mod app;
