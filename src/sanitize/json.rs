@@ -112,4 +112,17 @@ mod tests {
                 .contains("\n  \"n\": [\n")
         );
     }
+
+    #[test]
+    fn every_code_point_is_shown_safely_and_kept() {
+        let all: Vec<char> = (0..=0x10ffff).filter_map(char::from_u32).collect();
+        for chunk in all.chunks(4096) {
+            let s: String = chunk.iter().collect();
+            let shown = crate::sanitize::sanitize(&s);
+            assert!(!shown.chars().any(crate::sanitize::is_unsafe));
+            let line = super::to_string(&s).unwrap();
+            assert!(!line.chars().any(crate::sanitize::is_unsafe));
+            assert_eq!(serde_json::from_str::<String>(&line).unwrap(), s);
+        }
+    }
 }
