@@ -65,8 +65,9 @@ pub fn extract(
     let mut done = Vec::new();
     let mut names: Vec<String> = args.files.to_vec();
     if args.all_files {
+        let mut seen: std::collections::HashSet<String> = names.iter().cloned().collect();
         for e in ev.rootfs_entries()? {
-            if e.kind == FileType::File && !e.deleted && !names.contains(&e.path) {
+            if e.kind == FileType::File && !e.deleted && seen.insert(e.path.clone()) {
                 names.push(e.path);
             }
         }
