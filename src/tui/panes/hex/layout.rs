@@ -49,26 +49,19 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn byte_row(&mut self, addr: u64, len: u64) -> Vec<Option<u8>> {
-        (0..len)
-            .map(|i| {
-                let a = addr.checked_add(i)?;
-                let page = a & !0xfff;
-                let data = self.pages.entry(page).or_insert_with(|| {
-                    let mut buf = vec![0u8; 0x1000];
-                    match self.app.ev.read_memory(self.pid, page, &mut buf) {
-                        Ok(got) => buf
-                            .iter()
-                            .enumerate()
-                            .map(|(i, b)| got.is_captured(i).then_some(*b))
-                            .collect(),
-                        Err(_) => vec![None; 0x1000],
-                    }
-                });
-                data.get((a - page) as usize).copied().flatten()
-            })
-            .collect()
+        let mut out = Vec::with_capacity(len as usize);
+        for i in 0..len {
+            let Some(a) = addr.checked_add(i) else {
+                out.push(None);
+                continue;
+            };
+            let page = a & !(PAGE - 1);
+            out.push(self.page(page).get((a - page) as usize).copied().flatten());
+        }
+        out
     }
 
+    /// One page, `None` where not captured (at most 64 pages kept).
     fn page(&mut self, page: u64) -> &[Option<u8>] {
         if self.pages.len() > 64 && !self.pages.contains_key(&page) {
             self.pages.clear();
