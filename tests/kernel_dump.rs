@@ -96,6 +96,50 @@ fn pslist_matches_volatility() {
     }
 }
 
+/// Microseconds since midnight of an RFC 3339 time, and its date.
+fn time_of_day_us(t: &str) -> (String, i64) {
+    let (date, rest) = t.split_once('T').unwrap();
+    let hms = rest.trim_end_matches('Z').trim_end_matches("+00:00");
+    let (hms, frac) = hms.split_once('.').unwrap_or((hms, "0"));
+    let mut parts = hms.split(':').map(|x| x.parse::<i64>().unwrap());
+    let (h, m, sec) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let us: i64 = format!("{frac:0<6}")[..6].parse().unwrap();
+    (date.to_string(), ((h * 60 + m) * 60 + sec) * 1_000_000 + us)
+}
+
+/// Creation times are Volatility's `CREATION TIME` shifted by one constant for every
+/// process: the fraction of a second of the boot time, which Volatility (like /proc/stat's
+/// `btime`) drops and podmortem keeps (`offs_real - offs_boot` to the nanosecond).
+#[test]
+fn creation_times_match_volatility_but_for_the_boot_fraction() {
+    for (d, fixture, golden) in dumps() {
+        let want = support::golden_json(fixture, &format!("{golden}/linux.pslist.PsList.json"));
+        let procs = d.processes().unwrap();
+        let mut shifts = BTreeSet::new();
+        for r in want.as_array().unwrap() {
+            let pid = r["PID"].as_u64().unwrap() as u32;
+            let p = procs.iter().find(|p| p.pid == pid).unwrap();
+            let ours = p.created.as_deref().unwrap();
+            let (d1, a) = time_of_day_us(ours);
+            let (d2, b) = time_of_day_us(r["CREATION TIME"].as_str().unwrap());
+            assert_eq!(d1, d2, "pid {pid}");
+            shifts.insert(a - b);
+        }
+        // One shift, give or take the microsecond both sides truncate to.
+        let (lo, hi) = (*shifts.first().unwrap(), *shifts.last().unwrap());
+        assert!(hi - lo <= 1, "{fixture}/{golden}: {shifts:?}");
+        let shift = hi;
+        assert!(
+            (0..1_000_000).contains(&shift),
+            "{fixture}/{golden}: {shift} µs"
+        );
+    }
+}
+
 #[test]
 fn threads_match_volatility() {
     for (d, fixture, golden) in dumps() {

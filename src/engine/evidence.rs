@@ -99,6 +99,9 @@ pub struct Process {
     pub kernel_thread: bool,
     /// Start time, seconds since boot (kernel dumps).
     pub start_time: Option<f64>,
+    /// When the process was created, RFC 3339 UTC with microseconds (kernel dumps whose
+    /// timekeeper tells when the machine booted; as Volatility's `CREATION TIME`).
+    pub created: Option<String>,
     /// Namespace inode numbers by kind ("pid", "mnt", "net", "uts", "ipc", "user", "cgroup",
     /// "time"), when known.
     pub ns: Option<BTreeMap<String, u64>>,

@@ -2,6 +2,7 @@
 //! raw), Volatility 3 ISF symbols, the kernel's address spaces and its process model.
 
 pub mod cgroup;
+pub mod clock;
 pub mod dpath;
 pub mod dump;
 pub mod files;

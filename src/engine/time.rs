@@ -1,4 +1,4 @@
-//! Time formatting without a calendar dependency: UTC, seconds precision.
+//! Time formatting without a calendar dependency: UTC, seconds (or microseconds) precision.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,6 +29,15 @@ pub fn rfc3339(secs: i64) -> String {
     format_time(secs).replacen(' ', "T", 1) + "Z"
 }
 
+/// Formats nanoseconds since the epoch as RFC 3339 with microseconds
+/// (`2026-11-23T06:17:36.444000Z`; truncated, as Volatility shows times).
+pub fn rfc3339_micros(ns: i128) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let micros = ns.rem_euclid(1_000_000_000) / 1000;
+    let secs = i64::try_from(secs).unwrap_or(0);
+    format!("{}.{micros:06}Z", format_time(secs).replacen(' ', "T", 1))
+}
+
 /// The current time as RFC 3339.
 pub fn now_rfc3339() -> String {
     let secs = SystemTime::now()
@@ -47,5 +56,9 @@ mod tests {
         assert_eq!(format_time(0), "1970-01-01 00:00:00");
         assert_eq!(rfc3339(1_795_415_717), "2026-11-23T06:35:17Z");
         assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(
+            rfc3339_micros(1_795_415_717_444_000_999),
+            "2026-11-23T06:35:17.444000Z"
+        );
     }
 }

@@ -241,6 +241,7 @@ pub fn process_of(task: &Task, exe: Option<String>) -> Process {
         exe,
         kernel_thread: false,
         start_time: None,
+        created: None,
         ns: None,
         cgroup: None,
         container_id: None,

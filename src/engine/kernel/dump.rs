@@ -20,6 +20,7 @@ use crate::engine::evidence::{
     Vma,
 };
 use crate::engine::kernel::cgroup::{container_id, pod_uid};
+use crate::engine::kernel::clock::start_clock_epoch_ns;
 use crate::engine::kernel::dpath::{PathRef, file_path};
 use crate::engine::kernel::files::{open_files, walk_open_files};
 use crate::engine::kernel::isf::{CacheDir, Isf, banners_in_with, normalize_banner, select_with};
@@ -31,6 +32,7 @@ use crate::engine::kernel::space::KernelSpace;
 use crate::engine::kernel::tasks::{TaskInfo, read_task, task_list};
 use crate::engine::kernel::vmas::walk_vmas;
 use crate::engine::search::Summary;
+use crate::engine::time::rfc3339_micros;
 
 /// Longest cmdline or environment block read from a process.
 const MAX_ARG_BLOCK: u64 = 256 << 10;
@@ -47,6 +49,8 @@ pub struct KernelDump {
     release: Option<String>,
     hostname: Option<String>,
     warnings: Vec<String>,
+    /// Wall-clock time (ns since the epoch) of instant 0 of the tasks' start clock.
+    start_epoch_ns: Option<i128>,
 }
 
 /// One process: what the kernel says and its page-table root.
@@ -97,7 +101,9 @@ impl KernelDump {
             release,
             hostname,
             warnings: Vec::new(),
+            start_epoch_ns: None,
         };
+        dump.start_epoch_ns = start_clock_epoch_ns(&dump.space);
         let (list, w) = task_list(&dump.space)?;
         warnings.extend(w);
         for task in list {
@@ -204,6 +210,10 @@ impl KernelDump {
             exe: self.exe_of(t),
             kernel_thread: i.kernel_thread,
             start_time: i.start_ns.map(|ns| ns as f64 / 1e9),
+            created: i
+                .start_ns
+                .zip(self.start_epoch_ns)
+                .map(|(ns, epoch)| rfc3339_micros(epoch + i128::from(ns))),
             ns: i.ns.clone(),
             cgroup: i.cgroup.clone(),
             container_id: container,

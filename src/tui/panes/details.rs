@@ -36,9 +36,19 @@ pub fn lines(app: &App, pid: Pid) -> Vec<Line<'static>> {
             sanitize(p.exe.as_deref().unwrap_or("-"))
         )),
         Line::raw(format!("cmdline {}", sanitize(&p.cmdline.join(" ")))),
+    ];
+    if let Some(created) = &p.created {
+        out.push(Line::raw(format!(
+            "created {created}{}",
+            p.start_time
+                .map(|s| format!("  ({s:.3} s after boot)"))
+                .unwrap_or_default()
+        )));
+    }
+    out.extend([
         Line::raw(""),
         Line::styled(format!("Threads ({})", p.threads.len()), theme::TITLE),
-    ];
+    ]);
     for t in &p.threads {
         out.push(Line::raw(format!("  {:>7} {}", t.tid, sanitize(&t.comm))));
     }
