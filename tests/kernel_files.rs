@@ -256,3 +256,20 @@ fn shared_struct_file_is_described_once() {
     assert!(w.files[0].path.ends_with("/d199"), "{}", w.files[0].path);
     assert!(k.reads() < 20_000, "{} reads", k.reads());
 }
+
+/// A table smeared with distinct garbage pointers: every slot fails, but the walk lists
+/// at most `MAX_PROBLEMS` of them and says the rest were not listed.
+#[test]
+fn a_smeared_fd_table_gives_a_bounded_list_of_problems() {
+    let mut k = SynthKernel::new(false);
+    let fds: Vec<(u64, u64)> = (0..4096)
+        .map(|fd| (fd, 0xffff_c900_0000_0000 + fd * 0x1_0000))
+        .collect();
+    let task = k.add_task(&fds, 4096, None, None);
+    let k = Arc::new(k);
+    let w = within(move || walk_open_files(&*k, 1, task).unwrap());
+    assert!(w.files.is_empty());
+    let max = podmortem::engine::kernel::MAX_PROBLEMS;
+    assert_eq!(w.problems.len(), max + 1, "{:?}", &w.problems[..3]);
+    assert_eq!(w.problems[max], "further problems not listed");
+}

@@ -17,3 +17,17 @@ pub mod sockets;
 pub mod space;
 pub mod tasks;
 pub mod vmas;
+
+/// Problems a walk lists before it only says that more were met: a smeared fd table or
+/// maple tree must not turn into a million messages.
+pub const MAX_PROBLEMS: usize = 100;
+
+/// Adds a walk problem to `list`, up to [`MAX_PROBLEMS`]; past that, one last line says the
+/// rest were not listed (and the message is never built).
+pub fn note_problem(list: &mut Vec<String>, message: impl FnOnce() -> String) {
+    match list.len() {
+        n if n < MAX_PROBLEMS => list.push(message()),
+        MAX_PROBLEMS => list.push("further problems not listed".into()),
+        _ => {}
+    }
+}

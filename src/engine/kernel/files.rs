@@ -13,6 +13,7 @@ use crate::engine::error::Result;
 use crate::engine::evidence::{OpenFile, Pid};
 use crate::engine::kernel::dpath::{self, PathKind, PathRef, read_uint};
 use crate::engine::kernel::memory::KernelMemory;
+use crate::engine::kernel::note_problem;
 use crate::engine::kernel::sockets;
 use crate::engine::kernel::vmas::file_inode;
 
@@ -58,7 +59,7 @@ pub fn walk_open_files(k: &dyn KernelMemory, pid: Pid, task: u64) -> Result<File
         let name = match dpath::resolve(k, path, rel) {
             Ok(r) => r.path,
             Err(e) => {
-                out.problems.push(format!("pid {pid} {kind}: {e}"));
+                note_problem(&mut out.problems, || format!("pid {pid} {kind}: {e}"));
                 continue;
             }
         };
@@ -85,9 +86,9 @@ fn descriptors(
     let max_fds = read_uint(k, fdt, "fdtable", "max_fds")?;
     let array = k.read_field_u64(fdt, "fdtable", "fd")?;
     let count = if max_fds > MAX_FDS {
-        out.problems.push(format!(
-            "pid {pid}: max_fds {max_fds} above {MAX_FDS}; reading the first {MAX_FDS}"
-        ));
+        note_problem(&mut out.problems, || {
+            format!("pid {pid}: max_fds {max_fds} above {MAX_FDS}; reading the first {MAX_FDS}")
+        });
         MAX_FDS
     } else {
         max_fds
@@ -102,9 +103,9 @@ fn descriptors(
             .ok_or_else(|| dpath::corrupt(array, "fd array overflows".into()))?;
         let got = k.read_kernel(at, &mut buf)?;
         if got.captured_len() == 0 {
-            out.problems.push(format!(
-                "pid {pid}: fd array at {at:#x} not in the dump; stopped at fd {fd}"
-            ));
+            note_problem(&mut out.problems, || {
+                format!("pid {pid}: fd array at {at:#x} not in the dump; stopped at fd {fd}")
+            });
             break;
         }
         for (i, chunk) in buf.chunks_exact(8).enumerate() {
@@ -114,8 +115,9 @@ fn descriptors(
                 continue;
             }
             if !got.is_captured(i * 8) {
-                out.problems
-                    .push(format!("pid {pid}: fd {this} not in the dump"));
+                note_problem(&mut out.problems, || {
+                    format!("pid {pid}: fd {this} not in the dump")
+                });
                 continue;
             }
             // Descriptors that share a `struct file` (dup, fork; or one garbage pointer
@@ -128,7 +130,7 @@ fn descriptors(
                     fd: Some(this as i64),
                     ..f.clone()
                 }),
-                Err(e) => out.problems.push(format!("pid {pid} fd {this}: {e}")),
+                Err(e) => note_problem(&mut out.problems, || format!("pid {pid} fd {this}: {e}")),
             }
         }
         fd += n;

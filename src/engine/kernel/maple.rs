@@ -18,6 +18,7 @@ use std::collections::HashSet;
 use crate::engine::error::Result;
 use crate::engine::kernel::isf::{Isf, TypeRef};
 use crate::engine::kernel::memory::KernelMemory;
+use crate::engine::kernel::note_problem;
 
 /// Deepest tree walked (the kernel's `MAPLE_HEIGHT_MAX` is 31).
 pub const MAX_DEPTH: usize = 31;
@@ -160,26 +161,26 @@ pub fn walk(k: &dyn KernelMemory, tree: u64) -> Result<MapleWalk> {
         let node = p.entry & !NODE_MASK;
         let ty = (p.entry >> 3) & 0xF;
         if p.depth > MAX_DEPTH {
-            out.problems.push(format!(
-                "maple node {node:#x}: deeper than {MAX_DEPTH} levels"
-            ));
+            note_problem(&mut out.problems, || {
+                format!("maple node {node:#x}: deeper than {MAX_DEPTH} levels")
+            });
             continue;
         }
         if out.nodes >= MAX_NODES {
-            out.problems.push(format!(
-                "maple tree {tree:#x}: more than {MAX_NODES} nodes; walk stopped"
-            ));
+            note_problem(&mut out.problems, || {
+                format!("maple tree {tree:#x}: more than {MAX_NODES} nodes; walk stopped")
+            });
             break;
         }
         if node == 0 || !seen.insert(node) {
-            out.problems.push(format!(
-                "maple node {node:#x}: NULL or already visited (loop)"
-            ));
+            note_problem(&mut out.problems, || {
+                format!("maple node {node:#x}: NULL or already visited (loop)")
+            });
             continue;
         }
         out.nodes += 1;
         if let Err(e) = k.read_exact(node, &mut buf) {
-            out.problems.push(format!("maple node {node:#x}: {e}"));
+            note_problem(&mut out.problems, || format!("maple node {node:#x}: {e}"));
             continue;
         }
         let u64_at = |off: u64| -> Option<u64> {
@@ -197,16 +198,19 @@ pub fn walk(k: &dyn KernelMemory, tree: u64) -> Result<MapleWalk> {
             }
             continue;
         } else {
-            out.problems
-                .push(format!("maple node {node:#x}: unknown type {ty}"));
+            note_problem(&mut out.problems, || {
+                format!("maple node {node:#x}: unknown type {ty}")
+            });
             continue;
         };
         let parent = u64_at(lay.parent).unwrap_or(0) & !NODE_MASK;
         if parent != p.parent {
-            out.problems.push(format!(
-                "maple node {node:#x}: parent {parent:#x}, expected {:#x}; subtree skipped",
-                p.parent
-            ));
+            note_problem(&mut out.problems, || {
+                format!(
+                    "maple node {node:#x}: parent {parent:#x}, expected {:#x}; subtree skipped",
+                    p.parent
+                )
+            });
             continue;
         }
         let is_leaf = ty == types.leaf;
@@ -225,10 +229,12 @@ pub fn walk(k: &dyn KernelMemory, tree: u64) -> Result<MapleWalk> {
                 break;
             }
             if last < first || last > p.max {
-                out.problems.push(format!(
-                    "maple node {node:#x}: pivot {i} = {last:#x} outside {first:#x}..={:#x}",
-                    p.max
-                ));
+                note_problem(&mut out.problems, || {
+                    format!(
+                        "maple node {node:#x}: pivot {i} = {last:#x} outside {first:#x}..={:#x}",
+                        p.max
+                    )
+                });
                 break;
             }
             let value = u64_at(lay.slot + i * 8).unwrap_or(0);

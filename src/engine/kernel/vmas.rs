@@ -14,6 +14,7 @@ use crate::engine::evidence::{Perms, Vma, VmaKind};
 use crate::engine::kernel::dpath::{self, PathKind, PathRef, read_uint};
 use crate::engine::kernel::maple;
 use crate::engine::kernel::memory::KernelMemory;
+use crate::engine::kernel::note_problem;
 
 /// `vm_flags` bits. These are ABI-stable (include/linux/mm.h, unchanged since 2.6) and the
 /// ISF carries no constants for them (they are `#define`s, not an enum).
@@ -54,10 +55,10 @@ pub fn walk_vmas(k: &dyn KernelMemory, mm: u64, root: Option<PathRef>) -> Result
     for vma in ptrs {
         match describe(k, vma, &ctx, root) {
             Ok(Some(v)) => vmas.push(v),
-            Ok(None) => problems.push(format!(
-                "vm_area_struct {vma:#x}: empty or inverted range; skipped"
-            )),
-            Err(e) => problems.push(format!("vm_area_struct {vma:#x}: {e}")),
+            Ok(None) => note_problem(&mut problems, || {
+                format!("vm_area_struct {vma:#x}: empty or inverted range; skipped")
+            }),
+            Err(e) => note_problem(&mut problems, || format!("vm_area_struct {vma:#x}: {e}")),
         }
     }
     vmas.sort_by_key(|v| (v.start, v.end));
@@ -90,7 +91,9 @@ pub fn vma_pointers(k: &dyn KernelMemory, mm: u64) -> Result<(Vec<u64>, Vec<Stri
         if seen.insert(e.value) {
             out.push(e.value);
         } else {
-            problems.push(format!("vm_area_struct {:#x} stored twice", e.value));
+            note_problem(&mut problems, || {
+                format!("vm_area_struct {:#x} stored twice", e.value)
+            });
         }
     }
     Ok((out, problems))
@@ -107,16 +110,20 @@ fn list_pointers(k: &dyn KernelMemory, mm: u64) -> (Vec<u64>, Vec<String>) {
             Ok(0) => break,
             Ok(v) => v,
             Err(e) => {
-                problems.push(format!("mmap list: {e}"));
+                note_problem(&mut problems, || format!("mmap list: {e}"));
                 break;
             }
         };
         if !seen.insert(vma) {
-            problems.push(format!("mmap list loops back to {vma:#x}; stopped"));
+            note_problem(&mut problems, || {
+                format!("mmap list loops back to {vma:#x}; stopped")
+            });
             break;
         }
         if out.len() >= MAX_LIST_VMAS {
-            problems.push(format!("mmap list longer than {MAX_LIST_VMAS}; stopped"));
+            note_problem(&mut problems, || {
+                format!("mmap list longer than {MAX_LIST_VMAS}; stopped")
+            });
             break;
         }
         out.push(vma);
