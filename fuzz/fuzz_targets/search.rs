@@ -69,6 +69,7 @@ impl Evidence for Synth {
                 exe: None,
                 kernel_thread: false,
                 start_time: None,
+                created: None,
                 ns: None,
                 cgroup: None,
                 container_id: None,
