@@ -273,3 +273,29 @@ fn a_smeared_fd_table_gives_a_bounded_list_of_problems() {
     assert_eq!(w.problems.len(), max + 1, "{:?}", &w.problems[..3]);
     assert_eq!(w.problems[max], "further problems not listed");
 }
+
+/// One `struct file` in 10,000 slots (what 10,000 `dup2`s leave): the first
+/// `MAX_SHARED_FDS` are listed, the rest counted in one problem, and nothing is lost
+/// for the other files.
+#[test]
+fn a_file_shared_by_very_many_descriptors_is_summarised() {
+    use podmortem::engine::kernel::files::MAX_SHARED_FDS;
+    let mut k = SynthKernel::new(false);
+    let f = k.add_file(&["dup"], S_IFREG, 92);
+    let g = k.add_file(&["other"], S_IFREG, 93);
+    let mut fds: Vec<(u64, u64)> = (0..10_000).map(|fd| (fd, f)).collect();
+    fds.push((10_000, g));
+    let task = k.add_task(&fds, 10_240, None, None);
+    let k = Arc::new(k);
+    let w = within(move || walk_open_files(&*k, 1, task).unwrap());
+    assert_eq!(w.files.len(), MAX_SHARED_FDS + 1);
+    assert_eq!(w.files.last().unwrap().path, "/other");
+    assert_eq!(w.files.last().unwrap().fd, Some(10_000));
+    assert!(
+        w.problems
+            .iter()
+            .any(|p| p.contains("is shared by 10000 descriptors; the first 4096 are listed")),
+        "{:?}",
+        w.problems
+    );
+}

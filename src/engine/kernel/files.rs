@@ -24,6 +24,10 @@ pub const MAX_FDS: u64 = 1 << 20;
 /// ends the walk.
 const FD_CHUNK: u64 = 512;
 
+/// Descriptors listed for one `struct file`: more slots sharing it (2^20 `dup2`s of one
+/// file, or a table smeared with one pointer) are counted, not listed one by one.
+pub const MAX_SHARED_FDS: usize = 4096;
+
 /// Open files read, with the damage met on the way.
 #[derive(Debug, Clone, Default)]
 pub struct FilesWalk {
@@ -93,7 +97,8 @@ fn descriptors(
     } else {
         max_fds
     };
-    let mut seen: HashMap<u64, std::result::Result<OpenFile, String>> = HashMap::new();
+    // Each struct file: its description (or why not) and how many descriptors share it.
+    let mut seen: HashMap<u64, (std::result::Result<OpenFile, String>, usize)> = HashMap::new();
     let mut fd = 0u64;
     while fd < count {
         let n = FD_CHUNK.min(count - fd);
@@ -122,9 +127,16 @@ fn descriptors(
             }
             // Descriptors that share a `struct file` (dup, fork; or one garbage pointer
             // repeated over a smeared table of up to MAX_FDS slots) are described once.
-            let described = seen.entry(file).or_insert_with(|| {
-                describe_file(k, pid, None, file, root).map_err(|e| e.to_string())
+            let (described, shared) = seen.entry(file).or_insert_with(|| {
+                (
+                    describe_file(k, pid, None, file, root).map_err(|e| e.to_string()),
+                    0,
+                )
             });
+            *shared += 1;
+            if *shared > MAX_SHARED_FDS {
+                continue;
+            }
             match described {
                 Ok(f) => out.files.push(OpenFile {
                     fd: Some(this as i64),
@@ -134,6 +146,20 @@ fn descriptors(
             }
         }
         fd += n;
+    }
+    let mut crowded: Vec<(u64, usize)> = seen
+        .iter()
+        .filter(|(_, (_, n))| *n > MAX_SHARED_FDS)
+        .map(|(file, (_, n))| (*file, *n))
+        .collect();
+    crowded.sort_unstable();
+    for (file, n) in crowded {
+        note_problem(&mut out.problems, || {
+            format!(
+                "pid {pid}: struct file {file:#x} is shared by {n} descriptors; \
+                 the first {MAX_SHARED_FDS} are listed"
+            )
+        });
     }
     Ok(())
 }
