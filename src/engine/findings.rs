@@ -274,16 +274,22 @@ pub struct SessionStore {
     path: PathBuf,
 }
 
+/// podmortem's data folder: `$PODMORTEM_DATA_DIR`, else the XDG data dir (e.g.
+/// `~/.local/share/podmortem`); `None` when neither can be found.
+pub fn default_data_dir() -> Option<PathBuf> {
+    std::env::var_os("PODMORTEM_DATA_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            directories::ProjectDirs::from("", "", "podmortem").map(|d| d.data_dir().to_path_buf())
+        })
+}
+
 impl SessionStore {
     /// The store for evidence `id` under `data_dir` (`$PODMORTEM_DATA_DIR`, else the XDG data
     /// dir, e.g. `~/.local/share/podmortem`), in `sessions/<id>.json`.
     pub fn for_evidence(id: &str, data_dir: Option<PathBuf>) -> Result<SessionStore> {
         let dir = data_dir
-            .or_else(|| std::env::var_os("PODMORTEM_DATA_DIR").map(PathBuf::from))
-            .or_else(|| {
-                directories::ProjectDirs::from("", "", "podmortem")
-                    .map(|d| d.data_dir().to_path_buf())
-            })
+            .or_else(default_data_dir)
             .ok_or_else(|| {
                 Error::Missing("a data directory for findings (set PODMORTEM_DATA_DIR)".into())
             })?

@@ -565,13 +565,7 @@ pub fn default_output_path(evidence: &std::path::Path, name: &str) -> String {
         .as_deref()
         .is_some_and(|p| p.is_dir() && cwd.starts_with(p));
     if next_to || inside {
-        let data = std::env::var_os("PODMORTEM_DATA_DIR")
-            .map(PathBuf::from)
-            .or_else(|| {
-                directories::ProjectDirs::from("", "", "podmortem")
-                    .map(|d| d.data_dir().to_path_buf())
-            })
-            .unwrap_or_else(std::env::temp_dir);
+        let data = crate::engine::findings::default_data_dir().unwrap_or_else(std::env::temp_dir);
         return data.join("exports").join(name).display().to_string();
     }
     name.to_string()

@@ -22,7 +22,7 @@ use crate::engine::evidence::{
 use crate::engine::kernel::cgroup::{container_id, pod_uid};
 use crate::engine::kernel::clock::start_clock_epoch_ns;
 use crate::engine::kernel::dpath::{PathRef, file_path};
-use crate::engine::kernel::files::{open_files, walk_open_files};
+use crate::engine::kernel::files::{FilesWalk, walk_open_files};
 use crate::engine::kernel::isf::{CacheDir, Isf, banners_in_with, normalize_banner, select_with};
 use crate::engine::kernel::kaslr::{self, KernelLayout, Vmcoreinfo};
 use crate::engine::kernel::memory::KernelMemory;
@@ -63,6 +63,8 @@ struct Task {
     fs_root: Option<PathRef>,
     /// The memory areas, read on first use, with the damage met on the way.
     maps: OnceLock<(Vec<Vma>, Vec<String>)>,
+    /// The open files and the damage met, kept once a walk succeeded.
+    files: OnceLock<FilesWalk>,
 }
 
 impl KernelDump {
@@ -120,6 +122,7 @@ impl KernelDump {
                         root,
                         fs_root,
                         maps: OnceLock::new(),
+                        files: OnceLock::new(),
                     };
                     dump.tasks.insert(task.info.pid, task);
                 }
@@ -251,6 +254,16 @@ impl KernelDump {
                 Err(e) => (Vec::new(), vec![format!("memory areas: {e}")]),
             }
         })
+    }
+
+    /// The open files of a task and the problems met (walked once; a failed walk is tried
+    /// again next time, as nothing was kept).
+    fn files_walk<'a>(&self, t: &'a Task) -> Result<&'a FilesWalk> {
+        if let Some(w) = t.files.get() {
+            return Ok(w);
+        }
+        let w = walk_open_files(&self.space, t.info.pid, t.info.task)?;
+        Ok(t.files.get_or_init(|| w))
     }
 
     /// The task of `pid`.
@@ -416,8 +429,7 @@ impl Evidence for KernelDump {
     }
 
     fn files(&self, pid: Pid) -> Result<Vec<OpenFile>> {
-        let task = self.get(pid)?;
-        open_files(&self.space, pid, task.info.task)
+        Ok(self.files_walk(self.get(pid)?)?.files.clone())
     }
 
     fn walk_warnings(&self, pid: Pid, what: Listing) -> Vec<String> {
@@ -431,8 +443,9 @@ impl Evidence for KernelDump {
                 .iter()
                 .map(|p| format!("pid {pid} memory areas: {p}"))
                 .collect(),
-            Listing::Files => walk_open_files(&self.space, pid, task.info.task)
-                .map(|w| w.problems)
+            Listing::Files => self
+                .files_walk(task)
+                .map(|w| w.problems.clone())
                 .unwrap_or_default(),
         }
     }
