@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::engine::checkpoint::Checkpoint;
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::Evidence;
-use crate::engine::kernel::dump::{KernelDump, missing_isf};
+use crate::engine::kernel::dump::KernelDump;
+use crate::engine::kernel::isf::CacheDir;
 use crate::engine::kernel::physical::sniff;
 
 /// How to open evidence.
@@ -18,14 +19,15 @@ pub struct OpenOptions {
 }
 
 /// Opens `path` as checkpoint or kernel dump, read-only. A file starting with a LiME, AVML
-/// or ELF core magic is a kernel memory dump (it needs [`OpenOptions::isf`]); anything else
-/// is tried as a checkpoint.
+/// or ELF core magic is a kernel memory dump (its symbols from [`OpenOptions::isf`], else
+/// from the dump's own BTF and kallsyms); anything else is tried as a checkpoint.
 pub fn open_evidence(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Evidence>> {
     if is_memory_dump(path)? {
-        return match &opts.isf {
-            Some(isf) => Ok(Box::new(KernelDump::open(path, isf)?)),
-            None => Err(missing_isf(path)),
-        };
+        return Ok(Box::new(KernelDump::open_auto(
+            path,
+            opts.isf.as_deref(),
+            &CacheDir::Default,
+        )?));
     }
     Ok(Box::new(Checkpoint::open(path)?))
 }

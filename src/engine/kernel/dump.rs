@@ -23,12 +23,15 @@ use crate::engine::kernel::cgroup::{container_id, pod_uid};
 use crate::engine::kernel::clock::start_clock_epoch_ns;
 use crate::engine::kernel::dpath::{PathRef, file_path};
 use crate::engine::kernel::files::{FilesWalk, walk_open_files};
-use crate::engine::kernel::isf::{CacheDir, Isf, banners_in_with, normalize_banner, select_with};
+use crate::engine::kernel::isf::{
+    CacheDir, Isf, SymbolSource, banners_in_with, normalize_banner, select_with,
+};
 use crate::engine::kernel::kaslr::{self, KernelLayout, Vmcoreinfo};
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::phys_search::{OwnerProcess, search_with_owners};
 use crate::engine::kernel::physical::{PhysicalMemory, open_physical};
 use crate::engine::kernel::space::KernelSpace;
+use crate::engine::kernel::symbols::symbols_from_dump;
 use crate::engine::kernel::tasks::{TaskInfo, read_task, task_list};
 use crate::engine::kernel::vmas::walk_vmas;
 use crate::engine::search::Summary;
@@ -51,6 +54,8 @@ pub struct KernelDump {
     warnings: Vec<String>,
     /// Wall-clock time (ns since the epoch) of instant 0 of the tasks' start clock.
     start_epoch_ns: Option<i128>,
+    /// How the symbols were chosen (for `info`).
+    symbols_matched: &'static str,
 }
 
 /// One process: what the kernel says and its page-table root.
@@ -75,13 +80,20 @@ impl KernelDump {
 
     /// Opens `path` with the ISF at `isf`, caching parsed ISFs in `cache`.
     pub fn open_with(path: &Path, isf_path: &Path, cache: &CacheDir) -> Result<KernelDump> {
+        KernelDump::open_auto(path, Some(isf_path), cache)
+    }
+
+    /// Opens `path` choosing its symbols: the ISF file given; else, for a folder, the ISF in
+    /// it that matches the dump's kernel; else (or when none matches) the dump's own BTF and
+    /// kallsyms. Parsed ISFs and indexes made from dumps are cached in `cache`.
+    pub fn open_auto(path: &Path, isf_path: Option<&Path>, cache: &CacheDir) -> Result<KernelDump> {
         let phys = open_physical(path)?;
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let mut warnings: Vec<String> = phys.warnings().to_vec();
         // The first VMCOREINFO is nearly always the right one; only when it does not check
         // out is the rest of memory searched for others.
         let mut vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
-        let isf = choose_isf(&*phys, isf_path, cache, &vmci)?;
+        let (isf, matched) = choose_symbols(&*phys, path, isf_path, cache, &vmci)?;
         let layout = match kaslr::find_layout(&*phys, &isf, &vmci) {
             Ok(l) => l,
             Err(_) => {
@@ -96,6 +108,7 @@ impl KernelDump {
         let mut dump = KernelDump {
             path: path.to_path_buf(),
             size,
+            symbols_matched: matched,
             space,
             tasks: BTreeMap::new(),
             processes: Vec::new(),
@@ -288,6 +301,40 @@ impl KernelDump {
     }
 }
 
+/// The symbols for this dump and how they were chosen: see [`KernelDump::open_auto`].
+fn choose_symbols(
+    phys: &dyn PhysicalMemory,
+    dump: &Path,
+    isf_path: Option<&Path>,
+    cache: &CacheDir,
+    vmci: &[Vmcoreinfo],
+) -> Result<(Isf, &'static str)> {
+    let from_dump = || symbols_from_dump(phys, vmci, cache, dump);
+    match isf_path {
+        Some(p) if p.is_dir() => match choose_isf(phys, p, cache, vmci) {
+            Ok(isf) => Ok((
+                isf,
+                "the ISF in the folder given whose banner is the dump's",
+            )),
+            Err(isf_err) => match from_dump() {
+                Ok(isf) => Ok((
+                    isf,
+                    "the dump's own BTF and kallsyms (no ISF in the folder given matches)",
+                )),
+                Err(_) => Err(isf_err),
+            },
+        },
+        Some(p) => Ok((choose_isf(phys, p, cache, vmci)?, "the ISF file given")),
+        None => match from_dump() {
+            Ok(isf) => Ok((isf, "the dump's own BTF and kallsyms (no ISF given)")),
+            Err(e) => Err(Error::Missing(format!(
+                "{e}. {}",
+                missing_isf(dump).to_string().trim_start_matches("missing ")
+            ))),
+        },
+    }
+}
+
 /// Picks the ISF under `isf_path` for this dump: the only one, else the one whose release
 /// is VMCOREINFO's, else the one whose banner is in memory.
 fn choose_isf(
@@ -388,10 +435,32 @@ impl Evidence for KernelDump {
                     .collect(),
             ),
         );
-        d.insert(
-            "isf".into(),
-            json!({"path": isf.path().display().to_string(), "from_cache": isf.from_cache()}),
-        );
+        match isf.source() {
+            SymbolSource::IsfFile => {
+                d.insert(
+                    "isf".into(),
+                    json!({"path": isf.path().display().to_string(), "from_cache": isf.from_cache()}),
+                );
+                d.insert(
+                    "symbols".into(),
+                    json!({"source": "isf", "path": isf.path().display().to_string(),
+                           "from_cache": isf.from_cache(), "chosen": self.symbols_matched}),
+                );
+            }
+            SymbolSource::DumpBtf {
+                btf_at,
+                btf_len,
+                from_cache,
+            } => {
+                d.insert(
+                    "symbols".into(),
+                    json!({"source": "btf+kallsyms", "btf_physical": format!("{btf_at:#x}"),
+                           "btf_bytes": btf_len, "from_cache": from_cache,
+                           "types": isf.user_type_count(), "symbols": isf.symbol_count(),
+                           "chosen": self.symbols_matched}),
+                );
+            }
+        }
         d.insert("processes".into(), json!(self.processes.len()));
         d.insert("containers".into(), self.containers());
         let title = match (&self.release, &self.hostname) {

@@ -14,7 +14,7 @@
 //! entries themselves stay visible too.
 
 mod cache;
-mod index;
+pub(crate) mod index;
 mod json;
 mod json_types;
 mod read;
@@ -30,6 +30,8 @@ use crate::engine::mapped::Blob;
 pub use cache::{CacheDir, FORMAT_VERSION as CACHE_FORMAT_VERSION};
 pub use select::{banners_in, banners_in_with, select, select_with};
 
+pub(crate) use cache::read as cache_read;
+
 use index::{Index, NO_TYPE, Node};
 
 /// A loaded ISF: cheap, allocation-free lookups of offsets and sizes; `Send + Sync`.
@@ -41,6 +43,33 @@ pub struct Isf {
     banner: Option<Vec<u8>>,
     pointer_size: u64,
     from_cache: bool,
+    source: SymbolSource,
+}
+
+/// Where an index of kernel symbols came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SymbolSource {
+    /// A Volatility 3 ISF file (JSON, xz or gzip).
+    IsfFile,
+    /// The dump's own BTF (types) and kallsyms (addresses).
+    DumpBtf {
+        /// Physical address of the BTF blob used.
+        btf_at: u64,
+        /// Its length in bytes.
+        btf_len: u64,
+        /// True when the index was read from the cache instead of being decoded.
+        from_cache: bool,
+    },
+}
+
+impl SymbolSource {
+    /// A short name (`isf`, `btf+kallsyms`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SymbolSource::IsfFile => "isf",
+            SymbolSource::DumpBtf { .. } => "btf+kallsyms",
+        }
+    }
 }
 
 /// Two ISFs are equal when their indexes and content hashes are (wherever they came from).
@@ -180,7 +209,38 @@ impl Isf {
             banner,
             pointer_size,
             from_cache: false,
+            source: SymbolSource::IsfFile,
         }
+    }
+
+    /// Symbols from another producer's index; `hash` is the index's cache key and `path`
+    /// the file it was made from (the dump).
+    pub(crate) fn from_index(
+        index: Index,
+        hash: [u8; 32],
+        path: &Path,
+        source: SymbolSource,
+    ) -> Isf {
+        let mut isf = Isf::new(index, hash, path);
+        isf.from_cache = matches!(
+            source,
+            SymbolSource::DumpBtf {
+                from_cache: true,
+                ..
+            }
+        );
+        isf.source = source;
+        isf
+    }
+
+    /// Writes the index to the cache file `file` (keyed by [`Isf::content_hash`]).
+    pub(crate) fn write_cache(&self, file: &Path) -> std::io::Result<()> {
+        cache::write(file, &self.hash, self.banner.as_deref(), &self.index)
+    }
+
+    /// Where these symbols came from.
+    pub fn source(&self) -> &SymbolSource {
+        &self.source
     }
 
     /// The file this ISF was loaded from.
