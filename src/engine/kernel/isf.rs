@@ -19,6 +19,7 @@ mod json;
 mod json_types;
 mod read;
 mod select;
+pub(crate) mod write;
 
 use std::path::{Path, PathBuf};
 
@@ -60,6 +61,13 @@ pub enum SymbolSource {
         /// True when the index was read from the cache instead of being decoded.
         from_cache: bool,
     },
+    /// A vmlinux's DWARF (types) and symbol table (addresses), and a System.map if given.
+    Vmlinux {
+        /// The vmlinux file.
+        path: PathBuf,
+        /// The System.map file, when one was given.
+        system_map: Option<PathBuf>,
+    },
 }
 
 impl SymbolSource {
@@ -68,6 +76,7 @@ impl SymbolSource {
         match self {
             SymbolSource::IsfFile => "isf",
             SymbolSource::DumpBtf { .. } => "btf+kallsyms",
+            SymbolSource::Vmlinux { .. } => "vmlinux",
         }
     }
 }
@@ -241,6 +250,28 @@ impl Isf {
     /// Where these symbols came from.
     pub fn source(&self) -> &SymbolSource {
         &self.source
+    }
+
+    /// Writes these symbols as a Volatility 3 ISF (JSON in dwarf2json's shape, format
+    /// 6.2.0) to `out`. `sources` are `(kind, file name, sha256 hex)` for
+    /// `metadata.linux` (`kind` one of `dwarf`, `symtab`, `system-map`, as Volatility's
+    /// schema allows).
+    pub fn write_json(
+        &self,
+        out: &mut dyn std::io::Write,
+        sources: &[(String, String, String)],
+    ) -> std::io::Result<()> {
+        let doc = write::IsfDocument {
+            index: &self.index,
+            sources,
+        };
+        serde_json::to_writer(&mut *out, &doc).map_err(std::io::Error::other)?;
+        out.flush()
+    }
+
+    /// The names of all structs, unions and classes (sorted).
+    pub fn user_type_names(&self) -> impl Iterator<Item = &str> {
+        self.index.user_types.iter().map(|u| self.index.str(u.name))
     }
 
     /// The file this ISF was loaded from.
