@@ -447,6 +447,15 @@ impl Evidence for KernelDump {
                            "from_cache": isf.from_cache(), "chosen": self.symbols_matched}),
                 );
             }
+            SymbolSource::Vmlinux { path, system_map } => {
+                d.insert(
+                    "symbols".into(),
+                    json!({"source": "vmlinux", "path": path.display().to_string(),
+                           "system_map": system_map.as_ref().map(|p| p.display().to_string()),
+                           "types": isf.user_type_count(), "symbols": isf.symbol_count(),
+                           "chosen": self.symbols_matched}),
+                );
+            }
             SymbolSource::DumpBtf {
                 btf_at,
                 btf_len,
