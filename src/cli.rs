@@ -5,6 +5,7 @@
 //! through [`crate::sanitize`].
 
 mod extract;
+mod isf;
 mod memory;
 mod output;
 mod tables;
@@ -174,6 +175,18 @@ pub enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Write a Volatility 3 ISF (dwarf2json's format) of a memory dump's kernel, made from
+    /// the dump's own BTF and kallsyms: Volatility then needs no symbol hunt.
+    Isf {
+        /// The kernel memory dump.
+        dump: PathBuf,
+        /// The ISF to write (`.json`, or `.json.xz` to compress).
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+        /// Replace OUT if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Open the bundled demo evidence in the workbench.
     Demo,
 }
@@ -241,6 +254,7 @@ impl Command {
             | Command::Rootfs { target: t, .. }
             | Command::Extract { target: t, .. } => Some(&t.evidence),
             Command::Read { evidence, .. } | Command::Export { evidence, .. } => Some(evidence),
+            Command::Isf { dump, .. } => Some(dump),
             Command::Demo => None,
         }
     }
@@ -346,6 +360,12 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
         ),
         Command::Export { evidence, output } => {
             export(&*open(evidence, &cli.isf)?, evidence, output)
+        }
+        Command::Isf { dump, out, force } => {
+            if cli.isf.is_some() {
+                anyhow::bail!("`isf` makes an ISF from the dump itself: --isf is not used");
+            }
+            isf::isf_from_dump(dump, out, *force)
         }
         Command::Demo => tables::info(&*open(&demo_path(), &cli.isf)?, false, &mut out),
     }

@@ -21,6 +21,7 @@ use podmortem::engine::kernel::tasks::state_name;
 use podmortem::engine::open::{OpenOptions, open_evidence};
 use podmortem::engine::search::{Collect, SearchRequest, search};
 use serde_json::Value;
+use support::kernel::Symbols;
 
 #[test]
 fn scheduler_state_names() {
@@ -35,19 +36,13 @@ fn scheduler_state_names() {
 // ---------------------------------------------------------------------------------------
 // Real dumps
 
-/// The three dumps with their fixture folder and golden folder.
+/// The three dumps with their fixture folder and golden folder, each opened with its ISF
+/// and again with no ISF (its own BTF and kallsyms): every check holds for both.
 fn dumps() -> Vec<(&'static KernelDump, &'static str, &'static str)> {
-    let mut v = Vec::new();
-    if let Some(d) = support::kernel::lime() {
-        v.push((d, "linux-6.1", "dump.lime"));
-    }
-    if let Some(d) = support::kernel::avml() {
-        v.push((d, "linux-6.1", "dump.avml"));
-    }
-    if let Some(d) = support::kernel::node() {
-        v.push((d, "linux-6.1-node", "dump.elf"));
-    }
-    v
+    support::kernel::all_dumps()
+        .into_iter()
+        .map(|(d, fixture, golden, _)| (d, fixture, golden))
+        .collect()
 }
 
 #[test]
@@ -276,163 +271,171 @@ fn planted_secrets_found_where_volatility_finds_them() {
 
 #[test]
 fn rwx_payload_readable_at_its_virtual_address() {
-    let Some(d) = support::kernel::lime() else {
-        return;
-    };
-    let mut buf = [0u8; 0x40];
-    let got = d.read_memory(102, 0x1337_0000, &mut buf).unwrap();
-    assert_eq!(got.captured, vec![0..0x40]);
-    assert_eq!(&buf[..8], &[0x90; 8]);
-    assert_eq!(&buf[0x20..0x39], b"RWX_PAYLOAD_SECRET_5e8d21");
-    assert_eq!(
-        d.memory_slice(102, 0x1337_0020, 25),
-        Some(&b"RWX_PAYLOAD_SECRET_5e8d21"[..])
-    );
-    assert_eq!(d.memory_slice(102, 0x1337_0ff0, 0x20), None); // crosses a page
-    // Kernel threads have no user memory.
-    assert!(d.captured_ranges(2, 0..u64::MAX).unwrap().is_empty());
+    for d in [Symbols::Isf, Symbols::Own].map(support::kernel::lime_with) {
+        let Some(d) = d else {
+            return;
+        };
+        let mut buf = [0u8; 0x40];
+        let got = d.read_memory(102, 0x1337_0000, &mut buf).unwrap();
+        assert_eq!(got.captured, vec![0..0x40]);
+        assert_eq!(&buf[..8], &[0x90; 8]);
+        assert_eq!(&buf[0x20..0x39], b"RWX_PAYLOAD_SECRET_5e8d21");
+        assert_eq!(
+            d.memory_slice(102, 0x1337_0020, 25),
+            Some(&b"RWX_PAYLOAD_SECRET_5e8d21"[..])
+        );
+        assert_eq!(d.memory_slice(102, 0x1337_0ff0, 0x20), None); // crosses a page
+        // Kernel threads have no user memory.
+        assert!(d.captured_ranges(2, 0..u64::MAX).unwrap().is_empty());
+    }
 }
 
 #[test]
 fn maps_and_files_come_through_the_evidence_interface() {
-    let Some(d) = support::kernel::lime() else {
-        return;
-    };
-    // VMA counts of Volatility's linux.proc.Maps (the walkers themselves are tested apart).
-    for (pid, n) in [(102, 11), (107, 14), (108, 10)] {
-        assert_eq!(d.maps(pid).unwrap().len(), n, "pid {pid}");
+    for d in [Symbols::Isf, Symbols::Own].map(support::kernel::lime_with) {
+        let Some(d) = d else {
+            return;
+        };
+        // VMA counts of Volatility's linux.proc.Maps (the walkers themselves are tested apart).
+        for (pid, n) in [(102, 11), (107, 14), (108, 10)] {
+            assert_eq!(d.maps(pid).unwrap().len(), n, "pid {pid}");
+        }
+        assert!(d.maps(2).unwrap().is_empty());
+        let files = d.files(102).unwrap();
+        assert!(
+            files
+                .iter()
+                .any(|f| f.path == "/tmp/fx_deleted.bin (deleted)")
+        );
+        let p = d.processes().unwrap();
+        let fx = p.iter().find(|p| p.pid == 102).unwrap();
+        assert_eq!(fx.exe.as_deref(), Some("/usr/bin/fxagent"));
     }
-    assert!(d.maps(2).unwrap().is_empty());
-    let files = d.files(102).unwrap();
-    assert!(
-        files
-            .iter()
-            .any(|f| f.path == "/tmp/fx_deleted.bin (deleted)")
-    );
-    let p = d.processes().unwrap();
-    let fx = p.iter().find(|p| p.pid == 102).unwrap();
-    assert_eq!(fx.exe.as_deref(), Some("/usr/bin/fxagent"));
 }
 
 #[test]
 fn node_namespaces_cgroups_and_containers_match_the_guest() {
-    let Some(d) = support::kernel::node() else {
-        return;
-    };
-    let gv: Value = serde_json::from_slice(
-        &std::fs::read(
-            support::fixture("linux-6.1-node")
-                .unwrap()
-                .join("acquisition/guest_view.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let containers: BTreeMap<String, String> = gv["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["cgroup_path"].as_str().unwrap().to_string(),
-                c["id"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    let procs = d.processes().unwrap();
-    let mut compared = 0;
-    for (pid, view) in gv["procs_final"].as_object().unwrap() {
-        let pid: u32 = pid.parse().unwrap();
-        let Some(p) = procs.iter().find(|p| p.pid == pid) else {
-            continue; // e.g. the collector's own short-lived processes
+    for d in [Symbols::Isf, Symbols::Own].map(support::kernel::node_with) {
+        let Some(d) = d else {
+            return;
         };
-        let cg = view["cgroup"][0]
-            .as_str()
+        let gv: Value = serde_json::from_slice(
+            &std::fs::read(
+                support::fixture("linux-6.1-node")
+                    .unwrap()
+                    .join("acquisition/guest_view.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let containers: BTreeMap<String, String> = gv["containers"]
+            .as_array()
             .unwrap()
-            .strip_prefix("0::")
-            .unwrap();
-        assert_eq!(p.cgroup.as_deref(), Some(cg), "pid {pid}");
-        assert_eq!(p.container_id, containers.get(cg).cloned(), "pid {pid}");
-        assert_eq!(p.pod_uid, None);
-        let ns = p.ns.as_ref().unwrap();
-        for (kind, v) in view["ns"].as_object().unwrap() {
-            let inum: u64 = v
+            .iter()
+            .map(|c| {
+                (
+                    c["cgroup_path"].as_str().unwrap().to_string(),
+                    c["id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let procs = d.processes().unwrap();
+        let mut compared = 0;
+        for (pid, view) in gv["procs_final"].as_object().unwrap() {
+            let pid: u32 = pid.parse().unwrap();
+            let Some(p) = procs.iter().find(|p| p.pid == pid) else {
+                continue; // e.g. the collector's own short-lived processes
+            };
+            let cg = view["cgroup"][0]
                 .as_str()
                 .unwrap()
-                .trim_matches(['[', ']'])
-                .parse()
+                .strip_prefix("0::")
                 .unwrap();
-            assert_eq!(ns.get(kind), Some(&inum), "pid {pid} ns {kind}");
+            assert_eq!(p.cgroup.as_deref(), Some(cg), "pid {pid}");
+            assert_eq!(p.container_id, containers.get(cg).cloned(), "pid {pid}");
+            assert_eq!(p.pod_uid, None);
+            let ns = p.ns.as_ref().unwrap();
+            for (kind, v) in view["ns"].as_object().unwrap() {
+                let inum: u64 = v
+                    .as_str()
+                    .unwrap()
+                    .trim_matches(['[', ']'])
+                    .parse()
+                    .unwrap();
+                assert_eq!(ns.get(kind), Some(&inum), "pid {pid} ns {kind}");
+            }
+            compared += 1;
         }
-        compared += 1;
+        assert!(compared >= 80, "{compared}");
+        let info = d.info();
+        let found = info.details["containers"].as_array().unwrap();
+        assert_eq!(found.len(), 2);
+        assert!(
+            found
+                .iter()
+                .any(|c| c["pids"] == serde_json::json!([501, 516, 517]))
+        );
     }
-    assert!(compared >= 80, "{compared}");
-    let info = d.info();
-    let found = info.details["containers"].as_array().unwrap();
-    assert_eq!(found.len(), 2);
-    assert!(
-        found
-            .iter()
-            .any(|c| c["pids"] == serde_json::json!([501, 516, 517]))
-    );
 }
 
 #[test]
 fn node_cmdlines_match_the_guest() {
-    let Some(d) = support::kernel::node() else {
-        return;
-    };
-    let gv: Value = serde_json::from_slice(
-        &std::fs::read(
-            support::fixture("linux-6.1-node")
-                .unwrap()
-                .join("acquisition/guest_view.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let procs = d.processes().unwrap();
-    let mut compared = 0;
-    for (pid, view) in gv["procs"].as_object().unwrap() {
-        let pid: u32 = pid.parse().unwrap();
-        let Some(p) = procs.iter().find(|p| p.pid == pid) else {
-            continue;
+    for d in [Symbols::Isf, Symbols::Own].map(support::kernel::node_with) {
+        let Some(d) = d else {
+            return;
         };
-        let want: Vec<String> = view["cmdline"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap().to_string())
-            .collect();
-        // The guest's collector dropped empty arguments (conmon is given
-        // `--network-config-dir ""`); the kernel's argv keeps them, and so do we.
-        let ours: Vec<String> = p
-            .cmdline
-            .iter()
-            .filter(|a| !a.is_empty())
-            .cloned()
-            .collect();
-        assert_eq!(ours, want, "pid {pid}");
-        compared += 1;
+        let gv: Value = serde_json::from_slice(
+            &std::fs::read(
+                support::fixture("linux-6.1-node")
+                    .unwrap()
+                    .join("acquisition/guest_view.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let procs = d.processes().unwrap();
+        let mut compared = 0;
+        for (pid, view) in gv["procs"].as_object().unwrap() {
+            let pid: u32 = pid.parse().unwrap();
+            let Some(p) = procs.iter().find(|p| p.pid == pid) else {
+                continue;
+            };
+            let want: Vec<String> = view["cmdline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            // The guest's collector dropped empty arguments (conmon is given
+            // `--network-config-dir ""`); the kernel's argv keeps them, and so do we.
+            let ours: Vec<String> = p
+                .cmdline
+                .iter()
+                .filter(|a| !a.is_empty())
+                .cloned()
+                .collect();
+            assert_eq!(ours, want, "pid {pid}");
+            compared += 1;
+        }
+        assert!(compared >= 80, "{compared}");
     }
-    assert!(compared >= 80, "{compared}");
 }
 
 #[test]
-fn a_dump_without_isf_names_its_kernel() {
-    let Some(path) = support::decompressed("linux-6.1", "dump.lime.zst") else {
-        return;
-    };
-    let err = open_evidence(&path, &OpenOptions::default())
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(err.contains("Linux version 6.1.0-56-amd64"), "{err}");
-    assert!(
-        err.contains(") #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2"),
-        "{err}"
-    );
-    assert!(err.contains("--isf"), "{err}");
+fn a_dump_without_isf_uses_its_own_btf_and_kallsyms() {
+    for (d, fixture, golden, symbols) in support::kernel::all_dumps() {
+        let info = d.info();
+        let source = &info.details["symbols"]["source"];
+        match symbols {
+            Symbols::Isf => assert_eq!(source, "isf", "{fixture}/{golden}"),
+            Symbols::Own => {
+                assert_eq!(source, "btf+kallsyms", "{fixture}/{golden}");
+                assert!(info.details.get("isf").is_none());
+                let chosen = info.details["symbols"]["chosen"].as_str().unwrap();
+                assert!(chosen.contains("no ISF given"), "{chosen}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -89,13 +89,16 @@ fn secrets(fixture: &str) -> BTreeSet<(u64, String)> {
 
 #[test]
 fn physical_search_reports_every_planted_secret() {
-    for (file, fixture, golden, pattern, dump) in cases() {
+    // With the fixture's ISF and with none (the dump's own BTF and kallsyms).
+    for ((file, fixture, golden, pattern, dump), with_isf) in
+        cases().into_iter().flat_map(|c| [(c, true), (c, false)])
+    {
         let path = support::decompressed(fixture, file).unwrap();
         let isf = support::kernel::isf_dir(fixture).unwrap();
         let out = podmortem(
             &["search", "--physical", "--json", "--regex", pattern],
             &path,
-            Some(&isf),
+            with_isf.then_some(isf.as_path()),
         );
         assert!(
             out.status.success(),

@@ -20,16 +20,14 @@ use podmortem::engine::kernel::dump::KernelDump;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// The dumps that have a `vma_dumps.json` golden (linux-6.1-node ships none).
+/// The dumps that have a `vma_dumps.json` golden (linux-6.1-node ships none), with their
+/// ISF and with their own BTF and kallsyms.
 fn dumps() -> Vec<(&'static KernelDump, &'static str, &'static str)> {
-    let mut v = Vec::new();
-    if let Some(d) = support::kernel::lime() {
-        v.push((d, "linux-6.1", "dump.lime"));
-    }
-    if let Some(d) = support::kernel::avml() {
-        v.push((d, "linux-6.1", "dump.avml"));
-    }
-    v
+    support::kernel::all_dumps()
+        .into_iter()
+        .filter(|(_, fixture, _, _)| *fixture == "linux-6.1")
+        .map(|(d, fixture, golden, _)| (d, fixture, golden))
+        .collect()
 }
 
 fn hex_u64(v: &Value) -> u64 {

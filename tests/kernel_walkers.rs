@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::kernel::Symbols;
+
 use podmortem::engine::evidence::VmaKind;
 use podmortem::engine::kernel::files::{open_files, walk_open_files};
 use podmortem::engine::kernel::vmas::{vmas, walk_vmas};
@@ -84,119 +86,125 @@ fn golden_maps(pid: u64) -> Vec<(u64, u64, String, u64, String, u64, String)> {
 #[test]
 fn fixture_maps_match_volatility() {
     use podmortem::engine::evidence::Evidence;
-    let Some(dump) = support::kernel::lime() else {
-        return;
-    };
-    for pid in [1u64, 102, 107, 108] {
-        let ours = dump.maps(pid as u32).unwrap();
-        let golden = golden_maps(pid);
-        assert_eq!(ours.len(), golden.len(), "pid {pid}");
-        for (v, g) in ours.iter().zip(&golden) {
-            // Volatility prints "Anonymous Mapping" for unnamed areas and for [vvar].
-            let path = match (v.kind, v.path.as_deref()) {
-                (VmaKind::Vvar, _) | (_, None) => "Anonymous Mapping",
-                (_, Some(p)) => p,
-            };
-            let flags = &v.perms.to_string()[..3];
-            let got = (v.start, v.end, flags.to_string(), v.pgoff, path.to_string());
-            let want = (g.0, g.1, g.2.clone(), g.3, g.4.clone());
-            assert_eq!(got, want, "pid {pid}");
-            assert_eq!(v.inode.unwrap_or(0), g.5, "pid {pid} {:#x}", v.start);
-            assert_eq!(
-                v.dev.clone().unwrap_or_else(|| "0:0".into()),
-                g.6,
-                "pid {pid} {:#x}",
-                v.start
-            );
+    for dump in [Symbols::Isf, Symbols::Own].map(support::kernel::lime_with) {
+        let Some(dump) = dump else {
+            return;
+        };
+        for pid in [1u64, 102, 107, 108] {
+            let ours = dump.maps(pid as u32).unwrap();
+            let golden = golden_maps(pid);
+            assert_eq!(ours.len(), golden.len(), "pid {pid}");
+            for (v, g) in ours.iter().zip(&golden) {
+                // Volatility prints "Anonymous Mapping" for unnamed areas and for [vvar].
+                let path = match (v.kind, v.path.as_deref()) {
+                    (VmaKind::Vvar, _) | (_, None) => "Anonymous Mapping",
+                    (_, Some(p)) => p,
+                };
+                let flags = &v.perms.to_string()[..3];
+                let got = (v.start, v.end, flags.to_string(), v.pgoff, path.to_string());
+                let want = (g.0, g.1, g.2.clone(), g.3, g.4.clone());
+                assert_eq!(got, want, "pid {pid}");
+                assert_eq!(v.inode.unwrap_or(0), g.5, "pid {pid} {:#x}", v.start);
+                assert_eq!(
+                    v.dev.clone().unwrap_or_else(|| "0:0".into()),
+                    g.6,
+                    "pid {pid} {:#x}",
+                    v.start
+                );
+            }
         }
+        // The kernel's own name for the vvar pages, as /proc/102/maps shows it.
+        let m = dump.maps(102).unwrap();
+        assert_eq!(m[9].path.as_deref(), Some("[vvar]"));
     }
-    // The kernel's own name for the vvar pages, as /proc/102/maps shows it.
-    let m = dump.maps(102).unwrap();
-    assert_eq!(m[9].path.as_deref(), Some("[vvar]"));
 }
 
 #[test]
 fn fixture_files_match_volatility_lsof_and_sockstat() {
     use podmortem::engine::evidence::Evidence;
-    let Some(dump) = support::kernel::lime() else {
-        return;
-    };
-    let lsof = support::golden_json("linux-6.1", "dump.lime/linux.lsof.Lsof.json");
-    for pid in [1u32, 102, 107, 108, 317] {
-        let ours = dump.files(pid).unwrap();
-        let rows: Vec<_> = lsof
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["PID"] == json!(pid) && r["TID"] == json!(pid))
-            .collect();
-        let fds: Vec<_> = ours.iter().filter(|f| f.fd.is_some()).collect();
-        assert_eq!(fds.len(), rows.len(), "pid {pid}: {fds:#?}");
-        for r in rows {
-            let f = by_fd(&ours, r["FD"].as_i64().unwrap());
-            // Volatility writes a deleted file as " PATH (deleted)" (leading space).
-            assert_eq!(
-                f.path,
-                r["Path"].as_str().unwrap().trim_start(),
-                "pid {pid}"
-            );
-            assert_eq!(f.details["inode"], r["Inode"], "pid {pid} fd {}", r["FD"]);
+    for dump in [Symbols::Isf, Symbols::Own].map(support::kernel::lime_with) {
+        let Some(dump) = dump else {
+            return;
+        };
+        let lsof = support::golden_json("linux-6.1", "dump.lime/linux.lsof.Lsof.json");
+        for pid in [1u32, 102, 107, 108, 317] {
+            let ours = dump.files(pid).unwrap();
+            let rows: Vec<_> = lsof
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["PID"] == json!(pid) && r["TID"] == json!(pid))
+                .collect();
+            let fds: Vec<_> = ours.iter().filter(|f| f.fd.is_some()).collect();
+            assert_eq!(fds.len(), rows.len(), "pid {pid}: {fds:#?}");
+            for r in rows {
+                let f = by_fd(&ours, r["FD"].as_i64().unwrap());
+                // Volatility writes a deleted file as " PATH (deleted)" (leading space).
+                assert_eq!(
+                    f.path,
+                    r["Path"].as_str().unwrap().trim_start(),
+                    "pid {pid}"
+                );
+                assert_eq!(f.details["inode"], r["Inode"], "pid {pid} fd {}", r["FD"]);
+            }
+            assert!(ours.iter().any(|f| f.kind == "cwd") && ours.iter().any(|f| f.kind == "root"));
         }
-        assert!(ours.iter().any(|f| f.kind == "cwd") && ours.iter().any(|f| f.kind == "root"));
+        let f = dump.files(102).unwrap();
+        let s = by_fd(&f, 6);
+        assert_eq!(
+            (
+                &s.details["state"],
+                &s.details["src"],
+                &s.details["src_port"],
+                &s.details["dst"],
+                &s.details["dst_port"]
+            ),
+            (
+                &json!("ESTABLISHED"),
+                &json!("127.0.0.1"),
+                &json!(4444),
+                &json!("127.0.0.1"),
+                &json!(42792)
+            )
+        );
+        assert_eq!(by_fd(&f, 5).details["state"], json!("LISTEN"));
+        let u = dump.files(108).unwrap();
+        let u = by_fd(&u, 3);
+        assert_eq!(
+            (
+                &u.details["family"],
+                &u.details["name"],
+                &u.details["state"]
+            ),
+            (
+                &json!("unix"),
+                &json!("/tmp/fxagent.sock"),
+                &json!("LISTEN")
+            )
+        );
     }
-    let f = dump.files(102).unwrap();
-    let s = by_fd(&f, 6);
-    assert_eq!(
-        (
-            &s.details["state"],
-            &s.details["src"],
-            &s.details["src_port"],
-            &s.details["dst"],
-            &s.details["dst_port"]
-        ),
-        (
-            &json!("ESTABLISHED"),
-            &json!("127.0.0.1"),
-            &json!(4444),
-            &json!("127.0.0.1"),
-            &json!(42792)
-        )
-    );
-    assert_eq!(by_fd(&f, 5).details["state"], json!("LISTEN"));
-    let u = dump.files(108).unwrap();
-    let u = by_fd(&u, 3);
-    assert_eq!(
-        (
-            &u.details["family"],
-            &u.details["name"],
-            &u.details["state"]
-        ),
-        (
-            &json!("unix"),
-            &json!("/tmp/fxagent.sock"),
-            &json!("LISTEN")
-        )
-    );
 }
 
 #[test]
 fn fixture_walks_report_no_damage() {
     use podmortem::engine::evidence::Evidence;
-    let Some(dump) = support::kernel::lime() else {
-        return;
-    };
-    let mut n = 0;
-    for p in dump.processes().unwrap() {
-        let t = dump.task(p.pid).unwrap();
-        if t.mm == 0 {
-            continue;
+    for dump in [Symbols::Isf, Symbols::Own].map(support::kernel::lime_with) {
+        let Some(dump) = dump else {
+            return;
+        };
+        let mut n = 0;
+        for p in dump.processes().unwrap() {
+            let t = dump.task(p.pid).unwrap();
+            if t.mm == 0 {
+                continue;
+            }
+            let w = walk_vmas(dump.space(), t.mm, None).unwrap();
+            assert!(w.problems.is_empty(), "pid {}: {:?}", p.pid, w.problems);
+            assert!(!w.vmas.is_empty());
+            let f = walk_open_files(dump.space(), p.pid, t.task).unwrap();
+            assert!(f.problems.is_empty(), "pid {}: {:?}", p.pid, f.problems);
+            n += 1;
         }
-        let w = walk_vmas(dump.space(), t.mm, None).unwrap();
-        assert!(w.problems.is_empty(), "pid {}: {:?}", p.pid, w.problems);
-        assert!(!w.vmas.is_empty());
-        let f = walk_open_files(dump.space(), p.pid, t.task).unwrap();
-        assert!(f.problems.is_empty(), "pid {}: {:?}", p.pid, f.problems);
-        n += 1;
+        assert!(n >= 8, "{n} user processes");
     }
-    assert!(n >= 8, "{n} user processes");
 }

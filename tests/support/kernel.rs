@@ -23,38 +23,91 @@ pub fn isf_dir(fixture: &str) -> Option<PathBuf> {
     Some(super::fixture(fixture)?.join("symbols/linux"))
 }
 
+/// Where a fixture dump's symbols come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Symbols {
+    /// The fixture's ISF (dwarf2json).
+    Isf,
+    /// The dump's own BTF and kallsyms (no ISF given).
+    Own,
+}
+
 /// Opens `fixture/file_zst` (decompressed into the cache) once per test binary.
 fn open_once(
     cell: &'static OnceLock<Option<KernelDump>>,
     fixture: &str,
     file_zst: &str,
+    symbols: Symbols,
 ) -> Option<&'static KernelDump> {
     cell.get_or_init(|| {
         let path = super::decompressed(fixture, file_zst)?;
-        let isf = isf_dir(fixture)?;
         let t = std::time::Instant::now();
-        let dump = KernelDump::open_with(&path, &isf, &isf_cache())
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        eprintln!("opened {fixture}/{file_zst} in {:?}", t.elapsed());
+        let dump = match symbols {
+            Symbols::Isf => KernelDump::open_with(&path, &isf_dir(fixture)?, &isf_cache()),
+            Symbols::Own => KernelDump::open_auto(&path, None, &isf_cache()),
+        }
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        eprintln!(
+            "opened {fixture}/{file_zst} ({symbols:?}) in {:?}",
+            t.elapsed()
+        );
         Some(dump)
     })
     .as_ref()
 }
 
+/// Every fixture dump opened both ways: (dump, fixture, golden folder, symbols).
+pub fn all_dumps() -> Vec<(&'static KernelDump, &'static str, &'static str, Symbols)> {
+    let mut v = Vec::new();
+    for symbols in [Symbols::Isf, Symbols::Own] {
+        for (d, fixture, golden) in [
+            (lime_with(symbols), "linux-6.1", "dump.lime"),
+            (avml_with(symbols), "linux-6.1", "dump.avml"),
+            (node_with(symbols), "linux-6.1-node", "dump.elf"),
+        ] {
+            if let Some(d) = d {
+                v.push((d, fixture, golden, symbols));
+            }
+        }
+    }
+    v
+}
+
+/// linux-6.1 dump.lime with its ISF or its own symbols.
+pub fn lime_with(symbols: Symbols) -> Option<&'static KernelDump> {
+    static ISF: OnceLock<Option<KernelDump>> = OnceLock::new();
+    static OWN: OnceLock<Option<KernelDump>> = OnceLock::new();
+    let cell = if symbols == Symbols::Isf { &ISF } else { &OWN };
+    open_once(cell, "linux-6.1", "dump.lime.zst", symbols)
+}
+
+/// linux-6.1 dump.avml with its ISF or its own symbols.
+pub fn avml_with(symbols: Symbols) -> Option<&'static KernelDump> {
+    static ISF: OnceLock<Option<KernelDump>> = OnceLock::new();
+    static OWN: OnceLock<Option<KernelDump>> = OnceLock::new();
+    let cell = if symbols == Symbols::Isf { &ISF } else { &OWN };
+    open_once(cell, "linux-6.1", "dump.avml.zst", symbols)
+}
+
+/// linux-6.1-node dump.elf with its ISF or its own symbols.
+pub fn node_with(symbols: Symbols) -> Option<&'static KernelDump> {
+    static ISF: OnceLock<Option<KernelDump>> = OnceLock::new();
+    static OWN: OnceLock<Option<KernelDump>> = OnceLock::new();
+    let cell = if symbols == Symbols::Isf { &ISF } else { &OWN };
+    open_once(cell, "linux-6.1-node", "dump.elf.zst", symbols)
+}
+
 /// linux-6.1 dump.lime.
 pub fn lime() -> Option<&'static KernelDump> {
-    static CELL: OnceLock<Option<KernelDump>> = OnceLock::new();
-    open_once(&CELL, "linux-6.1", "dump.lime.zst")
+    lime_with(Symbols::Isf)
 }
 
 /// linux-6.1 dump.avml.
 pub fn avml() -> Option<&'static KernelDump> {
-    static CELL: OnceLock<Option<KernelDump>> = OnceLock::new();
-    open_once(&CELL, "linux-6.1", "dump.avml.zst")
+    avml_with(Symbols::Isf)
 }
 
 /// linux-6.1-node dump.elf.
 pub fn node() -> Option<&'static KernelDump> {
-    static CELL: OnceLock<Option<KernelDump>> = OnceLock::new();
-    open_once(&CELL, "linux-6.1-node", "dump.elf.zst")
+    node_with(Symbols::Isf)
 }

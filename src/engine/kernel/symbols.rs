@@ -10,3 +10,24 @@ pub(crate) mod globals;
 pub mod kallsyms;
 
 pub use from_dump::symbols_from_dump;
+
+use std::path::Path;
+
+use crate::engine::error::Result;
+use crate::engine::kernel::isf::{CacheDir, Isf};
+use crate::engine::kernel::kaslr;
+use crate::engine::kernel::physical::open_physical;
+
+/// The symbols of the kernel in the memory dump at `path`, from its own BTF and kallsyms,
+/// checked as an open checks them (the KASLR shift and page tables they give must
+/// translate `linux_banner` to the banner text).
+pub fn dump_symbols(path: &Path, cache: &CacheDir) -> Result<Isf> {
+    let phys = open_physical(path)?;
+    let mut vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
+    let isf = symbols_from_dump(&*phys, &vmci, cache, path)?;
+    if kaslr::find_layout(&*phys, &isf, &vmci).is_err() {
+        vmci = kaslr::vmcoreinfo_candidates(&*phys, usize::MAX)?;
+        kaslr::find_layout(&*phys, &isf, &vmci)?;
+    }
+    Ok(isf)
+}

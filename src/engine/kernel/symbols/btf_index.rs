@@ -34,16 +34,38 @@ impl<'b> Converter<'b> {
     pub fn new(btf: &'b Btf) -> Converter<'b> {
         let mut names: Vec<Option<String>> = vec![None; btf.types.len()];
         let mut aliases = Vec::new();
+        // Definitions by (name, is union), for typedefs of forward declarations.
+        let mut definitions: HashMap<(String, bool), u32> = HashMap::new();
         for (id, t) in btf.types.iter().enumerate() {
-            if let Kind::Typedef(target) = t.kind
-                && let Some(real) = strip(btf, target)
-                && matches!(
-                    btf.get(real).map(|t| &t.kind),
-                    Some(Kind::Composite { .. } | Kind::Enum { .. })
-                )
+            if let Kind::Composite { union, .. } = t.kind
+                && t.name != 0
                 && let Ok(id) = u32::try_from(id)
             {
-                aliases.push((id, real));
+                definitions
+                    .entry((btf.name(t.name).into_owned(), union))
+                    .or_insert(id);
+            }
+        }
+        for (id, t) in btf.types.iter().enumerate() {
+            // The innermost typedef of a struct or union (or of its forward declaration)
+            // names a type of its own.
+            if let Kind::Typedef(target) = t.kind
+                && let Some(real) = unqualified(btf, target)
+                && let Ok(id) = u32::try_from(id)
+            {
+                match btf.get(real).map(|t| &t.kind) {
+                    Some(Kind::Composite { .. }) => aliases.push((id, real)),
+                    Some(Kind::Fwd { union }) => {
+                        if let Some(def) = definitions.get(&(
+                            btf.name(btf.types.get(real as usize).map_or(0, |t| t.name))
+                                .into_owned(),
+                            *union,
+                        )) {
+                            aliases.push((id, *def));
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
         for (id, t) in btf.types.iter().enumerate() {
@@ -126,13 +148,13 @@ impl<'b> Converter<'b> {
                     Node::Struct(name)
                 })
             }
-            Kind::Typedef(to) => match strip(self.btf, *to).and_then(|r| self.btf.get(r)) {
-                Some(real) if matches!(real.kind, Kind::Composite { .. } | Kind::Enum { .. }) => {
-                    let name = b.intern(&self.btf.name(t.name))?;
-                    Some(match real.kind {
-                        Kind::Composite { union: true, .. } => Node::Union(name),
-                        Kind::Composite { .. } => Node::Struct(name),
-                        _ => Node::Enum(name),
+            Kind::Typedef(to) => match innermost_typedef(self.btf, id, *to) {
+                Some((typedef, union)) => {
+                    let name = b.intern(&self.btf.name(self.btf.get(typedef)?.name))?;
+                    Some(if union {
+                        Node::Union(name)
+                    } else {
+                        Node::Struct(name)
                     })
                 }
                 _ => {
@@ -170,7 +192,8 @@ impl<'b> Converter<'b> {
                     } else {
                         1
                     };
-                    let signed = encoding & 1 != 0 || name == "char";
+                    // dwarf2json calls char and _Bool signed.
+                    let signed = encoding & 1 != 0 || name == "char" || kind == 4;
                     (size, kind, signed)
                 }
                 Kind::Float(size) => (size, 2, true),
@@ -269,7 +292,7 @@ impl<'b> Converter<'b> {
         let own = btf.name(m.name);
         let anonymous = own.is_empty();
         let name = if anonymous {
-            let n = format!("unnamed_field_{unnamed}");
+            let n = format!("unnamed_field_{unnamed:x}");
             *unnamed += 1;
             b.intern(&n)?
         } else {
@@ -300,14 +323,9 @@ impl<'b> Converter<'b> {
                 lifted: false,
             });
         }
-        let bits = unit * 8;
-        let mut offset = bit / bits * unit;
-        let mut position = bit - offset * 8;
-        if position + u64::from(width) > bits {
-            // Straddles its natural unit: count from the byte it starts in.
-            offset = bit / 8;
-            position = bit % 8;
-        }
+        // dwarf2json's convention: the byte the field starts in, and the bit within it.
+        let offset = bit / 8;
+        let position = bit % 8;
         let sub = ty;
         let node = b.node(Node::Bitfield {
             position: u32::try_from(position).ok()?,
@@ -361,6 +379,34 @@ fn enum_base(size: u32, signed: bool) -> &'static str {
         (_, true) => "int",
         (_, false) => "unsigned int",
     }
+}
+
+/// Follows qualifiers (not typedefs), bounded.
+fn unqualified(btf: &Btf, mut id: u32) -> Option<u32> {
+    for _ in 0..=MAX_TYPE_DEPTH {
+        match btf.get(id)?.kind {
+            Kind::Qualifier(to) => id = to,
+            _ => return Some(id),
+        }
+    }
+    None
+}
+
+/// For typedef `id` (of `to`) that ends in a struct or union: the last typedef of the chain
+/// (the one dwarf2json names the type after) and whether it is a union.
+fn innermost_typedef(btf: &Btf, mut id: u32, mut to: u32) -> Option<(u32, bool)> {
+    for _ in 0..=MAX_TYPE_DEPTH {
+        let next = unqualified(btf, to)?;
+        match btf.get(next)?.kind {
+            Kind::Typedef(further) => {
+                id = next;
+                to = further;
+            }
+            Kind::Composite { union, .. } | Kind::Fwd { union } => return Some((id, union)),
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Follows typedefs and qualifiers to the type that has a layout (bounded).

@@ -37,7 +37,7 @@ const MAX_CANDIDATES: usize = 64;
 const CHUNK: u64 = 8 << 20;
 const OVERLAP: u64 = 4096;
 /// Bumped when what the producer writes into the index changes.
-const PRODUCER_VERSION: &str = "1";
+const PRODUCER_VERSION: &str = "2";
 
 /// What VMCOREINFO says about where the kernel is (all optional).
 #[derive(Debug, Clone, Copy, Default)]
