@@ -18,7 +18,6 @@ use std::sync::atomic::AtomicBool;
 use podmortem::engine::Evidence;
 use podmortem::engine::kernel::dump::KernelDump;
 use podmortem::engine::kernel::tasks::state_name;
-use podmortem::engine::open::{OpenOptions, open_evidence};
 use podmortem::engine::search::{Collect, SearchRequest, search};
 use serde_json::Value;
 use support::kernel::Symbols;
