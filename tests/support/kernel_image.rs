@@ -98,6 +98,37 @@ pub struct TaskImage {
     pub k: SynthKernel,
     /// The tasks added, in list order.
     pub tasks: Vec<u64>,
+    /// Put the kernel's own BTF and kallsyms (in this layout) in its memory.
+    pub own_symbols: Option<super::kallsyms::Layout>,
+    /// Extra physical memory (address, bytes), e.g. a second BTF blob.
+    pub extra: Vec<(u64, Vec<u8>)>,
+}
+
+/// Physical address of the kernel's BTF blob and kallsyms tables when it carries them.
+pub const BTF_AT: u64 = 0x800_0000;
+/// Physical address of the kallsyms tables.
+pub const KALLSYMS_AT: u64 = 0x900_0000;
+
+/// The kallsyms of the image's ISF symbols at their run-time addresses, `_text`, and filler
+/// functions so that the table spans several markers.
+pub fn image_kallsyms() -> Vec<(String, u8, u64)> {
+    let isf = image_isf_json();
+    let text = START_KERNEL_MAP + 0x100_0000 + SHIFT;
+    let mut v = vec![
+        ("_text".to_string(), b'T', text),
+        ("_stext".to_string(), b'T', text),
+    ];
+    for (name, s) in isf["symbols"].as_object().unwrap() {
+        v.push((name.clone(), b'D', s["address"].as_u64().unwrap() + SHIFT));
+    }
+    for i in 0..700u64 {
+        v.push((
+            format!("filler_function_{i:04}"),
+            b't',
+            text + 0x1000 + i * 0x40,
+        ));
+    }
+    v
 }
 
 impl Default for TaskImage {
@@ -116,6 +147,8 @@ impl TaskImage {
         let mut img = TaskImage {
             k,
             tasks: Vec::new(),
+            own_symbols: None,
+            extra: Vec::new(),
         };
         img.init_fields(init, 0, "swapper/0", 0);
         let head = init + img.k.off("task_struct", "tasks");
@@ -223,6 +256,21 @@ impl TaskImage {
         let mut page = text.into_bytes();
         page.resize(PAGE as usize, 0);
         frames.insert(VMCOREINFO_AT, page);
+        let mut extra = self.extra.clone();
+        if let Some(layout) = self.own_symbols {
+            extra.push((BTF_AT, super::btf::btf_from_isf(&image_isf_json())));
+            let (tables, _) = super::kallsyms::kallsyms_blob(&image_kallsyms(), layout);
+            extra.push((KALLSYMS_AT, tables));
+        }
+        for (at, bytes) in extra {
+            for (i, chunk) in bytes.chunks(PAGE as usize).enumerate() {
+                let mut page = chunk.to_vec();
+                page.resize(PAGE as usize, 0);
+                let frame = at + i as u64 * PAGE;
+                assert!(!frames.contains_key(&frame), "{frame:#x} taken");
+                frames.insert(frame, page);
+            }
+        }
         (frames, dtb)
     }
 

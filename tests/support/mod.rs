@@ -2,10 +2,12 @@
 //! preparing decompressed / extracted copies of them in a cache under `target/`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod btf;
 pub mod ckpt;
 pub mod corrupt;
 pub mod demo;
 pub mod hostile;
+pub mod kallsyms;
 pub mod kernel;
 pub mod kernel_image;
 pub mod kernel_mem;

@@ -31,3 +31,26 @@ pub fn dump_symbols(path: &Path, cache: &CacheDir) -> Result<Isf> {
     }
     Ok(isf)
 }
+
+/// The types of one BTF blob as a symbol index (no symbols): what a dump's blob gives,
+/// for tests and tools. `label` names the blob in errors.
+pub fn types_from_btf(blob: &[u8], label: &str) -> Result<Isf> {
+    let btf = btf::Btf::parse(blob, label, 0)?;
+    let index = from_dump::index_of_types(&btf).ok_or_else(|| {
+        crate::engine::error::Error::Missing(format!("an index of the types of {label}"))
+    })?;
+    let hash = {
+        use sha2::Digest;
+        sha2::Sha256::digest(blob).into()
+    };
+    Ok(Isf::from_index(
+        index,
+        hash,
+        Path::new(label),
+        crate::engine::kernel::isf::SymbolSource::DumpBtf {
+            btf_at: 0,
+            btf_len: blob.len() as u64,
+            from_cache: false,
+        },
+    ))
+}

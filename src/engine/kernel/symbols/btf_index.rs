@@ -303,7 +303,7 @@ impl<'b> Converter<'b> {
         let storage = strip(btf, m.ty).and_then(|r| btf.get(r));
         let (unit, int_bits) = match storage.map(|t| &t.kind) {
             Some(Kind::Int { size, bits, .. }) => (u64::from(*size), u32::from(*bits)),
-            Some(Kind::Enum { size, .. }) => (u64::from(*size), size * 8),
+            Some(Kind::Enum { size, .. }) => (u64::from(*size), size.saturating_mul(8)),
             _ => (0, 0),
         };
         let width = if m.bitfield_size != 0 {

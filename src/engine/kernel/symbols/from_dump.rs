@@ -405,5 +405,12 @@ fn build_index(
     b.finish().ok()
 }
 
-#[cfg(test)]
-mod tests;
+/// An index of `btf`'s types alone (no symbols).
+pub(crate) fn index_of_types(btf: &Btf) -> Option<crate::engine::kernel::isf::index::Index> {
+    let mut b = Builder::default();
+    let producer = b.intern("podmortem")?;
+    let format = b.intern("6.2.0")?;
+    b.set_metadata(format, producer, producer);
+    Converter::new(btf).add_types(&mut b)?;
+    b.finish().ok()
+}
