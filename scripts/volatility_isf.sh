@@ -14,6 +14,11 @@ work=target/volatility-isf
 venv=target/vol-venv
 mkdir -p "$work"
 
+# Volatility reads AVML's snappy chunks through libsnappy (Debian's libsnappy1v5).
+if ! ldconfig -p | grep -q libsnappy.so.1; then
+    (apt-get update -qq && apt-get install -y -qq libsnappy1v5 >/dev/null) \
+        || echo "warning: libsnappy1v5 not installed: Volatility cannot read dump.avml"
+fi
 if [ ! -x "$venv/bin/vol" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q volatility3==2.28.2

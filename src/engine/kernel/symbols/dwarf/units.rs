@@ -301,13 +301,7 @@ fn root_bases<'d>(
     abbrevs: &gimli::Abbreviations,
 ) -> gimli::Result<Bases> {
     let mut bases = Bases {
-        str_offsets: gimli::DebugStrOffsetsBase(if header.version() >= 5 {
-            // Without the attribute, DWARF 5 producers put the unit's entries right
-            // after the 8-byte (or 16-byte) contribution header of a single unit.
-            0
-        } else {
-            0
-        }),
+        str_offsets: gimli::DebugStrOffsetsBase(0),
         addr: gimli::DebugAddrBase(0),
     };
     let mut raw = header.entries_raw(abbrevs, None)?;
