@@ -19,7 +19,7 @@ shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(criu_image pagemap_index checkpoint_tar rootfs_tar lime avml elf_core isf_json
-             kernel_walkers search)
+             kernel_walkers search btf kallsyms)
 fi
 [ -d corpus ] || ./seed.sh
 mkdir -p logs

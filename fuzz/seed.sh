@@ -16,7 +16,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 for t in criu_image pagemap_index checkpoint_tar rootfs_tar lime avml elf_core isf_json \
-         kernel_walkers search; do
+         kernel_walkers search btf kallsyms; do
     mkdir -p "$corpus/$t"
 done
 
@@ -217,6 +217,53 @@ for pat, layout, hay in [
     (b"ab|b", 0x41, b"ababababab"),
 ]:
     put("search", bytes([len(pat)]) + pat + bytes([layout]) + hay)
+
+# btf: small blobs (a struct with a bitfield, an enum, a typedef, a pointer), both orders;
+# kallsyms: a small table in the 6.1 layout with its token table offset in front.
+def btf_blob(le):
+    e = "<" if le else ">"
+    strs = b"\0int\0task_struct\0comm\0flags\0state\0IDLE\0pair_t\0"
+    off = {n: strs.index(n.encode() + b"\0") for n in ["int", "task_struct", "comm", "flags", "state", "IDLE", "pair_t"]}
+    t = b""
+    t += struct.pack(e + "III", off["int"], 1 << 24, 4) + struct.pack(e + "I", (1 << 24) | 32)
+    t += struct.pack(e + "III", off["task_struct"], (4 << 24) | (1 << 31) | 2, 16)
+    t += struct.pack(e + "III", off["comm"], 1, 0) + struct.pack(e + "III", off["flags"], 1, (3 << 24) | 32)
+    t += struct.pack(e + "III", off["state"], (6 << 24) | 1, 4) + struct.pack(e + "Ii", off["IDLE"], -1)
+    t += struct.pack(e + "III", 0, 2 << 24, 2)
+    t += struct.pack(e + "III", off["pair_t"], 8 << 24, 2)
+    magic = b"\x9f\xeb" if le else b"\xeb\x9f"
+    return magic + b"\x01\x00" + struct.pack(e + "IIIII", 24, 0, len(t), len(t), len(strs)) + t + strs
+put("btf", btf_blob(True))
+put("btf", btf_blob(False))
+
+def kallsyms_seed():
+    names = [b"T_text"] + [b"tfunc_%04d" % i for i in range(300)] + [b"Dlinux_banner"]
+    used = sorted(set(b"".join(names)))
+    tokens = [bytes([c]) if c in used else b"x_" for c in range(256)]
+    out = bytearray(64)
+    text = 0xffffffff81000000
+    addrs = [text] + [text + 16 * (i + 1) for i in range(300)] + [text + 0x100000]
+    for a in addrs:
+        out += struct.pack("<i", (text - 1 - a) if a >= text else a)
+    while len(out) % 8: out += b"\0"
+    out += struct.pack("<Q", text) + struct.pack("<I", len(names)) + b"\0" * 4
+    markers, body = [], bytearray()
+    for i, n in enumerate(names):
+        if i % 256 == 0: markers.append(len(body))
+        body += bytes([len(n)]) + n
+    out += body
+    while len(out) % 8: out += b"\0"
+    for m in markers: out += struct.pack("<I", m)
+    while len(out) % 8: out += b"\0"
+    tt = len(out)
+    index = []
+    for tok in tokens:
+        index.append(len(out) - tt)
+        out += tok + b"\0"
+    while len(out) % 8: out += b"\0"
+    for i in index: out += struct.pack("<H", i)
+    return struct.pack("<H", tt) + bytes(out)
+put("kallsyms", kallsyms_seed())
 PY
 
 for t in "$corpus"/*/; do
