@@ -18,6 +18,7 @@ pub mod space;
 pub mod symbols;
 pub mod tasks;
 pub mod vmas;
+pub mod vmcoreinfo;
 
 /// Problems a walk lists before it only says that more were met: a smeared fd table or
 /// maple tree must not turn into a million messages.

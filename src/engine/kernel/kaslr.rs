@@ -11,8 +11,6 @@
 //! `init_files`. Every result is checked by translating `linux_banner`'s virtual address
 //! through the page tables found and comparing the bytes with the ISF's.
 
-use std::collections::BTreeMap;
-
 use regex::bytes::Regex;
 
 use crate::engine::error::{Error, Result};
@@ -20,56 +18,12 @@ use crate::engine::kernel::isf::Isf;
 use crate::engine::kernel::paging::Paging;
 use crate::engine::kernel::physical::PhysicalMemory;
 
+pub use crate::engine::kernel::vmcoreinfo::{Vmcoreinfo, vmcoreinfo_candidates};
+
 /// Virtual address at which the kernel image is linked to physical address 0.
 pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
-/// Longest VMCOREINFO text (the kernel reserves one page).
-const VMCOREINFO_MAX: usize = 4096;
 /// At most this many candidates of one kind are examined.
-const MAX_CANDIDATES: usize = 64;
-
-/// Parsed VMCOREINFO (`KEY=VALUE` lines).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Vmcoreinfo {
-    /// Physical address the text was found at (`None` for a container note).
-    pub found_at: Option<u64>,
-    entries: BTreeMap<String, String>,
-}
-
-impl Vmcoreinfo {
-    /// Parses the text (lines without `=` are ignored).
-    pub fn parse(text: &str, found_at: Option<u64>) -> Vmcoreinfo {
-        let entries = text
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-            .collect();
-        Vmcoreinfo { found_at, entries }
-    }
-
-    /// The raw value of `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.get(key).map(String::as_str)
-    }
-
-    /// A hexadecimal value (`SYMBOL(..)`, `KERNELOFFSET`).
-    pub fn hex(&self, key: &str) -> Option<u64> {
-        let v = self.get(key)?;
-        u64::from_str_radix(v.trim_start_matches("0x"), 16).ok()
-    }
-
-    /// A decimal value (`NUMBER(..)`, `PAGESIZE`); negative values keep their bit pattern.
-    pub fn number(&self, key: &str) -> Option<u64> {
-        let v = self.get(key)?;
-        v.parse::<u64>()
-            .ok()
-            .or_else(|| v.parse::<i64>().ok().map(|n| n as u64))
-    }
-
-    /// `OSRELEASE`.
-    pub fn release(&self) -> Option<&str> {
-        self.get("OSRELEASE")
-    }
-}
+pub(crate) const MAX_CANDIDATES: usize = 64;
 
 /// How the layout was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,62 +70,22 @@ pub fn scan(
     found: &mut dyn FnMut(u64) -> bool,
 ) -> Result<()> {
     // The shared overlapping-window walk of physical search.
-    let never = std::sync::atomic::AtomicBool::new(false);
-    crate::engine::kernel::phys_search::search_physical(phys, pattern, &never, &mut |hit| {
-        found(hit.physical)
-    })?;
-    Ok(())
+    crate::engine::kernel::physical::scan::scan_range(phys, None, pattern, &mut |at| Ok(found(at)))
 }
 
 /// Reads at most `max` bytes at `at` up to the first NUL.
-fn read_text(phys: &dyn PhysicalMemory, at: u64, max: usize) -> Result<Vec<u8>> {
+pub(crate) fn read_text(phys: &dyn PhysicalMemory, at: u64, max: usize) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; max];
     let got = phys.read_phys(at, &mut buf)?;
     Ok(crate::engine::kernel::memory::cstr_prefix(buf, &got))
 }
 
 /// A regex for a literal needle.
-fn literal(needle: &[u8]) -> Result<Regex> {
+pub(crate) fn literal(needle: &[u8]) -> Result<Regex> {
     let escaped: String = needle.iter().map(|&b| format!("\\x{b:02x}")).collect();
     Ok(regex::bytes::RegexBuilder::new(&format!("(?-u){escaped}"))
         .unicode(false)
         .build()?)
-}
-
-/// VMCOREINFO candidates: the container's note, then texts in memory that name a kernel
-/// offset and a page-table root, in address order. The scan stops once `wanted` useful
-/// texts were found (the kernel's copy comes early in memory: opening a dump does not read
-/// all of it), and after a bounded number of `OSRELEASE=` hits in any case.
-pub fn vmcoreinfo_candidates(phys: &dyn PhysicalMemory, wanted: usize) -> Result<Vec<Vmcoreinfo>> {
-    let mut out = Vec::new();
-    if let Some(note) = phys.vmcoreinfo() {
-        out.push(Vmcoreinfo::parse(note, None));
-    }
-    let re = literal(b"OSRELEASE=")?;
-    let mut hits = 0usize;
-    let mut failure = None;
-    scan(phys, &re, &mut |at| {
-        hits += 1;
-        let text = match read_text(phys, at, VMCOREINFO_MAX) {
-            Ok(t) => t,
-            Err(e) => {
-                failure = Some(e);
-                return false;
-            }
-        };
-        let info = Vmcoreinfo::parse(&String::from_utf8_lossy(&text), Some(at));
-        let useful = info.get("KERNELOFFSET").is_some()
-            && (info.get("SYMBOL(init_top_pgt)").is_some()
-                || info.get("SYMBOL(swapper_pg_dir)").is_some());
-        if useful && !out.iter().any(|o: &Vmcoreinfo| o.entries == info.entries) {
-            out.push(info);
-        }
-        out.len() < wanted && hits < MAX_CANDIDATES
-    })?;
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
 }
 
 /// Distinct `Linux version ...` strings in physical memory (the first `max`), up to their

@@ -11,93 +11,22 @@
 //! physical runs (bounded by [`MAX_OWNER_RUNS`]). Pages that no process maps (kernel memory,
 //! page cache, freed pages) have no owner.
 
-use std::ops::Range;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use regex::bytes::Regex;
 
 use crate::engine::error::Result;
 use crate::engine::evidence::{PhysHit, PhysOwner, Pid};
-use crate::engine::kernel::physical::PhysicalMemory;
 use crate::engine::kernel::space::KernelSpace;
 use crate::engine::search::Summary;
 
-/// Bytes searched per window.
-pub const WINDOW: u64 = 8 << 20;
-/// Overlap between windows: the longest match guaranteed across a window edge.
-pub const OVERLAP: u64 = 64 << 10;
-/// At most this many bytes of a match are kept.
-pub const MAX_MATCH_BYTES: usize = 4096;
+pub use crate::engine::kernel::physical::scan::{
+    MAX_MATCH_BYTES, OVERLAP, WINDOW, search_physical,
+};
+
 /// At most this many (physical run → process) entries are kept by an [`OwnerMap`] (about
 /// 32 bytes each); pages beyond are reported without an owner.
 pub const MAX_OWNER_RUNS: usize = 1 << 21;
-
-/// The physical ranges with adjacent ones joined, so a match may span them.
-fn joined(ranges: &[Range<u64>]) -> Vec<Range<u64>> {
-    let mut out: Vec<Range<u64>> = Vec::new();
-    for r in ranges {
-        match out.last_mut() {
-            Some(last) if last.end == r.start => last.end = r.end,
-            _ => out.push(r.clone()),
-        }
-    }
-    out
-}
-
-/// Searches every physical range of `phys`; `sink` returns `false` to stop. Hits have no
-/// owner (see [`search_with_owners`]).
-pub fn search_physical(
-    phys: &dyn PhysicalMemory,
-    regex: &Regex,
-    cancel: &AtomicBool,
-    sink: &mut dyn FnMut(PhysHit) -> bool,
-) -> Result<Summary> {
-    let ranges = joined(phys.ranges());
-    let mut summary = Summary {
-        total: ranges.iter().map(|r| r.end - r.start).sum(),
-        ..Summary::default()
-    };
-    let mut buf = Vec::new();
-    for range in ranges {
-        let mut pos = range.start;
-        while pos < range.end {
-            if cancel.load(Ordering::Relaxed) {
-                summary.stopped = true;
-                return Ok(summary);
-            }
-            let step = WINDOW.min(range.end - pos);
-            let len = (step + OVERLAP).min(range.end - pos) as usize;
-            let hay: &[u8] = match phys.slice(pos, len) {
-                Some(s) => s,
-                None => {
-                    buf.resize(len, 0);
-                    phys.read_phys(pos, &mut buf)?;
-                    &buf
-                }
-            };
-            for m in regex.find_iter(hay) {
-                if m.start() as u64 >= step {
-                    break;
-                }
-                summary.hits += 1;
-                let bytes = m.as_bytes();
-                let hit = PhysHit {
-                    physical: pos + m.start() as u64,
-                    len: bytes.len(),
-                    bytes: bytes.get(..MAX_MATCH_BYTES).unwrap_or(bytes).to_vec(),
-                    owner: None,
-                };
-                if !sink(hit) {
-                    summary.stopped = true;
-                    return Ok(summary);
-                }
-            }
-            summary.bytes += step;
-            pos += step;
-        }
-    }
-    Ok(summary)
-}
 
 /// A process to look owners up in: pid, name and the physical address of its page-table
 /// root.

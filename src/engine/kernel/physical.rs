@@ -10,6 +10,7 @@ mod elf;
 mod flat;
 mod lime;
 mod raw;
+pub mod scan;
 mod snappy;
 
 use std::ops::Range;

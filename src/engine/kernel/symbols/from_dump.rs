@@ -33,9 +33,6 @@ const IMAGE_SPAN: u64 = 512 << 20;
 const MAX_BLOB: u64 = 512 << 20;
 /// Candidates of one kind examined at most.
 const MAX_CANDIDATES: usize = 64;
-/// Scan chunk and overlap.
-const CHUNK: u64 = 8 << 20;
-const OVERLAP: u64 = 4096;
 /// Bumped when what the producer writes into the index changes.
 const PRODUCER_VERSION: &str = "2";
 
@@ -132,38 +129,14 @@ fn cache_key(blob: &[u8], build_id: Option<&str>, shift: Option<u64>) -> [u8; 32
     h.finalize().into()
 }
 
-/// Calls `found` with the physical address of each match of `re` in `range` (or in all of
-/// memory), in order, until it returns `false`.
+/// The shared physical scan, limited to `range` when given.
 fn scan(
     phys: &dyn PhysicalMemory,
     range: Option<Range<u64>>,
     re: &Regex,
     found: &mut dyn FnMut(u64) -> Result<bool>,
 ) -> Result<()> {
-    let mut buf = Vec::new();
-    for r in phys.ranges() {
-        let (start, end) = match &range {
-            Some(w) => (r.start.max(w.start), r.end.min(w.end)),
-            None => (r.start, r.end),
-        };
-        let mut pos = start;
-        while pos < end {
-            let step = CHUNK.min(end - pos);
-            let len = (step + OVERLAP).min(end - pos) as usize;
-            buf.resize(len, 0);
-            phys.read_phys(pos, &mut buf)?;
-            for m in re.find_iter(&buf) {
-                if m.start() as u64 >= step {
-                    break;
-                }
-                if !found(pos + m.start() as u64)? {
-                    return Ok(());
-                }
-            }
-            pos += step;
-        }
-    }
-    Ok(())
+    crate::engine::kernel::physical::scan::scan_range(phys, range, re, found)
 }
 
 /// Reads `len` bytes of physical memory at `at` (holes as zeros).
