@@ -25,7 +25,7 @@ const BIGRAMS: &[&str] = &[
 ];
 
 fn align(v: &mut Vec<u8>, to: usize) {
-    while v.len() % to != 0 {
+    while !v.len().is_multiple_of(to) {
         v.push(0);
     }
 }

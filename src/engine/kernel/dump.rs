@@ -23,15 +23,14 @@ use crate::engine::kernel::cgroup::{container_id, pod_uid};
 use crate::engine::kernel::clock::start_clock_epoch_ns;
 use crate::engine::kernel::dpath::{PathRef, file_path};
 use crate::engine::kernel::files::{FilesWalk, walk_open_files};
-use crate::engine::kernel::isf::{
-    CacheDir, Isf, SymbolSource, banners_in_with, normalize_banner, select_with,
-};
-use crate::engine::kernel::kaslr::{self, KernelLayout, Vmcoreinfo};
+use crate::engine::kernel::isf::{CacheDir, SymbolSource};
+use crate::engine::kernel::kaslr::{self, KernelLayout};
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::phys_search::{OwnerProcess, search_with_owners};
-use crate::engine::kernel::physical::{PhysicalMemory, open_physical};
+use crate::engine::kernel::physical::open_physical;
 use crate::engine::kernel::space::KernelSpace;
-use crate::engine::kernel::symbols::symbols_from_dump;
+use crate::engine::kernel::symbols::choose_symbols;
+pub use crate::engine::kernel::symbols::missing_isf;
 use crate::engine::kernel::tasks::{TaskInfo, read_task, task_list};
 use crate::engine::kernel::vmas::walk_vmas;
 use crate::engine::search::Summary;
@@ -301,72 +300,6 @@ impl KernelDump {
     }
 }
 
-/// The symbols for this dump and how they were chosen: see [`KernelDump::open_auto`].
-fn choose_symbols(
-    phys: &dyn PhysicalMemory,
-    dump: &Path,
-    isf_path: Option<&Path>,
-    cache: &CacheDir,
-    vmci: &[Vmcoreinfo],
-) -> Result<(Isf, &'static str)> {
-    let from_dump = || symbols_from_dump(phys, vmci, cache, dump);
-    match isf_path {
-        Some(p) if p.is_dir() => match choose_isf(phys, p, cache, vmci) {
-            Ok(isf) => Ok((
-                isf,
-                "the ISF in the folder given whose banner is the dump's",
-            )),
-            Err(isf_err) => match from_dump() {
-                Ok(isf) => Ok((
-                    isf,
-                    "the dump's own BTF and kallsyms (no ISF in the folder given matches)",
-                )),
-                Err(_) => Err(isf_err),
-            },
-        },
-        Some(p) => Ok((choose_isf(phys, p, cache, vmci)?, "the ISF file given")),
-        None => match from_dump() {
-            Ok(isf) => Ok((isf, "the dump's own BTF and kallsyms (no ISF given)")),
-            Err(e) => Err(Error::Missing(format!(
-                "{e}. {}",
-                missing_isf(dump).to_string().trim_start_matches("missing ")
-            ))),
-        },
-    }
-}
-
-/// Picks the ISF under `isf_path` for this dump: the only one, else the one whose release
-/// is VMCOREINFO's, else the one whose banner is in memory.
-fn choose_isf(
-    phys: &dyn PhysicalMemory,
-    isf_path: &Path,
-    cache: &CacheDir,
-    vmci: &[Vmcoreinfo],
-) -> Result<Isf> {
-    let banners = banners_in_with(isf_path, cache)?;
-    if let [(only, _)] = banners.as_slice() {
-        return Isf::load_with(only, cache);
-    }
-    if let Some(rel) = vmci.iter().find_map(Vmcoreinfo::release) {
-        let prefix = format!("Linux version {rel} ");
-        let matching: Vec<_> = banners
-            .iter()
-            .filter(|(_, b)| b.starts_with(prefix.as_bytes()))
-            .collect();
-        if let [(only, _)] = matching.as_slice() {
-            return Isf::load_with(only, cache);
-        }
-    }
-    let found = kaslr::banner_strings(phys, 16)?;
-    for b in &found {
-        let b = normalize_banner(b);
-        if let Some((file, _)) = banners.iter().find(|(_, ib)| *ib == b) {
-            return Isf::load_with(file, cache);
-        }
-    }
-    select_with(isf_path, found.first().map(Vec::as_slice), cache)
-}
-
 /// `task->fs->root`, when the task has a `fs_struct`.
 fn fs_root(k: &dyn KernelMemory, task: u64) -> Option<PathRef> {
     let fs = k.read_field_u64(task, "task_struct", "fs").ok()?;
@@ -386,24 +319,6 @@ fn uts(k: &dyn KernelMemory) -> (Option<String>, Option<String>) {
         (!s.is_empty()).then(|| String::from_utf8_lossy(&s).into_owned())
     };
     (field("release"), field("nodename"))
-}
-
-/// The error for a dump opened without `--isf`: names the kernel found in it.
-pub fn missing_isf(path: &Path) -> Error {
-    let banner = open_physical(path)
-        .and_then(|p| kaslr::banner_strings(&*p, 1))
-        .ok()
-        .and_then(|b| b.into_iter().next())
-        .map(|b| String::from_utf8_lossy(&b).into_owned());
-    Error::Missing(format!(
-        "Volatility ISF symbols for the kernel memory dump {}: its kernel is \"{}\". Pass \
-         --isf with the ISF (dwarf2json linux --elf vmlinux) of exactly that kernel build, \
-         or a folder of ISFs",
-        path.display(),
-        banner
-            .as_deref()
-            .unwrap_or("unknown: no Linux banner found")
-    ))
 }
 
 impl Evidence for KernelDump {

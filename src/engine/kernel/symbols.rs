@@ -8,8 +8,10 @@ pub(crate) mod btf_index;
 pub mod from_dump;
 pub(crate) mod globals;
 pub mod kallsyms;
+pub mod select;
 
 pub use from_dump::symbols_from_dump;
+pub use select::{choose_symbols, missing_isf};
 
 use std::path::Path;
 
