@@ -327,5 +327,10 @@ pub fn commands(subject: Subject, p: &Prepared) -> Vec<Vec<String>> {
             c.push(isf.display().to_string());
         }
     }
+    if subject.is_dump() {
+        // Once more with no ISF: the symbols come from the damaged dump's own BTF and
+        // kallsyms.
+        cmds.push(s(&["ps", "--json", &ev]));
+    }
     cmds
 }
