@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): `podmortem ps --json` on the linux-6.1 LiME fixture with a cold and a
-# warm ISF cache, optionally against Volatility 3 `linux.pslist` (cold and warm too: Volatility
+# warm ISF cache (with the ISF, and with no ISF: the dump's own BTF and kallsyms), optionally against Volatility 3 `linux.pslist` (cold and warm too: Volatility
 # caches its own ISF processing). Prints the median of N runs of each, the ratios vol/podmortem,
 # and whether both list the same PIDs (run both in one go on the same machine: compare ratios,
 # not absolute times).
@@ -69,6 +69,12 @@ pids_vol_text() { # vol's default renderer: tab-separated, a header row containi
 r=$(bench podmortem "$N" PODMORTEM_CACHE_DIR "$BIN" ps --json "$DUMP" --isf "$SYMS")
 read -r pm_cold pm_warm <<<"$r"
 pids_json "$TMP/podmortem.out" pid >"$TMP/pm.pids"
+# The same with no ISF: symbols from the dump's own BTF and kallsyms (cold: decoded; warm:
+# the cached index).
+r=$(bench own "$N" PODMORTEM_CACHE_DIR "$BIN" ps --json "$DUMP")
+read -r own_cold own_warm <<<"$r"
+pids_json "$TMP/own.out" pid >"$TMP/own.pids"
+cmp -s "$TMP/pm.pids" "$TMP/own.pids" || { echo "ps without ISF lists other PIDs" >&2; exit 1; }
 
 if [ "$WITH_VOL" = 1 ]; then
     VENV=target/bench-venv
@@ -91,7 +97,8 @@ fi
 
 echo "linux-6.1 dump.lime ($(stat -c %s "$DUMP") B), median wall time in s (podmortem: $N runs, vol: $NVOL runs):"
 printf "  %-40s %8s %8s\n" tool "cold s" "warm s"
-printf "  %-40s %8s %8s\n" "podmortem ps --json" "$pm_cold" "$pm_warm"
+printf "  %-40s %8s %8s\n" "podmortem ps --json (ISF)" "$pm_cold" "$pm_warm"
+printf "  %-40s %8s %8s\n" "podmortem ps --json (own BTF+kallsyms)" "$own_cold" "$own_warm"
 if [ "$WITH_VOL" = 1 ]; then
     printf "  %-40s %8s %8s\n" "vol $VOLVER linux.pslist" "$vol_cold" "$vol_warm"
     awk -v a="$vol_cold" -v b="$pm_cold" -v c="$vol_warm" -v d="$pm_warm" \

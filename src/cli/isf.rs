@@ -1,5 +1,6 @@
 //! `podmortem isf`: a Volatility 3 ISF of a dump's kernel, made from the dump's own BTF and
-//! kallsyms, written as `.json` or `.json.xz` (by the output's name), atomically.
+//! kallsyms, or of a vmlinux's DWARF and symbol table (and System.map), written as `.json`
+//! or `.json.xz` (by the output's name), atomically.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -9,6 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::engine::kernel::isf::{CacheDir, Isf};
 use crate::engine::kernel::symbols::dump_symbols;
+use crate::engine::kernel::symbols::dwarf::symbols_from_vmlinux;
 
 /// Writes the ISF of the kernel in `dump` to `out` (refusing to replace a file unless
 /// `force`), and says on stderr what it wrote.
@@ -19,15 +21,49 @@ pub fn isf_from_dump(dump: &Path, out: &Path, force: bool) -> Result<()> {
     let isf = dump_symbols(dump, &CacheDir::Default)
         .with_context(|| format!("cannot read the kernel's symbols from {}", dump.display()))?;
     write_isf(&isf, out, &[])?;
+    report(&isf, out);
+    Ok(())
+}
+
+/// Writes the ISF of `vmlinux` (with `system_map`'s symbols) to `out`, as dwarf2json does;
+/// `metadata` names both files with their SHA-256, as dwarf2json's does.
+pub fn isf_from_vmlinux(
+    vmlinux: &Path,
+    system_map: Option<&Path>,
+    out: &Path,
+    force: bool,
+) -> Result<()> {
+    if out.exists() && !force {
+        bail!("{} exists; add --force to replace it", out.display());
+    }
+    let isf = symbols_from_vmlinux(vmlinux, system_map)
+        .with_context(|| format!("cannot read the symbols of {}", vmlinux.display()))?;
+    let name = |p: &Path| p.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let mut sources = vec![
+        ("dwarf".to_string(), name(vmlinux), isf.content_hash_hex()),
+        ("symtab".to_string(), name(vmlinux), isf.content_hash_hex()),
+    ];
+    if let Some(map) = system_map {
+        sources.push(("system-map".to_string(), name(map), crate::jobs::sha256_file(map)?));
+    }
+    write_isf(&isf, out, &sources)?;
+    report(&isf, out);
+    Ok(())
+}
+
+/// Says on stderr what was written.
+fn report(isf: &Isf, out: &Path) {
+    let kernel = isf
+        .banner()
+        .map(|b| format!(" of \"{}\"", crate::sanitize::sanitize_bytes(&b)))
+        .unwrap_or_default();
     eprintln!(
-        "podmortem: {} user types, {} enums, {} symbols of \"{}\" written to {}",
+        "podmortem: {} user types, {} enums, {} symbols{kernel} written to {}",
         isf.user_type_count(),
         isf.enum_count(),
         isf.symbol_count(),
-        String::from_utf8_lossy(&isf.banner().unwrap_or_default()),
         out.display()
     );
-    Ok(())
 }
 
 /// Writes `isf` to `out` (xz-compressed when the name ends in `.xz`) through a temporary
