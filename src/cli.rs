@@ -27,9 +27,17 @@ pub struct Cli {
     pub command: Option<Command>,
     /// Evidence to open in the workbench (checkpoint archive or folder, memory dump).
     pub evidence: Option<PathBuf>,
-    /// Volatility 3 ISF symbols for a kernel memory dump (file or folder).
+    /// Volatility 3 ISF symbols for a kernel memory dump (file or folder). Without it (and
+    /// without --vmlinux) a dump's symbols come from its own BTF and kallsyms.
     #[arg(long, global = true)]
     pub isf: Option<PathBuf>,
+    /// A vmlinux with debugging information (DWARF) for a kernel memory dump, instead of an
+    /// ISF.
+    #[arg(long, global = true, conflicts_with = "isf")]
+    pub vmlinux: Option<PathBuf>,
+    /// The System.map of --vmlinux's kernel (symbols the vmlinux lacks).
+    #[arg(long, global = true, requires = "vmlinux")]
+    pub system_map: Option<PathBuf>,
 }
 
 /// The evidence argument shared by every command.
@@ -176,10 +184,12 @@ pub enum Command {
         output: PathBuf,
     },
     /// Write a Volatility 3 ISF (dwarf2json's format) of a memory dump's kernel, made from
-    /// the dump's own BTF and kallsyms: Volatility then needs no symbol hunt.
+    /// the dump's own BTF and kallsyms (Volatility then needs no symbol hunt), or of a
+    /// vmlinux's DWARF with --vmlinux (what dwarf2json does, in-process).
     Isf {
-        /// The kernel memory dump.
-        dump: PathBuf,
+        /// The kernel memory dump (not with --vmlinux).
+        #[arg(required_unless_present = "vmlinux")]
+        dump: Option<PathBuf>,
         /// The ISF to write (`.json`, or `.json.xz` to compress).
         #[arg(long, short = 'o')]
         out: PathBuf,
@@ -224,8 +234,12 @@ pub fn demo_path() -> PathBuf {
 }
 
 /// Opens evidence with the CLI's options.
-pub fn open(path: &std::path::Path, isf: &Option<PathBuf>) -> Result<Box<dyn Evidence>> {
-    let opts = OpenOptions { isf: isf.clone() };
+pub fn open(path: &std::path::Path, cli: &Cli) -> Result<Box<dyn Evidence>> {
+    let opts = OpenOptions {
+        isf: cli.isf.clone(),
+        vmlinux: cli.vmlinux.clone(),
+        system_map: cli.system_map.clone(),
+    };
     open_evidence(path, &opts).with_context(|| format!("cannot open {}", path.display()))
 }
 
@@ -254,7 +268,7 @@ impl Command {
             | Command::Rootfs { target: t, .. }
             | Command::Extract { target: t, .. } => Some(&t.evidence),
             Command::Read { evidence, .. } | Command::Export { evidence, .. } => Some(evidence),
-            Command::Isf { dump, .. } => Some(dump),
+            Command::Isf { dump, .. } => dump.as_deref(),
             Command::Demo => None,
         }
     }
@@ -263,45 +277,29 @@ impl Command {
 fn run_command(cli: &Cli, command: &Command) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Info(t) => tables::info(&*open(&t.evidence, &cli.isf)?, t.json, &mut out),
+        Command::Info(t) => tables::info(&*open(&t.evidence, cli)?, t.json, &mut out),
         Command::Ps { target, threads } => tables::ps(
-            &*open(&target.evidence, &cli.isf)?,
+            &*open(&target.evidence, cli)?,
             *threads,
             target.json,
             &mut out,
         ),
-        Command::Maps { target, pid } => tables::maps(
-            &*open(&target.evidence, &cli.isf)?,
-            *pid,
-            target.json,
-            &mut out,
-        ),
-        Command::Env { target, pid } => tables::env(
-            &*open(&target.evidence, &cli.isf)?,
-            *pid,
-            target.json,
-            &mut out,
-        ),
-        Command::Files { target, pid } => tables::files(
-            &*open(&target.evidence, &cli.isf)?,
-            *pid,
-            target.json,
-            &mut out,
-        ),
+        Command::Maps { target, pid } => {
+            tables::maps(&*open(&target.evidence, cli)?, *pid, target.json, &mut out)
+        }
+        Command::Env { target, pid } => {
+            tables::env(&*open(&target.evidence, cli)?, *pid, target.json, &mut out)
+        }
+        Command::Files { target, pid } => {
+            tables::files(&*open(&target.evidence, cli)?, *pid, target.json, &mut out)
+        }
         Command::Read {
             evidence,
             pid,
             addr,
             len,
             raw,
-        } => memory::read(
-            &*open(evidence, &cli.isf)?,
-            *pid,
-            *addr,
-            *len,
-            *raw,
-            &mut out,
-        ),
+        } => memory::read(&*open(evidence, cli)?, *pid, *addr, *len, *raw, &mut out),
         Command::Search {
             target,
             regex,
@@ -310,7 +308,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             max_hits,
             ignore_case,
         } => {
-            let ev = open(&target.evidence, &cli.isf)?;
+            let ev = open(&target.evidence, cli)?;
             let opts = memory::SearchArgs {
                 regex,
                 pid: *pid,
@@ -325,7 +323,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             }
         }
         Command::Rootfs { target, cat } => tables::rootfs(
-            &*open(&target.evidence, &cli.isf)?,
+            &*open(&target.evidence, cli)?,
             cat.as_deref(),
             target.json,
             &mut out,
@@ -342,7 +340,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             vma,
             all_vmas,
         } => extract::extract(
-            &*open(&target.evidence, &cli.isf)?,
+            &*open(&target.evidence, cli)?,
             &target.evidence,
             &extract::ExtractArgs {
                 out: dir,
@@ -358,16 +356,20 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             },
             &mut out,
         ),
-        Command::Export { evidence, output } => {
-            export(&*open(evidence, &cli.isf)?, evidence, output)
-        }
+        Command::Export { evidence, output } => export(&*open(evidence, cli)?, evidence, output),
         Command::Isf { dump, out, force } => {
             if cli.isf.is_some() {
-                anyhow::bail!("`isf` makes an ISF from the dump itself: --isf is not used");
+                anyhow::bail!("`isf` makes an ISF from a dump or a vmlinux: --isf is not used");
             }
-            isf::isf_from_dump(dump, out, *force)
+            match (&cli.vmlinux, dump) {
+                (Some(vmlinux), None) => {
+                    isf::isf_from_vmlinux(vmlinux, cli.system_map.as_deref(), out, *force)
+                }
+                (None, Some(dump)) => isf::isf_from_dump(dump, out, *force),
+                _ => anyhow::bail!("give either a dump or --vmlinux, not both"),
+            }
         }
-        Command::Demo => tables::info(&*open(&demo_path(), &cli.isf)?, false, &mut out),
+        Command::Demo => tables::info(&*open(&demo_path(), cli)?, false, &mut out),
     }
 }
 

@@ -47,7 +47,7 @@ fn workbench(cli: &Cli, path: &std::path::Path) -> anyhow::Result<()> {
             }),
         );
     }
-    let ev = open(path, &cli.isf)?;
+    let ev = open(path, cli)?;
     podmortem::tui::run(Arc::from(ev))
 }
 

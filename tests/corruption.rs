@@ -308,7 +308,7 @@ fn open_and_draw(path: &Path, isf: Option<PathBuf>, data: &Path) {
             Ok(d) => Box::new(d),
             Err(_) => return, // a clean error: what the workbench shows before exiting
         },
-        None => match podmortem::cli::open(path, &None) {
+        None => match podmortem::engine::open::open_evidence(path, &Default::default()) {
             Ok(ev) => ev,
             Err(_) => return,
         },

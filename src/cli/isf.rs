@@ -38,13 +38,20 @@ pub fn isf_from_vmlinux(
     }
     let isf = symbols_from_vmlinux(vmlinux, system_map)
         .with_context(|| format!("cannot read the symbols of {}", vmlinux.display()))?;
-    let name = |p: &Path| p.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let name = |p: &Path| {
+        p.file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+    };
     let mut sources = vec![
         ("dwarf".to_string(), name(vmlinux), isf.content_hash_hex()),
         ("symtab".to_string(), name(vmlinux), isf.content_hash_hex()),
     ];
     if let Some(map) = system_map {
-        sources.push(("system-map".to_string(), name(map), crate::jobs::sha256_file(map)?));
+        sources.push((
+            "system-map".to_string(),
+            name(map),
+            crate::jobs::sha256_file(map)?,
+        ));
     }
     write_isf(&isf, out, &sources)?;
     report(&isf, out);

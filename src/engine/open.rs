@@ -10,12 +10,17 @@ use crate::engine::evidence::Evidence;
 use crate::engine::kernel::dump::KernelDump;
 use crate::engine::kernel::isf::CacheDir;
 use crate::engine::kernel::physical::sniff;
+use crate::engine::kernel::symbols::SymbolFiles;
 
 /// How to open evidence.
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
     /// Volatility 3 ISF symbols (file or folder) for kernel memory dumps.
     pub isf: Option<PathBuf>,
+    /// A vmlinux with DWARF for kernel memory dumps (instead of an ISF).
+    pub vmlinux: Option<PathBuf>,
+    /// The System.map that goes with `vmlinux`.
+    pub system_map: Option<PathBuf>,
 }
 
 /// Opens `path` as checkpoint or kernel dump, read-only. A file starting with a LiME, AVML
@@ -23,9 +28,14 @@ pub struct OpenOptions {
 /// from the dump's own BTF and kallsyms); anything else is tried as a checkpoint.
 pub fn open_evidence(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Evidence>> {
     if is_memory_dump(path)? {
-        return Ok(Box::new(KernelDump::open_auto(
+        let files = SymbolFiles {
+            isf: opts.isf.clone(),
+            vmlinux: opts.vmlinux.clone(),
+            system_map: opts.system_map.clone(),
+        };
+        return Ok(Box::new(KernelDump::open_symbols(
             path,
-            opts.isf.as_deref(),
+            &files,
             &CacheDir::Default,
         )?));
     }

@@ -18,9 +18,14 @@ pub fn isf_cache() -> CacheDir {
     CacheDir::At(cache_root().join("isf"))
 }
 
-/// The ISF folder of a fixture.
+/// The ISF folder of a fixture. `PODMORTEM_TEST_ISF_DIR` replaces linux-6.1's (its kernel's
+/// ISF made another way, e.g. by `podmortem isf --vmlinux`: scripts/isf_vmlinux.sh).
 pub fn isf_dir(fixture: &str) -> Option<PathBuf> {
-    Some(super::fixture(fixture)?.join("symbols/linux"))
+    let dir = super::fixture(fixture)?.join("symbols/linux");
+    match std::env::var_os("PODMORTEM_TEST_ISF_DIR") {
+        Some(other) if fixture == "linux-6.1" => Some(PathBuf::from(other)),
+        _ => Some(dir),
+    }
 }
 
 /// Where a fixture dump's symbols come from.

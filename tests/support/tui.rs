@@ -33,7 +33,11 @@ impl Harness {
         data_dir: &Path,
         size: (u16, u16),
     ) -> Harness {
-        let ev = podmortem::cli::open(path, &isf).unwrap();
+        let opts = podmortem::engine::open::OpenOptions {
+            isf,
+            ..Default::default()
+        };
+        let ev = podmortem::engine::open::open_evidence(path, &opts).unwrap();
         let queue: Arc<Mutex<Vec<JobEvent>>> = Arc::default();
         let q = queue.clone();
         let emit: Emitter = Arc::new(move |e| q.lock().unwrap().push(e));

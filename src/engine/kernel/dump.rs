@@ -29,8 +29,8 @@ use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::phys_search::{OwnerProcess, search_with_owners};
 use crate::engine::kernel::physical::open_physical;
 use crate::engine::kernel::space::KernelSpace;
-use crate::engine::kernel::symbols::choose_symbols;
 pub use crate::engine::kernel::symbols::missing_isf;
+use crate::engine::kernel::symbols::{SymbolFiles, choose_symbols};
 use crate::engine::kernel::tasks::{TaskInfo, read_task, task_list};
 use crate::engine::kernel::vmas::walk_vmas;
 use crate::engine::search::Summary;
@@ -86,13 +86,23 @@ impl KernelDump {
     /// it that matches the dump's kernel; else (or when none matches) the dump's own BTF and
     /// kallsyms. Parsed ISFs and indexes made from dumps are cached in `cache`.
     pub fn open_auto(path: &Path, isf_path: Option<&Path>, cache: &CacheDir) -> Result<KernelDump> {
+        let files = SymbolFiles {
+            isf: isf_path.map(Path::to_path_buf),
+            ..SymbolFiles::default()
+        };
+        KernelDump::open_symbols(path, &files, cache)
+    }
+
+    /// Opens `path` with the symbols `files` name (see
+    /// [`choose_symbols`](crate::engine::kernel::symbols::choose_symbols)).
+    pub fn open_symbols(path: &Path, files: &SymbolFiles, cache: &CacheDir) -> Result<KernelDump> {
         let phys = open_physical(path)?;
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let mut warnings: Vec<String> = phys.warnings().to_vec();
         // The first VMCOREINFO is nearly always the right one; only when it does not check
         // out is the rest of memory searched for others.
         let mut vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
-        let (isf, matched) = choose_symbols(&*phys, path, isf_path, cache, &vmci)?;
+        let (isf, matched) = choose_symbols(&*phys, path, files, cache, &vmci)?;
         let layout = match kaslr::find_layout(&*phys, &isf, &vmci) {
             Ok(l) => l,
             Err(_) => {

@@ -5,13 +5,14 @@
 
 pub mod btf;
 pub(crate) mod btf_index;
+pub mod dwarf;
 pub mod from_dump;
 pub(crate) mod globals;
 pub mod kallsyms;
 pub mod select;
 
 pub use from_dump::symbols_from_dump;
-pub use select::{choose_symbols, missing_isf};
+pub use select::{SymbolFiles, choose_symbols, missing_isf};
 
 use std::path::Path;
 

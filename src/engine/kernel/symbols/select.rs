@@ -1,8 +1,9 @@
-//! Choosing a dump's symbols: the ISF file given; for a folder, the ISF in it whose banner
-//! is the dump's kernel's; else (or when none matches) the dump's own BTF and kallsyms. The
-//! choice and how it was made are reported by `info`.
+//! Choosing a dump's symbols: the vmlinux given (its DWARF and symbol table); the ISF file
+//! given; for an ISF folder, the ISF in it whose banner is the dump's kernel's; else (or
+//! when none matches) the dump's own BTF and kallsyms. The choice and how it was made are
+//! reported by `info`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::engine::error::{Error, Result};
 use crate::engine::kernel::isf::{CacheDir, Isf, banners_in_with, normalize_banner, select_with};
@@ -12,16 +13,31 @@ use crate::engine::kernel::vmcoreinfo::Vmcoreinfo;
 
 use super::symbols_from_dump;
 
+/// The symbol files the analyst gave (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SymbolFiles {
+    /// A Volatility 3 ISF file, or a folder of them.
+    pub isf: Option<PathBuf>,
+    /// A vmlinux with DWARF.
+    pub vmlinux: Option<PathBuf>,
+    /// The System.map that goes with the vmlinux.
+    pub system_map: Option<PathBuf>,
+}
+
 /// The symbols for the dump `dump` and how they were chosen (see the module's doc).
 pub fn choose_symbols(
     phys: &dyn PhysicalMemory,
     dump: &Path,
-    isf_path: Option<&Path>,
+    files: &SymbolFiles,
     cache: &CacheDir,
     vmci: &[Vmcoreinfo],
 ) -> Result<(Isf, &'static str)> {
+    if let Some(vmlinux) = &files.vmlinux {
+        let isf = super::dwarf::symbols_from_vmlinux(vmlinux, files.system_map.as_deref())?;
+        return Ok((isf, "the vmlinux given"));
+    }
     let from_dump = || symbols_from_dump(phys, vmci, cache, dump);
-    match isf_path {
+    match files.isf.as_deref() {
         Some(p) if p.is_dir() => match choose_isf(phys, p, cache, vmci) {
             Ok(isf) => Ok((
                 isf,

@@ -8,7 +8,7 @@
 //! A unit is parsed, used and dropped: only the units being converted live in memory.
 
 use gimli::constants as dw;
-use gimli::{AttributeValue, EndianSlice, RunTimeEndian, UnitSectionOffset};
+use gimli::{AttributeValue, EndianSlice, RunTimeEndian, SectionId};
 
 /// The reader type of every section (borrowed from the file or from a decompressed copy).
 pub(super) type R<'d> = EndianSlice<'d, RunTimeEndian>;
@@ -71,6 +71,8 @@ pub(super) struct Attrs<'d> {
     pub name: Option<&'d [u8]>,
     /// `DW_AT_type`.
     pub ty: Ref,
+    /// The entry of this unit that `ty` designates, when it is one (resolved once).
+    pub ty_local: Option<u32>,
     /// `DW_AT_byte_size` when a constant.
     pub byte_size: Option<i64>,
     /// `DW_AT_encoding`.
@@ -104,8 +106,6 @@ pub(super) struct Die {
     pub offset: u64,
     /// `DW_TAG_*`.
     pub tag: u16,
-    /// The parent entry ([`NONE`] for the root).
-    pub parent: u32,
     /// The first child ([`NONE`] when none).
     pub first_child: u32,
     /// The next sibling ([`NONE`] when last).
@@ -123,8 +123,6 @@ pub(super) struct UnitDies<'d> {
     pub start: u64,
     /// Offset just past the unit.
     pub end: u64,
-    /// DWARF version.
-    pub version: u16,
     /// Size of an address.
     pub address_size: u8,
     /// Entries, in offset order; index 0 is the root.
@@ -156,30 +154,6 @@ impl<'d> UnitDies<'d> {
     pub fn attrs(&self, i: u32) -> Option<&Attrs<'d>> {
         let d = self.die(i)?;
         self.attrs.get(d.attrs as usize)
-    }
-
-    /// The children of entry `i`, in order.
-    pub fn children(&self, i: u32) -> Children<'_, 'd> {
-        Children {
-            unit: self,
-            next: self.die(i).map_or(NONE, |d| d.first_child),
-        }
-    }
-}
-
-/// Iterator over the children of an entry.
-pub(super) struct Children<'u, 'd> {
-    unit: &'u UnitDies<'d>,
-    next: u32,
-}
-
-impl Iterator for Children<'_, '_> {
-    type Item = u32;
-    fn next(&mut self) -> Option<u32> {
-        let cur = self.next;
-        let d = self.unit.die(cur)?;
-        self.next = d.next_sibling;
-        Some(cur)
     }
 }
 
@@ -215,18 +189,14 @@ pub(super) fn parse_unit<'d>(
     header: &gimli::UnitHeader<R<'d>>,
     abbrevs: &gimli::Abbreviations,
 ) -> gimli::Result<UnitDies<'d>> {
-    let (sect, start) = match header.offset() {
-        UnitSectionOffset::DebugInfoOffset(o) => (Sect::Info, o.0 as u64),
-        UnitSectionOffset::DebugTypesOffset(o) => (Sect::Types, o.0 as u64),
-    };
-    let unit_start = usize::try_from(start).map_err(|_| gimli::Error::OffsetOutOfBounds)?;
+    let (sect, unit_start) = section_and_start(header);
+    let start = unit_start as u64;
     let end = start.saturating_add(header.length_including_self() as u64);
     let bases = root_bases(header, abbrevs)?;
     let mut out = UnitDies {
         sect,
         start,
         end,
-        version: header.version(),
         address_size: header.address_size(),
         dies: Vec::new(),
         attrs: Vec::new(),
@@ -245,7 +215,8 @@ pub(super) fn parse_unit<'d>(
             continue;
         };
         let tag = abbrev.tag().0;
-        let idx = u32::try_from(out.dies.len()).map_err(|_| gimli::Error::OffsetOutOfBounds)?;
+        let idx =
+            u32::try_from(out.dies.len()).map_err(|_| gimli::Error::OffsetOutOfBounds(start))?;
         let parent = stack.last().map_or(NONE, |p| p.0);
         let parent_tag = out.tag(parent);
         let attrs = if keeps_attrs(tag, parent_tag) {
@@ -277,7 +248,6 @@ pub(super) fn parse_unit<'d>(
         out.dies.push(Die {
             offset,
             tag,
-            parent,
             first_child: NONE,
             next_sibling: NONE,
             attrs,
@@ -288,11 +258,31 @@ pub(super) fn parse_unit<'d>(
             break;
         }
     }
+    let dies = &out.dies;
+    for a in &mut out.attrs {
+        if let Ref::At(s, off) = a.ty
+            && s == sect
+        {
+            a.ty_local = dies
+                .binary_search_by_key(&off, |d| d.offset)
+                .ok()
+                .and_then(|i| u32::try_from(i).ok());
+        }
+    }
     if let gimli::UnitType::Type { type_offset, .. } = header.type_() {
         let at = unit_start.saturating_add(type_offset.0) as u64;
         out.type_die = out.find(at).unwrap_or(NONE);
     }
     Ok(out)
+}
+
+/// The section of a unit and its offset there.
+pub(super) fn section_and_start(header: &gimli::UnitHeader<R<'_>>) -> (Sect, usize) {
+    let sect = match header.section() {
+        SectionId::DebugTypes => Sect::Types,
+        _ => Sect::Info,
+    };
+    (sect, header.offset().0)
 }
 
 /// Reads the root entry's `DW_AT_str_offsets_base` and `DW_AT_addr_base`.
@@ -388,7 +378,9 @@ fn decode<'d>(
                 | AttributeValue::Data4(_)
                 | AttributeValue::Data8(_)
                 | AttributeValue::Sdata(_)
-                | AttributeValue::Udata(_) => go_int(&v).map_or(Loc::None, |x| Loc::Const(x as u64)),
+                | AttributeValue::Udata(_) => {
+                    go_int(&v).map_or(Loc::None, |x| Loc::Const(x as u64))
+                }
                 _ => Loc::None,
             }
         }
