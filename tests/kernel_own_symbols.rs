@@ -326,3 +326,20 @@ fn the_index_made_from_a_dump_is_cached() {
     assert_eq!(processes(&first), processes(&second));
     assert_eq!(first.space().isf(), second.space().isf());
 }
+
+#[test]
+fn symbols_without_a_field_every_kernel_has_fail_at_open_naming_it() {
+    let img = image();
+    let (dump, isf) = img.write("own-missing-field", None);
+    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&isf).unwrap()).unwrap();
+    doc["user_types"]["task_struct"]["fields"]
+        .as_object_mut()
+        .unwrap()
+        .remove("comm");
+    std::fs::write(&isf, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let err = KernelDump::open_with(&dump, &isf, &CacheDir::Off)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("task_struct.comm"), "{err}");
+    assert!(err.contains("isf"), "{err}");
+}

@@ -15,6 +15,7 @@ pub mod phys_search;
 pub mod physical;
 pub mod sockets;
 pub mod space;
+pub mod structs;
 pub mod symbols;
 pub mod tasks;
 pub mod vmas;

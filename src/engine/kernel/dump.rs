@@ -29,6 +29,7 @@ use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::phys_search::{OwnerProcess, search_with_owners};
 use crate::engine::kernel::physical::open_physical;
 use crate::engine::kernel::space::KernelSpace;
+use crate::engine::kernel::structs::Structs;
 pub use crate::engine::kernel::symbols::missing_isf;
 use crate::engine::kernel::symbols::{SymbolFiles, choose_symbols};
 use crate::engine::kernel::tasks::{TaskInfo, read_task, task_list};
@@ -103,6 +104,8 @@ impl KernelDump {
         // out is the rest of memory searched for others.
         let mut vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
         let (isf, matched) = choose_symbols(&*phys, path, files, cache, &vmci)?;
+        // The walkers' structure layouts: a field every kernel has is known missing here.
+        Structs::resolve(&isf)?;
         let layout = match kaslr::find_layout(&*phys, &isf, &vmci) {
             Ok(l) => l,
             Err(_) => {

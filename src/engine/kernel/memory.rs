@@ -7,6 +7,7 @@
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::PartialRead;
 use crate::engine::kernel::isf::Isf;
+use crate::engine::kernel::structs::Structs;
 
 /// Kernel memory and the symbols that describe it.
 pub trait KernelMemory: Send + Sync {
@@ -19,6 +20,22 @@ pub trait KernelMemory: Send + Sync {
 
     /// The KASLR virtual shift to add to ISF symbol addresses.
     fn virtual_shift(&self) -> u64;
+
+    /// The structure layouts the task walker reads: resolved once per open by the real
+    /// provider, on each call by others.
+    fn structs(&self) -> Result<Structs> {
+        Structs::resolve(self.isf())
+    }
+
+    /// Reads a u64 at `offset` into the structure at `base`.
+    fn u64_at(&self, base: u64, offset: u64) -> Result<u64> {
+        self.read_u64(base.wrapping_add(offset))
+    }
+
+    /// Reads a u32 at `offset` into the structure at `base`.
+    fn u32_at(&self, base: u64, offset: u64) -> Result<u32> {
+        self.read_u32(base.wrapping_add(offset))
+    }
 
     /// Reads exactly `buf.len()` bytes, or fails naming the address.
     fn read_exact(&self, vaddr: u64, buf: &mut [u8]) -> Result<()> {

@@ -11,6 +11,7 @@ use crate::engine::kernel::kaslr::KernelLayout;
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::paging::Paging;
 use crate::engine::kernel::physical::PhysicalMemory;
+use crate::engine::kernel::structs::Structs;
 
 /// A physical memory source, its symbols and where the kernel is in it.
 #[derive(Debug)]
@@ -19,6 +20,9 @@ pub struct KernelSpace {
     isf: Isf,
     layout: KernelLayout,
     paging: Paging,
+    /// The walkers' structure layouts, resolved once (`None`: the symbols lack a required
+    /// field, which [`KernelMemory::structs`] names).
+    structs: Option<Structs>,
 }
 
 impl KernelSpace {
@@ -27,6 +31,7 @@ impl KernelSpace {
     pub fn new(phys: Box<dyn PhysicalMemory>, isf: Isf, layout: KernelLayout) -> KernelSpace {
         KernelSpace {
             phys,
+            structs: Structs::resolve(&isf).ok(),
             isf,
             paging: Paging::new(layout.la57),
             layout,
@@ -102,5 +107,12 @@ impl KernelMemory for KernelSpace {
 
     fn virtual_shift(&self) -> u64 {
         self.layout.virtual_shift
+    }
+
+    fn structs(&self) -> Result<Structs> {
+        match self.structs {
+            Some(s) => Ok(s),
+            None => Structs::resolve(&self.isf),
+        }
     }
 }

@@ -11,6 +11,7 @@ use crate::engine::error::{Error, Result};
 use crate::engine::evidence::Thread;
 use crate::engine::kernel::cgroup::cgroup_path;
 use crate::engine::kernel::memory::KernelMemory;
+use crate::engine::kernel::structs::{Cred, TaskStruct};
 
 /// At most this many tasks (or threads of one process) are followed.
 pub const MAX_TASKS: usize = 1 << 17;
@@ -87,7 +88,7 @@ pub fn walk_list(
 /// itself, pid 0, excluded as Volatility does), and warnings.
 pub fn task_list(k: &dyn KernelMemory) -> Result<(Vec<u64>, Vec<String>)> {
     let init = k.symbol("init_task")?;
-    let off = k.isf().offset("task_struct", "tasks")?;
+    let off = k.structs()?.task.tasks;
     let mut warnings = Vec::new();
     let mut out = Vec::new();
     let mut seen = HashSet::new();
@@ -128,41 +129,42 @@ pub fn task_list(k: &dyn KernelMemory) -> Result<(Vec<u64>, Vec<String>)> {
 }
 
 /// Reads a `comm` array.
-fn comm(k: &dyn KernelMemory, task: u64) -> Result<String> {
-    let at = k.field_addr(task, "task_struct", "comm")?;
+fn comm(k: &dyn KernelMemory, t: &TaskStruct, task: u64) -> Result<String> {
+    let at = task.wrapping_add(t.comm);
     Ok(String::from_utf8_lossy(&k.read_cstr(at, 16)?).into_owned())
 }
 
-/// Reads the first field of `names` that the struct has, as a u64.
-fn first_field(k: &dyn KernelMemory, base: u64, st: &str, names: &[&str]) -> Option<u64> {
-    let name = names.iter().find(|n| k.isf().has_field(st, n))?;
-    k.read_field_u64(base, st, name).ok()
+/// The error for a field these symbols do not have.
+fn lacks(what: &str) -> Error {
+    Error::Missing(format!("{what} in the kernel's symbols"))
 }
 
 /// The threads of the process whose leader is at `leader`: `signal->thread_head` /
 /// `thread_node` when the ISF has them, else `thread_group`.
 pub fn threads(k: &dyn KernelMemory, leader: u64) -> Result<Vec<Thread>> {
-    let isf = k.isf();
-    let members = if isf.has_field("signal_struct", "thread_head")
-        && isf.has_field("task_struct", "thread_node")
-    {
-        let signal = k.read_field_u64(leader, "task_struct", "signal")?;
-        let head = k.field_addr(signal, "signal_struct", "thread_head")?;
-        let off = isf.offset("task_struct", "thread_node")?;
-        walk_list(k, head, off, MAX_TASKS)?
-    } else {
-        let off = isf.offset("task_struct", "thread_group")?;
-        let head = leader.wrapping_add(off);
-        let mut all = vec![leader];
-        all.extend(walk_list(k, head, off, MAX_TASKS)?);
-        all
+    let s = k.structs()?;
+    let ts = &s.task;
+    let members = match (s.signal_thread_head, ts.thread_node, ts.signal) {
+        (Some(head_off), Some(node_off), Some(signal_off)) => {
+            let signal = k.u64_at(leader, signal_off)?;
+            walk_list(k, signal.wrapping_add(head_off), node_off, MAX_TASKS)?
+        }
+        _ => {
+            let off = ts
+                .thread_group
+                .ok_or_else(|| lacks("task_struct.thread_group (or thread_node)"))?;
+            let head = leader.wrapping_add(off);
+            let mut all = vec![leader];
+            all.extend(walk_list(k, head, off, MAX_TASKS)?);
+            all
+        }
     };
     let mut out: Vec<Thread> = Vec::new();
     for t in members {
-        let tid = k.read_field_u32(t, "task_struct", "pid")?;
+        let tid = k.u32_at(t, ts.pid)?;
         let thread = Thread {
             tid,
-            comm: comm(k, t)?,
+            comm: comm(k, ts, t)?,
         };
         if t == leader {
             out.insert(0, thread);
@@ -274,43 +276,38 @@ fn signal_pid(k: &dyn KernelMemory, signal: u64, kind: &str) -> Option<u32> {
 
 /// Reads everything about the thread-group leader at `task`.
 pub fn read_task(k: &dyn KernelMemory, task: u64) -> Result<TaskInfo> {
-    let st = "task_struct";
-    let pid = k.read_field_u32(task, st, "tgid")?;
-    let parent = k.read_field_u64(task, st, "parent")?;
+    let s = k.structs()?;
+    let t = &s.task;
+    let u32_of = |off: Option<u64>| off.and_then(|o| k.u32_at(task, o).ok());
+    let u64_of = |off: Option<u64>| off.and_then(|o| k.u64_at(task, o).ok());
+    let pid = k.u32_at(task, t.tgid)?;
+    let parent = match t.parent {
+        Some(o) => k.u64_at(task, o)?,
+        None => 0,
+    };
     let ppid = if parent == 0 {
         0
     } else {
-        k.read_field_u32(parent, st, "tgid").unwrap_or(0)
+        k.u32_at(parent, t.tgid).unwrap_or(0)
     };
-    let flags = k.read_field_u32(task, st, "flags").unwrap_or(0);
-    let cred = k.read_field_u64(task, st, "cred").unwrap_or(0);
-    let cred_u32 = |f: &str| {
-        (cred != 0)
-            .then(|| k.read_field_u32(cred, "cred", f).ok())
-            .flatten()
+    let flags = u32_of(t.flags).unwrap_or(0);
+    let cred = u64_of(t.cred).unwrap_or(0);
+    let cred_u32 = |pick: fn(&Cred) -> u64| {
+        let c = s.cred.as_ref()?;
+        (cred != 0).then(|| k.u32_at(cred, pick(c)).ok()).flatten()
     };
-    let state_field = if k.isf().has_field(st, "__state") {
-        "__state"
-    } else {
-        "state"
-    };
-    let state = k.read_field_u32(task, st, state_field).unwrap_or(0);
-    let exit_state = k.read_field_u32(task, st, "exit_state").unwrap_or(0);
-    let mm = k.read_field_u64(task, st, "mm").unwrap_or(0);
+    let state = u32_of(t.state).unwrap_or(0);
+    let exit_state = u32_of(t.exit_state).unwrap_or(0);
+    let mm = u64_of(t.mm).unwrap_or(0);
     let mut info = TaskInfo {
         task,
         pid,
         ppid,
-        comm: comm(k, task)?,
-        uid: cred_u32("uid"),
-        gid: cred_u32("gid"),
-        euid: cred_u32("euid"),
-        start_ns: first_field(
-            k,
-            task,
-            st,
-            &["start_boottime", "real_start_time", "start_time"],
-        ),
+        comm: comm(k, t, task)?,
+        uid: cred_u32(|c| c.uid),
+        gid: cred_u32(|c| c.gid),
+        euid: cred_u32(|c| c.euid),
+        start_ns: u64_of(t.start),
         state: state_name(state, exit_state).to_string(),
         kernel_thread: flags & PF_KTHREAD != 0,
         mm,
@@ -321,26 +318,28 @@ pub fn read_task(k: &dyn KernelMemory, task: u64) -> Result<TaskInfo> {
     };
     if info.threads.is_empty() {
         info.threads.push(Thread {
-            tid: k.read_field_u32(task, st, "pid")?,
+            tid: k.u32_at(task, t.pid)?,
             comm: info.comm.clone(),
         });
     }
-    if let Ok(signal) = k.read_field_u64(task, st, "signal")
+    if let Some(signal) = u64_of(t.signal)
         && signal != 0
     {
         info.pgid = signal_pid(k, signal, "PIDTYPE_PGID").unwrap_or(0);
         info.sid = signal_pid(k, signal, "PIDTYPE_SID").unwrap_or(0);
     }
-    if mm != 0 && !info.kernel_thread {
-        let m = "mm_struct";
-        info.pgd = k.read_field_u64(mm, m, "pgd").unwrap_or(0);
-        let range = |a: &str, b: &str| {
-            let s = k.read_field_u64(mm, m, a).ok()?;
-            let e = k.read_field_u64(mm, m, b).ok()?;
+    if mm != 0
+        && !info.kernel_thread
+        && let Some(m) = &s.mm
+    {
+        info.pgd = k.u64_at(mm, m.pgd).unwrap_or(0);
+        let range = |(a, b): (u64, u64)| {
+            let s = k.u64_at(mm, a).ok()?;
+            let e = k.u64_at(mm, b).ok()?;
             (s <= e).then_some(s..e)
         };
-        info.args = range("arg_start", "arg_end");
-        info.env = range("env_start", "env_end");
+        info.args = range(m.args);
+        info.env = range(m.env);
     }
     Ok(info)
 }
