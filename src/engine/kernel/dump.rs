@@ -105,7 +105,7 @@ impl KernelDump {
         let mut vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
         let (isf, matched) = choose_symbols(&*phys, path, files, cache, &vmci)?;
         // The walkers' structure layouts: a field every kernel has is known missing here.
-        Structs::resolve(&isf)?;
+        Structs::require(&isf)?;
         let layout = match kaslr::find_layout(&*phys, &isf, &vmci) {
             Ok(l) => l,
             Err(_) => {

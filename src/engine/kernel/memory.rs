@@ -23,7 +23,7 @@ pub trait KernelMemory: Send + Sync {
 
     /// The structure layouts the task walker reads: resolved once per open by the real
     /// provider, on each call by others.
-    fn structs(&self) -> Result<Structs> {
+    fn structs(&self) -> Structs {
         Structs::resolve(self.isf())
     }
 

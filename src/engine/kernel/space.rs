@@ -20,9 +20,8 @@ pub struct KernelSpace {
     isf: Isf,
     layout: KernelLayout,
     paging: Paging,
-    /// The walkers' structure layouts, resolved once (`None`: the symbols lack a required
-    /// field, which [`KernelMemory::structs`] names).
-    structs: Option<Structs>,
+    /// The walkers' structure layouts, resolved once.
+    structs: Structs,
 }
 
 impl KernelSpace {
@@ -31,7 +30,7 @@ impl KernelSpace {
     pub fn new(phys: Box<dyn PhysicalMemory>, isf: Isf, layout: KernelLayout) -> KernelSpace {
         KernelSpace {
             phys,
-            structs: Structs::resolve(&isf).ok(),
+            structs: Structs::resolve(&isf),
             isf,
             paging: Paging::new(layout.la57),
             layout,
@@ -109,10 +108,7 @@ impl KernelMemory for KernelSpace {
         self.layout.virtual_shift
     }
 
-    fn structs(&self) -> Result<Structs> {
-        match self.structs {
-            Some(s) => Ok(s),
-            None => Structs::resolve(&self.isf),
-        }
+    fn structs(&self) -> Structs {
+        self.structs
     }
 }

@@ -88,7 +88,7 @@ pub fn walk_list(
 /// itself, pid 0, excluded as Volatility does), and warnings.
 pub fn task_list(k: &dyn KernelMemory) -> Result<(Vec<u64>, Vec<String>)> {
     let init = k.symbol("init_task")?;
-    let off = k.structs()?.task.tasks;
+    let off = k.structs().task()?.tasks;
     let mut warnings = Vec::new();
     let mut out = Vec::new();
     let mut seen = HashSet::new();
@@ -142,8 +142,8 @@ fn lacks(what: &str) -> Error {
 /// The threads of the process whose leader is at `leader`: `signal->thread_head` /
 /// `thread_node` when the ISF has them, else `thread_group`.
 pub fn threads(k: &dyn KernelMemory, leader: u64) -> Result<Vec<Thread>> {
-    let s = k.structs()?;
-    let ts = &s.task;
+    let s = k.structs();
+    let ts = &s.task()?;
     let members = match (s.signal_thread_head, ts.thread_node, ts.signal) {
         (Some(head_off), Some(node_off), Some(signal_off)) => {
             let signal = k.u64_at(leader, signal_off)?;
@@ -276,8 +276,8 @@ fn signal_pid(k: &dyn KernelMemory, signal: u64, kind: &str) -> Option<u32> {
 
 /// Reads everything about the thread-group leader at `task`.
 pub fn read_task(k: &dyn KernelMemory, task: u64) -> Result<TaskInfo> {
-    let s = k.structs()?;
-    let t = &s.task;
+    let s = k.structs();
+    let t = &s.task()?;
     let u32_of = |off: Option<u64>| off.and_then(|o| k.u32_at(task, o).ok());
     let u64_of = |off: Option<u64>| off.and_then(|o| k.u64_at(task, o).ok());
     let pid = k.u32_at(task, t.tgid)?;

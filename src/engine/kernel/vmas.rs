@@ -15,6 +15,7 @@ use crate::engine::kernel::dpath::{self, PathKind, PathRef, read_uint};
 use crate::engine::kernel::maple;
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::note_problem;
+use crate::engine::kernel::structs::{MmAreas, Structs, VmAreaStruct};
 
 /// `vm_flags` bits. These are ABI-stable (include/linux/mm.h, unchanged since 2.6) and the
 /// ISF carries no constants for them (they are `#define`s, not an enum).
@@ -75,11 +76,16 @@ pub fn vma_pointers(k: &dyn KernelMemory, mm: u64) -> Result<(Vec<u64>, Vec<Stri
             reason: "NULL mm_struct".into(),
         });
     }
-    let isf = k.isf();
-    if isf.has_field("mm_struct", "mmap") {
-        return Ok(list_pointers(k, mm));
+    let s = k.structs();
+    let (areas, vma) = layouts(&s)?;
+    if let (Some(mmap), Some(next)) = (areas.mmap, vma.next) {
+        return Ok(list_pointers(k, mm, mmap, next));
     }
-    let tree = k.field_addr(mm, "mm_struct", "mm_mt")?;
+    let tree = mm.wrapping_add(
+        areas
+            .mm_mt
+            .ok_or_else(|| lacks("mm_struct.mm_mt (or mmap)"))?,
+    );
     let walk = maple::walk(k, tree)?;
     let mut seen = HashSet::new();
     let mut problems = walk.problems;
@@ -99,12 +105,33 @@ pub fn vma_pointers(k: &dyn KernelMemory, mm: u64) -> Result<(Vec<u64>, Vec<Stri
     Ok((out, problems))
 }
 
+/// The memory-area layouts, or an error naming what the symbols lack.
+fn layouts(s: &Structs) -> Result<(MmAreas, VmAreaStruct)> {
+    let areas = s
+        .mm_areas
+        .ok_or_else(|| lacks("mm_struct.start_brk, brk or start_stack"))?;
+    let vma = s
+        .vma
+        .ok_or_else(|| lacks("vm_area_struct.vm_start, vm_end, vm_flags, vm_file or vm_pgoff"))?;
+    Ok((areas, vma))
+}
+
+/// The error for fields these symbols do not have.
+fn lacks(what: &str) -> Error {
+    Error::Missing(format!("{what} in the kernel's symbols"))
+}
+
 /// The `mm->mmap` / `vma->vm_next` list (kernels < 6.1), bounded, loops cut.
-fn list_pointers(k: &dyn KernelMemory, mm: u64) -> (Vec<u64>, Vec<String>) {
+fn list_pointers(
+    k: &dyn KernelMemory,
+    mm: u64,
+    mmap: u64,
+    vm_next: u64,
+) -> (Vec<u64>, Vec<String>) {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     let mut seen = HashSet::new();
-    let mut next = k.read_field_u64(mm, "mm_struct", "mmap");
+    let mut next = k.u64_at(mm, mmap);
     loop {
         let vma = match next {
             Ok(0) => break,
@@ -127,14 +154,15 @@ fn list_pointers(k: &dyn KernelMemory, mm: u64) -> (Vec<u64>, Vec<String>) {
             break;
         }
         out.push(vma);
-        next = k.read_field_u64(vma, "vm_area_struct", "vm_next");
+        next = k.u64_at(vma, vm_next);
     }
     (out, problems)
 }
 
-/// What naming needs from the `mm_struct`.
+/// What naming needs from the `mm_struct`, and the layout of its areas.
 #[derive(Debug, Clone, Copy)]
 struct MmContext {
+    vma: VmAreaStruct,
     start_brk: u64,
     brk: u64,
     start_stack: u64,
@@ -144,19 +172,13 @@ struct MmContext {
 
 impl MmContext {
     fn read(k: &dyn KernelMemory, mm: u64) -> Result<MmContext> {
-        let isf = k.isf();
-        let vdso = if isf.has_field("mm_struct", "context") && isf.has_field("mm_context_t", "vdso")
-        {
-            let ctx = k.field_addr(mm, "mm_struct", "context")?;
-            k.read_field_u64(ctx, "mm_context_t", "vdso").ok()
-        } else {
-            None
-        };
+        let (areas, vma) = layouts(&k.structs())?;
         Ok(MmContext {
-            start_brk: k.read_field_u64(mm, "mm_struct", "start_brk")?,
-            brk: k.read_field_u64(mm, "mm_struct", "brk")?,
-            start_stack: k.read_field_u64(mm, "mm_struct", "start_stack")?,
-            vdso,
+            vma,
+            start_brk: k.u64_at(mm, areas.start_brk)?,
+            brk: k.u64_at(mm, areas.brk)?,
+            start_stack: k.u64_at(mm, areas.start_stack)?,
+            vdso: areas.vdso.and_then(|o| k.u64_at(mm, o).ok()),
             special_ops: [
                 k.symbol("special_mapping_vmops").ok(),
                 k.symbol("legacy_special_mapping_vmops").ok(),
@@ -172,19 +194,20 @@ fn describe(
     ctx: &MmContext,
     root: Option<PathRef>,
 ) -> Result<Option<Vma>> {
-    let start = k.read_field_u64(vma, "vm_area_struct", "vm_start")?;
-    let end = k.read_field_u64(vma, "vm_area_struct", "vm_end")?;
+    let v = &ctx.vma;
+    let start = k.u64_at(vma, v.start)?;
+    let end = k.u64_at(vma, v.end)?;
     if start >= end {
         return Ok(None);
     }
-    let flags = read_uint(k, vma, "vm_area_struct", "vm_flags")?;
+    let flags = v.flags.read(k, vma)?;
     let perms = Perms {
         read: flags & VM_READ != 0,
         write: flags & VM_WRITE != 0,
         exec: flags & VM_EXEC != 0,
         shared: flags & VM_SHARED != 0,
     };
-    let file = k.read_field_u64(vma, "vm_area_struct", "vm_file")?;
+    let file = k.u64_at(vma, v.file)?;
     let mut out = Vma {
         start,
         end,
@@ -196,7 +219,7 @@ fn describe(
         dev: None,
     };
     if file != 0 {
-        let pgoff = k.read_field_u64(vma, "vm_area_struct", "vm_pgoff")?;
+        let pgoff = k.u64_at(vma, v.pgoff)?;
         out.pgoff = pgoff.checked_shl(PAGE_SHIFT).unwrap_or(0);
         let resolved = dpath::resolve(k, PathRef::of_file(k, file)?, root)?;
         out.kind = if resolved.kind == PathKind::Shmem {
@@ -241,13 +264,11 @@ fn describe(
 /// `special_mapping_vmops` and `vm_private_data` a `struct vm_special_mapping *` (what
 /// `/proc/PID/maps` prints through `vm_ops->name`).
 fn special_mapping_name(k: &dyn KernelMemory, vma: u64, ctx: &MmContext) -> Option<String> {
-    let ops = k.read_field_u64(vma, "vm_area_struct", "vm_ops").ok()?;
+    let ops = k.u64_at(vma, ctx.vma.ops?).ok()?;
     if ops == 0 || !ctx.special_ops.contains(&Some(ops)) {
         return None;
     }
-    let sm = k
-        .read_field_u64(vma, "vm_area_struct", "vm_private_data")
-        .ok()?;
+    let sm = k.u64_at(vma, ctx.vma.private_data?).ok()?;
     if sm == 0 {
         return None;
     }
