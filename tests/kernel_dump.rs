@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicBool;
 
 use podmortem::engine::Evidence;
+use podmortem::engine::kernel::addr::PhysAddr;
 use podmortem::engine::kernel::dump::KernelDump;
 use podmortem::engine::kernel::tasks::state_name;
 use podmortem::engine::search::{Collect, SearchRequest, search};
@@ -49,7 +50,7 @@ fn kaslr_matches_volatility() {
     for (d, fixture, _) in dumps() {
         let l = d.layout();
         let (v, p, dtb) = if fixture == "linux-6.1" {
-            (0x6c0_0000, 0xac0_0000, 0xd61_0000)
+            (0x6c0_0000, 0xac0_0000, PhysAddr(0xd61_0000))
         } else {
             // linux-6.1-node: from its VMCOREINFO (SYMBOL(_stext)=ffffffff8bc00000).
             (0xac0_0000, l.physical_shift, l.dtb)

@@ -13,7 +13,11 @@ mod support;
 
 use std::path::PathBuf;
 
+use podmortem::engine::kernel::addr::{PhysAddr, VirtAddr};
 use podmortem::engine::kernel::paging::{Paging, Translation};
+
+/// The page-table root of every test image.
+const ROOT: PhysAddr = PhysAddr(0x1000);
 use podmortem::engine::kernel::physical::open_raw;
 
 const P: u64 = 1; // present
@@ -64,49 +68,54 @@ fn four_level_pages_large_pages_and_absent_entries() {
     let phys = open_raw(&path).unwrap();
     let pg = Paging::new(false);
     assert_eq!(
-        pg.translate(&*phys, 0x1000, va + 5).unwrap(),
+        pg.translate(&*phys, ROOT, VirtAddr(va + 5)).unwrap(),
         Some(Translation {
-            phys: 0x10005,
+            phys: PhysAddr(0x10005),
             page_size: 4096
         })
     );
-    assert_eq!(pg.translate(&*phys, 0x1000, va + 0x1000).unwrap(), None);
     assert_eq!(
-        pg.translate(&*phys, 0x1000, big2m + 0x123).unwrap(),
+        pg.translate(&*phys, ROOT, VirtAddr(va + 0x1000)).unwrap(),
+        None
+    );
+    assert_eq!(
+        pg.translate(&*phys, ROOT, VirtAddr(big2m + 0x123)).unwrap(),
         Some(Translation {
-            phys: 0x20_0123,
+            phys: PhysAddr(0x20_0123),
             page_size: 2 << 20
         })
     );
     assert_eq!(
-        pg.translate(&*phys, 0x1000, big1g + 0x1234_5678).unwrap(),
+        pg.translate(&*phys, ROOT, VirtAddr(big1g + 0x1234_5678))
+            .unwrap(),
         Some(Translation {
-            phys: 0x5234_5678,
+            phys: PhysAddr(0x5234_5678),
             page_size: 1 << 30
         })
     );
-    assert_eq!(pg.translate(&*phys, 0x1000, 0x1000).unwrap(), None);
+    assert_eq!(pg.translate(&*phys, ROOT, VirtAddr(0x1000)).unwrap(), None);
     // Non-canonical.
     assert_eq!(
-        pg.translate(&*phys, 0x1000, 0x0001_0000_0000_0000).unwrap(),
+        pg.translate(&*phys, ROOT, VirtAddr(0x0001_0000_0000_0000))
+            .unwrap(),
         None
     );
     // A read across the present page into the absent one: only the first page is captured.
     let mut buf = vec![0xAAu8; 0x1010];
-    let got = pg.read(&*phys, 0x1000, va, &mut buf).unwrap();
+    let got = pg.read(&*phys, ROOT, VirtAddr(va), &mut buf).unwrap();
     assert_eq!(got.captured, vec![0..0x1000]);
     assert_eq!(&buf[..12], b"hello kernel");
     assert!(buf[0x1000..].iter().all(|&b| b == 0));
     // The 1 GiB page's frame is beyond the image: translated but not captured.
     let mut b = [0u8; 4];
     assert!(
-        pg.read(&*phys, 0x1000, big1g, &mut b)
+        pg.read(&*phys, ROOT, VirtAddr(big1g), &mut b)
             .unwrap()
             .captured
             .is_empty()
     );
     // The mapped walk: the 1 GiB page, the 2 MiB page and the one 4 KiB page.
-    let m = pg.mapped(&*phys, 0x1000, 0..u64::MAX).unwrap();
+    let m = pg.mapped(&*phys, ROOT, 0..u64::MAX).unwrap();
     let virt: Vec<_> = m.iter().map(|(r, _)| r.clone()).collect();
     let mut want = vec![
         big1g..big1g + (1 << 30),
@@ -116,7 +125,7 @@ fn four_level_pages_large_pages_and_absent_entries() {
     want.sort_by_key(|r| r.start);
     assert_eq!(virt, want);
     // Clipped to a sub-range.
-    let m = pg.mapped(&*phys, 0x1000, va + 0x10..va + 0x20).unwrap();
+    let m = pg.mapped(&*phys, ROOT, va + 0x10..va + 0x20).unwrap();
     assert_eq!(m, vec![(va + 0x10..va + 0x20, 0x10010)]);
 }
 
@@ -136,24 +145,28 @@ fn five_level_paging() {
     let five = Paging::new(true);
     assert_eq!(five.va_bits(), 57);
     assert_eq!(
-        five.translate(&*phys, 0x1000, va + 1)
+        five.translate(&*phys, ROOT, VirtAddr(va + 1))
             .unwrap()
             .map(|t| t.phys),
-        Some(0x10001)
+        Some(PhysAddr(0x10001))
     );
     let mut b = [0u8; 4];
     assert_eq!(
-        five.read(&*phys, 0x1000, va, &mut b).unwrap().captured,
+        five.read(&*phys, ROOT, VirtAddr(va), &mut b)
+            .unwrap()
+            .captured,
         vec![0..4]
     );
     assert_eq!(&b, b"LA57");
     assert_eq!(
-        five.mapped(&*phys, 0x1000, 0..u64::MAX).unwrap(),
+        five.mapped(&*phys, ROOT, 0..u64::MAX).unwrap(),
         vec![(va..va + 0x1000, 0x10000)]
     );
     // The same address is not canonical with 4-level paging.
     assert_eq!(
-        Paging::new(false).translate(&*phys, 0x1000, va).unwrap(),
+        Paging::new(false)
+            .translate(&*phys, ROOT, VirtAddr(va))
+            .unwrap(),
         None
     );
 }
@@ -166,7 +179,7 @@ fn corrupt_tables_do_not_hang() {
     let phys = open_raw(&path).unwrap();
     let t = std::time::Instant::now();
     let _ = Paging::new(false)
-        .mapped(&*phys, 0x1000, 0..u64::MAX)
+        .mapped(&*phys, ROOT, 0..u64::MAX)
         .unwrap();
     assert!(t.elapsed().as_secs() < 20);
 }

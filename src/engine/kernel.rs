@@ -1,6 +1,7 @@
 //! The Linux kernel memory dump back end: physical memory sources (LiME, AVML, ELF core,
 //! raw), Volatility 3 ISF symbols, the kernel's address spaces and its process model.
 
+pub mod addr;
 pub mod cgroup;
 pub mod clock;
 pub mod dpath;

@@ -28,6 +28,7 @@ use crate::engine::kernel::kaslr::{self, KernelLayout};
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::phys_search::{OwnerProcess, search_with_owners};
 use crate::engine::kernel::physical::open_physical;
+use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::space::KernelSpace;
 use crate::engine::kernel::structs::Structs;
 pub use crate::engine::kernel::symbols::missing_isf;
@@ -63,7 +64,7 @@ pub struct KernelDump {
 struct Task {
     info: TaskInfo,
     /// Physical address of the process's top-level page table.
-    root: Option<u64>,
+    root: Option<PhysAddr>,
     /// `fs->root`: the process's root directory, that paths are shown relative to.
     fs_root: Option<PathRef>,
     /// The memory areas, read on first use, with the damage met on the way.
@@ -179,11 +180,11 @@ impl KernelDump {
 
     /// The physical address of a process's page-table root: `mm->pgd` through the kernel's
     /// page tables, else through the direct map (`pgd - page_offset_base`).
-    fn root_of(&self, info: &TaskInfo) -> Option<u64> {
+    fn root_of(&self, info: &TaskInfo) -> Option<PhysAddr> {
         if info.pgd == 0 {
             return None;
         }
-        if let Ok(Some(p)) = self.space.kernel_to_phys(info.pgd) {
+        if let Ok(Some(p)) = self.space.kernel_to_phys(VirtAddr(info.pgd)) {
             return Some(p);
         }
         let base = self
@@ -191,7 +192,7 @@ impl KernelDump {
             .symbol("page_offset_base")
             .and_then(|a| self.space.read_u64(a))
             .ok()?;
-        info.pgd.checked_sub(base)
+        info.pgd.checked_sub(base).map(PhysAddr)
     }
 
     /// Reads `range` of a process's memory (bounded), only the leading captured bytes.
@@ -201,7 +202,7 @@ impl KernelDump {
         };
         let len = (range.end - range.start).min(MAX_ARG_BLOCK) as usize;
         let mut buf = vec![0u8; len];
-        match self.space.read_user(root, range.start, &mut buf) {
+        match self.space.read_user(root, VirtAddr(range.start), &mut buf) {
             Ok(got) => {
                 let n = got
                     .captured
@@ -459,7 +460,7 @@ impl Evidence for KernelDump {
     fn read_memory(&self, pid: Pid, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
         let task = self.get(pid)?;
         match task.root {
-            Some(root) => self.space.read_user(root, addr, buf),
+            Some(root) => self.space.read_user(root, VirtAddr(addr), buf),
             None => {
                 buf.fill(0);
                 Ok(PartialRead::default())
@@ -476,9 +477,9 @@ impl Evidence for KernelDump {
         let t = self
             .space
             .paging()
-            .translate(self.space.phys(), root, addr)
+            .translate(self.space.phys(), root, VirtAddr(addr))
             .ok()??;
-        self.space.phys().slice(t.phys, len)
+        self.space.phys().slice(t.phys.get(), len)
     }
 
     fn search_physical(

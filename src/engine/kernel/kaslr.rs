@@ -15,6 +15,7 @@ use regex::bytes::Regex;
 
 use crate::engine::error::{Error, Result};
 use crate::engine::kernel::isf::Isf;
+use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::paging::Paging;
 use crate::engine::kernel::physical::PhysicalMemory;
 
@@ -55,7 +56,7 @@ pub struct KernelLayout {
     /// Physical address of a kernel-image symbol = ISF address − [`START_KERNEL_MAP`] + this.
     pub physical_shift: u64,
     /// Physical address of the kernel's top-level page table (`init_top_pgt`).
-    pub dtb: u64,
+    pub dtb: PhysAddr,
     /// 5-level paging.
     pub la57: bool,
     /// How it was found.
@@ -132,7 +133,7 @@ pub fn layout_from_vmcoreinfo(info: &Vmcoreinfo, isf: &Isf) -> Option<KernelLayo
     let root = info
         .hex("SYMBOL(init_top_pgt)")
         .or_else(|| info.hex("SYMBOL(swapper_pg_dir)"))?;
-    let dtb = root.checked_sub(START_KERNEL_MAP)?.checked_add(phys_base)?;
+    let dtb = PhysAddr(root.checked_sub(START_KERNEL_MAP)?.checked_add(phys_base)?);
     Some(KernelLayout {
         virtual_shift,
         physical_shift: virtual_shift.wrapping_add(phys_base),
@@ -204,7 +205,7 @@ pub fn layouts_from_banner(phys: &dyn PhysicalMemory, isf: &Isf) -> Result<Vec<K
         if vshift & 0xfff != 0 {
             continue;
         }
-        let dtb = root.wrapping_sub(START_KERNEL_MAP).wrapping_add(pshift);
+        let dtb = PhysAddr(root.wrapping_sub(START_KERNEL_MAP).wrapping_add(pshift));
         for la57 in [false, true] {
             out.push(KernelLayout {
                 virtual_shift: vshift,
@@ -235,7 +236,7 @@ pub fn verify(phys: &dyn PhysicalMemory, isf: &Isf, layout: &KernelLayout) -> Re
     let read = paging.read(
         phys,
         layout.dtb,
-        sym.wrapping_add(layout.virtual_shift),
+        VirtAddr(sym.wrapping_add(layout.virtual_shift)),
         &mut got,
     )?;
     Ok(read.captured_len() == want.len() && got == want)

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 use crate::engine::error::Result;
 use crate::engine::evidence::PartialRead;
+use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::physical::PhysicalMemory;
 
 /// Size of a base page.
@@ -36,7 +37,7 @@ const CACHE_LIMIT: usize = 1 << 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Translation {
     /// Physical address of the translated virtual address.
-    pub phys: u64,
+    pub phys: PhysAddr,
     /// Size of the page that maps it (4 KiB, 2 MiB or 1 GiB).
     pub page_size: u64,
 }
@@ -85,15 +86,16 @@ impl Paging {
     pub fn translate(
         &self,
         phys: &dyn PhysicalMemory,
-        root: u64,
-        vaddr: u64,
+        root: PhysAddr,
+        vaddr: VirtAddr,
     ) -> Result<Option<Translation>> {
+        let (root, vaddr) = (root.get(), vaddr.get());
         let page = vaddr >> 12;
         if let Ok(cache) = self.cache.lock()
             && let Some(frame) = cache.get(&(root, page))
         {
             return Ok(Some(Translation {
-                phys: frame | (vaddr & 0xfff),
+                phys: PhysAddr(frame | (vaddr & 0xfff)),
                 page_size: PAGE_SIZE,
             }));
         }
@@ -104,7 +106,7 @@ impl Paging {
             if cache.len() >= CACHE_LIMIT {
                 cache.clear();
             }
-            cache.insert((root, page), t.phys & !0xfff);
+            cache.insert((root, page), t.phys.get() & !0xfff);
         }
         Ok(Some(t))
     }
@@ -134,14 +136,14 @@ impl Paging {
                 let size = 1u64 << shift;
                 let base = entry & ADDR_MASK & !(size - 1);
                 return Ok(Some(Translation {
-                    phys: base | (vaddr & (size - 1)),
+                    phys: PhysAddr(base | (vaddr & (size - 1))),
                     page_size: size,
                 }));
             }
             table = entry & ADDR_MASK;
         }
         Ok(Some(Translation {
-            phys: table | (vaddr & 0xfff),
+            phys: PhysAddr(table | (vaddr & 0xfff)),
             page_size: PAGE_SIZE,
         }))
     }
@@ -151,10 +153,11 @@ impl Paging {
     pub fn read(
         &self,
         phys: &dyn PhysicalMemory,
-        root: u64,
-        vaddr: u64,
+        root: PhysAddr,
+        vaddr: VirtAddr,
         buf: &mut [u8],
     ) -> Result<PartialRead> {
+        let vaddr = vaddr.get();
         let mut out = PartialRead::default();
         let mut done = 0usize;
         while done < buf.len() {
@@ -166,9 +169,9 @@ impl Paging {
             let Some(dst) = buf.get_mut(done..done + n) else {
                 break;
             };
-            match self.translate(phys, root, addr)? {
+            match self.translate(phys, root, VirtAddr(addr))? {
                 Some(t) => {
-                    let got = phys.read_phys(t.phys, dst)?;
+                    let got = phys.read_phys(t.phys.get(), dst)?;
                     for r in got.captured {
                         out.push(r.start + done..r.end + done);
                     }
@@ -189,9 +192,10 @@ impl Paging {
     pub fn mapped(
         &self,
         phys: &dyn PhysicalMemory,
-        root: u64,
+        root: PhysAddr,
         range: Range<u64>,
     ) -> Result<Vec<(Range<u64>, u64)>> {
+        let root = root.get();
         let range = range.start..range.end.min(self.user_end());
         let mut out = Vec::new();
         if range.start < range.end {

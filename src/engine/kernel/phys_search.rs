@@ -17,6 +17,7 @@ use regex::bytes::Regex;
 
 use crate::engine::error::Result;
 use crate::engine::evidence::{PhysHit, PhysOwner, Pid};
+use crate::engine::kernel::addr::PhysAddr;
 use crate::engine::kernel::space::KernelSpace;
 use crate::engine::search::Summary;
 
@@ -37,7 +38,7 @@ pub struct OwnerProcess {
     /// Process name.
     pub comm: String,
     /// Physical address of its top-level page table.
-    pub root: u64,
+    pub root: PhysAddr,
 }
 
 /// One physically contiguous run mapped by a process.

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use crate::engine::error::Result;
 use crate::engine::evidence::PartialRead;
+use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::isf::Isf;
 use crate::engine::kernel::kaslr::KernelLayout;
 use crate::engine::kernel::memory::KernelMemory;
@@ -53,7 +54,7 @@ impl KernelSpace {
     }
 
     /// The physical address of a kernel virtual address, if it is mapped.
-    pub fn kernel_to_phys(&self, vaddr: u64) -> Result<Option<u64>> {
+    pub fn kernel_to_phys(&self, vaddr: VirtAddr) -> Result<Option<PhysAddr>> {
         Ok(self
             .paging
             .translate(&*self.phys, self.layout.dtb, vaddr)?
@@ -62,13 +63,13 @@ impl KernelSpace {
 
     /// Reads the memory of the address space rooted at physical `root` (a process's page
     /// table).
-    pub fn read_user(&self, root: u64, vaddr: u64, buf: &mut [u8]) -> Result<PartialRead> {
+    pub fn read_user(&self, root: PhysAddr, vaddr: VirtAddr, buf: &mut [u8]) -> Result<PartialRead> {
         self.paging.read(&*self.phys, root, vaddr, buf)
     }
 
     /// The lower-half virtual ranges within `range` that are mapped by the tables at `root`
     /// and whose frames are in the dump; sorted and coalesced.
-    pub fn user_captured(&self, root: u64, range: Range<u64>) -> Result<Vec<Range<u64>>> {
+    pub fn user_captured(&self, root: PhysAddr, range: Range<u64>) -> Result<Vec<Range<u64>>> {
         let ranges = self.phys.ranges();
         let mut out: Vec<Range<u64>> = Vec::new();
         for (virt, pstart) in self.paging.mapped(&*self.phys, root, range)? {
@@ -101,7 +102,8 @@ impl KernelMemory for KernelSpace {
     }
 
     fn read_kernel(&self, vaddr: u64, buf: &mut [u8]) -> Result<PartialRead> {
-        self.paging.read(&*self.phys, self.layout.dtb, vaddr, buf)
+        self.paging
+            .read(&*self.phys, self.layout.dtb, VirtAddr(vaddr), buf)
     }
 
     fn virtual_shift(&self) -> u64 {
