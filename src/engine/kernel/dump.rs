@@ -19,6 +19,7 @@ use crate::engine::evidence::{
     Evidence, EvidenceInfo, EvidenceKind, Listing, OpenFile, PartialRead, PhysHit, Pid, Process,
     Vma,
 };
+use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::cgroup::{container_id, pod_uid};
 use crate::engine::kernel::clock::start_clock_epoch_ns;
 use crate::engine::kernel::dpath::{PathRef, file_path};
@@ -28,7 +29,6 @@ use crate::engine::kernel::kaslr::{self, KernelLayout};
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::phys_search::{OwnerProcess, search_with_owners};
 use crate::engine::kernel::physical::open_physical;
-use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::space::KernelSpace;
 use crate::engine::kernel::structs::Structs;
 pub use crate::engine::kernel::symbols::missing_isf;

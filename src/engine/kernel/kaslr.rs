@@ -14,8 +14,8 @@
 use regex::bytes::Regex;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::kernel::isf::Isf;
 use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
+use crate::engine::kernel::isf::Isf;
 use crate::engine::kernel::paging::Paging;
 use crate::engine::kernel::physical::PhysicalMemory;
 

@@ -63,7 +63,12 @@ impl KernelSpace {
 
     /// Reads the memory of the address space rooted at physical `root` (a process's page
     /// table).
-    pub fn read_user(&self, root: PhysAddr, vaddr: VirtAddr, buf: &mut [u8]) -> Result<PartialRead> {
+    pub fn read_user(
+        &self,
+        root: PhysAddr,
+        vaddr: VirtAddr,
+        buf: &mut [u8],
+    ) -> Result<PartialRead> {
         self.paging.read(&*self.phys, root, vaddr, buf)
     }
 
