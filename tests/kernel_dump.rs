@@ -313,21 +313,21 @@ fn maps_and_files_come_through_the_evidence_interface() {
     }
 }
 
+/// The node guest's own view (acquisition/guest_view.json).
+fn guest_view() -> Value {
+    let path = support::fixture("linux-6.1-node")
+        .unwrap()
+        .join("acquisition/guest_view.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
 #[test]
 fn node_namespaces_cgroups_and_containers_match_the_guest() {
     for d in [Symbols::Isf, Symbols::Own].map(support::kernel::node_with) {
         let Some(d) = d else {
             return;
         };
-        let gv: Value = serde_json::from_slice(
-            &std::fs::read(
-                support::fixture("linux-6.1-node")
-                    .unwrap()
-                    .join("acquisition/guest_view.json"),
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        let gv = guest_view();
         let containers: BTreeMap<String, String> = gv["containers"]
             .as_array()
             .unwrap()
@@ -384,15 +384,7 @@ fn node_cmdlines_match_the_guest() {
         let Some(d) = d else {
             return;
         };
-        let gv: Value = serde_json::from_slice(
-            &std::fs::read(
-                support::fixture("linux-6.1-node")
-                    .unwrap()
-                    .join("acquisition/guest_view.json"),
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        let gv = guest_view();
         let procs = d.processes().unwrap();
         let mut compared = 0;
         for (pid, view) in gv["procs"].as_object().unwrap() {

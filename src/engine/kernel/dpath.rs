@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use crate::engine::error::{Error, Result};
 use crate::engine::kernel::isf::TypeRef;
 use crate::engine::kernel::memory::KernelMemory;
+use crate::engine::kernel::structs::UintField;
 
 /// Most steps (path components plus mount crossings) one path walk may take: `PATH_MAX`
 /// (4096) bytes hold at most 2048 components, so a longer walk is a loop or garbage.
@@ -343,38 +344,9 @@ fn ns_name(k: &dyn KernelMemory, dentry: u64, inode: u64) -> String {
 /// Reads an unsigned integer field of any width (1, 2, 4 or 8 bytes, an enum, a pointer or a
 /// bitfield), as the ISF declares it.
 pub fn read_uint(k: &dyn KernelMemory, base: u64, struct_name: &str, field: &str) -> Result<u64> {
-    let isf = k.isf();
-    let f = isf
-        .field(struct_name, field)
-        .ok_or_else(|| Error::Missing(format!("ISF field {struct_name}.{field}")))?;
-    let addr = base
-        .checked_add(f.offset)
-        .ok_or_else(|| corrupt(base, format!("{struct_name}.{field} address overflows")))?;
-    let (storage, bits) = match &f.kind {
-        TypeRef::Bitfield {
-            bit_position,
-            bit_length,
-            subtype,
-        } => (subtype.as_ref(), Some((*bit_position, *bit_length))),
-        other => (other, None),
-    };
-    let size = isf.type_size(storage).unwrap_or(8).clamp(1, 8);
-    let mut buf = [0u8; 8];
-    let part = buf
-        .get_mut(..usize::try_from(size).unwrap_or(8))
-        .ok_or_else(|| corrupt(addr, "field size".into()))?;
-    k.read_exact(addr, part)?;
-    let v = u64::from_le_bytes(buf);
-    Ok(match bits {
-        Some((pos, len)) => {
-            let shifted = v.checked_shr(pos).unwrap_or(0);
-            shifted
-                & 1u64
-                    .checked_shl(len)
-                    .map_or(u64::MAX, |m| m.wrapping_sub(1))
-        }
-        None => v,
-    })
+    UintField::of(k.isf(), struct_name, field)
+        .ok_or_else(|| Error::Missing(format!("ISF field {struct_name}.{field}")))?
+        .read(k, base)
 }
 
 /// A `Corrupt` error about kernel memory at `at`.

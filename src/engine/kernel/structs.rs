@@ -105,11 +105,10 @@ impl UintField {
         Ok(match self.bits {
             Some((pos, len)) => {
                 let shifted = v.checked_shr(pos).unwrap_or(0);
-                if len >= 64 {
-                    shifted
-                } else {
-                    shifted & ((1u64 << len) - 1)
-                }
+                shifted
+                    & 1u64
+                        .checked_shl(len)
+                        .map_or(u64::MAX, |m| m.wrapping_sub(1))
             }
             None => v,
         })
