@@ -96,7 +96,7 @@ impl KernelDump {
     }
 
     /// Opens `path` with the symbols `files` name (see
-    /// [`choose_symbols`](crate::engine::kernel::symbols::choose_symbols)).
+    /// [`choose_symbols`]).
     pub fn open_symbols(path: &Path, files: &SymbolFiles, cache: &CacheDir) -> Result<KernelDump> {
         let phys = open_physical(path)?;
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);

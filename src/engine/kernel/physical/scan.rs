@@ -34,7 +34,7 @@ fn joined(ranges: &[Range<u64>]) -> Vec<Range<u64>> {
 }
 
 /// Searches every physical range of `phys`; `sink` returns `false` to stop. Hits have no
-/// owner (see [`search_with_owners`]).
+/// owner (see [`search_with_owners`](crate::engine::kernel::phys_search::search_with_owners)).
 pub fn search_physical(
     phys: &dyn PhysicalMemory,
     regex: &Regex,

@@ -5,7 +5,7 @@
 //! VAR, DATASEC, FLOAT, DECL_TAG, TYPE_TAG, ENUM64); an unknown kind ends the parse with an
 //! error naming its offset, since its length cannot be known.
 //!
-//! Turning the records into the symbol index is [`super::btf_index`]'s work.
+//! Turning the records into the symbol index is `btf_index`'s work.
 
 use std::ops::Range;
 

@@ -1,6 +1,6 @@
 //! Symbols from the dump itself: the kernel's BTF blob (types) and its kallsyms tables
 //! (addresses), both found in physical memory, plus the table of global declarations
-//! ([`super::globals`]), made into the same index an ISF gives.
+//! (`globals.rs`), made into the same index an ISF gives.
 //!
 //! Where to look comes from VMCOREINFO when the dump has one (the kernel image's physical
 //! place from `SYMBOL(_stext)` and `NUMBER(phys_base)`, and `SYMBOL(kallsyms_token_table)`
