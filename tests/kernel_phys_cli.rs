@@ -240,3 +240,32 @@ fn physical_search_on_a_checkpoint_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn physical_search_reports_no_empty_match() {
+    use podmortem::engine::kernel::phys_search::search_physical;
+    use std::sync::atomic::AtomicBool;
+    let img = support::kernel_image::TaskImage::new();
+    let (dump, _) = img.write("phys-empty-match", None);
+    let phys = podmortem::engine::kernel::physical::open_physical(&dump).unwrap();
+    let re = regex::bytes::Regex::new("(?-u)Linux?").unwrap();
+    let mut hits = Vec::new();
+    let summary = search_physical(&*phys, &re, &AtomicBool::new(false), &mut |h| {
+        hits.push(h);
+        true
+    })
+    .unwrap();
+    assert!(!hits.is_empty());
+    // `a?` matches the empty string at every byte: none of those is a hit.
+    let re = regex::bytes::Regex::new("(?-u)\\x01?").unwrap();
+    let mut empty = 0usize;
+    let mut count = 0usize;
+    search_physical(&*phys, &re, &AtomicBool::new(false), &mut |h| {
+        count += 1;
+        empty += usize::from(h.len == 0);
+        true
+    })
+    .unwrap();
+    assert_eq!(empty, 0);
+    assert!(count < summary.bytes as usize / 2, "{count}");
+}

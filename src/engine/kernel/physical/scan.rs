@@ -2,7 +2,8 @@
 //! physical search uses (the analyst's `search --physical`, finding VMCOREINFO, the banner,
 //! the kernel's BTF and kallsyms). Each range (adjacent ranges joined, so a match may span
 //! them) is read in windows that overlap by [`OVERLAP`] bytes; a match is reported once, by
-//! the window it starts in. A cancel flag is checked between windows.
+//! the window it starts in; empty matches are not hits. A cancel flag is checked between
+//! windows.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,6 +78,9 @@ fn search_ranges(
             for m in regex.find_iter(hay) {
                 if m.start() as u64 >= step {
                     break;
+                }
+                if m.is_empty() {
+                    continue; // `a?` matches nothing at every byte: not a hit
                 }
                 summary.hits += 1;
                 let bytes = m.as_bytes();
