@@ -228,9 +228,27 @@ pub fn error_text(e: &anyhow::Error) -> String {
     text
 }
 
-/// Path of the bundled demo evidence.
-pub fn demo_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo-checkpoint.tar")
+/// The bundled demo checkpoint, built into the binary (so `demo` works from any folder and
+/// after `cargo install`).
+const DEMO: &[u8] = include_bytes!("../assets/demo-checkpoint.tar");
+
+/// Path of the bundled demo evidence: the binary's own copy, written once into podmortem's
+/// cache folder (`$PODMORTEM_CACHE_DIR/demo`, else the XDG cache), atomically, and reused
+/// while its bytes are the binary's.
+pub fn demo_path() -> Result<PathBuf> {
+    let isf_cache = crate::engine::kernel::isf::CacheDir::Default
+        .resolve()
+        .context("no cache folder for the demo evidence (set PODMORTEM_CACHE_DIR)")?;
+    let dir = isf_cache
+        .parent()
+        .map_or_else(|| isf_cache.clone(), std::path::Path::to_path_buf)
+        .join("demo");
+    let path = dir.join("demo-checkpoint.tar");
+    if std::fs::read(&path).ok().as_deref() != Some(DEMO) {
+        crate::engine::findings::write_atomic(&path, DEMO)
+            .with_context(|| format!("cannot write the demo evidence to {}", path.display()))?;
+    }
+    Ok(path)
 }
 
 /// Opens evidence with the CLI's options.
@@ -369,7 +387,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
                 _ => anyhow::bail!("give either a dump or --vmlinux, not both"),
             }
         }
-        Command::Demo => tables::info(&*open(&demo_path(), cli)?, false, &mut out),
+        Command::Demo => tables::info(&*open(&demo_path()?, cli)?, false, &mut out),
     }
 }
 

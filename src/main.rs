@@ -10,7 +10,7 @@ use podmortem::cli::{Cli, Command, demo_path, open, run};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (&cli.command, &cli.evidence) {
-        (Some(Command::Demo), _) => workbench(&cli, &demo_path()),
+        (Some(Command::Demo), _) => demo_path().and_then(|p| workbench(&cli, &p)),
         (Some(cmd), _) => run(&cli, cmd),
         (None, Some(path)) => workbench(&cli, path),
         (None, None) => {

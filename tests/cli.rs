@@ -268,3 +268,27 @@ fn fixture_json_commands_on_every_form() {
         }
     }
 }
+
+#[test]
+fn a_copied_binary_runs_the_demo_from_another_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("podmortem");
+    std::fs::copy(env!("CARGO_BIN_EXE_podmortem"), &bin).unwrap();
+    let cache = dir.path().join("cache");
+    let out = std::process::Command::new(&bin)
+        .arg("demo")
+        .current_dir(dir.path())
+        .env("PODMORTEM_CACHE_DIR", &cache)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("checkpoint"), "{text}");
+    // The binary's own copy, identical to the repository's asset.
+    let copy = std::fs::read(cache.join("demo/demo-checkpoint.tar")).unwrap();
+    assert_eq!(copy, std::fs::read(demo()).unwrap());
+}

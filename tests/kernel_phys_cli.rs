@@ -211,7 +211,8 @@ fn planted_rwx_secret_is_attributed_to_fxagent() {
 
 #[test]
 fn physical_search_on_a_checkpoint_is_an_error() {
-    let demo = podmortem::cli::demo_path();
+    let demo =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo-checkpoint.tar");
     let out = podmortem(&["search", "--physical", "--regex", "x"], &demo, None);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
