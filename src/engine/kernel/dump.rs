@@ -103,17 +103,11 @@ impl KernelDump {
         let mut warnings: Vec<String> = phys.warnings().to_vec();
         // The first VMCOREINFO is nearly always the right one; only when it does not check
         // out is the rest of memory searched for others.
-        let mut vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
+        let vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
         let (isf, matched) = choose_symbols(&*phys, path, files, cache, &vmci)?;
         // The walkers' structure layouts: a field every kernel has is known missing here.
         Structs::require(&isf)?;
-        let layout = match kaslr::find_layout(&*phys, &isf, &vmci) {
-            Ok(l) => l,
-            Err(_) => {
-                vmci = kaslr::vmcoreinfo_candidates(&*phys, usize::MAX)?;
-                kaslr::find_layout(&*phys, &isf, &vmci)?
-            }
-        };
+        let layout = kaslr::find_layout_searching(&*phys, &isf, &vmci)?;
         let space = KernelSpace::new(phys, isf, layout);
         let banner =
             String::from_utf8_lossy(&space.isf().banner().unwrap_or_default()).into_owned();

@@ -242,6 +242,19 @@ pub fn verify(phys: &dyn PhysicalMemory, isf: &Isf, layout: &KernelLayout) -> Re
     Ok(read.captured_len() == want.len() && got == want)
 }
 
+/// [`find_layout`] with the first VMCOREINFO found; when that does not check out, with
+/// every VMCOREINFO in memory.
+pub fn find_layout_searching(
+    phys: &dyn PhysicalMemory,
+    isf: &Isf,
+    first: &[Vmcoreinfo],
+) -> Result<KernelLayout> {
+    match find_layout(phys, isf, first) {
+        Ok(l) => Ok(l),
+        Err(_) => find_layout(phys, isf, &vmcoreinfo_candidates(phys, usize::MAX)?),
+    }
+}
+
 /// Finds and checks the kernel layout: VMCOREINFO candidates first, then the banner scan.
 /// The error says what was tried.
 pub fn find_layout(

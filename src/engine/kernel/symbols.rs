@@ -26,12 +26,9 @@ use crate::engine::kernel::physical::open_physical;
 /// translate `linux_banner` to the banner text).
 pub fn dump_symbols(path: &Path, cache: &CacheDir) -> Result<Isf> {
     let phys = open_physical(path)?;
-    let mut vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
+    let vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
     let isf = symbols_from_dump(&*phys, &vmci, cache, path)?;
-    if kaslr::find_layout(&*phys, &isf, &vmci).is_err() {
-        vmci = kaslr::vmcoreinfo_candidates(&*phys, usize::MAX)?;
-        kaslr::find_layout(&*phys, &isf, &vmci)?;
-    }
+    kaslr::find_layout_searching(&*phys, &isf, &vmci)?;
     Ok(isf)
 }
 
