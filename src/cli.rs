@@ -38,6 +38,10 @@ pub struct Cli {
     /// The System.map of --vmlinux's kernel (symbols the vmlinux lacks).
     #[arg(long, global = true, requires = "vmlinux")]
     pub system_map: Option<PathBuf>,
+    /// Write a diagnostic log to FILE (level from `PODMORTEM_LOG`, default debug). With only
+    /// `PODMORTEM_LOG` set, the log goes to the XDG state folder. Never to the terminal.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 }
 
 /// The evidence argument shared by every command.
@@ -258,11 +262,24 @@ pub fn open(path: &std::path::Path, cli: &Cli) -> Result<Box<dyn Evidence>> {
         vmlinux: cli.vmlinux.clone(),
         system_map: cli.system_map.clone(),
     };
-    open_evidence(path, &opts).with_context(|| format!("cannot open {}", path.display()))
+    let started = std::time::Instant::now();
+    tracing::debug!(path = %path.display(), ?opts, "opening evidence");
+    let ev =
+        open_evidence(path, &opts).with_context(|| format!("cannot open {}", path.display()))?;
+    let info = ev.info();
+    tracing::debug!(
+        kind = ?info.kind,
+        format = %info.format,
+        warnings = info.warnings.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "evidence open"
+    );
+    Ok(ev)
 }
 
 /// Runs a non-interactive command.
 pub fn run(cli: &Cli, command: &Command) -> Result<()> {
+    tracing::debug!(?command, "command");
     let result = run_command(cli, command);
     // Errors met after opening (no such pid, a damaged member read later) name the evidence.
     match (result, command.evidence()) {

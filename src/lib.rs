@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod engine;
 pub mod jobs;
+pub mod log;
 pub mod sanitize;
 pub mod tui;
 pub mod units;

@@ -9,6 +9,9 @@ use podmortem::cli::{Cli, Command, demo_path, open, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = podmortem::log::init(cli.log.as_deref()) {
+        let _ = writeln!(std::io::stderr(), "podmortem: warning: no log: {e}");
+    }
     let result = match (&cli.command, &cli.evidence) {
         (Some(Command::Demo), _) => demo_path().and_then(|p| workbench(&cli, &p)),
         (Some(cmd), _) => run(&cli, cmd),
@@ -21,6 +24,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            tracing::error!("{e:#}");
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }

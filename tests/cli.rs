@@ -292,3 +292,43 @@ fn a_copied_binary_runs_the_demo_from_another_folder() {
     let copy = std::fs::read(cache.join("demo/demo-checkpoint.tar")).unwrap();
     assert_eq!(copy, std::fs::read(demo()).unwrap());
 }
+
+/// `PODMORTEM_LOG=debug` writes a log file in the XDG state folder (or `--log FILE`) and
+/// prints nothing more on the terminal than a run without it.
+#[test]
+fn a_debug_log_goes_to_a_file_and_never_to_the_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = demo();
+    let args = ["ps", s(&d)];
+    let quiet = Command::new(env!("CARGO_BIN_EXE_podmortem"))
+        .args(args)
+        .env_remove("PODMORTEM_LOG")
+        .output()
+        .unwrap();
+    let logged = Command::new(env!("CARGO_BIN_EXE_podmortem"))
+        .args(args)
+        .env("PODMORTEM_LOG", "debug")
+        .env("XDG_STATE_HOME", tmp.path())
+        .output()
+        .unwrap();
+    assert!(logged.status.success());
+    assert_eq!(logged.stdout, quiet.stdout, "same output with the log on");
+    assert_eq!(logged.stderr, quiet.stderr, "nothing extra on stderr");
+    let log = std::fs::read_to_string(tmp.path().join("podmortem/podmortem.log")).unwrap();
+    assert!(log.contains("podmortem started"), "{log}");
+    assert!(log.contains("DEBUG"), "debug events are written: {log}");
+    assert!(!log.contains('\x1b'), "no colour codes in the log");
+
+    let file = tmp.path().join("explicit.log");
+    let out = Command::new(env!("CARGO_BIN_EXE_podmortem"))
+        .args(["info", s(&d), "--log", s(&file)])
+        .env_remove("PODMORTEM_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("podmortem started")
+    );
+}
