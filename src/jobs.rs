@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::engine::evidence::Evidence;
+use crate::engine::evidence::{Evidence, Pid};
 use crate::engine::search::{Hit, SearchRequest, Sink, Summary, search};
 
 /// Messages from jobs.
@@ -57,6 +57,34 @@ pub enum JobEvent {
         /// The file written, or the error.
         result: Result<crate::engine::extract::Extracted, String>,
     },
+    /// Suspicious memory areas counted for some processes (sent in batches).
+    Marks {
+        /// (pid, number of writable+executable or anonymous executable areas).
+        counts: Vec<(Pid, usize)>,
+    },
+    /// A rootfs file was read and hashed for its preview.
+    Preview {
+        /// Generation of the request.
+        generation: u64,
+        /// The preview, or why the file could not be read.
+        result: Result<FilePreview, String>,
+    },
+}
+
+/// At most this many bytes of a file are kept for a preview.
+pub const PREVIEW_CAP: usize = 64 << 10;
+
+/// The head and hash of a rootfs file, for the preview.
+#[derive(Debug, Clone, Default)]
+pub struct FilePreview {
+    /// The file.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// SHA-256 of all its bytes, lower-case hex.
+    pub sha256: String,
+    /// Its first [`PREVIEW_CAP`] bytes.
+    pub head: Vec<u8>,
 }
 
 /// Where jobs send their messages.
@@ -214,6 +242,54 @@ impl Jobs {
             let result = crate::engine::extract::extract_memory(&*ev, pid, range, &dir, false)
                 .map_err(|e| e.to_string());
             emit(JobEvent::Extracted { result });
+        });
+    }
+
+    /// Counts the suspicious memory areas of processes in the background, after the first
+    /// frame; results come in batches so the tree fills in as they arrive.
+    pub fn scan_marks(&self, ev: Arc<dyn Evidence>, pids: Vec<Pid>) {
+        let emit = self.emit.clone();
+        self.run(move || {
+            let started = Instant::now();
+            let mut counts = Vec::new();
+            let mut last = Instant::now();
+            for pid in pids {
+                match ev.maps(pid) {
+                    Ok(vmas) => {
+                        let n = vmas.iter().filter(|v| v.is_suspicious()).count();
+                        counts.push((pid, n));
+                    }
+                    Err(e) => tracing::debug!(pid, "marks: memory areas unreadable: {e}"),
+                }
+                if last.elapsed() >= FLUSH_EVERY {
+                    emit(JobEvent::Marks {
+                        counts: std::mem::take(&mut counts),
+                    });
+                    last = Instant::now();
+                }
+            }
+            emit(JobEvent::Marks { counts });
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "marks done"
+            );
+        });
+    }
+
+    /// Reads and hashes a rootfs file in the background for its preview.
+    pub fn preview_file(&self, ev: Arc<dyn Evidence>, path: String, generation: u64) {
+        let emit = self.emit.clone();
+        self.run(move || {
+            let result = ev
+                .rootfs_read(&path)
+                .map(|bytes| FilePreview {
+                    size: bytes.len() as u64,
+                    sha256: crate::engine::findings::hex_string(&Sha256::digest(&bytes)),
+                    head: bytes.get(..PREVIEW_CAP).unwrap_or(&bytes).to_vec(),
+                    path,
+                })
+                .map_err(|e| e.to_string());
+            emit(JobEvent::Preview { generation, result });
         });
     }
 

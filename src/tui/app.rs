@@ -1,49 +1,26 @@
 //! The workbench state and its one entry point for change, [`App::update`].
+//!
+//! The app owns every pane's state. It hands an action to the focused pane, which changes
+//! only its own state and returns [`Command`]s; [`App::apply`] carries those out. Panes read
+//! the rest of the workbench through a [`Ctx`].
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ratatui::text::Line;
 use ratatui_textarea::TextArea;
 
 use crate::engine::evidence::{Evidence, EvidenceInfo, Pid, Process, Vma};
-use crate::engine::findings::{Session, SessionStore, Target, evidence_identity, export};
+use crate::engine::findings::{Session, SessionStore, Target, evidence_identity};
 use crate::jobs::{JobEvent, Jobs};
 use crate::tui::action::{Action, Pane};
-use crate::tui::panes::{findings, hex, maps, processes, rootfs, search};
+pub use crate::tui::command::{Command, Ctx, Level, PromptKind};
+use crate::tui::panes::{details, findings, hex, maps, processes, rootfs, search};
+use crate::tui::paths::default_export_path;
 
-/// Facts about a process computed once at open, for the tree's flags.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProcFlags {
-    /// Memory areas that are writable+executable or anonymous executable.
-    pub suspicious_vmas: usize,
-}
+mod prompts;
 
-/// What a text prompt is for.
-#[derive(Debug, Clone)]
-pub enum PromptKind {
-    /// Filter the process list.
-    Filter,
-    /// Go to an address in the hex pane.
-    Goto,
-    /// The note of a new finding.
-    NewFinding(Target),
-    /// Edit a finding's note.
-    EditNote(u64),
-    /// Edit a finding's tags.
-    EditTags(u64),
-    /// Export findings to this path.
-    ExportPath,
-    /// Extract a rootfs file into this folder.
-    ExtractDir(String),
-    /// Extract a process's memory area into this folder.
-    ExtractVma {
-        /// The process.
-        pid: Pid,
-        /// The area.
-        range: std::ops::Range<u64>,
-    },
-}
+pub use prompts::split_tags;
 
 /// A one-line text prompt.
 #[derive(Debug, Clone)]
@@ -88,18 +65,11 @@ pub enum Overlay {
         pid: Pid,
         /// First line shown.
         scroll: u16,
+        /// The lines, read from the evidence when the popup opened.
+        lines: Vec<Line<'static>>,
     },
     /// A text prompt.
     Prompt(Box<Prompt>),
-}
-
-/// Severity of a status message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Information.
-    Info,
-    /// Something failed.
-    Error,
 }
 
 /// The whole workbench.
@@ -110,8 +80,6 @@ pub struct App {
     pub info: EvidenceInfo,
     /// Processes, sorted by pid.
     pub procs: Vec<Process>,
-    /// Flags by pid.
-    pub flags: HashMap<Pid, ProcFlags>,
     /// Focused pane.
     pub focus: Pane,
     /// Popup, if any.
@@ -160,29 +128,45 @@ pub struct SessionOptions {
     pub data_dir: Option<PathBuf>,
 }
 
+/// A [`Ctx`] borrowing the app's fields one by one, so that a pane's state can be borrowed
+/// mutably beside it: `$selected` is the selected pid, `$hits` and `$pattern` the search's
+/// results as the pane may see them.
+macro_rules! ctx {
+    ($app:ident, $selected:expr, $hits:expr, $pattern:expr) => {
+        Ctx {
+            ev: &$app.ev,
+            info: &$app.info,
+            procs: &$app.procs,
+            selected_pid: $selected,
+            session: &$app.session,
+            hits: $hits,
+            last_pattern: $pattern,
+            page_rows: usize::from($app.size.1.saturating_sub(7)).max(1),
+        }
+    };
+}
+
 impl App {
     /// Opens the workbench on evidence; loads the saved findings of this evidence.
+    ///
+    /// Only what the first frame needs is read here; the process tree's marks, the rootfs
+    /// preview and the evidence's hash come from background jobs.
     pub fn new(ev: Arc<dyn Evidence>, jobs: Jobs, opts: &SessionOptions) -> App {
         let info = ev.info();
-        let mut procs = ev.processes().unwrap_or_default();
-        procs.sort_by_key(|p| p.pid);
-        let flags = procs
-            .iter()
-            .map(|p| {
-                let suspicious = ev
-                    .maps(p.pid)
-                    .map(|m| m.iter().filter(|v| v.is_suspicious()).count())
-                    .unwrap_or(0);
-                (
-                    p.pid,
-                    ProcFlags {
-                        suspicious_vmas: suspicious,
-                    },
-                )
-            })
-            .collect();
         let mut status = None;
-        let id = evidence_identity(&info.path).unwrap_or_else(|_| "unknown".into());
+        let mut procs = match ev.processes() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!("processes unreadable: {e}");
+                status = Some((format!("processes unreadable: {e}"), Level::Error));
+                Vec::new()
+            }
+        };
+        procs.sort_by_key(|p| p.pid);
+        let id = evidence_identity(&info.path).unwrap_or_else(|e| {
+            tracing::warn!("evidence identity: {e}");
+            "unknown".into()
+        });
         let store = match SessionStore::for_evidence(&id, opts.data_dir.clone()) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -192,7 +176,7 @@ impl App {
         };
         let session = match store.as_ref().map(SessionStore::load) {
             Some(Ok(Some(s))) => {
-                status = Some((
+                status.get_or_insert((
                     format!("{} saved finding(s) loaded", s.findings.len()),
                     Level::Info,
                 ));
@@ -212,7 +196,6 @@ impl App {
             ev,
             info,
             procs,
-            flags,
             focus: Pane::Processes,
             overlay: None,
             status,
@@ -229,45 +212,62 @@ impl App {
             evidence_sha256: None,
             jobs,
         };
+        tracing::debug!(processes = app.procs.len(), "workbench open");
         if !app.info.path.is_dir() {
             app.jobs.hash_file(app.info.path.clone());
+        }
+        let pids = app.procs.iter().map(|p| p.pid).collect();
+        app.jobs.scan_marks(app.ev.clone(), pids);
+        if let Some(c) = app.rootfs.first_preview() {
+            app.apply(c);
         }
         app.sync_selection();
         app
     }
 
+    /// What panes may read of the workbench (for drawing).
+    pub fn ctx(&self) -> Ctx<'_> {
+        let selected = self.selected_process().map(|p| p.pid);
+        ctx!(self, selected, &self.search.hits, &self.search.last_pattern)
+    }
+
     /// The process under the cursor of the process pane.
     pub fn selected_process(&self) -> Option<&Process> {
-        let rows = processes::rows(self);
-        let row = rows.get(self.processes.cursor.selected)?;
-        self.procs.get(row.idx)
+        self.processes.selected(&self.procs)
     }
 
     /// A process by pid.
     pub fn process(&self, pid: Pid) -> Option<&Process> {
-        self.procs.iter().find(|p| p.pid == pid)
+        self.ctx().process(pid)
     }
 
     /// Loads the maps of the selected process when the selection changed.
     pub fn sync_selection(&mut self) {
         let pid = self.selected_process().map(|p| p.pid);
-        if pid != self.maps.pid {
-            self.maps.pid = pid;
-            self.maps.vmas = pid.and_then(|p| self.ev.maps(p).ok()).unwrap_or_default();
-            self.maps.cursor = Default::default();
-            let warnings = pid.map_or_else(Vec::new, |p| {
-                self.ev
-                    .walk_warnings(p, crate::engine::evidence::Listing::Maps)
-            });
-            if let Some(first) = warnings.first() {
-                self.error_msg(format!(
-                    "memory areas may be incomplete: {first}{}",
-                    match warnings.len() {
-                        1 => String::new(),
-                        n => format!(" (+{} more)", n - 1),
-                    }
-                ));
+        if pid == self.maps.pid {
+            return;
+        }
+        let vmas = match pid.map(|p| self.ev.maps(p)) {
+            Some(Ok(v)) => v,
+            Some(Err(e)) => {
+                self.error_msg(format!("memory areas unreadable: {e}"));
+                Vec::new()
             }
+            None => Vec::new(),
+        };
+        maps::show(&mut self.maps, pid, vmas);
+        let warnings = pid.map_or_else(Vec::new, |p| {
+            self.ev
+                .walk_warnings(p, crate::engine::evidence::Listing::Maps)
+        });
+        if let Some(first) = warnings.first() {
+            self.error_msg(format!(
+                "memory areas may be incomplete: {first}{}",
+                match warnings.len() {
+                    1 => String::new(),
+                    n => format!(" (+{} more)", n - 1),
+                }
+            ));
         }
     }
 
@@ -278,24 +278,9 @@ impl App {
 
     /// Sets an error message.
     pub fn error_msg(&mut self, msg: impl Into<String>) {
-        self.status = Some((msg.into(), Level::Error));
-    }
-
-    /// Saves the findings now (atomic); reports failures in the status line.
-    pub fn save_findings(&mut self) {
-        if let Some(store) = &self.store
-            && let Err(e) = store.save(&self.session)
-        {
-            // The reason first: a long path must not push it off an 80-column status line.
-            let msg = match e {
-                crate::engine::error::Error::Io { path, source } => format!(
-                    "could not save findings: {source} ({}); they are kept in memory",
-                    path.display()
-                ),
-                other => format!("could not save findings: {other}"),
-            };
-            self.error_msg(msg);
-        }
+        let msg = msg.into();
+        tracing::info!("status: {msg}");
+        self.status = Some((msg, Level::Error));
     }
 
     /// Maps of a process (cached for the selected one).
@@ -303,7 +288,10 @@ impl App {
         if self.maps.pid == Some(pid) {
             return self.maps.vmas.clone();
         }
-        self.ev.maps(pid).unwrap_or_default()
+        self.ev.maps(pid).unwrap_or_else(|e| {
+            tracing::warn!(pid, "memory areas unreadable: {e}");
+            Vec::new()
+        })
     }
 
     /// Rows of the main area (for page sizes).
@@ -323,6 +311,7 @@ impl App {
 
     /// Handles one action.
     pub fn update(&mut self, action: Action) {
+        tracing::trace!(?action, focus = ?self.focus, "action");
         match action {
             Action::Resize(w, h) => {
                 self.size = (w, h);
@@ -339,7 +328,10 @@ impl App {
             return;
         }
         if self.focus == Pane::Search && self.search.editing {
-            search::update_editing(self, action);
+            let selected = self.selected_process().map(|p| p.pid);
+            let cx = ctx!(self, selected, &[], "");
+            let cmds = search::update_editing(&mut self.search, &cx, action);
+            self.apply_all(cmds);
             return;
         }
         match action {
@@ -352,22 +344,114 @@ impl App {
             Action::ToggleHelp => self.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::Export => {
                 let default = default_export_path(&self.info.path);
-                self.overlay = Some(Overlay::Prompt(Prompt::new(
+                self.apply(Command::prompt(
                     PromptKind::ExportPath,
                     "export findings to",
-                    &default,
-                )));
+                    default,
+                ));
             }
-            other => match self.focus {
-                Pane::Processes => processes::update(self, other),
-                Pane::Maps => maps::update(self, other),
-                Pane::Hex => hex::update(self, other),
-                Pane::Search => search::update(self, other),
-                Pane::Rootfs => rootfs::update(self, other),
-                Pane::Findings => findings::update(self, other),
-            },
+            other => {
+                let cmds = self.dispatch(other);
+                self.apply_all(cmds);
+            }
         }
         self.sync_selection();
+    }
+
+    /// Hands an action to the focused pane.
+    fn dispatch(&mut self, action: Action) -> Vec<Command> {
+        let sel = self.selected_process().map(|p| p.pid);
+        match self.focus {
+            Pane::Processes => processes::update(
+                &mut self.processes,
+                &ctx!(self, sel, &self.search.hits, &self.search.last_pattern),
+                action,
+            ),
+            Pane::Maps => maps::update(
+                &mut self.maps,
+                &ctx!(self, sel, &self.search.hits, &self.search.last_pattern),
+                action,
+            ),
+            Pane::Hex => {
+                hex::update(self, action);
+                Vec::new()
+            }
+            Pane::Search => search::update(&mut self.search, &ctx!(self, sel, &[], ""), action),
+            Pane::Rootfs => rootfs::update(
+                &mut self.rootfs,
+                &ctx!(self, sel, &self.search.hits, &self.search.last_pattern),
+                action,
+            ),
+            Pane::Findings => findings::update(
+                &mut self.findings,
+                &ctx!(self, sel, &self.search.hits, &self.search.last_pattern),
+                action,
+            ),
+        }
+    }
+
+    fn apply_all(&mut self, cmds: Vec<Command>) {
+        for c in cmds {
+            self.apply(c);
+        }
+    }
+
+    /// Carries out a pane's request.
+    pub fn apply(&mut self, cmd: Command) {
+        tracing::trace!(?cmd, "command");
+        match cmd {
+            Command::Focus(p) => self.focus = p,
+            Command::OpenHex {
+                pid,
+                addr,
+                highlight,
+            } => hex::open(self, pid, addr, highlight),
+            Command::ShowProcess { pid, pane } => {
+                self.processes.select(&self.procs, pid);
+                self.sync_selection();
+                self.focus = pane;
+            }
+            Command::ShowVma { pid, start } => {
+                self.processes.select(&self.procs, pid);
+                self.sync_selection();
+                maps::select_start(&mut self.maps, start);
+                self.focus = Pane::Maps;
+            }
+            Command::ShowFile { path } => {
+                self.focus = Pane::Rootfs;
+                if let Some(c) = self.rootfs.select_path(&path) {
+                    self.apply(c);
+                }
+            }
+            Command::Details(pid) => {
+                let lines = details::lines(&self.ctx(), pid);
+                self.overlay = Some(Overlay::Details {
+                    pid,
+                    scroll: 0,
+                    lines,
+                });
+            }
+            Command::Bookmark { target, note } => self.bookmark(target, &note),
+            Command::Prompt { kind, title, text } => {
+                self.overlay = Some(Overlay::Prompt(Prompt::new(kind, title, &text)))
+            }
+            Command::DeleteFinding(id) => {
+                self.session.remove(id);
+                self.save_findings();
+                findings::clamp(&mut self.findings, self.session.findings.len());
+                self.info_msg(format!("finding #{id} deleted"));
+            }
+            Command::Status(msg, Level::Info) => self.info_msg(msg),
+            Command::Status(msg, Level::Error) => self.error_msg(msg),
+            Command::StartSearch(req) => {
+                let generation = self.jobs.start_search(self.ev.clone(), req);
+                search::started(&mut self.search, generation);
+            }
+            Command::CancelSearch => self.jobs.cancel_search(),
+            Command::PreviewFile { path, generation } => {
+                self.jobs.preview_file(self.ev.clone(), path, generation)
+            }
+        }
     }
 
     fn update_overlay(&mut self, action: Action) {
@@ -396,114 +480,10 @@ impl App {
                     let text = prompt.text();
                     self.overlay = None;
                     self.submit_prompt(kind, text);
+                    self.sync_selection();
                 }
                 _ => {}
             },
-        }
-    }
-
-    /// Keeps a finding note still being typed (the workbench is ending: a signal, a lost
-    /// terminal) as a finding tagged `draft`, so no words the analyst typed are lost.
-    pub fn keep_draft(&mut self) {
-        let Some(Overlay::Prompt(prompt)) = self.overlay.take() else {
-            return;
-        };
-        let text = prompt.text();
-        let id = match prompt.kind {
-            PromptKind::NewFinding(target) => {
-                let (note, tags) = split_tags(&text);
-                self.session.add(target, note, tags)
-            }
-            PromptKind::EditNote(id) if !text.trim().is_empty() => {
-                let (note, _) = split_tags(&text);
-                match self.session.get_mut(id) {
-                    Some(f) => f.note = note,
-                    None => return,
-                }
-                id
-            }
-            _ => return,
-        };
-        if let Some(f) = self.session.get_mut(id) {
-            if !f.tags.iter().any(|t| t == "draft") {
-                f.tags.push("draft".into());
-            }
-            f.updated = crate::engine::time::now_rfc3339();
-        }
-    }
-
-    fn submit_prompt(&mut self, kind: PromptKind, text: String) {
-        match kind {
-            PromptKind::Filter => {
-                self.processes.filter = text;
-                self.processes.cursor = Default::default();
-            }
-            PromptKind::Goto => hex::goto(self, &text),
-            PromptKind::NewFinding(target) => {
-                let (note, tags) = split_tags(&text);
-                let id = self.session.add(target, note, tags);
-                self.save_findings();
-                if !matches!(self.status, Some((_, Level::Error))) {
-                    self.info_msg(format!(
-                        "finding #{id} saved ({} in total)",
-                        self.session.findings.len()
-                    ));
-                }
-            }
-            PromptKind::EditNote(id) => {
-                let (note, tags) = split_tags(&text);
-                if let Some(f) = self.session.get_mut(id) {
-                    f.note = note;
-                    for t in tags {
-                        if !f.tags.contains(&t) {
-                            f.tags.push(t);
-                        }
-                    }
-                    f.updated = crate::engine::time::now_rfc3339();
-                }
-                self.save_findings();
-            }
-            PromptKind::EditTags(id) => {
-                if let Some(f) = self.session.get_mut(id) {
-                    f.tags = text
-                        .split([',', ' '])
-                        .map(|t| t.trim().trim_start_matches('#').to_string())
-                        .filter(|t| !t.is_empty())
-                        .collect();
-                    f.updated = crate::engine::time::now_rfc3339();
-                }
-                self.save_findings();
-            }
-            PromptKind::ExportPath => self.export_to(PathBuf::from(text.trim())),
-            PromptKind::ExtractDir(path) => rootfs::extract(self, &path, text.trim()),
-            PromptKind::ExtractVma { pid, range } => maps::extract(self, pid, range, text.trim()),
-        }
-    }
-
-    /// Writes the findings export to `path`.
-    pub fn export_to(&mut self, path: PathBuf) {
-        if path.as_os_str().is_empty() {
-            return self.error_msg("no path given");
-        }
-        let doc = export(&*self.ev, &self.session, self.evidence_sha256.clone());
-        let mut bytes = Vec::new();
-        let result = crate::sanitize::json::to_writer_pretty(&mut bytes, &doc)
-            .map_err(|e| e.to_string())
-            .and_then(|()| {
-                crate::engine::findings::write_atomic(&path, &bytes).map_err(|e| e.to_string())
-            });
-        match result {
-            Ok(()) => self.info_msg(format!(
-                "{} finding(s) exported to {}{}",
-                doc.findings.len(),
-                path.display(),
-                if doc.evidence.sha256.is_none() {
-                    " (evidence sha256 still being computed)"
-                } else {
-                    ""
-                }
-            )),
-            Err(e) => self.error_msg(format!("export failed: {e}")),
         }
     }
 
@@ -513,60 +493,21 @@ impl App {
                 Ok(h) => self.evidence_sha256 = Some(h),
                 Err(e) => self.error_msg(format!("evidence sha256: {e}")),
             },
-            JobEvent::Extracted { result } => maps::extracted(self, result),
-            other => search::on_job(self, other),
+            JobEvent::Extracted { result } => self.extracted(result),
+            JobEvent::Marks { counts } => {
+                for (pid, n) in counts {
+                    self.processes
+                        .marks
+                        .insert(pid, processes::Marks { suspicious_vmas: n });
+                }
+            }
+            JobEvent::Preview { generation, result } => {
+                rootfs::on_preview(&mut self.rootfs, generation, result)
+            }
+            other => {
+                let cmds = search::on_job(&mut self.search, other);
+                self.apply_all(cmds);
+            }
         }
     }
-}
-
-/// Splits `#tags` out of a note.
-pub fn split_tags(text: &str) -> (String, Vec<String>) {
-    let mut tags = Vec::new();
-    for word in text.split_whitespace() {
-        if let Some(t) = word.strip_prefix('#')
-            && !t.is_empty()
-            && !tags.iter().any(|x: &String| x == t)
-        {
-            tags.push(t.to_string());
-        }
-    }
-    (text.trim().to_string(), tags)
-}
-
-/// The default export path: `findings-<evidence>.json` in the working folder (see
-/// [`default_output_path`]).
-pub fn default_export_path(evidence: &std::path::Path) -> String {
-    let stem = evidence
-        .file_name()
-        .map(|n| {
-            n.to_string_lossy()
-                .split('.')
-                .next()
-                .unwrap_or("evidence")
-                .to_string()
-        })
-        .unwrap_or_else(|| "evidence".into());
-    let name = format!(
-        "findings-{}.json",
-        crate::engine::extract::safe_relative(&stem).display()
-    );
-    default_output_path(evidence, &name)
-}
-
-/// Where the workbench proposes to write `name`: the working folder, unless that is where
-/// the evidence is or inside an evidence folder (nothing is ever written next to or into the
-/// evidence); then the data folder.
-pub fn default_output_path(evidence: &std::path::Path, name: &str) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let cwd = std::fs::canonicalize(&cwd).unwrap_or(cwd);
-    let evidence = std::fs::canonicalize(evidence).ok();
-    let next_to = evidence.as_deref().and_then(|p| p.parent()) == Some(cwd.as_path());
-    let inside = evidence
-        .as_deref()
-        .is_some_and(|p| p.is_dir() && cwd.starts_with(p));
-    if next_to || inside {
-        let data = crate::engine::findings::default_data_dir().unwrap_or_else(std::env::temp_dir);
-        return data.join("exports").join(name).display().to_string();
-    }
-    name.to_string()
 }

@@ -72,21 +72,24 @@ pub fn draw(f: &mut Frame, app: &App) {
     .areas(area);
     draw_header(f, header, app);
     draw_tabs(f, tabs, app);
+    let cx = app.ctx();
     for (pane, rect, focused) in pane_areas(app) {
         match pane {
-            Pane::Processes => processes::draw(f, rect, app, focused),
-            Pane::Maps => maps::draw(f, rect, app, focused),
+            Pane::Processes => processes::draw(f, rect, &app.processes, &cx, focused),
+            Pane::Maps => maps::draw(f, rect, &app.maps, &cx, focused),
             Pane::Hex => hex::draw(f, rect, app, focused),
-            Pane::Search => search::draw(f, rect, app, focused),
-            Pane::Rootfs => rootfs::draw(f, rect, app, focused),
-            Pane::Findings => findings::draw(f, rect, app, focused),
+            Pane::Search => search::draw(f, rect, &app.search, &cx, focused),
+            Pane::Rootfs => rootfs::draw(f, rect, &app.rootfs, &cx, focused),
+            Pane::Findings => findings::draw(f, rect, &app.findings, &cx, focused),
         }
     }
     draw_status(f, status, app);
     draw_footer(f, footer, app);
     match &app.overlay {
         Some(Overlay::Help { scroll }) => help::draw(f, area, *scroll),
-        Some(Overlay::Details { pid, scroll }) => details::draw(f, area, app, *pid, *scroll),
+        Some(Overlay::Details { pid, scroll, lines }) => {
+            details::draw(f, area, *pid, lines, *scroll)
+        }
         Some(Overlay::Prompt(p)) => prompt::draw(f, area, p),
         None => {}
     }

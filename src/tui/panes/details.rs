@@ -8,12 +8,12 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use crate::engine::evidence::Pid;
 use crate::sanitize::sanitize;
-use crate::tui::app::App;
+use crate::tui::command::Ctx;
 use crate::tui::theme;
 
-/// The lines of the details of a process.
-pub fn lines(app: &App, pid: Pid) -> Vec<Line<'static>> {
-    let Some(p) = app.process(pid) else {
+/// The lines of the details of a process (read once when the popup opens, not per frame).
+pub fn lines(cx: &Ctx, pid: Pid) -> Vec<Line<'static>> {
+    let Some(p) = cx.process(pid) else {
         return vec![Line::raw(format!("no process {pid}"))];
     };
     let mut out = vec![
@@ -53,7 +53,7 @@ pub fn lines(app: &App, pid: Pid) -> Vec<Line<'static>> {
         out.push(Line::raw(format!("  {:>7} {}", t.tid, sanitize(&t.comm))));
     }
     out.push(Line::raw(""));
-    match app.ev.files(pid) {
+    match cx.ev.files(pid) {
         Ok(files) => {
             let (sockets, others): (Vec<_>, Vec<_>) =
                 files.iter().partition(|f| f.kind == "socket");
@@ -108,7 +108,7 @@ pub fn lines(app: &App, pid: Pid) -> Vec<Line<'static>> {
         )),
     }
     out.push(Line::raw(""));
-    match app.ev.environment(pid) {
+    match cx.ev.environment(pid) {
         Ok(env) => {
             out.push(Line::styled(
                 format!("Environment ({})", env.len()),
@@ -127,7 +127,7 @@ pub fn lines(app: &App, pid: Pid) -> Vec<Line<'static>> {
 }
 
 /// Draws the popup.
-pub fn draw(f: &mut Frame, area: Rect, app: &App, pid: Pid, scroll: u16) {
+pub fn draw(f: &mut Frame, area: Rect, pid: Pid, lines: &[Line<'static>], scroll: u16) {
     let popup = crate::tui::ui::centered(area, 90, 85);
     f.render_widget(Clear, popup);
     let block = Block::default()
@@ -135,7 +135,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pid: Pid, scroll: u16) {
         .border_style(theme::BORDER_FOCUSED)
         .title(format!(" Process {pid} — ↑↓ scroll, Esc close "));
     f.render_widget(
-        Paragraph::new(lines(app, pid))
+        Paragraph::new(lines.to_vec())
             .block(block)
             .scroll((scroll, 0)),
         popup,

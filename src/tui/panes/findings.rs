@@ -8,9 +8,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use crate::engine::findings::Target;
 use crate::sanitize::sanitize;
 use crate::tui::action::{Action, Pane};
-use crate::tui::app::{App, Overlay, Prompt, PromptKind};
+use crate::tui::command::{Command, Ctx, PromptKind};
 use crate::tui::list::ListCursor;
-use crate::tui::panes::hex;
 use crate::tui::theme;
 
 /// State of the findings pane.
@@ -21,118 +20,92 @@ pub struct State {
 }
 
 /// Handles an action for the findings pane.
-pub fn update(app: &mut App, action: Action) {
-    let len = app.session.findings.len();
-    let cur = &mut app.findings.cursor;
+pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
+    let mut out = Vec::new();
+    let findings = &cx.session.findings;
+    let len = findings.len();
+    let cur = &mut st.cursor;
     match action {
         Action::Up => cur.move_by(-1, len),
         Action::Down => cur.move_by(1, len),
         Action::Home => cur.home(),
         Action::End => cur.end(len),
         Action::Delete => {
-            if let Some(f) = app.session.findings.get(cur.selected) {
-                let id = f.id;
-                app.session.remove(id);
-                app.save_findings();
-                app.info_msg(format!("finding #{id} deleted"));
+            if let Some(f) = findings.get(cur.selected) {
+                out.push(Command::DeleteFinding(f.id));
             }
         }
-        Action::Filter | Action::Sort => {}
         Action::EditTags => {
-            if let Some(f) = app.session.findings.get(cur.selected) {
-                let tags = f.tags.join(", ");
-                app.overlay = Some(Overlay::Prompt(Prompt::new(
+            if let Some(f) = findings.get(cur.selected) {
+                out.push(Command::prompt(
                     PromptKind::EditTags(f.id),
                     format!("tags of finding #{} (comma separated)", f.id),
-                    &tags,
-                )));
+                    f.tags.join(", "),
+                ));
             }
         }
         Action::EditNote => {
-            if let Some(f) = app.session.findings.get(cur.selected) {
-                let note = f.note.clone();
-                app.overlay = Some(Overlay::Prompt(Prompt::new(
+            if let Some(f) = findings.get(cur.selected) {
+                out.push(Command::prompt(
                     PromptKind::EditNote(f.id),
                     format!("note of finding #{}", f.id),
-                    &note,
-                )));
+                    f.note.clone(),
+                ));
             }
         }
         Action::Enter => {
-            if let Some(f) = app.session.findings.get(cur.selected) {
-                jump(app, f.target.clone());
+            if let Some(f) = findings.get(cur.selected) {
+                out.extend(jump(&f.target));
             }
         }
         _ => {}
     }
-    let len = app.session.findings.len();
-    app.findings.cursor.clamp(len);
-    let h = app.page_rows() / 2;
-    app.findings.cursor.scroll_to_selection(h);
+    st.cursor.clamp(len);
+    st.cursor.scroll_to_selection(cx.page_rows / 2);
+    out
 }
 
-fn jump(app: &mut App, target: Target) {
+/// Keeps the cursor inside the list after findings were removed.
+pub fn clamp(st: &mut State, len: usize) {
+    st.cursor.clamp(len);
+}
+
+/// The commands that show a finding's object.
+fn jump(target: &Target) -> Vec<Command> {
     match target {
-        Target::Process { pid, .. } => select_process(app, pid, Pane::Processes),
-        Target::Vma { pid, start, .. } => {
-            select_process(app, pid, Pane::Maps);
-            if let Some(i) = app.maps.vmas.iter().position(|v| v.start == start) {
-                app.maps.cursor.selected = i;
-            }
-        }
+        Target::Process { pid, .. } => vec![Command::ShowProcess {
+            pid: *pid,
+            pane: Pane::Processes,
+        }],
+        Target::Vma { pid, start, .. } => vec![Command::ShowVma {
+            pid: *pid,
+            start: *start,
+        }],
         Target::Memory {
             pid,
             address,
             length,
             ..
-        } => {
-            hex::open(
-                app,
-                pid,
-                address,
-                Some(address..address.saturating_add(length.max(1))),
-            );
-            app.focus = Pane::Hex;
         }
-        Target::SearchHit {
+        | Target::SearchHit {
             pid,
             address,
             length,
             ..
-        } => {
-            hex::open(
-                app,
-                pid,
-                address,
-                Some(address..address.saturating_add(length.max(1))),
-            );
-            app.focus = Pane::Hex;
-        }
-        Target::File { path, .. } => {
-            if let Some(i) = app.rootfs.visible().iter().position(|n| n.path == path) {
-                app.rootfs.cursor.selected = i;
-            }
-            app.focus = Pane::Rootfs;
-            crate::tui::panes::rootfs::update(app, Action::Cancel);
-        }
+        } => vec![
+            Command::OpenHex {
+                pid: *pid,
+                addr: *address,
+                highlight: Some(*address..address.saturating_add((*length).max(1))),
+            },
+            Command::Focus(Pane::Hex),
+        ],
+        Target::File { path, .. } => vec![Command::ShowFile { path: path.clone() }],
     }
-}
-
-fn select_process(app: &mut App, pid: u32, pane: Pane) {
-    app.processes.filter.clear();
-    let rows = crate::tui::panes::processes::rows(app);
-    if let Some(i) = rows
-        .iter()
-        .position(|r| app.procs.get(r.idx).is_some_and(|p| p.pid == pid))
-    {
-        app.processes.cursor.selected = i;
-    }
-    app.sync_selection();
-    app.focus = pane;
 }
 
 /// Draws the findings pane.
-pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
+pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(if focused {
@@ -142,11 +115,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         })
         .title(format!(
             " Findings ({}) — saved to the session file on every change ",
-            app.session.findings.len()
+            cx.session.findings.len()
         ));
     let inner = block.inner(area);
     f.render_widget(block, area);
-    if app.session.findings.is_empty() {
+    if cx.session.findings.is_empty() {
         let lines = vec![
             Line::raw(""),
             Line::styled(
@@ -164,9 +137,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let [list_area, detail_area] =
         Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(inner);
     let height = usize::from(list_area.height);
-    let offset = app.findings.cursor.visible_offset(height);
+    let offset = st.cursor.visible_offset(height);
     let mut lines = Vec::new();
-    for (i, fnd) in app
+    for (i, fnd) in cx
         .session
         .findings
         .iter()
@@ -174,7 +147,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         .skip(offset)
         .take(height)
     {
-        let selected = i == app.findings.cursor.selected;
+        let selected = i == st.cursor.selected;
         let style = theme::row(selected, focused);
         let tags = if fnd.tags.is_empty() {
             String::new()
@@ -198,7 +171,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         ]));
     }
     f.render_widget(Paragraph::new(lines), list_area);
-    if let Some(fnd) = app.session.findings.get(app.findings.cursor.selected) {
+    if let Some(fnd) = cx.session.findings.get(st.cursor.selected) {
         let detail = vec![
             Line::styled(
                 format!(

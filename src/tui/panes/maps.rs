@@ -7,13 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::engine::evidence::{Pid, Vma, VmaKind};
-use crate::engine::extract::Extracted;
 use crate::engine::findings::Target;
 use crate::sanitize::sanitize;
 use crate::tui::action::{Action, Pane};
-use crate::tui::app::{App, Overlay, Prompt, PromptKind};
+use crate::tui::command::{Command, Ctx, PromptKind};
 use crate::tui::list::ListCursor;
-use crate::tui::panes::hex;
+use crate::tui::paths::default_output_path;
 use crate::tui::theme;
 use crate::units::human_size;
 
@@ -29,10 +28,11 @@ pub struct State {
 }
 
 /// Handles an action for the maps pane.
-pub fn update(app: &mut App, action: Action) {
-    let len = app.maps.vmas.len();
-    let page = app.page_rows() as isize;
-    let cur = &mut app.maps.cursor;
+pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
+    let mut out = Vec::new();
+    let len = st.vmas.len();
+    let page = cx.page_rows as isize;
+    let cur = &mut st.cursor;
     match action {
         Action::Up => cur.move_by(-1, len),
         Action::Down => cur.move_by(1, len),
@@ -41,18 +41,17 @@ pub fn update(app: &mut App, action: Action) {
         Action::Home => cur.home(),
         Action::End => cur.end(len),
         Action::Enter => {
-            if let (Some(pid), Some(v)) =
-                (app.maps.pid, app.maps.vmas.get(app.maps.cursor.selected))
-            {
-                let start = v.start;
-                hex::open(app, pid, start, None);
-                app.focus = Pane::Hex;
+            if let (Some(pid), Some(v)) = (st.pid, st.vmas.get(st.cursor.selected)) {
+                out.push(Command::OpenHex {
+                    pid,
+                    addr: v.start,
+                    highlight: None,
+                });
+                out.push(Command::Focus(Pane::Hex));
             }
         }
         Action::Extract => {
-            if let (Some(pid), Some(v)) =
-                (app.maps.pid, app.maps.vmas.get(app.maps.cursor.selected))
-            {
+            if let (Some(pid), Some(v)) = (st.pid, st.vmas.get(st.cursor.selected)) {
                 let range = v.start..v.end;
                 let title = format!(
                     "extract pid {pid} {:#x}-{:#x} ({}) into folder",
@@ -60,66 +59,47 @@ pub fn update(app: &mut App, action: Action) {
                     v.end,
                     human_size(v.size())
                 );
-                let default =
-                    crate::tui::app::default_output_path(&app.info.path, "podmortem-extract");
-                app.overlay = Some(Overlay::Prompt(Prompt::new(
+                let default = default_output_path(&cx.info.path, "podmortem-extract");
+                out.push(Command::prompt(
                     PromptKind::ExtractVma { pid, range },
                     title,
-                    &default,
-                )));
+                    default,
+                ));
             }
         }
         Action::Bookmark => {
-            if let (Some(pid), Some(v)) =
-                (app.maps.pid, app.maps.vmas.get(app.maps.cursor.selected))
-            {
-                let comm = app.process(pid).map(|p| p.comm.clone()).unwrap_or_default();
+            if let (Some(pid), Some(v)) = (st.pid, st.vmas.get(st.cursor.selected)) {
                 let target = Target::Vma {
                     pid,
-                    comm,
+                    comm: cx.comm(pid),
                     start: v.start,
                     end: v.end,
                     perms: v.perms.to_string(),
                     path: v.path.clone(),
                 };
-                app.bookmark(target, "");
+                out.push(Command::Bookmark {
+                    target,
+                    note: String::new(),
+                });
             }
         }
         _ => {}
     }
-    let h = app.page_rows();
-    app.maps.cursor.scroll_to_selection(h);
+    st.cursor.scroll_to_selection(cx.page_rows);
+    out
 }
 
-/// Starts writing a memory area into a folder (never into the evidence), in the background.
-pub fn extract(app: &mut App, pid: Pid, range: std::ops::Range<u64>, dir: &str) {
-    if dir.is_empty() {
-        return app.error_msg("no folder given");
-    }
-    let dir = std::path::PathBuf::from(dir);
-    if let Err(e) = crate::engine::extract::ensure_outside_evidence(&app.info.path, &dir) {
-        return app.error_msg(format!("extraction refused: {e}"));
-    }
-    app.info_msg(format!(
-        "extracting pid {pid} {:#x}-{:#x}…",
-        range.start, range.end
-    ));
-    app.jobs.extract_memory(app.ev.clone(), pid, range, dir);
+/// Shows the memory areas of a process (or none).
+pub fn show(st: &mut State, pid: Option<Pid>, vmas: Vec<Vma>) {
+    st.pid = pid;
+    st.vmas = vmas;
+    st.cursor = ListCursor::default();
 }
 
-/// Reports a finished memory extraction.
-pub fn extracted(app: &mut App, result: Result<Extracted, String>) {
-    match result {
-        Ok(x) => app.info_msg(format!(
-            "extracted to {} ({}, {} captured{})",
-            x.path.display(),
-            human_size(x.size),
-            human_size(x.captured),
-            x.sha256
-                .map(|h| format!(", sha256 {}", h.get(..16).unwrap_or_default()))
-                .unwrap_or_default()
-        )),
-        Err(e) => app.error_msg(format!("extraction failed: {e}")),
+/// Selects the area that starts at `start`, if listed.
+pub fn select_start(st: &mut State, start: u64) {
+    if let Some(i) = st.vmas.iter().position(|v| v.start == start) {
+        st.cursor.selected = i;
     }
 }
 
@@ -137,13 +117,13 @@ fn kind_name(k: VmaKind) -> &'static str {
 }
 
 /// Draws the maps pane.
-pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let title = match app.maps.pid.and_then(|p| app.process(p)) {
+pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
+    let title = match st.pid.and_then(|p| cx.process(p)) {
         Some(p) => format!(
             " Maps: {} {} ({} areas) ",
             p.pid,
             sanitize(&p.comm),
-            app.maps.vmas.len()
+            st.vmas.len()
         ),
         None => " Maps ".to_string(),
     };
@@ -158,8 +138,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let height = usize::from(inner.height.saturating_sub(1));
-    let offset = app.maps.cursor.visible_offset(height);
-    let wide = app.maps.vmas.iter().any(|v| v.end > 0xffff_ffff_ffff);
+    let offset = st.cursor.visible_offset(height);
+    let wide = st.vmas.iter().any(|v| v.end > 0xffff_ffff_ffff);
     let aw = if wide { 16 } else { 12 };
     let mut lines = vec![Line::styled(
         format!(
@@ -172,8 +152,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         ),
         theme::TITLE,
     )];
-    for (i, v) in app.maps.vmas.iter().enumerate().skip(offset).take(height) {
-        let selected = i == app.maps.cursor.selected;
+    for (i, v) in st.vmas.iter().enumerate().skip(offset).take(height) {
+        let selected = i == st.cursor.selected;
         let base = theme::row(selected, focused);
         let flag = if v.is_suspicious() { "!" } else { " " };
         lines.push(Line::from(vec![
@@ -198,7 +178,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
             ),
         ]));
     }
-    if app.maps.vmas.is_empty() {
+    if st.vmas.is_empty() {
         lines.push(Line::styled(
             "  no memory areas (a kernel thread, or not captured)",
             theme::DIM,

@@ -7,11 +7,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::engine::evidence::{Pid, tree_order};
+use crate::engine::evidence::{Pid, Process, tree_order};
 use crate::engine::findings::Target;
 use crate::sanitize::sanitize;
 use crate::tui::action::{Action, Pane};
-use crate::tui::app::{App, Overlay, Prompt, PromptKind};
+use crate::tui::command::{Command, Ctx, PromptKind};
 use crate::tui::list::ListCursor;
 use crate::tui::theme;
 
@@ -42,6 +42,35 @@ pub struct State {
     pub sort: Sort,
     /// Group by container.
     pub group: bool,
+    /// Marks by pid, computed in the background after the first frame.
+    pub marks: HashMap<Pid, Marks>,
+}
+
+/// Facts about a process shown as marks in the tree (computed by a background job).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// Memory areas that are writable+executable or anonymous executable.
+    pub suspicious_vmas: usize,
+}
+
+impl State {
+    /// The process under the cursor.
+    pub fn selected<'a>(&self, procs: &'a [Process]) -> Option<&'a Process> {
+        let rows = rows(self, procs);
+        let row = rows.get(self.cursor.selected)?;
+        procs.get(row.idx)
+    }
+
+    /// Selects a process, clearing the filter so that it is visible.
+    pub fn select(&mut self, procs: &[Process], pid: Pid) {
+        self.filter.clear();
+        if let Some(i) = rows(self, procs)
+            .iter()
+            .position(|r| procs.get(r.idx).is_some_and(|p| p.pid == pid))
+        {
+            self.cursor.selected = i;
+        }
+    }
 }
 
 /// One visible row.
@@ -49,7 +78,7 @@ pub struct State {
 pub struct Row {
     /// Indentation depth.
     pub depth: usize,
-    /// Index into `App::procs`.
+    /// Index into the process list.
     pub idx: usize,
     /// Has children in the tree.
     pub has_children: bool,
@@ -71,14 +100,14 @@ pub fn group_of(p: &crate::engine::evidence::Process) -> String {
 }
 
 /// The visible rows, in order (grouped by container when asked).
-pub fn rows(app: &App) -> Vec<Row> {
-    let base = tree_rows(app);
-    if !app.processes.group {
+pub fn rows(st: &State, procs: &[Process]) -> Vec<Row> {
+    let base = tree_rows(st, procs);
+    if !st.group {
         return base;
     }
     let mut groups: Vec<(String, Vec<Row>)> = Vec::new();
     for r in base {
-        let Some(p) = app.procs.get(r.idx) else {
+        let Some(p) = procs.get(r.idx) else {
             continue;
         };
         let key = group_of(p);
@@ -109,9 +138,7 @@ pub fn rows(app: &App) -> Vec<Row> {
     out
 }
 
-fn tree_rows(app: &App) -> Vec<Row> {
-    let st = &app.processes;
-    let procs = &app.procs;
+fn tree_rows(st: &State, procs: &[Process]) -> Vec<Row> {
     let index: HashMap<Pid, usize> = procs.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
     let mut kids: HashSet<Pid> = HashSet::new();
     for p in procs {
@@ -177,15 +204,13 @@ fn tree_rows(app: &App) -> Vec<Row> {
     out
 }
 
-fn rows_count_groups(app: &App) -> usize {
-    rows(app).iter().filter(|r| r.header).count()
-}
-
 /// Handles an action for the process pane.
-pub fn update(app: &mut App, action: Action) {
-    let rows = rows(app);
-    let page = app.page_rows() as isize;
-    let cur = &mut app.processes.cursor;
+pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
+    let mut out = Vec::new();
+    let procs = cx.procs;
+    let rows = rows(st, procs);
+    let page = cx.page_rows as isize;
+    let cur = &mut st.cursor;
     match action {
         Action::Up => cur.move_by(-1, rows.len()),
         Action::Down => cur.move_by(1, rows.len()),
@@ -195,87 +220,93 @@ pub fn update(app: &mut App, action: Action) {
         Action::End => cur.end(rows.len()),
         Action::Left | Action::Right => {
             if let Some(row) = rows.get(cur.selected)
-                && let Some(p) = app.procs.get(row.idx)
+                && let Some(p) = procs.get(row.idx)
                 && row.has_children
             {
                 let pid = p.pid;
                 if matches!(action, Action::Left) {
-                    app.processes.collapsed.insert(pid);
+                    st.collapsed.insert(pid);
                 } else {
-                    app.processes.collapsed.remove(&pid);
+                    st.collapsed.remove(&pid);
                 }
             }
         }
         Action::Enter => {
-            if let Some(p) = app.selected_process() {
-                app.overlay = Some(Overlay::Details {
-                    pid: p.pid,
-                    scroll: 0,
-                });
+            if let Some(p) = st.selected(procs) {
+                out.push(Command::Details(p.pid));
             }
         }
-        Action::OpenMaps => app.focus = Pane::Maps,
+        Action::OpenMaps => out.push(Command::Focus(Pane::Maps)),
         Action::ToggleGroup => {
-            app.processes.group = !app.processes.group;
-            app.processes.cursor = ListCursor::default();
-            let n = rows_count_groups(app);
-            app.info_msg(if app.processes.group {
+            st.group = !st.group;
+            st.cursor = ListCursor::default();
+            let n = self::rows(st, procs).iter().filter(|r| r.header).count();
+            out.push(Command::info(if st.group {
                 format!("grouped by container: {n} group(s)")
             } else {
                 "ungrouped".to_string()
-            });
+            }));
         }
-        Action::Filter => {
-            let f = app.processes.filter.clone();
-            app.overlay = Some(Overlay::Prompt(Prompt::new(
-                PromptKind::Filter,
-                "filter processes (pid, name, command line)",
-                &f,
-            )));
-        }
+        Action::Filter => out.push(Command::prompt(
+            PromptKind::Filter,
+            "filter processes (pid, name, command line)",
+            st.filter.clone(),
+        )),
         Action::Sort => {
-            app.processes.sort = match app.processes.sort {
+            st.sort = match st.sort {
                 Sort::Tree => Sort::Pid,
                 Sort::Pid => Sort::Name,
                 Sort::Name => Sort::Threads,
                 Sort::Threads => Sort::Tree,
             };
-            app.info_msg(format!("sorted by {:?}", app.processes.sort).to_lowercase());
+            out.push(Command::info(
+                format!("sorted by {:?}", st.sort).to_lowercase(),
+            ));
         }
-        Action::Cancel if !app.processes.filter.is_empty() => {
-            app.processes.filter.clear();
-            app.info_msg("filter cleared");
+        Action::Cancel if !st.filter.is_empty() => {
+            st.filter.clear();
+            out.push(Command::info("filter cleared"));
         }
         Action::Bookmark => {
-            if let Some(p) = app.selected_process() {
+            if let Some(p) = st.selected(procs) {
                 let target = Target::Process {
                     pid: p.pid,
                     comm: p.comm.clone(),
                     cmdline: p.cmdline.clone(),
                 };
-                app.bookmark(target, "");
+                out.push(Command::Bookmark {
+                    target,
+                    note: String::new(),
+                });
             }
         }
         _ => {}
     }
-    let len = rows.len();
-    app.processes.cursor.clamp(len);
-    let h = app.page_rows();
-    app.processes.cursor.scroll_to_selection(h);
+    let len = self::rows(st, procs).len();
+    st.cursor.clamp(len);
+    st.cursor.scroll_to_selection(cx.page_rows);
+    out
+}
+
+/// Sets the filter typed in the prompt.
+pub fn set_filter(st: &mut State, text: String) {
+    st.filter = text;
+    st.cursor = ListCursor::default();
 }
 
 /// Draws the process pane.
-pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let rows = rows(app);
-    let mut title = format!(" Processes ({}) ", app.procs.len());
-    if !app.processes.filter.is_empty() {
-        title.push_str(&format!("filter: {} ", sanitize(&app.processes.filter)));
+pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
+    let procs = cx.procs;
+    let rows = rows(st, procs);
+    let mut title = format!(" Processes ({}) ", procs.len());
+    if !st.filter.is_empty() {
+        title.push_str(&format!("filter: {} ", sanitize(&st.filter)));
     }
-    if app.processes.group {
+    if st.group {
         title.push_str("grouped by container ");
     }
-    if app.processes.sort != Sort::Tree {
-        title.push_str(&format!("sort: {:?} ", app.processes.sort).to_lowercase());
+    if st.sort != Sort::Tree {
+        title.push_str(&format!("sort: {:?} ", st.sort).to_lowercase());
     }
     let block = Block::default()
         .borders(Borders::ALL)
@@ -288,11 +319,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let height = usize::from(inner.height.saturating_sub(1));
-    let offset = app.processes.cursor.visible_offset(height);
+    let offset = st.cursor.visible_offset(height);
     let comm_w = rows
         .iter()
         .filter_map(|r| {
-            app.procs
+            procs
                 .get(r.idx)
                 .map(|p| r.depth * 2 + 2 + sanitize(&p.comm).chars().count())
         })
@@ -307,11 +338,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         theme::TITLE,
     )];
     for (i, row) in rows.iter().enumerate().skip(offset).take(height) {
-        let Some(p) = app.procs.get(row.idx) else {
+        let Some(p) = procs.get(row.idx) else {
             continue;
         };
         if row.header {
-            let style = if i == app.processes.cursor.selected {
+            let style = if i == st.cursor.selected {
                 theme::SELECTED
             } else {
                 theme::TITLE
@@ -344,10 +375,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
                 .collect::<String>()
                 + "…";
         }
-        let flags = app.flags.get(&p.pid).copied().unwrap_or_default();
-        let flag = if flags.suspicious_vmas > 0 { "!" } else { "" };
+        let marks = st.marks.get(&p.pid).copied().unwrap_or_default();
+        let flag = if marks.suspicious_vmas > 0 { "!" } else { "" };
         let uid = p.uid.map_or_else(|| "-".to_string(), |u| u.to_string());
-        let selected = i == app.processes.cursor.selected;
+        let selected = i == st.cursor.selected;
         let base = theme::row(selected, focused);
         let spans = vec![
             Span::styled(

@@ -3,23 +3,20 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::engine::evidence::{Evidence, FileEntry, FileType};
+use crate::engine::findings::Target;
+use crate::engine::time::format_time;
+use crate::jobs::FilePreview;
+use crate::sanitize::{sanitize, sanitize_bytes};
+use crate::tui::action::Action;
+use crate::tui::command::{Command, Ctx, PromptKind};
+use crate::tui::list::ListCursor;
+use crate::tui::paths::default_output_path;
+use crate::tui::theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use sha2::{Digest, Sha256};
-
-use crate::engine::evidence::{Evidence, FileEntry, FileType};
-use crate::engine::findings::{Target, hex_string};
-use crate::engine::time::format_time;
-use crate::sanitize::{sanitize, sanitize_bytes};
-use crate::tui::action::Action;
-use crate::tui::app::{App, Overlay, Prompt, PromptKind};
-use crate::tui::list::ListCursor;
-use crate::tui::theme;
-
-/// At most this many bytes of a file are previewed.
-const PREVIEW_CAP: usize = 64 << 10;
 
 /// One node of the tree (a file entry or a folder implied by paths).
 #[derive(Debug, Clone)]
@@ -49,6 +46,8 @@ pub struct Preview {
     pub head: Vec<u8>,
     /// Why it could not be read.
     pub error: Option<String>,
+    /// Still being read and hashed in the background.
+    pub loading: bool,
 }
 
 /// State of the rootfs pane.
@@ -66,20 +65,18 @@ pub struct State {
     pub preview: Option<Preview>,
     /// Why there is no tree.
     pub unavailable: Option<String>,
+    /// Generation of the last preview request.
+    pub preview_generation: u64,
 }
 
 impl State {
     /// Builds the tree from the evidence's rootfs diff.
     pub fn new(ev: &dyn Evidence) -> State {
         match ev.rootfs_entries() {
-            Ok(entries) => {
-                let mut st = State {
-                    nodes: build(entries),
-                    ..State::default()
-                };
-                st.refresh_preview(ev);
-                st
-            }
+            Ok(entries) => State {
+                nodes: build(entries),
+                ..State::default()
+            },
             Err(e) => State {
                 unavailable: Some(e.to_string()),
                 ..State::default()
@@ -106,39 +103,72 @@ impl State {
         out
     }
 
-    fn refresh_preview(&mut self, ev: &dyn Evidence) {
+    /// Asks for the preview of the selected file when the selection moved to another file.
+    fn refresh_preview(&mut self) -> Option<Command> {
         let Some(node) = self
             .visible()
             .get(self.cursor.selected)
             .map(|n| (*n).clone())
         else {
             self.preview = None;
-            return;
+            return None;
         };
         if self.preview.as_ref().is_some_and(|p| p.path == node.path) {
-            return;
+            return None;
         }
         self.preview_scroll = 0;
-        let entry = node.entry.as_ref();
-        self.preview = match entry {
+        match node.entry.as_ref() {
             Some(e) if e.kind == FileType::File && !e.deleted => {
-                Some(match ev.rootfs_read(&node.path) {
-                    Ok(bytes) => Preview {
-                        path: node.path.clone(),
-                        size: bytes.len() as u64,
-                        sha256: hex_string(&Sha256::digest(&bytes)),
-                        head: bytes.into_iter().take(PREVIEW_CAP).collect(),
-                        error: None,
-                    },
-                    Err(e) => Preview {
-                        path: node.path.clone(),
-                        error: Some(e.to_string()),
-                        ..Preview::default()
-                    },
+                self.preview_generation += 1;
+                self.preview = Some(Preview {
+                    path: node.path.clone(),
+                    size: e.size,
+                    loading: true,
+                    ..Preview::default()
+                });
+                Some(Command::PreviewFile {
+                    path: node.path,
+                    generation: self.preview_generation,
                 })
             }
-            _ => None,
-        };
+            _ => {
+                self.preview = None;
+                None
+            }
+        }
+    }
+
+    /// Selects a path (when visible) and asks for its preview.
+    pub fn select_path(&mut self, path: &str) -> Option<Command> {
+        if let Some(i) = self.visible().iter().position(|n| n.path == path) {
+            self.cursor.selected = i;
+        }
+        self.refresh_preview()
+    }
+
+    /// The first preview request, once the workbench is open.
+    pub fn first_preview(&mut self) -> Option<Command> {
+        self.refresh_preview()
+    }
+}
+
+/// Takes the answer of a preview job (stale answers are dropped).
+pub fn on_preview(st: &mut State, generation: u64, result: Result<FilePreview, String>) {
+    if generation != st.preview_generation {
+        return;
+    }
+    let Some(p) = st.preview.as_mut() else {
+        return;
+    };
+    p.loading = false;
+    match result {
+        Ok(f) if f.path == p.path => {
+            p.size = f.size;
+            p.sha256 = f.sha256;
+            p.head = f.head;
+        }
+        Ok(_) => {}
+        Err(e) => p.error = Some(e),
     }
 }
 
@@ -177,10 +207,10 @@ fn build(mut entries: Vec<FileEntry>) -> Vec<Node> {
 }
 
 /// Handles an action for the rootfs pane.
-pub fn update(app: &mut App, action: Action) {
-    let visible = app.rootfs.visible().len();
-    let page = app.page_rows() as isize;
-    let st = &mut app.rootfs;
+pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
+    let mut out = Vec::new();
+    let visible = st.visible().len();
+    let page = cx.page_rows as isize;
     match action {
         Action::Up => st.cursor.move_by(-1, visible),
         Action::Down => st.cursor.move_by(1, visible),
@@ -211,15 +241,15 @@ pub fn update(app: &mut App, action: Action) {
                     .is_some_and(|e| e.kind == FileType::File && !e.deleted)
             {
                 let path = n.path.clone();
-                app.overlay = Some(Overlay::Prompt(Prompt::new(
+                out.push(Command::prompt(
                     PromptKind::ExtractDir(path.clone()),
                     format!("extract {} into folder", sanitize(&path)),
-                    &crate::tui::app::default_output_path(&app.info.path, "podmortem-extract"),
-                )));
+                    default_output_path(&cx.info.path, "podmortem-extract"),
+                ));
             } else {
-                app.error_msg("select a file to extract");
+                out.push(Command::error("select a file to extract"));
             }
-            return;
+            return out;
         }
         Action::Bookmark => {
             if let Some(n) = st.visible().get(st.cursor.selected) {
@@ -228,43 +258,23 @@ pub fn update(app: &mut App, action: Action) {
                     size: n.entry.as_ref().map_or(0, |e| e.size),
                     deleted: n.entry.as_ref().is_some_and(|e| e.deleted),
                 };
-                app.bookmark(target, "");
+                out.push(Command::Bookmark {
+                    target,
+                    note: String::new(),
+                });
             }
-            return;
+            return out;
         }
         _ => {}
     }
-    let h = app.page_rows();
-    app.rootfs.cursor.clamp(app.rootfs.visible().len());
-    app.rootfs.cursor.scroll_to_selection(h);
-    let ev = app.ev.clone();
-    app.rootfs.refresh_preview(&*ev);
-}
-
-/// Extracts a file into a folder (names cannot escape it; nothing is overwritten).
-pub fn extract(app: &mut App, path: &str, dir: &str) {
-    if dir.is_empty() {
-        return app.error_msg("no folder given");
-    }
-    let bytes = match app.ev.rootfs_read(path) {
-        Ok(b) => b,
-        Err(e) => return app.error_msg(format!("cannot read {}: {e}", sanitize(path))),
-    };
-    let dir = std::path::Path::new(dir);
-    let written = crate::engine::extract::ensure_outside_evidence(&app.info.path, dir)
-        .and_then(|()| crate::engine::extract::extract_to(dir, path, &bytes, false));
-    match written {
-        Ok(p) => app.info_msg(format!(
-            "extracted to {}",
-            sanitize(&p.display().to_string())
-        )),
-        Err(e) => app.error_msg(format!("extraction refused: {e}")),
-    }
+    st.cursor.clamp(st.visible().len());
+    st.cursor.scroll_to_selection(cx.page_rows);
+    out.extend(st.refresh_preview());
+    out
 }
 
 /// Draws the rootfs pane.
-pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let st = &app.rootfs;
+pub fn draw(f: &mut Frame, area: Rect, st: &State, _cx: &Ctx, focused: bool) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(if focused {
@@ -374,6 +384,16 @@ fn draw_preview(f: &mut Frame, area: Rect, st: &State) {
         );
         return;
     };
+    if p.loading {
+        f.render_widget(
+            Paragraph::new(Line::styled(
+                format!("reading {} bytes…", p.size),
+                theme::DIM,
+            )),
+            inner,
+        );
+        return;
+    }
     if let Some(e) = &p.error {
         f.render_widget(
             Paragraph::new(Line::styled(sanitize(e).into_owned(), theme::ERROR)),

@@ -14,9 +14,8 @@ use crate::engine::search::{Hit, SearchRequest, Summary};
 use crate::jobs::JobEvent;
 use crate::sanitize::{sanitize, sanitize_bytes};
 use crate::tui::action::{Action, Pane};
-use crate::tui::app::App;
+use crate::tui::command::{Command, Ctx};
 use crate::tui::list::ListCursor;
-use crate::tui::panes::hex;
 use crate::tui::theme;
 
 /// Hits kept in the list (the search stops there).
@@ -97,106 +96,120 @@ pub fn build_regex(
         .build()
 }
 
-fn start(app: &mut App) {
-    let pattern = app.search.input.lines().join("");
+fn start(st: &mut State, cx: &Ctx) -> Vec<Command> {
+    let pattern = st.input.lines().join("");
     if pattern.is_empty() {
-        return app.error_msg("type a pattern first");
+        return vec![Command::error("type a pattern first")];
     }
-    let regex = match build_regex(&pattern, app.search.ignore_case, app.search.utf16) {
+    let regex = match build_regex(&pattern, st.ignore_case, st.utf16) {
         Ok(r) => r,
         Err(e) => {
-            app.search.error = Some(e.to_string());
-            return app.error_msg("invalid pattern (see the Search pane)");
+            st.error = Some(e.to_string());
+            return vec![Command::error("invalid pattern (see the Search pane)")];
         }
     };
-    let pids = if app.search.selected_only {
-        app.selected_process().map(|p| vec![p.pid])
+    let pids = if st.selected_only {
+        cx.selected_pid.map(|p| vec![p])
     } else {
         None
     };
     let req = SearchRequest { regex, pids };
-    app.search.hits.clear();
-    app.search.cursor = ListCursor::default();
-    app.search.summary = None;
-    app.search.error = None;
-    app.search.running = true;
-    app.search.percent = 0;
-    app.search.last_pattern = pattern;
-    app.search.editing = false;
-    let ev = app.ev.clone();
-    app.search.generation = app.jobs.start_search(ev, req);
+    st.hits.clear();
+    st.cursor = ListCursor::default();
+    st.summary = None;
+    st.error = None;
+    st.running = true;
+    st.percent = 0;
+    st.last_pattern = pattern;
+    st.editing = false;
+    vec![Command::StartSearch(req)]
+}
+
+/// Records the generation of the search the workbench started.
+pub fn started(st: &mut State, generation: u64) {
+    st.generation = generation;
 }
 
 /// Handles keys while the pattern input has the keyboard.
-pub fn update_editing(app: &mut App, action: Action) {
+pub fn update_editing(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
     match action {
-        Action::Cancel => app.search.editing = false,
-        Action::Submit => start(app),
+        Action::Cancel => st.editing = false,
+        Action::Submit => return start(st, cx),
         Action::Input(key) => {
-            app.search.input.input(key);
+            st.input.input(key);
         }
         _ => {}
     }
+    Vec::new()
 }
 
 /// Handles an action for the search pane.
-pub fn update(app: &mut App, action: Action) {
-    let len = app.search.hits.len();
-    let page = app.page_rows() as isize;
-    let cur = &mut app.search.cursor;
+pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
+    let mut out = Vec::new();
+    let len = st.hits.len();
+    let page = cx.page_rows as isize;
+    let cur = &mut st.cursor;
     match action {
-        Action::Filter => app.search.editing = true,
+        Action::Filter => st.editing = true,
         Action::Up => cur.move_by(-1, len),
         Action::Down => cur.move_by(1, len),
         Action::PageUp => cur.move_by(-page, len),
         Action::PageDown => cur.move_by(page, len),
         Action::Home => cur.home(),
         Action::End => cur.end(len),
-        Action::ToggleCase => app.search.ignore_case = !app.search.ignore_case,
-        Action::ToggleUtf16 => app.search.utf16 = !app.search.utf16,
-        Action::ToggleScope => app.search.selected_only = !app.search.selected_only,
-        Action::Cancel if app.search.running => {
-            app.jobs.cancel_search();
-            app.search.running = false;
-            app.info_msg("search cancelled");
+        Action::ToggleCase => st.ignore_case = !st.ignore_case,
+        Action::ToggleUtf16 => st.utf16 = !st.utf16,
+        Action::ToggleScope => st.selected_only = !st.selected_only,
+        Action::Cancel if st.running => {
+            st.running = false;
+            out.push(Command::CancelSearch);
+            out.push(Command::info("search cancelled"));
         }
         Action::Enter => {
-            if let Some(h) = app.search.hits.get(app.search.cursor.selected) {
+            if let Some(h) = st.hits.get(st.cursor.selected) {
                 let (pid, a, len) = (h.pid, h.address, h.len as u64);
-                hex::open(app, pid, a, Some(a..a + len.max(1)));
-                app.focus = Pane::Hex;
-            } else if !app.search.running {
-                app.search.editing = true;
+                out.push(Command::OpenHex {
+                    pid,
+                    addr: a,
+                    highlight: Some(a..a + len.max(1)),
+                });
+                out.push(Command::Focus(Pane::Hex));
+            } else if !st.running {
+                st.editing = true;
             }
         }
         Action::Bookmark => {
-            if let Some(h) = app.search.hits.get(app.search.cursor.selected) {
+            if let Some(h) = st.hits.get(st.cursor.selected) {
                 let target = Target::SearchHit {
                     pid: h.pid,
                     comm: h.comm.clone(),
                     address: h.address,
                     length: h.len as u64,
-                    pattern: app.search.last_pattern.clone(),
+                    pattern: st.last_pattern.clone(),
                     path: h.path.clone(),
                 };
-                app.bookmark(target, "");
+                out.push(Command::Bookmark {
+                    target,
+                    note: String::new(),
+                });
             }
         }
         _ => {}
     }
-    let h = app.page_rows().saturating_sub(3);
-    app.search.cursor.scroll_to_selection(h);
+    st.cursor
+        .scroll_to_selection(cx.page_rows.saturating_sub(3));
+    out
 }
 
 /// Applies a message of the search job (stale generations are dropped).
-pub fn on_job(app: &mut App, ev: JobEvent) {
-    let st = &mut app.search;
+pub fn on_job(st: &mut State, ev: JobEvent) -> Vec<Command> {
+    let mut out = Vec::new();
     match ev {
         JobEvent::SearchHits { generation, hits } if generation == st.generation => {
             let room = MAX_HITS.saturating_sub(st.hits.len());
             st.hits.extend(hits.into_iter().take(room));
             if st.hits.len() >= MAX_HITS {
-                app.jobs.cancel_search();
+                out.push(Command::CancelSearch);
             }
         }
         JobEvent::SearchProgress {
@@ -211,20 +224,20 @@ pub fn on_job(app: &mut App, ev: JobEvent) {
             st.percent = 100;
             let n = st.hits.len();
             st.summary = Some(summary);
-            app.info_msg(format!("search done: {n} hit(s)"));
+            out.push(Command::info(format!("search done: {n} hit(s)")));
         }
         JobEvent::SearchFailed { generation, error } if generation == st.generation => {
             st.running = false;
             st.error = Some(error.clone());
-            app.error_msg(format!("search failed: {error}"));
+            out.push(Command::error(format!("search failed: {error}")));
         }
         _ => {}
     }
+    out
 }
 
 /// Draws the search pane.
-pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let st = &app.search;
+pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(if focused {
@@ -239,8 +252,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
     let cursor = if st.editing { "▏" } else { "" };
     let on = |b: bool| if b { "on " } else { "off" };
     let scope = if st.selected_only {
-        app.selected_process()
-            .map_or("selected process".to_string(), |p| format!("pid {}", p.pid))
+        cx.selected_pid
+            .map_or("selected process".to_string(), |p| format!("pid {p}"))
     } else {
         "all processes".into()
     };
