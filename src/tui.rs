@@ -8,9 +8,11 @@
 
 pub mod action;
 pub mod app;
+pub mod command;
 pub mod keymap;
 pub mod list;
 pub mod panes;
+pub mod paths;
 pub mod strings;
 pub mod theme;
 pub mod ui;

@@ -8,48 +8,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ratatui::text::Line;
-use ratatui_textarea::TextArea;
 
 use crate::engine::evidence::{Evidence, EvidenceInfo, Pid, Process, Vma};
 use crate::engine::findings::{Session, SessionStore, Target, evidence_identity};
 use crate::jobs::{JobEvent, Jobs};
 use crate::tui::action::{Action, Pane};
 pub use crate::tui::command::{Command, Ctx, Level, PromptKind};
+pub use crate::tui::panes::prompt::Prompt;
 use crate::tui::panes::{details, findings, hex, maps, processes, rootfs, search};
 use crate::tui::paths::default_export_path;
 
 mod prompts;
 
 pub use prompts::split_tags;
-
-/// A one-line text prompt.
-#[derive(Debug, Clone)]
-pub struct Prompt {
-    /// What it is for.
-    pub kind: PromptKind,
-    /// Title shown above the input.
-    pub title: String,
-    /// The input.
-    pub input: TextArea<'static>,
-}
-
-impl Prompt {
-    /// A prompt with a title and initial text.
-    pub fn new(kind: PromptKind, title: impl Into<String>, text: &str) -> Box<Prompt> {
-        let mut input = TextArea::new(vec![text.to_string()]);
-        input.move_cursor(ratatui_textarea::CursorMove::End);
-        Box::new(Prompt {
-            kind,
-            title: title.into(),
-            input,
-        })
-    }
-
-    /// The text typed.
-    pub fn text(&self) -> String {
-        self.input.lines().join("")
-    }
-}
 
 /// A popup over the panes.
 #[derive(Debug, Clone)]

@@ -1,9 +1,441 @@
-//! Keys to actions. The one table of bindings; the help and the footer describe it.
+//! Keys to actions, as data: the one table of bindings. The keymap, the footer hints, the
+//! help overlay and the README's key table are all made from [`BINDINGS`].
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::tui::action::{Action, Pane};
 use crate::tui::app::{App, Overlay};
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Moving and closing: in every pane and in popups.
+    Nav,
+    /// In every pane (not in popups).
+    Global,
+    /// In one pane; a pane's binding wins over a global one for the same key.
+    Pane(Pane),
+}
+
+/// One line of the key table: keys, what they do, where.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// Where it applies.
+    pub scope: Scope,
+    /// The keys as written in the help (e.g. `"n N"`).
+    pub label: &'static str,
+    /// What they do, for the help.
+    pub help: &'static str,
+    /// The footer hint (key, one word), if shown there.
+    pub hint: Option<(&'static str, &'static str)>,
+    /// The keys and their actions; empty for a line that documents keys bound elsewhere
+    /// (what the arrows do in a pane) or a mark on screen (`!`, `??`).
+    pub keys: &'static [(KeyCode, Action)],
+}
+
+const fn b(
+    scope: Scope,
+    label: &'static str,
+    help: &'static str,
+    hint: Option<(&'static str, &'static str)>,
+    keys: &'static [(KeyCode, Action)],
+) -> Binding {
+    Binding {
+        scope,
+        label,
+        help,
+        hint,
+        keys,
+    }
+}
+
+use KeyCode::{BackTab, Char, Down, End, Enter, Esc, Home, Left, PageDown, PageUp, Right, Tab, Up};
+use Pane::{Findings, Hex, Maps, Processes, Rootfs, Search};
+use Scope::{Global, Nav};
+
+/// Every key of the workbench, in the order of the help.
+pub const BINDINGS: &[Binding] = &[
+    b(
+        Nav,
+        "arrows, h j k l",
+        "move",
+        None,
+        &[
+            (Up, Action::Up),
+            (Char('k'), Action::Up),
+            (Down, Action::Down),
+            (Char('j'), Action::Down),
+            (Left, Action::Left),
+            (Char('h'), Action::Left),
+            (Right, Action::Right),
+            (Char('l'), Action::Right),
+        ],
+    ),
+    b(
+        Nav,
+        "PgUp PgDn Space Home End",
+        "page, start, end",
+        None,
+        &[
+            (PageUp, Action::PageUp),
+            (PageDown, Action::PageDown),
+            (Char(' '), Action::PageDown),
+            (Home, Action::Home),
+            (End, Action::End),
+        ],
+    ),
+    b(
+        Nav,
+        "Enter",
+        "open what is selected",
+        None,
+        &[(Enter, Action::Enter)],
+    ),
+    b(
+        Nav,
+        "Esc",
+        "close a popup, stop editing, cancel a running search",
+        None,
+        &[(Esc, Action::Cancel)],
+    ),
+    b(
+        Nav,
+        "?",
+        "this help (Esc closes)",
+        Some(("?", "help")),
+        &[(Char('?'), Action::ToggleHelp)],
+    ),
+    b(
+        Nav,
+        "q, Ctrl-C",
+        "quit (findings are always saved already)",
+        Some(("q", "quit")),
+        &[(Char('q'), Action::Quit)],
+    ),
+    b(
+        Global,
+        "1-6, Tab, Shift-Tab",
+        "switch pane",
+        None,
+        &[
+            (Char('1'), Action::Focus(Processes)),
+            (Char('2'), Action::Focus(Maps)),
+            (Char('3'), Action::Focus(Hex)),
+            (Char('4'), Action::Focus(Search)),
+            (Char('5'), Action::Focus(Rootfs)),
+            (Char('6'), Action::Focus(Findings)),
+            (Tab, Action::FocusNext),
+            (BackTab, Action::FocusPrev),
+        ],
+    ),
+    b(
+        Global,
+        "b",
+        "bookmark the selection as a finding (note; #words become tags)",
+        None,
+        &[(Char('b'), Action::Bookmark)],
+    ),
+    b(
+        Global,
+        "e",
+        "export findings to JSON",
+        None,
+        &[(Char('e'), Action::Export)],
+    ),
+    // Processes
+    b(
+        Scope::Pane(Processes),
+        "↑↓ PgUp PgDn Home End",
+        "move",
+        Some(("↑↓", "move")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Processes),
+        "← →",
+        "collapse / expand a subtree",
+        Some(("←→", "fold")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Processes),
+        "Enter",
+        "details: cmdline, environment, files, sockets, cwd/root",
+        Some(("⏎", "details")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Processes),
+        "m",
+        "memory maps of the process",
+        Some(("m", "maps")),
+        &[(Char('m'), Action::OpenMaps)],
+    ),
+    b(
+        Scope::Pane(Processes),
+        "/",
+        "filter by pid, name, command line",
+        Some(("/", "filter")),
+        &[(Char('/'), Action::Filter)],
+    ),
+    b(
+        Scope::Pane(Processes),
+        "s",
+        "sort: tree, pid, name, threads",
+        Some(("s", "sort")),
+        &[(Char('s'), Action::Sort)],
+    ),
+    b(
+        Scope::Pane(Processes),
+        "c",
+        "group by container (kernel dumps)",
+        Some(("c", "group")),
+        &[(Char('c'), Action::ToggleGroup)],
+    ),
+    b(
+        Scope::Pane(Processes),
+        "b",
+        "bookmark the process",
+        Some(("b", "bookmark")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Processes),
+        "!",
+        "flag: writable+executable or anonymous executable memory",
+        None,
+        &[],
+    ),
+    // Maps
+    b(Scope::Pane(Maps), "↑↓", "move", Some(("↑↓", "move")), &[]),
+    b(
+        Scope::Pane(Maps),
+        "Enter",
+        "open the hex viewer at the area's start",
+        Some(("⏎", "hex")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Maps),
+        "x",
+        "extract the area into a folder you name (as Volatility's dump, sparse)",
+        Some(("x", "extract")),
+        &[(Char('x'), Action::Extract)],
+    ),
+    b(
+        Scope::Pane(Maps),
+        "b",
+        "bookmark the area",
+        Some(("b", "bookmark")),
+        &[],
+    ),
+    b(Scope::Pane(Maps), "!", "suspicious area", None, &[]),
+    // Hex
+    b(
+        Scope::Pane(Hex),
+        "arrows, h j k l",
+        "move the cursor",
+        Some(("←↑↓→", "move")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Hex),
+        "PgUp PgDn",
+        "page",
+        Some(("PgUp/Dn", "page")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Hex),
+        "Home End",
+        "start / end of the memory area",
+        None,
+        &[],
+    ),
+    b(
+        Scope::Pane(Hex),
+        "g",
+        "go to an address: 0x7f.., or name+offset ([heap]+0x10, libc.so.6+0x1000)",
+        Some(("g", "goto")),
+        &[(Char('g'), Action::Goto)],
+    ),
+    b(
+        Scope::Pane(Hex),
+        "n N",
+        "next / previous search hit in this process",
+        Some(("n/N", "hits")),
+        &[(Char('n'), Action::NextHit), (Char('N'), Action::PrevHit)],
+    ),
+    b(
+        Scope::Pane(Hex),
+        "v",
+        "start / clear a selection",
+        Some(("v", "select")),
+        &[(Char('v'), Action::Select)],
+    ),
+    b(
+        Scope::Pane(Hex),
+        "y",
+        "copy the selection (hex and text) into a finding's note",
+        Some(("y", "yank")),
+        &[(Char('y'), Action::Yank)],
+    ),
+    b(
+        Scope::Pane(Hex),
+        "b",
+        "bookmark the selection, the hit or the byte under the cursor",
+        Some(("b", "bookmark")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Hex),
+        "??",
+        "byte not captured in the evidence (distinct from a real 00)",
+        None,
+        &[],
+    ),
+    // Search
+    b(
+        Scope::Pane(Search),
+        "/",
+        "edit the pattern (a byte regex), Enter runs it",
+        Some(("/", "pattern")),
+        &[(Char('/'), Action::Filter)],
+    ),
+    b(
+        Scope::Pane(Search),
+        "Enter",
+        "open the selected hit in the hex viewer",
+        Some(("⏎", "open hit")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Search),
+        "i",
+        "toggle case-insensitive",
+        Some(("i", "case")),
+        &[(Char('i'), Action::ToggleCase)],
+    ),
+    b(
+        Scope::Pane(Search),
+        "u",
+        "toggle UTF-16LE text (the pattern taken literally)",
+        Some(("u", "utf16")),
+        &[(Char('u'), Action::ToggleUtf16)],
+    ),
+    b(
+        Scope::Pane(Search),
+        "s",
+        "scope: all processes / the selected one",
+        Some(("s", "scope")),
+        &[(Char('s'), Action::ToggleScope)],
+    ),
+    b(
+        Scope::Pane(Search),
+        "Esc",
+        "cancel the running search",
+        Some(("Esc", "cancel")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Search),
+        "b",
+        "bookmark the hit",
+        Some(("b", "bookmark")),
+        &[],
+    ),
+    // Rootfs
+    b(Scope::Pane(Rootfs), "↑↓", "move", Some(("↑↓", "move")), &[]),
+    b(
+        Scope::Pane(Rootfs),
+        "← →",
+        "collapse / expand a folder",
+        Some(("←→", "fold")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Rootfs),
+        "PgUp PgDn",
+        "scroll the preview",
+        Some(("PgUp/Dn", "preview")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Rootfs),
+        "x",
+        "extract the file into a folder you name (never outside it)",
+        Some(("x", "extract")),
+        &[(Char('x'), Action::Extract)],
+    ),
+    b(
+        Scope::Pane(Rootfs),
+        "b",
+        "bookmark the file",
+        Some(("b", "bookmark")),
+        &[],
+    ),
+    // Findings
+    b(
+        Scope::Pane(Findings),
+        "↑↓",
+        "move",
+        Some(("↑↓", "move")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Findings),
+        "Enter",
+        "go to the finding's object",
+        Some(("⏎", "go to")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Findings),
+        "r",
+        "edit the note",
+        Some(("r", "edit note")),
+        &[(Char('r'), Action::EditNote)],
+    ),
+    b(
+        Scope::Pane(Findings),
+        "t",
+        "edit the tags",
+        Some(("t", "tags")),
+        &[(Char('t'), Action::EditTags)],
+    ),
+    b(
+        Scope::Pane(Findings),
+        "d",
+        "delete",
+        Some(("d", "delete")),
+        &[(Char('d'), Action::Delete)],
+    ),
+    b(
+        Scope::Pane(Findings),
+        "e",
+        "export all findings to JSON",
+        Some(("e", "export")),
+        &[],
+    ),
+];
+
+fn lookup(scope: Scope, code: KeyCode) -> Option<Action> {
+    BINDINGS
+        .iter()
+        .filter(|b| b.scope == scope)
+        .flat_map(|b| b.keys.iter())
+        .find(|(k, _)| *k == code)
+        .map(|(_, a)| a.clone())
+}
+
+/// The action for a key in a mode: a popup open, or the focused pane.
+pub fn action_in(overlay: bool, focus: Pane, code: KeyCode) -> Option<Action> {
+    let nav = lookup(Scope::Nav, code);
+    if overlay || nav.is_some() {
+        return nav;
+    }
+    lookup(Scope::Pane(focus), code).or_else(|| lookup(Scope::Global, code))
+}
 
 /// The action for a key in the app's current mode, if any.
 pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
@@ -23,47 +455,124 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             _ => Action::Input(key),
         });
     }
-    let nav = match key.code {
-        KeyCode::Up | KeyCode::Char('k') => Some(Action::Up),
-        KeyCode::Down | KeyCode::Char('j') => Some(Action::Down),
-        KeyCode::Left | KeyCode::Char('h') => Some(Action::Left),
-        KeyCode::Right | KeyCode::Char('l') => Some(Action::Right),
-        KeyCode::PageUp => Some(Action::PageUp),
-        KeyCode::PageDown | KeyCode::Char(' ') => Some(Action::PageDown),
-        KeyCode::Home => Some(Action::Home),
-        KeyCode::End => Some(Action::End),
-        KeyCode::Esc => Some(Action::Cancel),
-        KeyCode::Enter => Some(Action::Enter),
-        KeyCode::Char('?') => Some(Action::ToggleHelp),
-        KeyCode::Char('q') => Some(Action::Quit),
-        _ => None,
-    };
-    if app.overlay.is_some() || nav.is_some() {
-        return nav;
+    action_in(app.overlay.is_some(), app.focus, key.code)
+}
+
+/// The footer hints of a pane: its own, then the ones shown everywhere.
+pub fn hints(pane: Pane) -> Vec<(&'static str, &'static str)> {
+    let own = BINDINGS.iter().filter(|b| b.scope == Scope::Pane(pane));
+    let everywhere = BINDINGS.iter().filter(|b| b.scope == Scope::Nav);
+    own.chain(everywhere).filter_map(|b| b.hint).collect()
+}
+
+/// The help: sections of (title, bindings), "Everywhere" first.
+pub fn help_sections() -> Vec<(&'static str, Vec<&'static Binding>)> {
+    let mut out = vec![(
+        "Everywhere",
+        BINDINGS
+            .iter()
+            .filter(|b| matches!(b.scope, Scope::Nav | Scope::Global))
+            .collect(),
+    )];
+    for pane in Pane::ALL {
+        out.push((
+            crate::tui::strings::pane_title(pane),
+            BINDINGS
+                .iter()
+                .filter(|b| b.scope == Scope::Pane(pane))
+                .collect(),
+        ));
     }
-    let focus = app.focus;
-    Some(match key.code {
-        KeyCode::Tab => Action::FocusNext,
-        KeyCode::BackTab => Action::FocusPrev,
-        KeyCode::Char(c @ '1'..='6') => Action::Focus(Pane::ALL[(c as u8 - b'1') as usize]),
-        KeyCode::Char('e') => Action::Export,
-        KeyCode::Char('b') => Action::Bookmark,
-        KeyCode::Char('/') => Action::Filter,
-        KeyCode::Char('s') if focus == Pane::Search => Action::ToggleScope,
-        KeyCode::Char('s') => Action::Sort,
-        KeyCode::Char('m') => Action::OpenMaps,
-        KeyCode::Char('g') => Action::Goto,
-        KeyCode::Char('n') => Action::NextHit,
-        KeyCode::Char('N') => Action::PrevHit,
-        KeyCode::Char('v') => Action::Select,
-        KeyCode::Char('y') => Action::Yank,
-        KeyCode::Char('i') => Action::ToggleCase,
-        KeyCode::Char('u') => Action::ToggleUtf16,
-        KeyCode::Char('d') => Action::Delete,
-        KeyCode::Char('r') => Action::EditNote,
-        KeyCode::Char('t') => Action::EditTags,
-        KeyCode::Char('x') => Action::Extract,
-        KeyCode::Char('c') => Action::ToggleGroup,
-        _ => return None,
-    })
+    out
+}
+
+/// The key table of the README, as Markdown (kept equal to the README by a test).
+pub fn markdown() -> String {
+    let mut out = String::from("| where | keys | what |\n|---|---|---|\n");
+    for (section, bindings) in help_sections() {
+        for b in bindings {
+            let keys = b.label.replace('|', "\\|");
+            out.push_str(&format!("| {section} | `{keys}` | {} |\n", b.help));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pane_binding_wins_over_a_global_one() {
+        assert!(matches!(
+            action_in(false, Pane::Search, Char('s')),
+            Some(Action::ToggleScope)
+        ));
+        assert!(matches!(
+            action_in(false, Pane::Processes, Char('s')),
+            Some(Action::Sort)
+        ));
+        assert!(action_in(false, Pane::Maps, Char('s')).is_none());
+    }
+
+    #[test]
+    fn popups_take_only_navigation() {
+        assert!(matches!(
+            action_in(true, Pane::Hex, Down),
+            Some(Action::Down)
+        ));
+        assert!(action_in(true, Pane::Hex, Char('g')).is_none());
+        assert!(matches!(
+            action_in(false, Pane::Hex, Char('g')),
+            Some(Action::Goto)
+        ));
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_one_scope() {
+        for scope in [Scope::Nav, Scope::Global]
+            .into_iter()
+            .chain(Pane::ALL.map(Scope::Pane))
+        {
+            let mut seen = Vec::new();
+            for b in BINDINGS.iter().filter(|b| b.scope == scope) {
+                for (k, _) in b.keys {
+                    assert!(!seen.contains(k), "{k:?} twice in {scope:?}");
+                    seen.push(*k);
+                }
+            }
+            // A pane key never hides a navigation key.
+            if let Scope::Pane(_) = scope {
+                for k in &seen {
+                    assert!(lookup(Scope::Nav, *k).is_none(), "{k:?} hides navigation");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_pane_has_footer_hints_and_help() {
+        for pane in Pane::ALL {
+            assert!(hints(pane).len() >= 3, "{pane:?}");
+        }
+        assert_eq!(help_sections().len(), Pane::ALL.len() + 1);
+    }
+
+    #[test]
+    fn the_readme_key_table_is_the_keymap() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .unwrap_or_default();
+        let start = "<!-- keys:start (made from src/tui/keymap.rs; a test checks it) -->\n";
+        let end = "<!-- keys:end -->";
+        let table = readme
+            .split_once(start)
+            .and_then(|(_, rest)| rest.split_once(end))
+            .map(|(t, _)| t);
+        assert_eq!(
+            table,
+            Some(markdown().as_str()),
+            "README.md's key table differs from the keymap; put this between the markers:\n{}",
+            markdown()
+        );
+    }
 }

@@ -10,7 +10,7 @@ use crate::sanitize::sanitize;
 use crate::tui::action::Pane;
 use crate::tui::app::{App, Level, Overlay};
 use crate::tui::panes::{details, findings, help, hex, maps, processes, prompt, rootfs, search};
-use crate::tui::{strings, theme};
+use crate::tui::{keymap, strings, theme};
 
 /// Width from which the process tree stays visible beside the focused pane.
 pub const WIDE: u16 = 160;
@@ -169,22 +169,33 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App) {
 }
 
 fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
-    let hints: &[(&str, &str)] = match &app.overlay {
-        Some(Overlay::Prompt(_)) => &[("Enter", "ok"), ("Esc", "cancel")],
-        Some(_) => &[("↑↓", "scroll"), ("Esc", "close")],
+    let mut hints: Vec<(&str, &str)> = match &app.overlay {
+        Some(Overlay::Prompt(_)) => vec![("Enter", "ok"), ("Esc", "cancel")],
+        Some(_) => vec![("↑↓", "scroll"), ("Esc", "close")],
         None if app.focus == Pane::Search && app.search.editing => {
-            &[("Enter", "search"), ("Esc", "stop editing")]
+            vec![("Enter", "search"), ("Esc", "stop editing")]
         }
-        None => strings::hints(app.focus),
+        None => keymap::hints(app.focus),
     };
+    let panes = app.overlay.is_none().then_some(("1-6/Tab", "panes"));
+    // Drop hints from the end (quit, then the pane's own) until the line fits; `?` stays.
+    let width = |h: &[(&str, &str)]| -> usize {
+        h.iter()
+            .chain(panes.iter())
+            .map(|(k, w)| k.chars().count() + w.chars().count() + 2)
+            .sum()
+    };
+    while width(&hints) > usize::from(area.width) && hints.len() > 2 {
+        let drop = hints
+            .iter()
+            .rposition(|(k, _)| *k != "?")
+            .unwrap_or(hints.len() - 1);
+        hints.remove(drop);
+    }
     let mut spans = Vec::new();
-    for (k, what) in hints {
+    for (k, what) in hints.iter().chain(panes.iter()) {
         spans.push(Span::styled(format!(" {k}"), theme::KEY));
         spans.push(Span::styled(format!(" {what}"), theme::DIM));
-    }
-    if app.overlay.is_none() {
-        spans.push(Span::styled(" 1-6/Tab", theme::KEY));
-        spans.push(Span::styled(" panes", theme::DIM));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }

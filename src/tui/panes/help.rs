@@ -1,11 +1,11 @@
-//! The help popup: every key, by pane.
+//! The help popup: every key, by pane, from the keymap's table.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use crate::tui::strings::HELP;
+use crate::tui::keymap::help_sections;
 use crate::tui::theme;
 
 /// Draws the help.
@@ -13,12 +13,12 @@ pub fn draw(f: &mut Frame, area: Rect, scroll: u16) {
     let popup = crate::tui::ui::centered(area, 90, 90);
     f.render_widget(Clear, popup);
     let mut lines = Vec::new();
-    for (section, keys) in HELP {
-        lines.push(Line::styled(*section, theme::TITLE));
-        for (k, what) in *keys {
+    for (section, bindings) in help_sections() {
+        lines.push(Line::styled(section, theme::TITLE));
+        for b in bindings {
             lines.push(Line::from(vec![
-                Span::styled(format!("  {k:<24}"), theme::KEY),
-                Span::raw(*what),
+                Span::styled(format!("  {:<24} ", b.label), theme::KEY),
+                Span::raw(b.help),
             ]));
         }
         lines.push(Line::raw(""));

@@ -3,10 +3,40 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::widgets::{Block, Borders, Clear};
+use ratatui_textarea::TextArea;
 
 use crate::sanitize::sanitize;
-use crate::tui::app::Prompt;
+use crate::tui::command::PromptKind;
 use crate::tui::theme;
+
+/// A one-line text prompt.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    /// What it is for.
+    pub kind: PromptKind,
+    /// Title shown above the input.
+    pub title: String,
+    /// The input.
+    pub input: TextArea<'static>,
+}
+
+impl Prompt {
+    /// A prompt with a title and initial text.
+    pub fn new(kind: PromptKind, title: impl Into<String>, text: &str) -> Box<Prompt> {
+        let mut input = TextArea::new(vec![text.to_string()]);
+        input.move_cursor(ratatui_textarea::CursorMove::End);
+        Box::new(Prompt {
+            kind,
+            title: title.into(),
+            input,
+        })
+    }
+
+    /// The text typed.
+    pub fn text(&self) -> String {
+        self.input.lines().join("")
+    }
+}
 
 /// Draws a prompt.
 pub fn draw(f: &mut Frame, area: Rect, prompt: &Prompt) {
