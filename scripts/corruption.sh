@@ -9,4 +9,4 @@ cd "$(dirname "$0")/.."
 export PODMORTEM_REQUIRE_FIXTURES=1
 cargo build --release --locked
 export PODMORTEM_BIN="$PWD/target/release/podmortem"
-cargo test --release --locked --test corruption full_corpus -- --ignored --nocapture
+cargo test --release --locked --test integration corruption::full_corpus -- --ignored --nocapture

@@ -51,5 +51,5 @@ sys.exit(1 if bad else 0)
 PY
 echo "== the linux-6.1 kernel tests with this ISF instead of the fixture's"
 PODMORTEM_TEST_ISF_DIR="$PWD/$(dirname "$out")" PODMORTEM_REQUIRE_FIXTURES=1 \
-    cargo test --release --locked -q --test kernel_dump --test kernel_walkers \
-    --test kernel_vma_hashes --test kernel_symbols 2>&1 | grep -E '^test result|FAILED|panicked'
+    cargo test --release --locked -q --test integration -- kernel_dump:: kernel_walkers:: \
+    kernel_vma_hashes:: kernel_symbols:: 2>&1 | grep -E '^test result|FAILED|panicked'

@@ -5,7 +5,7 @@
 //! (debug builds panic on F12 when `PODMORTEM_TEST_PANIC_KEY` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

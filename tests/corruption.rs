@@ -1,5 +1,5 @@
 //! The corruption corpus (see `tests/support/corrupt/`): damaged copies of every shared
-//! fixture, each opened by the real binary with every command under a 10 s timeout and an
+//! fixture, each opened by the real binary with every command under a 10 s CPU-time limit and an
 //! address-space limit of 1 GiB plus the evidence's size. No run may panic, hang or fail to
 //! allocate, and every error must name the damaged file.
 //!
@@ -13,7 +13,7 @@
     clippy::indexing_slicing
 )]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ use support::corrupt::{
     self, Isf, Mutation, Outcome, Run, Sources, Subject, Workspace, classify, run_limited,
 };
 
+/// CPU time allowed to one run (see `support::cpu`: a loaded machine does not count).
 const TIMEOUT: Duration = Duration::from_secs(10);
 const GIB: u64 = 1 << 30;
 
@@ -272,17 +273,15 @@ fn workbench_opens_damaged_evidence() {
     for mu in &muts {
         let p = ws.prepare(mu);
         let (path, isf, data) = (p.evidence.clone(), p.isf.clone(), data.clone());
-        let (tx, rx) = std::sync::mpsc::channel();
         let name = mu.name.clone();
-        std::thread::spawn(move || {
-            let r = std::panic::catch_unwind(|| open_and_draw(&path, isf, &data));
-            let _ = tx.send(r.is_ok());
+        let run = support::cpu::try_within_cpu(TIMEOUT.as_secs(), move || {
+            std::panic::catch_unwind(|| open_and_draw(&path, isf, &data)).is_ok()
         });
-        match rx.recv_timeout(TIMEOUT) {
+        match run {
             Ok(true) => {}
             Ok(false) => failures.push(format!("panic: {name}")),
-            Err(_) => {
-                failures.push(format!("hang: {name}"));
+            Err(why) => {
+                failures.push(format!("hang: {name}: {why}"));
                 break; // the thread cannot be stopped; the evidence must stay in place
             }
         }

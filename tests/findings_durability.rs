@@ -14,7 +14,7 @@
     clippy::indexing_slicing
 )]
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -87,7 +87,7 @@ fn kill_9_at_random_points_leaves_old_or_new_never_torn() {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "child_edit_loop",
+                "findings_durability::child_edit_loop",
                 "--nocapture",
                 "--test-threads=1",
             ])
@@ -223,7 +223,7 @@ fn full_disk_keeps_the_old_file() {
     std::fs::create_dir(&mnt).unwrap();
     let out = Command::new("unshare")
         .args(["--user", "--map-root-user", "--mount", "sh", "-c"])
-        .arg("mount -t tmpfs -o size=256k tmpfs \"$0\" && exec \"$1\" --exact child_full_disk --nocapture --test-threads=1")
+        .arg("mount -t tmpfs -o size=256k tmpfs \"$0\" && exec \"$1\" --exact findings_durability::child_full_disk --nocapture --test-threads=1")
         .arg(&mnt)
         .arg(std::env::current_exe().unwrap())
         .env(CHILD, &mnt)

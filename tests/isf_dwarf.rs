@@ -10,7 +10,7 @@
     clippy::indexing_slicing
 )]
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -153,7 +153,7 @@ fn vmlinux_build_only() {
 }
 
 /// Run with `PODMORTEM_VMLINUX=.../vmlinux-6.1.0-56-amd64` (and `PODMORTEM_SYSTEM_MAP`)
-/// `cargo test --release --test isf_dwarf -- --ignored --nocapture`.
+/// `cargo test --release --test integration isf_dwarf:: -- --ignored --nocapture`.
 #[test]
 #[ignore = "needs the Debian linux-image-6.1.0-56-amd64-dbg vmlinux (PODMORTEM_VMLINUX)"]
 fn debian_61_vmlinux_equals_dwarf2json() {

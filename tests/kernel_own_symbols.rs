@@ -9,7 +9,7 @@
     clippy::indexing_slicing
 )]
 
-mod support;
+use crate::support;
 
 use podmortem::engine::Evidence;
 use podmortem::engine::kernel::dump::KernelDump;

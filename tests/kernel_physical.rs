@@ -10,7 +10,7 @@
     clippy::single_range_in_vec_init
 )]
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::ops::Range;

@@ -9,7 +9,7 @@
     clippy::single_range_in_vec_init
 )]
 
-mod support;
+use crate::support;
 
 use std::ops::Range;
 use std::time::Instant;

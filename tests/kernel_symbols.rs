@@ -9,7 +9,7 @@
     clippy::indexing_slicing
 )]
 
-mod support;
+use crate::support;
 
 use podmortem::engine::kernel::isf::{Isf, SymbolSource, TypeRef};
 use podmortem::engine::kernel::memory::KernelMemory;

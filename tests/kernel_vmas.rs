@@ -6,7 +6,7 @@
 //! real dump in `kernel_walkers.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 //! own cases over the synthetic kernel are in `kernel_vmas.rs` and `kernel_files.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use support::kernel::Symbols;
 

@@ -6,7 +6,7 @@
 //! are seen, escaped (`\x1b]0;...`), so they were shown and not just dropped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

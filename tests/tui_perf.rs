@@ -1,6 +1,6 @@
 //! Benchmark, not a timed test: how long one keypress takes to handle and draw on the
 //! criu-counter fixture (run it with
-//! `cargo test --release --test tui_perf -- --ignored --nocapture`). The README reports it.
+//! `cargo test --release --test integration tui_perf:: -- --ignored --nocapture`). The README reports it.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,7 +8,7 @@
     clippy::indexing_slicing
 )]
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -5,6 +5,7 @@
 pub mod btf;
 pub mod ckpt;
 pub mod corrupt;
+pub mod cpu;
 pub mod demo;
 pub mod hostile;
 pub mod kallsyms;

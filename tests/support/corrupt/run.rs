@@ -150,8 +150,10 @@ pub fn classify(
     }
 }
 
-/// Runs `bin args` with a timeout and an address-space limit; returns the status (`None` on
-/// timeout, the process killed) and stderr.
+/// Runs `bin args` with a CPU-time limit of `timeout` (RLIMIT_CPU: the kernel stops it with
+/// SIGXCPU; a loaded machine does not count) and an address-space limit; a wall-clock
+/// backstop of six times `timeout` catches a process blocked without using CPU. Returns the
+/// status (`None` when a limit of time stopped it) and stderr.
 pub fn run_limited(
     bin: &Path,
     args: &[String],
@@ -165,6 +167,7 @@ pub fn run_limited(
     let mut cmd = if Path::new("/usr/bin/prlimit").exists() || which("prlimit") {
         let mut c = Command::new("prlimit");
         c.arg(format!("--as={as_limit}"))
+            .arg(format!("--cpu={}", timeout.as_secs().max(1)))
             .arg("--")
             .arg(bin)
             .args(args);
@@ -173,8 +176,9 @@ pub fn run_limited(
         let mut c = Command::new("sh");
         c.arg("-c")
             .arg(format!(
-                "ulimit -v {} && exec \"$0\" \"$@\"",
-                as_limit / 1024
+                "ulimit -v {} && ulimit -t {} && exec \"$0\" \"$@\"",
+                as_limit / 1024,
+                timeout.as_secs().max(1)
             ))
             .arg(bin)
             .args(args);
@@ -189,9 +193,11 @@ pub fn run_limited(
     let mut child = cmd.spawn().unwrap();
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {
-            break Some(st);
+            // SIGXCPU: the CPU-time limit stopped it.
+            use std::os::unix::process::ExitStatusExt;
+            break (st.signal() != Some(24)).then_some(st);
         }
-        if start.elapsed() > timeout {
+        if start.elapsed() > timeout * 6 {
             let _ = child.kill();
             let _ = child.wait();
             break None;

@@ -1,0 +1,35 @@
+//! The integration tests, linked once as one binary: each file of this folder is a module
+//! (`cargo test`; one module: `cargo test --test integration cli::`). Fixture tests read
+//! `../shared/fixtures` (or `$PODMORTEM_FIXTURES`) and skip when it is absent, unless
+//! `PODMORTEM_REQUIRE_FIXTURES=1`.
+
+mod support;
+
+mod checkpoint_fixtures;
+mod clean_exit;
+mod cli;
+mod corruption;
+mod demo_assets;
+mod e2e_tmux;
+mod evidence_untouched;
+mod extract;
+mod findings_durability;
+mod findings_export;
+mod isf_dwarf;
+mod kernel_dump;
+mod kernel_files;
+mod kernel_isf;
+mod kernel_own_symbols;
+mod kernel_paging;
+mod kernel_phys_cli;
+mod kernel_physical;
+mod kernel_physical_fixtures;
+mod kernel_symbols;
+mod kernel_task_list;
+mod kernel_vma_hashes;
+mod kernel_vmas;
+mod kernel_walkers;
+mod synthetic_checkpoint;
+mod terminal_safety;
+mod tui_perf;
+mod tui_snapshots;
