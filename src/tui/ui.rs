@@ -27,13 +27,19 @@ pub fn main_area(size: (u16, u16)) -> Rect {
 
 /// The panes shown and their areas: (pane, area, focused).
 pub fn pane_areas(app: &App) -> Vec<(Pane, Rect, bool)> {
-    let main = main_area(app.size);
+    layout_panes(app.size, app.focus)
+}
+
+/// The panes shown for a terminal size and a focused pane: one pane below [`WIDE`]
+/// columns, else the process tree beside the focused pane (the maps beside the tree).
+pub fn layout_panes(size: (u16, u16), focus: Pane) -> Vec<(Pane, Rect, bool)> {
+    let main = main_area(size);
     if main.width < WIDE {
-        return vec![(app.focus, main, true)];
+        return vec![(focus, main, true)];
     }
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(main);
-    match app.focus {
+    match focus {
         Pane::Processes => vec![(Pane::Processes, left, true), (Pane::Maps, right, false)],
         other => vec![(Pane::Processes, left, false), (other, right, true)],
     }
@@ -198,4 +204,35 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
         spans.push(Span::styled(format!(" {what}"), theme::DIM));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_terminals_show_one_pane_wide_ones_keep_the_tree() {
+        let one = layout_panes((80, 24), Pane::Hex);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].0, Pane::Hex);
+        assert_eq!(one[0].1, Rect::new(0, 2, 80, 20));
+        let two = layout_panes((200, 60), Pane::Hex);
+        assert_eq!(
+            two.iter().map(|(p, _, f)| (*p, *f)).collect::<Vec<_>>(),
+            [(Pane::Processes, false), (Pane::Hex, true)]
+        );
+        assert_eq!(two[0].1.width + two[1].1.width, 200);
+        let tree = layout_panes((200, 60), Pane::Processes);
+        assert_eq!(tree[1].0, Pane::Maps, "the maps beside a focused tree");
+    }
+
+    #[test]
+    fn tiny_terminals_do_not_underflow() {
+        for (w, h) in [(0, 0), (1, 1), (10, 3), (159, 4)] {
+            let areas = layout_panes((w, h), Pane::Search);
+            assert!(areas.iter().all(|(_, r, _)| r.height <= h && r.width <= w));
+        }
+        let c = centered(Rect::new(0, 0, 3, 3), 90, 90);
+        assert!(c.width <= 3 && c.height <= 3);
+    }
 }

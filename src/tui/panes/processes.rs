@@ -407,3 +407,92 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
     }
     f.render_widget(Paragraph::new(lines), inner);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proc(pid: Pid, ppid: Pid, comm: &str, container: Option<&str>) -> Process {
+        Process {
+            pid,
+            ppid,
+            pgid: pid,
+            sid: pid,
+            comm: comm.into(),
+            cmdline: vec![format!("/bin/{comm}")],
+            uid: Some(0),
+            gid: Some(0),
+            euid: Some(0),
+            threads: Vec::new(),
+            state: "sleeping".into(),
+            exe: None,
+            kernel_thread: false,
+            start_time: None,
+            created: None,
+            ns: None,
+            cgroup: None,
+            container_id: container.map(str::to_string),
+            pod_uid: None,
+        }
+    }
+
+    fn procs() -> Vec<Process> {
+        vec![
+            proc(1, 0, "init", None),
+            proc(2, 1, "shell", None),
+            proc(3, 2, "app", Some("abc")),
+            proc(4, 1, "daemon", Some("abc")),
+        ]
+    }
+
+    fn pids(st: &State, procs: &[Process]) -> Vec<Pid> {
+        rows(st, procs)
+            .iter()
+            .filter(|r| !r.header)
+            .map(|r| procs[r.idx].pid)
+            .collect()
+    }
+
+    #[test]
+    fn tree_order_folds_and_filters() {
+        let p = procs();
+        let mut st = State::default();
+        assert_eq!(pids(&st, &p), [1, 2, 3, 4]);
+        st.collapsed.insert(2);
+        assert_eq!(
+            pids(&st, &p),
+            [1, 2, 4],
+            "a folded subtree hides its children"
+        );
+        st.filter = "APP".into();
+        assert_eq!(pids(&st, &p), [3], "filters ignore case and list flat");
+        st.filter = "4".into();
+        assert_eq!(pids(&st, &p), [4], "a pid filter is exact");
+    }
+
+    #[test]
+    fn grouping_puts_containers_first_with_a_header() {
+        let p = procs();
+        let st = State {
+            group: true,
+            ..State::default()
+        };
+        let rows = rows(&st, &p);
+        assert!(rows[0].header);
+        assert_eq!(rows[0].members, 2);
+        assert_eq!(group_of(&p[rows[0].idx]), "container abc");
+        assert_eq!(pids(&st, &p), [3, 4, 1, 2]);
+    }
+
+    #[test]
+    fn select_clears_the_filter_and_finds_the_row() {
+        let p = procs();
+        let mut st = State {
+            filter: "daemon".into(),
+            ..State::default()
+        };
+        st.select(&p, 3);
+        assert!(st.filter.is_empty());
+        assert_eq!(st.selected(&p).map(|p| p.pid), Some(3));
+    }
+}

@@ -352,3 +352,33 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
     }
     f.render_widget(Paragraph::new(lines), inner);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::search::Summary;
+
+    #[test]
+    fn messages_of_an_old_search_are_dropped() {
+        let mut st = State::default();
+        started(&mut st, 2);
+        st.running = true;
+        let cmds = on_job(
+            &mut st,
+            JobEvent::SearchDone {
+                generation: 1,
+                summary: Summary::default(),
+            },
+        );
+        assert!(cmds.is_empty() && st.running, "generation 1 is stale");
+        let cmds = on_job(
+            &mut st,
+            JobEvent::SearchDone {
+                generation: 2,
+                summary: Summary::default(),
+            },
+        );
+        assert!(!st.running);
+        assert!(matches!(&cmds[..], [Command::Status(m, _)] if m.contains("0 hit")));
+    }
+}
