@@ -17,6 +17,7 @@ pub use crate::tui::command::{Command, Ctx, Level, PromptKind};
 pub use crate::tui::panes::prompt::Prompt;
 use crate::tui::panes::{details, findings, hex, maps, processes, rootfs, search};
 use crate::tui::paths::default_export_path;
+use crate::tui::strings::msg;
 
 mod prompts;
 
@@ -129,7 +130,7 @@ impl App {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!("processes unreadable: {e}");
-                status = Some((format!("processes unreadable: {e}"), Level::Error));
+                status = Some((msg::unreadable("processes", &e), Level::Error));
                 Vec::new()
             }
         };
@@ -221,7 +222,7 @@ impl App {
         let vmas = match pid.map(|p| self.ev.maps(p)) {
             Some(Ok(v)) => v,
             Some(Err(e)) => {
-                self.error_msg(format!("memory areas unreadable: {e}"));
+                self.error_msg(msg::unreadable("memory areas", e));
                 Vec::new()
             }
             None => Vec::new(),
@@ -231,14 +232,8 @@ impl App {
             self.ev
                 .walk_warnings(p, crate::engine::evidence::Listing::Maps)
         });
-        if let Some(first) = warnings.first() {
-            self.error_msg(format!(
-                "memory areas may be incomplete: {first}{}",
-                match warnings.len() {
-                    1 => String::new(),
-                    n => format!(" (+{} more)", n - 1),
-                }
-            ));
+        if !warnings.is_empty() {
+            self.error_msg(msg::incomplete("memory areas", &warnings));
         }
     }
 
@@ -410,7 +405,7 @@ impl App {
                 self.session.remove(id);
                 self.save_findings();
                 findings::clamp(&mut self.findings, self.session.findings.len());
-                self.info_msg(format!("finding #{id} deleted"));
+                self.info_msg(msg::finding_deleted(id));
             }
             Command::Status(msg, Level::Info) => self.info_msg(msg),
             Command::Status(msg, Level::Error) => self.error_msg(msg),

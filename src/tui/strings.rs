@@ -13,3 +13,100 @@ pub fn pane_title(p: Pane) -> &'static str {
         Pane::Findings => "Findings",
     }
 }
+
+/// Status-line messages of the workbench.
+pub mod msg {
+    use std::fmt::Display;
+
+    /// A prompt for a path was left empty.
+    pub const NO_PATH: &str = "no path given";
+    /// A prompt for a folder was left empty.
+    pub const NO_FOLDER: &str = "no folder given";
+    /// The process filter was cleared.
+    pub const FILTER_CLEARED: &str = "filter cleared";
+    /// Search started without a pattern.
+    pub const NO_PATTERN: &str = "type a pattern first";
+    /// The pattern does not compile (the reason is shown in the pane).
+    pub const BAD_PATTERN: &str = "invalid pattern (see the Search pane)";
+    /// The running search was cancelled.
+    pub const SEARCH_CANCELLED: &str = "search cancelled";
+    /// Extraction asked for on something that is not a file.
+    pub const SELECT_A_FILE: &str = "select a file to extract";
+    /// The tree was ungrouped.
+    pub const UNGROUPED: &str = "ungrouped";
+
+    /// Something the workbench needed could not be read.
+    pub fn unreadable(what: &str, e: impl Display) -> String {
+        format!("{what} unreadable: {e}")
+    }
+
+    /// A walk met damage: the list may be incomplete.
+    pub fn incomplete(what: &str, problems: &[String]) -> String {
+        let first = problems.first().map(String::as_str).unwrap_or("");
+        let more = match problems.len() {
+            0 | 1 => String::new(),
+            n => format!(" (+{} more)", n - 1),
+        };
+        format!("{what} may be incomplete: {first}{more}")
+    }
+
+    /// Findings could not be saved (the reason first: a long path must not push it off an
+    /// 80-column status line).
+    pub fn not_saved(reason: impl Display, path: Option<&std::path::Path>) -> String {
+        match path {
+            Some(p) => format!(
+                "could not save findings: {reason} ({}); they are kept in memory",
+                p.display()
+            ),
+            None => format!("could not save findings: {reason}"),
+        }
+    }
+
+    /// A finding was added.
+    pub fn finding_saved(id: u64, total: usize) -> String {
+        format!("finding #{id} saved ({total} in total)")
+    }
+
+    /// A finding was deleted.
+    pub fn finding_deleted(id: u64) -> String {
+        format!("finding #{id} deleted")
+    }
+
+    /// Findings were exported.
+    pub fn exported(count: usize, path: &std::path::Path, hash_pending: bool) -> String {
+        format!(
+            "{count} finding(s) exported to {}{}",
+            path.display(),
+            if hash_pending {
+                " (evidence sha256 still being computed)"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// An operation failed.
+    pub fn failed(what: &str, e: impl Display) -> String {
+        format!("{what} failed: {e}")
+    }
+
+    /// Extraction was refused (it would write into the evidence or escape the folder).
+    pub fn refused(e: impl Display) -> String {
+        format!("extraction refused: {e}")
+    }
+
+    /// The tree was grouped by container.
+    pub fn grouped(groups: usize) -> String {
+        format!("grouped by container: {groups} group(s)")
+    }
+
+    /// The sort order changed.
+    pub fn sorted(order: impl std::fmt::Debug) -> String {
+        format!("sorted by {order:?}").to_lowercase()
+    }
+
+    /// A search ended.
+    pub fn search_done(hits: usize) -> String {
+        format!("search done: {hits} hit(s)")
+    }
+}

@@ -9,6 +9,7 @@ use crate::engine::findings::export;
 use crate::sanitize::sanitize;
 use crate::tui::app::{App, Level, Overlay, PromptKind};
 use crate::tui::panes::{hex, processes};
+use crate::tui::strings::msg;
 use crate::units::human_size;
 
 impl App {
@@ -19,11 +20,10 @@ impl App {
         {
             // The reason first: a long path must not push it off an 80-column status line.
             let msg = match e {
-                crate::engine::error::Error::Io { path, source } => format!(
-                    "could not save findings: {source} ({}); they are kept in memory",
-                    path.display()
-                ),
-                other => format!("could not save findings: {other}"),
+                crate::engine::error::Error::Io { path, source } => {
+                    msg::not_saved(source, Some(&path))
+                }
+                other => msg::not_saved(other, None),
             };
             self.error_msg(msg);
         }
@@ -68,10 +68,7 @@ impl App {
                 let id = self.session.add(target, note, tags);
                 self.save_findings();
                 if !matches!(self.status, Some((_, Level::Error))) {
-                    self.info_msg(format!(
-                        "finding #{id} saved ({} in total)",
-                        self.session.findings.len()
-                    ));
+                    self.info_msg(msg::finding_saved(id, self.session.findings.len()));
                 }
             }
             PromptKind::EditNote(id) => {
@@ -107,7 +104,7 @@ impl App {
     /// Writes the findings export to `path`.
     pub fn export_to(&mut self, path: PathBuf) {
         if path.as_os_str().is_empty() {
-            return self.error_msg("no path given");
+            return self.error_msg(msg::NO_PATH);
         }
         let doc = export(&*self.ev, &self.session, self.evidence_sha256.clone());
         let mut bytes = Vec::new();
@@ -117,24 +114,19 @@ impl App {
                 crate::engine::findings::write_atomic(&path, &bytes).map_err(|e| e.to_string())
             });
         match result {
-            Ok(()) => self.info_msg(format!(
-                "{} finding(s) exported to {}{}",
+            Ok(()) => self.info_msg(msg::exported(
                 doc.findings.len(),
-                path.display(),
-                if doc.evidence.sha256.is_none() {
-                    " (evidence sha256 still being computed)"
-                } else {
-                    ""
-                }
+                &path,
+                doc.evidence.sha256.is_none(),
             )),
-            Err(e) => self.error_msg(format!("export failed: {e}")),
+            Err(e) => self.error_msg(msg::failed("export", e)),
         }
     }
 
     /// Extracts a rootfs file into a folder (names cannot escape it; nothing is overwritten).
     fn extract_file(&mut self, path: &str, dir: &str) {
         if dir.is_empty() {
-            return self.error_msg("no folder given");
+            return self.error_msg(msg::NO_FOLDER);
         }
         let bytes = match self.ev.rootfs_read(path) {
             Ok(b) => b,
@@ -148,7 +140,7 @@ impl App {
                 "extracted to {}",
                 sanitize(&p.display().to_string())
             )),
-            Err(e) => self.error_msg(format!("extraction refused: {e}")),
+            Err(e) => self.error_msg(msg::refused(e)),
         }
     }
 
@@ -156,11 +148,11 @@ impl App {
     /// background.
     fn extract_vma(&mut self, pid: Pid, range: std::ops::Range<u64>, dir: &str) {
         if dir.is_empty() {
-            return self.error_msg("no folder given");
+            return self.error_msg(msg::NO_FOLDER);
         }
         let dir = std::path::PathBuf::from(dir);
         if let Err(e) = crate::engine::extract::ensure_outside_evidence(&self.info.path, &dir) {
-            return self.error_msg(format!("extraction refused: {e}"));
+            return self.error_msg(msg::refused(e));
         }
         self.info_msg(format!(
             "extracting pid {pid} {:#x}-{:#x}…",
@@ -181,7 +173,7 @@ impl App {
                     .map(|h| format!(", sha256 {}", h.get(..16).unwrap_or_default()))
                     .unwrap_or_default()
             )),
-            Err(e) => self.error_msg(format!("extraction failed: {e}")),
+            Err(e) => self.error_msg(msg::failed("extraction", e)),
         }
     }
 }

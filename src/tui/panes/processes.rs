@@ -13,6 +13,7 @@ use crate::sanitize::sanitize;
 use crate::tui::action::{Action, Pane};
 use crate::tui::command::{Command, Ctx, PromptKind};
 use crate::tui::list::ListCursor;
+use crate::tui::strings::msg;
 use crate::tui::theme;
 
 /// Sort orders of the process list.
@@ -242,9 +243,9 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
             st.cursor = ListCursor::default();
             let n = self::rows(st, procs).iter().filter(|r| r.header).count();
             out.push(Command::info(if st.group {
-                format!("grouped by container: {n} group(s)")
+                msg::grouped(n)
             } else {
-                "ungrouped".to_string()
+                msg::UNGROUPED.to_string()
             }));
         }
         Action::Filter => out.push(Command::prompt(
@@ -259,13 +260,11 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
                 Sort::Name => Sort::Threads,
                 Sort::Threads => Sort::Tree,
             };
-            out.push(Command::info(
-                format!("sorted by {:?}", st.sort).to_lowercase(),
-            ));
+            out.push(Command::info(msg::sorted(st.sort)));
         }
         Action::Cancel if !st.filter.is_empty() => {
             st.filter.clear();
-            out.push(Command::info("filter cleared"));
+            out.push(Command::info(msg::FILTER_CLEARED));
         }
         Action::Bookmark => {
             if let Some(p) = st.selected(procs) {

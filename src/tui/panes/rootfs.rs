@@ -12,6 +12,7 @@ use crate::tui::action::Action;
 use crate::tui::command::{Command, Ctx, PromptKind};
 use crate::tui::list::ListCursor;
 use crate::tui::paths::default_output_path;
+use crate::tui::strings::msg;
 use crate::tui::theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -247,7 +248,7 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
                     default_output_path(&cx.info.path, "podmortem-extract"),
                 ));
             } else {
-                out.push(Command::error("select a file to extract"));
+                out.push(Command::error(msg::SELECT_A_FILE));
             }
             return out;
         }

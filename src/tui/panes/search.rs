@@ -16,6 +16,7 @@ use crate::sanitize::{sanitize, sanitize_bytes};
 use crate::tui::action::{Action, Pane};
 use crate::tui::command::{Command, Ctx};
 use crate::tui::list::ListCursor;
+use crate::tui::strings::msg;
 use crate::tui::theme;
 
 /// Hits kept in the list (the search stops there).
@@ -99,13 +100,13 @@ pub fn build_regex(
 fn start(st: &mut State, cx: &Ctx) -> Vec<Command> {
     let pattern = st.input.lines().join("");
     if pattern.is_empty() {
-        return vec![Command::error("type a pattern first")];
+        return vec![Command::error(msg::NO_PATTERN)];
     }
     let regex = match build_regex(&pattern, st.ignore_case, st.utf16) {
         Ok(r) => r,
         Err(e) => {
             st.error = Some(e.to_string());
-            return vec![Command::error("invalid pattern (see the Search pane)")];
+            return vec![Command::error(msg::BAD_PATTERN)];
         }
     };
     let pids = if st.selected_only {
@@ -163,7 +164,7 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
         Action::Cancel if st.running => {
             st.running = false;
             out.push(Command::CancelSearch);
-            out.push(Command::info("search cancelled"));
+            out.push(Command::info(msg::SEARCH_CANCELLED));
         }
         Action::Enter => {
             if let Some(h) = st.hits.get(st.cursor.selected) {
@@ -224,12 +225,12 @@ pub fn on_job(st: &mut State, ev: JobEvent) -> Vec<Command> {
             st.percent = 100;
             let n = st.hits.len();
             st.summary = Some(summary);
-            out.push(Command::info(format!("search done: {n} hit(s)")));
+            out.push(Command::info(msg::search_done(n)));
         }
         JobEvent::SearchFailed { generation, error } if generation == st.generation => {
             st.running = false;
             st.error = Some(error.clone());
-            out.push(Command::error(format!("search failed: {error}")));
+            out.push(Command::error(msg::failed("search", &error)));
         }
         _ => {}
     }
