@@ -130,6 +130,10 @@ pub enum Command {
         /// Case-insensitive match.
         #[arg(long, short = 'i')]
         ignore_case: bool,
+        /// Search for the text encoded as UTF-16LE, taken literally (not a regex), as the
+        /// workbench's `u` toggle does.
+        #[arg(long)]
+        utf16le: bool,
     },
     /// List the container's filesystem changes, or print one file.
     Rootfs {
@@ -325,20 +329,21 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             physical,
             max_hits,
             ignore_case,
+            utf16le,
         } => {
             let ev = open(&target.evidence, cli)?;
             let opts = memory::SearchArgs {
-                regex,
+                pattern: crate::engine::search::Pattern {
+                    text: regex.clone(),
+                    ignore_case: *ignore_case,
+                    utf16le: *utf16le,
+                },
                 pid: *pid,
                 max_hits: *max_hits,
-                ignore_case: *ignore_case,
                 json: target.json,
+                path: &target.evidence,
             };
-            if *physical {
-                memory::search_physical(&*ev, &opts, &mut out)
-            } else {
-                memory::search(&*ev, &opts, &mut out)
-            }
+            memory::search(&*ev, &opts, *physical, &mut out)
         }
         Command::Rootfs { target, cat } => tables::rootfs(
             &*open(&target.evidence, cli)?,

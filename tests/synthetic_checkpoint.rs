@@ -14,6 +14,7 @@ mod support;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use podmortem::engine::capability::ContainerFs;
 use podmortem::engine::checkpoint::Checkpoint;
 use podmortem::engine::checkpoint::archive::Archive;
 use podmortem::engine::checkpoint::pagemap::{PAGE_SIZE, PE_LAZY, PE_PARENT, PE_PRESENT};
@@ -174,13 +175,13 @@ fn match_spanning_two_pages_and_entries() {
     search(&ck, &req, &AtomicBool::new(false), &mut sink).unwrap();
     assert_eq!(sink.hits.len(), 1);
     assert_eq!(sink.hits[0].address, at);
-    assert_eq!(sink.hits[0].vma_start, Some(BASE));
+    assert_eq!(sink.hits[0].process().unwrap().vma_start, Some(BASE));
 }
 
 #[test]
 fn match_across_search_windows_found_once() {
     use podmortem::engine::search::WINDOW;
-    let pages = (WINDOW as u64 / PAGE_SIZE) + 4;
+    let pages = (WINDOW / PAGE_SIZE) + 4;
     let mut p = base_proc(1);
     p.vmas = vec![ckpt::vma(
         BASE,
@@ -192,10 +193,10 @@ fn match_across_search_windows_found_once() {
         0,
     )];
     p.pagemap = Some(vec![pm(BASE, pages, Some(PE_PRESENT))]);
-    let edge = BASE + WINDOW as u64 - 3;
+    let edge = BASE + WINDOW - 3;
     p.poke(edge, b"NEEDLE");
     p.poke(BASE + 5, b"NEEDLE");
-    p.poke(BASE + WINDOW as u64 + 100, b"NEEDLE");
+    p.poke(BASE + WINDOW + 100, b"NEEDLE");
     let ck = open(&one_proc(p));
     let req = SearchRequest {
         regex: regex::bytes::Regex::new("NEEDLE").unwrap(),
@@ -204,7 +205,7 @@ fn match_across_search_windows_found_once() {
     let mut sink = Collect::default();
     let summary = search(&ck, &req, &AtomicBool::new(false), &mut sink).unwrap();
     let addrs: Vec<u64> = sink.hits.iter().map(|h| h.address).collect();
-    assert_eq!(addrs, [BASE + 5, edge, BASE + WINDOW as u64 + 100]);
+    assert_eq!(addrs, [BASE + 5, edge, BASE + WINDOW + 100]);
     assert_eq!(summary.bytes, pages * PAGE_SIZE);
 }
 
@@ -413,7 +414,7 @@ fn damaged_images_give_clear_errors_not_panics() {
                 let _ = ck.maps(1);
                 let _ = ck.environment(1);
                 let _ = ck.files(1);
-                let _ = ck.rootfs_entries();
+                let _ = ck.entries();
             }
         }
     }

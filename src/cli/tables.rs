@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::output::{Table, json, opt};
+use crate::engine::capability::container_fs;
 use crate::engine::evidence::{Evidence, FileType, Listing, Pid, Process, tree_order};
 use crate::engine::time::format_time;
 use crate::sanitize::{sanitize, sanitize_bytes};
@@ -261,7 +262,7 @@ pub fn rootfs(
     out: &mut dyn Write,
 ) -> Result<()> {
     if let Some(path) = cat {
-        let bytes = ev.rootfs_read(path)?;
+        let bytes = container_fs(ev)?.read_file(path)?;
         if as_json {
             return json(
                 &serde_json::json!({"path": path, "size": bytes.len(), "text": String::from_utf8_lossy(&bytes)}),
@@ -282,7 +283,7 @@ pub fn rootfs(
         }
         return Ok(());
     }
-    let entries = ev.rootfs_entries()?;
+    let entries = container_fs(ev)?.entries()?;
     if as_json {
         return json(&entries, out);
     }

@@ -17,6 +17,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
+use crate::engine::capability::ContainerFs;
 use crate::engine::checkpoint::archive::Archive;
 use crate::engine::checkpoint::container::{ContainerMeta, read_container_meta};
 use crate::engine::checkpoint::fds::FileTable;
@@ -391,7 +392,13 @@ impl Evidence for Checkpoint {
         }
     }
 
-    fn rootfs_entries(&self) -> Result<Vec<FileEntry>> {
+    fn container_fs(&self) -> Option<&dyn ContainerFs> {
+        Some(self)
+    }
+}
+
+impl ContainerFs for Checkpoint {
+    fn entries(&self) -> Result<Vec<FileEntry>> {
         match &self.rootfs {
             Some(r) => Ok(r.entries().to_vec()),
             None if self.archive.stopped_early().is_some() => {
@@ -403,7 +410,7 @@ impl Evidence for Checkpoint {
         }
     }
 
-    fn rootfs_read(&self, path: &str) -> Result<Vec<u8>> {
+    fn read_file(&self, path: &str) -> Result<Vec<u8>> {
         let (Some(r), Some(tar)) = (&self.rootfs, self.archive.get("rootfs-diff.tar")) else {
             return Err(self.archive.missing("rootfs-diff.tar"));
         };

@@ -507,7 +507,15 @@ fn bytes_of(ev: &dyn Evidence, target: &Target) -> Option<ExportedBytes> {
             if *deleted {
                 return None;
             }
-            let data = ev.rootfs_read(path).ok()?;
+            let data = match crate::engine::capability::container_fs(ev)
+                .and_then(|fs| fs.read_file(path))
+            {
+                Ok(data) => data,
+                Err(e) => {
+                    tracing::warn!("export: no bytes for {path}: {e}");
+                    return None;
+                }
+            };
             let n = data.len() as u64;
             Some(ExportedBytes {
                 length: n,

@@ -13,11 +13,11 @@ use std::sync::atomic::AtomicBool;
 use regex::bytes::Regex;
 use serde_json::{Map, Value, json};
 
+use crate::engine::capability::PhysicalSpace;
 use crate::engine::checkpoint::tasks::split_nul;
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
-    Evidence, EvidenceInfo, EvidenceKind, Listing, OpenFile, PartialRead, PhysHit, Pid, Process,
-    Vma,
+    Evidence, EvidenceInfo, EvidenceKind, Listing, OpenFile, PartialRead, Pid, Process, Vma,
 };
 use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::cgroup::{container_id, pod_uid};
@@ -35,7 +35,7 @@ pub use crate::engine::kernel::symbols::missing_isf;
 use crate::engine::kernel::symbols::{SymbolFiles, choose_symbols};
 use crate::engine::kernel::tasks::{TaskInfo, read_task, task_list};
 use crate::engine::kernel::vmas::walk_vmas;
-use crate::engine::search::Summary;
+use crate::engine::search::{Sink, Summary};
 use crate::engine::time::rfc3339_micros;
 
 /// Longest cmdline or environment block read from a process.
@@ -476,25 +476,8 @@ impl Evidence for KernelDump {
         self.space.phys().slice(t.phys.get(), len)
     }
 
-    fn search_physical(
-        &self,
-        regex: &Regex,
-        cancel: &AtomicBool,
-        sink: &mut dyn FnMut(PhysHit) -> bool,
-    ) -> Result<Summary> {
-        let procs = self
-            .tasks
-            .values()
-            .filter(|t| !t.info.kernel_thread)
-            .filter_map(|t| {
-                Some(OwnerProcess {
-                    pid: t.info.pid,
-                    comm: t.info.comm.clone(),
-                    root: t.root?,
-                })
-            })
-            .collect();
-        search_with_owners(&self.space, procs, regex, cancel, sink)
+    fn physical(&self) -> Option<&dyn PhysicalSpace> {
+        Some(self)
     }
 
     fn captured_ranges(&self, pid: Pid, range: Range<u64>) -> Result<Vec<Range<u64>>> {
@@ -521,5 +504,27 @@ impl Evidence for KernelDump {
             }
         }
         Ok(out)
+    }
+}
+
+impl PhysicalSpace for KernelDump {
+    fn ranges(&self) -> Vec<Range<u64>> {
+        self.space.phys().ranges().to_vec()
+    }
+
+    fn search(&self, regex: &Regex, cancel: &AtomicBool, sink: &mut dyn Sink) -> Result<Summary> {
+        let procs = self
+            .tasks
+            .values()
+            .filter(|t| !t.info.kernel_thread)
+            .filter_map(|t| {
+                Some(OwnerProcess {
+                    pid: t.info.pid,
+                    comm: t.info.comm.clone(),
+                    root: t.root?,
+                })
+            })
+            .collect();
+        search_with_owners(&self.space, procs, regex, cancel, sink)
     }
 }

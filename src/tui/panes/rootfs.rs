@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use sha2::{Digest, Sha256};
 
+use crate::engine::capability::container_fs;
 use crate::engine::evidence::{Evidence, FileEntry, FileType};
 use crate::engine::findings::{Target, hex_string};
 use crate::engine::time::format_time;
@@ -71,7 +72,7 @@ pub struct State {
 impl State {
     /// Builds the tree from the evidence's rootfs diff.
     pub fn new(ev: &dyn Evidence) -> State {
-        match ev.rootfs_entries() {
+        match container_fs(ev).and_then(|fs| fs.entries()) {
             Ok(entries) => {
                 let mut st = State {
                     nodes: build(entries),
@@ -121,8 +122,8 @@ impl State {
         self.preview_scroll = 0;
         let entry = node.entry.as_ref();
         self.preview = match entry {
-            Some(e) if e.kind == FileType::File && !e.deleted => {
-                Some(match ev.rootfs_read(&node.path) {
+            Some(e) if e.kind == FileType::File && !e.deleted => Some(
+                match container_fs(ev).and_then(|fs| fs.read_file(&node.path)) {
                     Ok(bytes) => Preview {
                         path: node.path.clone(),
                         size: bytes.len() as u64,
@@ -135,8 +136,8 @@ impl State {
                         error: Some(e.to_string()),
                         ..Preview::default()
                     },
-                })
-            }
+                },
+            ),
             _ => None,
         };
     }
@@ -246,7 +247,7 @@ pub fn extract(app: &mut App, path: &str, dir: &str) {
     if dir.is_empty() {
         return app.error_msg("no folder given");
     }
-    let bytes = match app.ev.rootfs_read(path) {
+    let bytes = match container_fs(&*app.ev).and_then(|fs| fs.read_file(path)) {
         Ok(b) => b,
         Err(e) => return app.error_msg(format!("cannot read {}: {e}", sanitize(path))),
     };
