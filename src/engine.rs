@@ -22,6 +22,7 @@ pub mod net;
 pub mod open;
 pub mod search;
 pub mod time;
+pub mod walk;
 
 pub use error::{Error, Result};
 pub use evidence::Evidence;

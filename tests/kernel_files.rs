@@ -100,7 +100,7 @@ fn open_files_name_pseudo_files_and_sockets() {
     let task = k.add_task(&fds, 64, Some((root_mnt, cwd)), Some((root_mnt, root_d)));
     let w = walk_open_files(&k, 102, task).unwrap();
     assert!(w.problems.is_empty(), "{:?}", w.problems);
-    let files = w.files;
+    let files = w.items;
     assert_eq!(files.len(), fds.len() + 2);
     let f = by_fd(&files, 0);
     assert_eq!((f.kind.as_str(), f.path.as_str()), ("chr", "/dev/console"));
@@ -208,8 +208,8 @@ fn d_parent_loop_is_an_error_for_that_file_only() {
     assert!(dpath::file_path(&k, bad, None).is_err());
     let task = k.add_task(&[(3, bad), (4, good)], 8, None, None);
     let w = within(move || walk_open_files(&k, 7, task).unwrap());
-    assert_eq!(w.files.len(), 1);
-    assert_eq!(w.files[0].path, "/ok.txt");
+    assert_eq!(w.items.len(), 1);
+    assert_eq!(w.items[0].path, "/ok.txt");
     assert!(w.problems[0].contains("fd 3"), "{:?}", w.problems);
 }
 
@@ -222,7 +222,7 @@ fn huge_max_fds_is_bounded() {
     let k = Arc::new(k);
     let k2 = Arc::clone(&k);
     let w = within(move || walk_open_files(&*k2, 1, task).unwrap());
-    assert_eq!(w.files[0].path, "/x");
+    assert_eq!(w.items[0].path, "/x");
     assert!(
         w.problems.iter().any(|p| p.contains("max_fds")),
         "{:?}",
@@ -245,15 +245,15 @@ fn shared_struct_file_is_described_once() {
     let k = Arc::new(k);
     let k2 = Arc::clone(&k);
     let w = within(move || walk_open_files(&*k2, 1, task).unwrap());
-    assert_eq!(w.files.len(), 4096);
+    assert_eq!(w.items.len(), 4096);
     assert!(
-        w.files
+        w.items
             .iter()
             .enumerate()
             .all(|(i, f)| f.fd == Some(i as i64))
     );
-    assert!(w.files.iter().all(|f| f.path == w.files[0].path));
-    assert!(w.files[0].path.ends_with("/d199"), "{}", w.files[0].path);
+    assert!(w.items.iter().all(|f| f.path == w.items[0].path));
+    assert!(w.items[0].path.ends_with("/d199"), "{}", w.items[0].path);
     assert!(k.reads() < 20_000, "{} reads", k.reads());
 }
 
@@ -268,7 +268,7 @@ fn a_smeared_fd_table_gives_a_bounded_list_of_problems() {
     let task = k.add_task(&fds, 4096, None, None);
     let k = Arc::new(k);
     let w = within(move || walk_open_files(&*k, 1, task).unwrap());
-    assert!(w.files.is_empty());
+    assert!(w.items.is_empty());
     let max = podmortem::engine::kernel::MAX_PROBLEMS;
     assert_eq!(w.problems.len(), max + 1, "{:?}", &w.problems[..3]);
     assert_eq!(w.problems[max], "further problems not listed");
@@ -288,9 +288,9 @@ fn a_file_shared_by_very_many_descriptors_is_summarised() {
     let task = k.add_task(&fds, 10_240, None, None);
     let k = Arc::new(k);
     let w = within(move || walk_open_files(&*k, 1, task).unwrap());
-    assert_eq!(w.files.len(), MAX_SHARED_FDS + 1);
-    assert_eq!(w.files.last().unwrap().path, "/other");
-    assert_eq!(w.files.last().unwrap().fd, Some(10_000));
+    assert_eq!(w.items.len(), MAX_SHARED_FDS + 1);
+    assert_eq!(w.items.last().unwrap().path, "/other");
+    assert_eq!(w.items.last().unwrap().fd, Some(10_000));
     assert!(
         w.problems
             .iter()

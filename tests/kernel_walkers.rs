@@ -32,7 +32,7 @@ fn null_pointers_give_errors_or_empty_answers() {
     let task = k.add_task(&[(0, f)], 4, None, None);
     let w = walk_open_files(&k, 3, task).unwrap();
     assert!(
-        w.files.is_empty() && w.problems.len() == 1,
+        w.items.is_empty() && w.problems.len() == 1,
         "{:?}",
         w.problems
     );
@@ -53,7 +53,7 @@ fn null_pointers_give_errors_or_empty_answers() {
     ];
     let (mm, _) = k.add_mm_maple(&specs, &MmInfo::default(), Internal::Arange, 10);
     let w = walk_vmas(&k, mm, None).unwrap();
-    assert_eq!(w.vmas.len(), 1);
+    assert_eq!(w.items.len(), 1);
     assert_eq!(w.problems.len(), 1, "{:?}", w.problems);
     // A mm whose tree root is not in the dump.
     let mm = k.alloc(0x300, 64) + 0x10_0000;
@@ -200,7 +200,7 @@ fn fixture_walks_report_no_damage() {
             }
             let w = walk_vmas(dump.space(), t.mm, None).unwrap();
             assert!(w.problems.is_empty(), "pid {}: {:?}", p.pid, w.problems);
-            assert!(!w.vmas.is_empty());
+            assert!(!w.items.is_empty());
             let f = walk_open_files(dump.space(), p.pid, t.task).unwrap();
             assert!(f.problems.is_empty(), "pid {}: {:?}", p.pid, f.problems);
             n += 1;

@@ -433,3 +433,30 @@ fn damaged_images_give_clear_errors_not_panics() {
             .any(|w| w.contains("core-1.img") && w.contains("cannot decode"))
     );
 }
+
+#[test]
+fn damaged_descriptor_table_is_a_problem_not_an_empty_list() {
+    let mut p = base_proc(1);
+    p.fds = vec![(0, 1, FdTypes::Reg)];
+    p.cwd_root = (1, 1);
+    let c = one_proc(p);
+    let ck = open(&c);
+    let files = ck.files(1).unwrap();
+    assert!(files.is_complete(), "{:?}", files.problems);
+    assert_eq!(files.len(), 3);
+    let name = c
+        .members()
+        .into_iter()
+        .map(|(n, _)| n)
+        .find(|n| n.contains("fdinfo-"))
+        .unwrap();
+    // A bad magic: the cwd and root are still listed, the damage is reported with them.
+    let ck = with_member(&c, &name, |d| d[4] ^= 0xff).unwrap();
+    let files = ck.files(1).unwrap();
+    assert_eq!(files.len(), 2);
+    assert!(
+        files.problems.len() == 1 && files.problems[0].contains("fdinfo-"),
+        "{:?}",
+        files.problems
+    );
+}

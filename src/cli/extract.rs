@@ -128,7 +128,9 @@ fn memory_ranges(ev: &dyn Evidence, pid: Pid, args: &ExtractArgs<'_>) -> Result<
         out.push(addr..end);
     }
     if args.vma.is_some() || args.all_vmas {
-        let vmas: Vec<Vma> = ev.maps(pid)?;
+        let walk = ev.maps(pid)?;
+        super::tables::warn(&walk.problems);
+        let vmas: Vec<Vma> = walk.into_items();
         if let Some(a) = args.vma {
             let v = vmas
                 .iter()

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cli::output::{Table, json, opt};
 use crate::engine::capability::container_fs;
-use crate::engine::evidence::{Evidence, FileType, Listing, Pid, Process, tree_order};
+use crate::engine::evidence::{Evidence, FileType, Pid, Process, tree_order};
 use crate::engine::time::format_time;
 use crate::sanitize::{sanitize, sanitize_bytes};
 use crate::units::human_size;
@@ -139,9 +139,9 @@ pub fn ps(ev: &dyn Evidence, threads: bool, as_json: bool, out: &mut dyn Write) 
 /// `podmortem maps`.
 pub fn maps(ev: &dyn Evidence, pid: Pid, as_json: bool, out: &mut dyn Write) -> Result<()> {
     let maps = ev.maps(pid)?;
-    warn(&ev.walk_warnings(pid, Listing::Maps));
+    warn(&maps.problems);
     if as_json {
-        return json(&maps, out);
+        return json(&maps.items, out);
     }
     let mut t = Table::new(
         &["START", "END", "PERMS", "PGOFF", "SIZE", "KIND", "PATH"],
@@ -218,8 +218,9 @@ pub fn files(
 ) -> Result<()> {
     let mut all = Vec::new();
     for p in selected(ev, pid)? {
-        all.extend(ev.files(p.pid)?);
-        warn(&ev.walk_warnings(p.pid, Listing::Files));
+        let files = ev.files(p.pid)?;
+        warn(&files.problems);
+        all.extend(files);
     }
     if as_json {
         return json(&all, out);
@@ -243,7 +244,7 @@ pub fn files(
 }
 
 /// Says on stderr that a list may be incomplete, and why (stdout stays clean for `jq`).
-fn warn(warnings: &[String]) {
+pub(super) fn warn(warnings: &[String]) {
     let mut err = std::io::stderr().lock();
     for w in warnings {
         let _ = writeln!(

@@ -29,7 +29,7 @@ use crate::engine::checkpoint::tasks::{
 };
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
-    Evidence, EvidenceInfo, EvidenceKind, FileEntry, OpenFile, PartialRead, Pid, Process, Vma,
+    Evidence, EvidenceInfo, EvidenceKind, FileEntry, OpenFile, PartialRead, Pid, Process, Vma, Walk,
 };
 
 /// Longest cmdline or environment block read from memory.
@@ -293,10 +293,11 @@ impl Evidence for Checkpoint {
         Ok(self.processes.clone())
     }
 
-    fn maps(&self, pid: Pid) -> Result<Vec<Vma>> {
+    fn maps(&self, pid: Pid) -> Result<Walk<Vma>> {
         self.maps
             .get(&pid)
             .cloned()
+            .map(Walk::complete)
             .ok_or(Error::NoSuchProcess(pid))
     }
 
@@ -308,7 +309,7 @@ impl Evidence for Checkpoint {
         })
     }
 
-    fn files(&self, pid: Pid) -> Result<Vec<OpenFile>> {
+    fn files(&self, pid: Pid) -> Result<Walk<OpenFile>> {
         let task = self.task(pid)?;
         Ok(self.files.open_files(&self.archive, task))
     }

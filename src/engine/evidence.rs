@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use crate::engine::capability::{ContainerFs, PhysicalSpace};
 use crate::engine::error::Result;
+pub use crate::engine::walk::Walk;
 
 /// A process id as the evidence stores it (for a container, the id inside its pid namespace).
 pub type Pid = u32;
@@ -343,14 +344,15 @@ pub trait Evidence: Send + Sync {
     /// Processes (thread-group leaders), sorted by pid.
     fn processes(&self) -> Result<Vec<Process>>;
 
-    /// The memory areas of a process, sorted by start address.
-    fn maps(&self, pid: Pid) -> Result<Vec<Vma>>;
+    /// The memory areas of a process, sorted by start address, with the damage met listing
+    /// them.
+    fn maps(&self, pid: Pid) -> Result<Walk<Vma>>;
 
     /// The environment of a process as `KEY=VALUE` strings, from its captured memory.
     fn environment(&self, pid: Pid) -> Result<Vec<String>>;
 
-    /// Open files, sockets, cwd and root of a process.
-    fn files(&self, pid: Pid) -> Result<Vec<OpenFile>>;
+    /// Open files, sockets, cwd and root of a process, with the damage met listing them.
+    fn files(&self, pid: Pid) -> Result<Walk<OpenFile>>;
 
     /// Reads process memory at `addr` into `buf`; bytes not captured are zeroed and left out
     /// of the returned [`PartialRead`].
@@ -374,21 +376,6 @@ pub trait Evidence: Send + Sync {
     fn container_fs(&self) -> Option<&dyn ContainerFs> {
         None
     }
-
-    /// Damage met while listing a process's memory areas or open files (a loop in a tree,
-    /// an unreadable node): that list may be incomplete. Empty when nothing was wrong.
-    fn walk_warnings(&self, _pid: Pid, _what: Listing) -> Vec<String> {
-        Vec::new()
-    }
-}
-
-/// A per-process list that [`Evidence::walk_warnings`] reports on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listing {
-    /// [`Evidence::maps`].
-    Maps,
-    /// [`Evidence::files`].
-    Files,
 }
 
 /// Orders processes as a tree (parents before children) with their depth.

@@ -74,7 +74,12 @@ impl<'e> ProcessMemory<'e> {
                 continue;
             }
             let maps = match ev.maps(p.pid) {
-                Ok(maps) => maps,
+                Ok(walk) => {
+                    if !walk.is_complete() {
+                        tracing::debug!(pid = p.pid, "search with damaged memory areas");
+                    }
+                    walk.into_items()
+                }
                 Err(e) => {
                     // Still searched; its hits just name no mapping.
                     tracing::warn!(pid = p.pid, "search without memory areas: {e}");

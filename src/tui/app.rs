@@ -253,12 +253,13 @@ impl App {
         let pid = self.selected_process().map(|p| p.pid);
         if pid != self.maps.pid {
             self.maps.pid = pid;
-            self.maps.vmas = pid.and_then(|p| self.ev.maps(p).ok()).unwrap_or_default();
+            let (vmas, warnings) = match pid.map(|p| self.ev.maps(p)) {
+                Some(Ok(walk)) => (walk.items, walk.problems),
+                Some(Err(e)) => (Vec::new(), vec![e.to_string()]),
+                None => (Vec::new(), Vec::new()),
+            };
+            self.maps.vmas = vmas;
             self.maps.cursor = Default::default();
-            let warnings = pid.map_or_else(Vec::new, |p| {
-                self.ev
-                    .walk_warnings(p, crate::engine::evidence::Listing::Maps)
-            });
             if let Some(first) = warnings.first() {
                 self.error_msg(format!(
                     "memory areas may be incomplete: {first}{}",
@@ -303,7 +304,10 @@ impl App {
         if self.maps.pid == Some(pid) {
             return self.maps.vmas.clone();
         }
-        self.ev.maps(pid).unwrap_or_default()
+        self.ev
+            .maps(pid)
+            .map(crate::engine::evidence::Walk::into_items)
+            .unwrap_or_default()
     }
 
     /// Rows of the main area (for page sizes).

@@ -14,7 +14,7 @@ use crate::engine::checkpoint::proto::{
 };
 use crate::engine::checkpoint::tasks::Task;
 use crate::engine::error::Error;
-use crate::engine::evidence::OpenFile;
+use crate::engine::evidence::{OpenFile, Walk};
 use crate::engine::net::{proto_name, sock_type, tcp_state};
 
 /// All file objects of a checkpoint, by id.
@@ -85,42 +85,61 @@ impl FileTable {
         describe(self, f)
     }
 
-    /// The descriptors, cwd and root of a process.
-    pub fn open_files(&self, ar: &Archive, task: &Task) -> Vec<OpenFile> {
+    /// The descriptors, cwd and root of a process, with the images that could not be
+    /// decoded as problems (a missing image is not one: zombies have none).
+    pub fn open_files(&self, ar: &Archive, task: &Task) -> Walk<OpenFile> {
         let pid = task.tree.pid;
         let mut out = Vec::new();
+        let mut problems = Vec::new();
         let ids: Option<TaskKobjIdsEntry> =
             task.core.as_ref().and_then(|c| c.ids.clone()).or_else(|| {
                 let name = format!("ids-{pid}.img");
-                decode_first::<TaskKobjIdsEntry>(&name, ar.image(&name)?, magic::IDS, "ids")
-                    .ok()
-                    .map(|(i, _)| i)
+                match decode_first::<TaskKobjIdsEntry>(&name, ar.image(&name)?, magic::IDS, "ids") {
+                    Ok((ids, _)) => Some(ids),
+                    Err(e) => {
+                        problems.push(format!("pid {pid}: no descriptor table: {e}"));
+                        None
+                    }
+                }
             });
         if let Some(ids) = ids {
             let name = format!("fdinfo-{}.img", ids.files_id);
-            if let Some(data) = ar.image(&name)
-                && let Ok((fds, _)) =
-                    decode_all::<FdinfoEntry>(&name, data, magic::FDINFO, "fdinfo")
+            let fds = match ar
+                .image(&name)
+                .map(|data| decode_all::<FdinfoEntry>(&name, data, magic::FDINFO, "fdinfo"))
             {
-                for fd in fds {
-                    let (kind, path, mut details) = self.describe(fd.id);
-                    if fd.flags & 1 != 0 {
-                        details.insert("cloexec".into(), Value::Bool(true));
-                    }
-                    out.push(OpenFile {
-                        pid,
-                        fd: Some(i64::from(fd.fd)),
-                        kind,
-                        path,
-                        details,
-                    });
+                None => Vec::new(),
+                Some(Ok((fds, errs))) => {
+                    problems.extend(errs.iter().map(|e| format!("pid {pid}: {e}")));
+                    fds
                 }
+                Some(Err(e)) => {
+                    problems.push(format!("pid {pid}: {e}"));
+                    Vec::new()
+                }
+            };
+            for fd in fds {
+                let (kind, path, mut details) = self.describe(fd.id);
+                if fd.flags & 1 != 0 {
+                    details.insert("cloexec".into(), Value::Bool(true));
+                }
+                out.push(OpenFile {
+                    pid,
+                    fd: Some(i64::from(fd.fd)),
+                    kind,
+                    path,
+                    details,
+                });
             }
         }
         let fs_name = format!("fs-{pid}.img");
-        if let Some(data) = ar.image(&fs_name)
-            && let Ok((fs, _)) = decode_first::<FsEntry>(&fs_name, data, magic::FS, "fs")
-        {
+        let fs = ar
+            .image(&fs_name)
+            .map(|data| decode_first::<FsEntry>(&fs_name, data, magic::FS, "fs"));
+        if let Some(Err(e)) = &fs {
+            problems.push(format!("pid {pid} cwd and root: {e}"));
+        }
+        if let Some(Ok((fs, _))) = fs {
             for (kind, id) in [("cwd", fs.cwd_id), ("root", fs.root_id)] {
                 let path = self
                     .path_of(id)
@@ -134,7 +153,10 @@ impl FileTable {
                 });
             }
         }
-        out
+        Walk {
+            items: out,
+            problems,
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use crate::engine::capability::PhysicalSpace;
 use crate::engine::checkpoint::tasks::split_nul;
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
-    Evidence, EvidenceInfo, EvidenceKind, Listing, OpenFile, PartialRead, Pid, Process, Vma,
+    Evidence, EvidenceInfo, EvidenceKind, OpenFile, PartialRead, Pid, Process, Vma, Walk,
 };
 use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::cgroup::{container_id, pod_uid};
@@ -68,7 +68,7 @@ struct Task {
     /// `fs->root`: the process's root directory, that paths are shown relative to.
     fs_root: Option<PathRef>,
     /// The memory areas, read on first use, with the damage met on the way.
-    maps: OnceLock<(Vec<Vma>, Vec<String>)>,
+    maps: OnceLock<Walk<Vma>>,
     /// The open files and the damage met, kept once a walk succeeded.
     files: OnceLock<FilesWalk>,
 }
@@ -260,19 +260,31 @@ impl KernelDump {
 
     /// The memory areas of a task (read once).
     fn maps_of<'a>(&self, t: &'a Task) -> &'a [Vma] {
-        &self.maps_walk(t).0
+        &self.maps_walk(t).items
     }
 
-    /// The memory areas of a task and the problems met reading them (read once).
-    fn maps_walk<'a>(&self, t: &'a Task) -> &'a (Vec<Vma>, Vec<String>) {
+    /// The memory areas of a task and the problems met reading them (read once), each
+    /// problem naming the process.
+    fn maps_walk<'a>(&self, t: &'a Task) -> &'a Walk<Vma> {
         t.maps.get_or_init(|| {
             if t.info.mm == 0 || t.info.kernel_thread {
-                return (Vec::new(), Vec::new());
+                return Walk::default();
             }
-            match walk_vmas(&self.space, t.info.mm, t.fs_root) {
-                Ok(w) => (w.vmas, w.problems),
-                Err(e) => (Vec::new(), vec![format!("memory areas: {e}")]),
+            let pid = t.info.pid;
+            let mut w = match walk_vmas(&self.space, t.info.mm, t.fs_root) {
+                Ok(w) => w,
+                Err(e) => Walk {
+                    items: Vec::new(),
+                    problems: vec![e.to_string()],
+                },
+            };
+            if !w.problems.is_empty() {
+                tracing::debug!(pid, problems = w.problems.len(), "memory areas damaged");
             }
+            for p in &mut w.problems {
+                *p = format!("pid {pid} memory areas: {p}");
+            }
+            w
         })
     }
 
@@ -416,9 +428,8 @@ impl Evidence for KernelDump {
         Ok(self.processes.clone())
     }
 
-    fn maps(&self, pid: Pid) -> Result<Vec<Vma>> {
-        let task = self.get(pid)?;
-        Ok(self.maps_of(task).to_vec())
+    fn maps(&self, pid: Pid) -> Result<Walk<Vma>> {
+        Ok(self.maps_walk(self.get(pid)?).clone())
     }
 
     fn environment(&self, pid: Pid) -> Result<Vec<String>> {
@@ -429,26 +440,8 @@ impl Evidence for KernelDump {
         })
     }
 
-    fn files(&self, pid: Pid) -> Result<Vec<OpenFile>> {
-        Ok(self.files_walk(self.get(pid)?)?.files.clone())
-    }
-
-    fn walk_warnings(&self, pid: Pid, what: Listing) -> Vec<String> {
-        let Ok(task) = self.get(pid) else {
-            return Vec::new();
-        };
-        match what {
-            Listing::Maps => self
-                .maps_walk(task)
-                .1
-                .iter()
-                .map(|p| format!("pid {pid} memory areas: {p}"))
-                .collect(),
-            Listing::Files => self
-                .files_walk(task)
-                .map(|w| w.problems.clone())
-                .unwrap_or_default(),
-        }
+    fn files(&self, pid: Pid) -> Result<Walk<OpenFile>> {
+        Ok(self.files_walk(self.get(pid)?)?.clone())
     }
 
     fn read_memory(&self, pid: Pid, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {

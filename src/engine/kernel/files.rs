@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use crate::engine::error::Result;
-use crate::engine::evidence::{OpenFile, Pid};
+use crate::engine::evidence::{OpenFile, Pid, Walk};
 use crate::engine::kernel::dpath::{self, PathKind, PathRef, read_uint};
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::note_problem;
@@ -28,18 +28,13 @@ const FD_CHUNK: u64 = 512;
 /// file, or a table smeared with one pointer) are counted, not listed one by one.
 pub const MAX_SHARED_FDS: usize = 4096;
 
-/// Open files read, with the damage met on the way.
-#[derive(Debug, Clone, Default)]
-pub struct FilesWalk {
-    /// Descriptors in fd order, then cwd and root.
-    pub files: Vec<OpenFile>,
-    /// What was skipped and why.
-    pub problems: Vec<String>,
-}
+/// Open files read (descriptors in fd order, then cwd and root), with the damage met on
+/// the way.
+pub type FilesWalk = Walk<OpenFile>;
 
 /// The open files, cwd and root of `task` (a `struct task_struct *`) of process `pid`.
 pub fn open_files(k: &dyn KernelMemory, pid: Pid, task: u64) -> Result<Vec<OpenFile>> {
-    Ok(walk_open_files(k, pid, task)?.files)
+    Ok(walk_open_files(k, pid, task)?.items)
 }
 
 /// [`open_files`] with the problems met (a huge `max_fds`, unreadable descriptors).
@@ -67,7 +62,7 @@ pub fn walk_open_files(k: &dyn KernelMemory, pid: Pid, task: u64) -> Result<File
                 continue;
             }
         };
-        out.files.push(OpenFile {
+        out.items.push(OpenFile {
             pid,
             fd: None,
             kind: kind.into(),
@@ -138,7 +133,7 @@ fn descriptors(
                 continue;
             }
             match described {
-                Ok(f) => out.files.push(OpenFile {
+                Ok(f) => out.items.push(OpenFile {
                     fd: Some(this as i64),
                     ..f.clone()
                 }),
