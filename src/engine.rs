@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod evidence;
 pub mod extract;
+pub mod file_details;
 pub mod findings;
 pub mod kernel;
 pub mod mapped;

@@ -223,9 +223,18 @@ fn files_equal_crit_fds() {
             .into_iter()
             .find(|f| f.kind == "socket")
             .unwrap();
-        assert_eq!(sock.details["src_port"], 8088);
-        assert_eq!(sock.details["state"], "LISTEN");
-        assert_eq!(sock.details["protocol"], "tcp");
+        assert_eq!(
+            serde_json::to_value(&sock.details).unwrap()["src_port"],
+            8088
+        );
+        assert_eq!(
+            serde_json::to_value(&sock.details).unwrap()["state"],
+            "LISTEN"
+        );
+        assert_eq!(
+            serde_json::to_value(&sock.details).unwrap()["protocol"],
+            "tcp"
+        );
     });
 }
 

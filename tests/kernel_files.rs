@@ -109,9 +109,12 @@ fn open_files_name_pseudo_files_and_sockets() {
         (f.kind.as_str(), f.path.as_str()),
         ("file", "/tmp/fx_evidence.txt")
     );
-    assert_eq!(f.details["pos"], json!(66));
-    assert_eq!(f.details["inode"], json!(2));
-    assert_eq!(f.details["mode"], json!("100600"));
+    assert_eq!(serde_json::to_value(&f.details).unwrap()["pos"], json!(66));
+    assert_eq!(serde_json::to_value(&f.details).unwrap()["inode"], json!(2));
+    assert_eq!(
+        serde_json::to_value(&f.details).unwrap()["mode"],
+        json!("100600")
+    );
     assert_eq!(by_fd(&files, 4).kind, "fifo");
     let f = by_fd(&files, 7);
     assert_eq!((f.kind.as_str(), f.path.as_str()), ("pipe", "pipe:[4242]"));
@@ -136,7 +139,11 @@ fn open_files_name_pseudo_files_and_sockets() {
         ("dst_port", json!(0)),
         ("inode", json!(10660)),
     ] {
-        assert_eq!(f.details[key], want, "{key}");
+        assert_eq!(
+            serde_json::to_value(&f.details).unwrap()[key],
+            want,
+            "{key}"
+        );
     }
     let f = by_fd(&files, 6);
     for (key, want) in [
@@ -146,7 +153,11 @@ fn open_files_name_pseudo_files_and_sockets() {
         ("dst", json!("127.0.0.1")),
         ("dst_port", json!(42792)),
     ] {
-        assert_eq!(f.details[key], want, "{key}");
+        assert_eq!(
+            serde_json::to_value(&f.details).unwrap()[key],
+            want,
+            "{key}"
+        );
     }
     let f = by_fd(&files, 9);
     for (key, want) in [
@@ -155,7 +166,11 @@ fn open_files_name_pseudo_files_and_sockets() {
         ("src_port", json!(8080)),
         ("dst_port", json!(50000)),
     ] {
-        assert_eq!(f.details[key], want, "{key}");
+        assert_eq!(
+            serde_json::to_value(&f.details).unwrap()[key],
+            want,
+            "{key}"
+        );
     }
     let f = by_fd(&files, 10);
     for (key, want) in [
@@ -166,11 +181,21 @@ fn open_files_name_pseudo_files_and_sockets() {
         ("inode", json!(10659)),
         ("peer", json!(10700)),
     ] {
-        assert_eq!(f.details[key], want, "{key}");
+        assert_eq!(
+            serde_json::to_value(&f.details).unwrap()[key],
+            want,
+            "{key}"
+        );
     }
     let f = by_fd(&files, 11);
-    assert_eq!(f.details["name"], json!("@hidden"));
-    assert_eq!(f.details["type"], json!("dgram"));
+    assert_eq!(
+        serde_json::to_value(&f.details).unwrap()["name"],
+        json!("@hidden")
+    );
+    assert_eq!(
+        serde_json::to_value(&f.details).unwrap()["type"],
+        json!("dgram")
+    );
 
     let cwd = files.iter().find(|f| f.kind == "cwd").unwrap();
     assert_eq!((cwd.fd, cwd.path.as_str()), (None, "/root"));
@@ -186,10 +211,22 @@ fn unix_socket_on_a_bitfield_kernel() {
     let task = k.add_task(&[(1, unix), (2, tcp)], 8, None, None);
     let files = open_files(&k, 1, task).unwrap();
     assert_eq!(files.len(), 2);
-    assert_eq!(files[0].details["type"], json!("seqpacket"));
-    assert_eq!(files[0].details["state"], json!("CLOSE"));
-    assert_eq!(files[1].details["protocol"], json!("tcp"));
-    assert_eq!(files[1].details["dst"], json!("10.0.0.2"));
+    assert_eq!(
+        serde_json::to_value(&files[0].details).unwrap()["type"],
+        json!("seqpacket")
+    );
+    assert_eq!(
+        serde_json::to_value(&files[0].details).unwrap()["state"],
+        json!("CLOSE")
+    );
+    assert_eq!(
+        serde_json::to_value(&files[1].details).unwrap()["protocol"],
+        json!("tcp")
+    );
+    assert_eq!(
+        serde_json::to_value(&files[1].details).unwrap()["dst"],
+        json!("10.0.0.2")
+    );
 }
 
 // ----- corruption: an error or a partial answer, within a bound -----

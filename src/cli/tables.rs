@@ -229,8 +229,9 @@ pub fn files(
     for f in &all {
         let details: Vec<String> = f
             .details
+            .entries()
             .iter()
-            .map(|(k, v)| format!("{k}={}", scalar(v)))
+            .map(|(k, v)| format!("{k}={v}"))
             .collect();
         t.row(vec![
             f.pid.to_string(),

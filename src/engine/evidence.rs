@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use crate::engine::capability::{ContainerFs, PhysicalSpace};
 use crate::engine::error::Result;
+pub use crate::engine::file_details::{FileDetails, SocketDetails};
 pub use crate::engine::walk::Walk;
 
 /// A process id as the evidence stores it (for a container, the id inside its pid namespace).
@@ -248,7 +249,7 @@ pub struct OpenFile {
     /// Path, or a `/proc`-style name such as `pipe:[1234]` / `socket:[5678]`.
     pub path: String,
     /// Kind-specific facts (flags, position, socket addresses and state...).
-    pub details: serde_json::Map<String, serde_json::Value>,
+    pub details: FileDetails,
 }
 
 /// The result of a partial read: which bytes of the buffer came from the evidence.

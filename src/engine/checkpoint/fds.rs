@@ -3,9 +3,7 @@
 //! names (`pipe:[INODE]`, `socket:[INODE]`, `anon_inode:[eventfd]`).
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
-
-use serde_json::{Map, Value, json};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::engine::checkpoint::archive::Archive;
 use crate::engine::checkpoint::image::{decode_all, decode_first, magic};
@@ -15,6 +13,7 @@ use crate::engine::checkpoint::proto::{
 use crate::engine::checkpoint::tasks::Task;
 use crate::engine::error::Error;
 use crate::engine::evidence::{OpenFile, Walk};
+use crate::engine::file_details::{FileDetails, InetSocket, SocketDetails, UnixSocket};
 use crate::engine::net::{proto_name, sock_type, tcp_state};
 
 /// All file objects of a checkpoint, by id.
@@ -74,12 +73,12 @@ impl FileTable {
     }
 
     /// Describes file object `id` as (type, path, details).
-    pub fn describe(&self, id: u32) -> (String, String, Map<String, Value>) {
+    pub fn describe(&self, id: u32) -> (String, String, FileDetails) {
         let Some(f) = self.by_id.get(&id) else {
             return (
                 "unknown".into(),
                 format!("[file id {id}: not in files.img]"),
-                Map::new(),
+                FileDetails::default(),
             );
         };
         describe(self, f)
@@ -120,9 +119,7 @@ impl FileTable {
             };
             for fd in fds {
                 let (kind, path, mut details) = self.describe(fd.id);
-                if fd.flags & 1 != 0 {
-                    details.insert("cloexec".into(), Value::Bool(true));
-                }
+                details.cloexec = fd.flags & 1 != 0;
                 out.push(OpenFile {
                     pid,
                     fd: Some(i64::from(fd.fd)),
@@ -149,7 +146,7 @@ impl FileTable {
                     fd: None,
                     kind: kind.into(),
                     path,
-                    details: Map::new(),
+                    details: FileDetails::default(),
                 });
             }
         }
@@ -160,13 +157,13 @@ impl FileTable {
     }
 }
 
-fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Value>) {
-    let mut d = Map::new();
+fn describe(table: &FileTable, f: &FileEntry) -> (String, String, FileDetails) {
+    let mut d = FileDetails::default();
     let anon = |name: &str| {
         (
             "anon_inode".to_string(),
             format!("anon_inode:[{name}]"),
-            Map::new(),
+            FileDetails::default(),
         )
     };
     match FdTypes::try_from(f.r#type).unwrap_or(FdTypes::Und) {
@@ -184,17 +181,11 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
                 0o120000 => "link",
                 _ => "file",
             };
-            d.insert("flags".into(), json!(format!("{:#o}", reg.flags)));
-            d.insert("pos".into(), json!(reg.pos));
-            if let Some(size) = reg.size {
-                d.insert("size".into(), json!(size));
-            }
-            if reg.mode.is_some() {
-                d.insert("mode".into(), json!(format!("{:o}", mode)));
-            }
-            if let Some(m) = reg.mnt_id {
-                d.insert("mnt_id".into(), json!(m));
-            }
+            d.flags = Some(u64::from(reg.flags));
+            d.pos = Some(reg.pos);
+            d.size = reg.size;
+            d.mode = reg.mode.map(u64::from);
+            d.mnt_id = reg.mnt_id.map(i64::from);
             (
                 kind.into(),
                 String::from_utf8_lossy(&reg.name).into_owned(),
@@ -203,13 +194,13 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
         }
         FdTypes::Pipe => {
             let pipe_id = f.pipe.as_ref().map_or(0, |p| p.pipe_id);
-            d.insert("inode".into(), json!(pipe_id));
+            d.inode = Some(u64::from(pipe_id));
             ("pipe".into(), format!("pipe:[{pipe_id}]"), d)
         }
         FdTypes::Fifo => {
             let fifo = f.fifo.as_ref();
             let pipe_id = fifo.map_or(0, |p| p.pipe_id);
-            d.insert("inode".into(), json!(pipe_id));
+            d.inode = Some(u64::from(pipe_id));
             let path = fifo
                 .and_then(|x| x.regf_id)
                 .and_then(|id| table.path_of(id))
@@ -221,29 +212,28 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
                 return ("socket".into(), "socket:[?]".into(), d);
             };
             let v6 = sk.family == 10;
-            d.insert("family".into(), json!(if v6 { "inet6" } else { "inet" }));
-            d.insert(
-                "protocol".into(),
-                json!(proto_name(u64::from(sk.proto), u64::from(sk.r#type))),
-            );
-            d.insert("state".into(), json!(tcp_state(u64::from(sk.state))));
-            d.insert("src".into(), json!(ip(&sk.src_addr, v6)));
-            d.insert("src_port".into(), json!(sk.src_port));
-            d.insert("dst".into(), json!(ip(&sk.dst_addr, v6)));
-            d.insert("dst_port".into(), json!(sk.dst_port));
-            d.insert("inode".into(), json!(sk.ino));
+            d.socket = Some(SocketDetails::Inet(InetSocket {
+                protocol: proto_name(u64::from(sk.proto), u64::from(sk.r#type)),
+                state: tcp_state(u64::from(sk.state)).into(),
+                src: ip(&sk.src_addr, v6),
+                src_port: u64::from(sk.src_port),
+                dst: ip(&sk.dst_addr, v6),
+                dst_port: u64::from(sk.dst_port),
+            }));
+            d.inode = Some(u64::from(sk.ino));
             ("socket".into(), format!("socket:[{}]", sk.ino), d)
         }
         FdTypes::Unixsk => {
             let Some(sk) = &f.usk else {
                 return ("socket".into(), "socket:[?]".into(), d);
             };
-            d.insert("family".into(), json!("unix"));
-            d.insert("type".into(), json!(sock_type(u64::from(sk.r#type))));
-            d.insert("state".into(), json!(tcp_state(u64::from(sk.state))));
-            d.insert("name".into(), json!(unix_name(&sk.name)));
-            d.insert("peer".into(), json!(sk.peer));
-            d.insert("inode".into(), json!(sk.ino));
+            d.socket = Some(SocketDetails::Unix(UnixSocket {
+                kind: sock_type(u64::from(sk.r#type)).into(),
+                state: tcp_state(u64::from(sk.state)).into(),
+                name: unix_name(&sk.name),
+                peer: Some(u64::from(sk.peer)),
+            }));
+            d.inode = Some(u64::from(sk.ino));
             ("socket".into(), format!("socket:[{}]", sk.ino), d)
         }
         FdTypes::Packetsk => ("socket".into(), "socket:[packet]".into(), d),
@@ -275,7 +265,7 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
     }
 }
 
-fn ip(words: &[u32], v6: bool) -> String {
+fn ip(words: &[u32], v6: bool) -> IpAddr {
     let mut bytes = Vec::with_capacity(16);
     for w in words {
         bytes.extend_from_slice(&w.to_le_bytes());
@@ -285,13 +275,13 @@ fn ip(words: &[u32], v6: bool) -> String {
         for (d, s) in a.iter_mut().zip(&bytes) {
             *d = *s;
         }
-        Ipv6Addr::from(a).to_string()
+        IpAddr::V6(Ipv6Addr::from(a))
     } else {
         let mut a = [0u8; 4];
         for (d, s) in a.iter_mut().zip(&bytes) {
             *d = *s;
         }
-        Ipv4Addr::from(a).to_string()
+        IpAddr::V4(Ipv4Addr::from(a))
     }
 }
 

@@ -7,10 +7,9 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value, json};
-
 use crate::engine::error::Result;
 use crate::engine::evidence::{OpenFile, Pid, Walk};
+use crate::engine::file_details::FileDetails;
 use crate::engine::kernel::dpath::{self, PathKind, PathRef, read_uint};
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::note_problem;
@@ -67,7 +66,7 @@ pub fn walk_open_files(k: &dyn KernelMemory, pid: Pid, task: u64) -> Result<File
             fd: None,
             kind: kind.into(),
             path: name,
-            details: Map::new(),
+            details: FileDetails::default(),
         });
     }
     Ok(out)
@@ -169,7 +168,7 @@ pub fn describe_file(
 ) -> Result<OpenFile> {
     let resolved = dpath::resolve(k, PathRef::of_file(k, file)?, root)?;
     let inode = file_inode(k, file)?;
-    let mut details = Map::new();
+    let mut details = FileDetails::default();
     let mut kind = match resolved.kind {
         PathKind::Pipe => "pipe",
         PathKind::Socket => "socket",
@@ -182,32 +181,22 @@ pub fn describe_file(
         if resolved.kind == PathKind::Regular || resolved.kind == PathKind::Shmem {
             kind = mode_kind(mode);
         }
-        details.insert("inode".into(), json!(ino));
-        details.insert("mode".into(), json!(format!("{mode:o}")));
+        details.inode = Some(ino);
+        details.mode = Some(mode);
         if k.isf().has_field("inode", "i_size") {
-            details.insert(
-                "size".into(),
-                json!(read_uint(k, inode, "inode", "i_size")?),
-            );
+            details.size = Some(read_uint(k, inode, "inode", "i_size")?);
         }
         if mode & 0o170000 == 0o140000 {
             kind = "socket";
-            match sockets::socket_details(k, inode, ino) {
-                Ok(d) => details.extend(d),
-                Err(e) => {
-                    details.insert("error".into(), Value::String(e.to_string()));
-                }
+            match sockets::socket_details(k, inode) {
+                Ok(d) => details.socket = Some(d),
+                Err(e) => details.socket_error = Some(e.to_string()),
             }
         }
     }
-    details.insert(
-        "flags".into(),
-        json!(format!("{:#o}", read_uint(k, file, "file", "f_flags")?)),
-    );
-    details.insert("pos".into(), json!(read_uint(k, file, "file", "f_pos")?));
-    if resolved.deleted {
-        details.insert("deleted".into(), Value::Bool(true));
-    }
+    details.flags = Some(read_uint(k, file, "file", "f_flags")?);
+    details.pos = Some(read_uint(k, file, "file", "f_pos")?);
+    details.deleted = resolved.deleted;
     Ok(OpenFile {
         pid,
         fd,
