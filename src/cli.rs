@@ -404,7 +404,16 @@ fn export(ev: &dyn Evidence, path: &std::path::Path, output: &std::path::Path) -
     let session = store
         .load()?
         .unwrap_or_else(|| Session::new(id, path.display().to_string()));
-    let sha = crate::jobs::sha256_file(path).ok();
+    let sha = match crate::jobs::sha256_file(path) {
+        Ok(sha) => Some(sha),
+        Err(e) => {
+            // A folder has no single hash; anything else is worth a log line.
+            if !path.is_dir() {
+                tracing::warn!("export without the evidence's SHA-256: {e}");
+            }
+            None
+        }
+    };
     let doc = export(ev, &session, sha);
     let mut bytes = Vec::new();
     crate::sanitize::json::to_writer_pretty(&mut bytes, &doc)?;

@@ -99,15 +99,36 @@ impl KernelDump {
     /// [`choose_symbols`]).
     pub fn open_symbols(path: &Path, files: &SymbolFiles, cache: &CacheDir) -> Result<KernelDump> {
         let phys = open_physical(path)?;
+        tracing::debug!(
+            path = %path.display(),
+            format = phys.format(),
+            ranges = phys.ranges().len(),
+            warnings = phys.warnings().len(),
+            "physical memory opened"
+        );
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let mut warnings: Vec<String> = phys.warnings().to_vec();
         // The first VMCOREINFO is nearly always the right one; only when it does not check
         // out is the rest of memory searched for others.
         let vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
+        tracing::debug!(candidates = vmci.len(), "VMCOREINFO candidates");
         let (isf, matched) = choose_symbols(&*phys, path, files, cache, &vmci)?;
+        tracing::debug!(
+            symbols = %isf.path().display(),
+            chosen = matched,
+            from_cache = isf.from_cache(),
+            "symbols chosen"
+        );
         // The walkers' structure layouts: a field every kernel has is known missing here.
         Structs::require(&isf)?;
         let layout = kaslr::find_layout_searching(&*phys, &isf, &vmci)?;
+        tracing::debug!(
+            virtual_shift = format_args!("{:#x}", layout.virtual_shift),
+            physical_shift = format_args!("{:#x}", layout.physical_shift),
+            dtb = format_args!("{:#x}", layout.dtb),
+            found_by = layout.source.describe(),
+            "kernel layout (KASLR) found"
+        );
         let space = KernelSpace::new(phys, isf, layout);
         let banner =
             String::from_utf8_lossy(&space.isf().banner().unwrap_or_default()).into_owned();
@@ -150,6 +171,11 @@ impl KernelDump {
             }
         }
         dump.processes = dump.tasks.values().map(|t| dump.process_of(t)).collect();
+        tracing::debug!(
+            processes = dump.processes.len(),
+            warnings = warnings.len(),
+            "task list walked"
+        );
         dump.warnings = warnings;
         Ok(dump)
     }
@@ -197,6 +223,11 @@ impl KernelDump {
         let len = (range.end - range.start).min(MAX_ARG_BLOCK) as usize;
         let mut buf = vec![0u8; len];
         match self.space.read_user(root, VirtAddr(range.start), &mut buf) {
+            Err(e) => {
+                // An argument or environment block that cannot be read is shown empty.
+                tracing::warn!(pid = task.info.pid, "cannot read {range:#x?}: {e}");
+                Vec::new()
+            }
             Ok(got) => {
                 let n = got
                     .captured
@@ -206,7 +237,6 @@ impl KernelDump {
                 buf.truncate(n);
                 buf
             }
-            Err(_) => Vec::new(),
         }
     }
 
