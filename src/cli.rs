@@ -134,6 +134,10 @@ pub enum Command {
         /// Case-insensitive match.
         #[arg(long, short = 'i')]
         ignore_case: bool,
+        /// Search for the text encoded as UTF-16LE, taken literally (not a regex), as the
+        /// workbench's `u` toggle does.
+        #[arg(long)]
+        utf16le: bool,
     },
     /// List the container's filesystem changes, or print one file.
     Rootfs {
@@ -342,20 +346,21 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             physical,
             max_hits,
             ignore_case,
+            utf16le,
         } => {
             let ev = open(&target.evidence, cli)?;
             let opts = memory::SearchArgs {
-                regex,
+                pattern: crate::engine::search::Pattern {
+                    text: regex.clone(),
+                    ignore_case: *ignore_case,
+                    utf16le: *utf16le,
+                },
                 pid: *pid,
                 max_hits: *max_hits,
-                ignore_case: *ignore_case,
                 json: target.json,
+                path: &target.evidence,
             };
-            if *physical {
-                memory::search_physical(&*ev, &opts, &mut out)
-            } else {
-                memory::search(&*ev, &opts, &mut out)
-            }
+            memory::search(&*ev, &opts, *physical, &mut out)
         }
         Command::Rootfs { target, cat } => tables::rootfs(
             &*open(&target.evidence, cli)?,
@@ -416,7 +421,16 @@ fn export(ev: &dyn Evidence, path: &std::path::Path, output: &std::path::Path) -
     let session = store
         .load()?
         .unwrap_or_else(|| Session::new(id, path.display().to_string()));
-    let sha = crate::jobs::sha256_file(path).ok();
+    let sha = match crate::jobs::sha256_file(path) {
+        Ok(sha) => Some(sha),
+        Err(e) => {
+            // A folder has no single hash; anything else is worth a log line.
+            if !path.is_dir() {
+                tracing::warn!("export without the evidence's SHA-256: {e}");
+            }
+            None
+        }
+    };
     let doc = export(ev, &session, sha);
     let mut bytes = Vec::new();
     crate::sanitize::json::to_writer_pretty(&mut bytes, &doc)?;

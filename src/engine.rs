@@ -10,10 +10,12 @@
 )]
 
 pub mod bytes;
+pub mod capability;
 pub mod checkpoint;
 pub mod error;
 pub mod evidence;
 pub mod extract;
+pub mod file_details;
 pub mod findings;
 pub mod kernel;
 pub mod mapped;
@@ -21,6 +23,7 @@ pub mod net;
 pub mod open;
 pub mod search;
 pub mod time;
+pub mod walk;
 
 pub use error::{Error, Result};
 pub use evidence::Evidence;

@@ -280,8 +280,8 @@ impl Jobs {
     pub fn preview_file(&self, ev: Arc<dyn Evidence>, path: String, generation: u64) {
         let emit = self.emit.clone();
         self.run(move || {
-            let result = ev
-                .rootfs_read(&path)
+            let result = crate::engine::capability::container_fs(&*ev)
+                .and_then(|fs| fs.read_file(&path))
                 .map(|bytes| FilePreview {
                     size: bytes.len() as u64,
                     sha256: crate::engine::findings::hex_string(&Sha256::digest(&bytes)),

@@ -332,3 +332,83 @@ fn a_debug_log_goes_to_a_file_and_never_to_the_terminal() {
             .contains("podmortem started")
     );
 }
+
+/// The workbench's search pane and `podmortem search` build the same pattern from the same
+/// text and options (case, UTF-16LE): the same hits.
+#[test]
+fn tui_and_cli_search_give_the_same_hits() {
+    use crossterm::event::KeyCode;
+    use std::collections::BTreeSet;
+    let mut evidence = vec![demo()];
+    if let Some(tar) = support::decompressed("criu-counter", "checkpoint-counter.tar.zst") {
+        evidence.push(tar);
+    }
+    let cases: &[(&str, bool, bool)] = &[
+        ("DEMO_[A-Z_]+_[0-9]+", false, false),
+        ("demo_[a-z_]+_[0-9]+", true, false),
+        ("random_[0-9]+_key", true, false),
+        ("python", false, true),
+        ("PYTHON", true, true),
+        ("(?-u:\\xff){3}", false, false),
+    ];
+    let mut total = 0;
+    for path in &evidence {
+        for &(pattern, ignore_case, utf16) in cases {
+            let mut args = vec!["search", s(path), "--json", "--regex", pattern];
+            if ignore_case {
+                args.push("-i");
+            }
+            if utf16 {
+                args.push("--utf16le");
+            }
+            let out = run(&args);
+            assert!(out.status.success(), "{args:?}: {out:?}");
+            let cli: BTreeSet<(u64, String, u64)> = String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let v: Value = serde_json::from_str(l).unwrap();
+                    (
+                        v["pid"].as_u64().unwrap(),
+                        v["address"].as_str().unwrap().to_string(),
+                        v["len"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            let data = tempfile::tempdir().unwrap();
+            let mut h = support::tui::Harness::open(path, data.path(), (120, 40));
+            h.key(KeyCode::Char('4'));
+            if ignore_case {
+                h.key(KeyCode::Char('i'));
+            }
+            if utf16 {
+                h.key(KeyCode::Char('u'));
+            }
+            h.key(KeyCode::Char('/'));
+            h.typing(pattern);
+            h.key(KeyCode::Enter);
+            assert!(!h.app.search.running, "inline jobs finish at once");
+            let tui: BTreeSet<(u64, String, u64)> = h
+                .app
+                .search
+                .hits
+                .iter()
+                .map(|x| {
+                    (
+                        u64::from(x.pid().unwrap()),
+                        format!("{:#x}", x.address),
+                        x.len as u64,
+                    )
+                })
+                .collect();
+            assert_eq!(
+                tui,
+                cli,
+                "{} {pattern} i={ignore_case} u={utf16}",
+                path.display()
+            );
+            total += cli.len();
+        }
+    }
+    assert!(total > 0, "the cases find something");
+}

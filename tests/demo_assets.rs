@@ -13,6 +13,7 @@ use crate::support;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
+use podmortem::engine::capability::ContainerFs;
 use podmortem::engine::checkpoint::Checkpoint;
 use podmortem::engine::checkpoint::archive::Archive;
 use podmortem::engine::evidence::Evidence;
@@ -66,11 +67,7 @@ fn demo_has_something_in_every_pane() {
     search(&ck, &req, &AtomicBool::new(false), &mut sink).unwrap();
     assert_eq!(sink.hits.len(), 1);
     assert_eq!(
-        ck.rootfs_entries()
-            .unwrap()
-            .iter()
-            .filter(|e| e.deleted)
-            .count(),
+        ck.entries().unwrap().iter().filter(|e| e.deleted).count(),
         1
     );
     assert_eq!(ck.info().engine.as_deref(), Some("Podman"));

@@ -19,7 +19,7 @@ use podmortem::engine::Evidence;
 use podmortem::engine::kernel::addr::PhysAddr;
 use podmortem::engine::kernel::dump::KernelDump;
 use podmortem::engine::kernel::tasks::state_name;
-use podmortem::engine::search::{Collect, SearchRequest, search};
+use podmortem::engine::search::{Collect, Hit, SearchRequest, search};
 use serde_json::Value;
 use support::kernel::Symbols;
 
@@ -259,7 +259,7 @@ fn planted_secrets_found_where_volatility_finds_them() {
             .iter()
             .map(|h| {
                 (
-                    u64::from(h.pid),
+                    u64::from(h.pid().unwrap()),
                     h.address,
                     String::from_utf8_lossy(&h.bytes).into_owned(),
                 )
@@ -514,10 +514,15 @@ fn physical_search_finds_every_copy_secrets_json_lists() {
             .collect();
         let mut got = BTreeSet::new();
         let re = regex::bytes::Regex::new(pattern).unwrap();
-        search_physical(d.space().phys(), &re, &AtomicBool::new(false), &mut |h| {
-            got.insert((h.physical, String::from_utf8_lossy(&h.bytes).into_owned()));
-            true
-        })
+        search_physical(
+            d.space().phys(),
+            &re,
+            &AtomicBool::new(false),
+            &mut |h: Hit| {
+                got.insert((h.address, String::from_utf8_lossy(&h.bytes).into_owned()));
+                true
+            },
+        )
         .unwrap();
         assert_eq!(got, want, "{fixture}/{golden}");
     }

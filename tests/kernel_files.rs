@@ -100,7 +100,7 @@ fn open_files_name_pseudo_files_and_sockets() {
     let task = k.add_task(&fds, 64, Some((root_mnt, cwd)), Some((root_mnt, root_d)));
     let w = walk_open_files(&k, 102, task).unwrap();
     assert!(w.problems.is_empty(), "{:?}", w.problems);
-    let files = w.files;
+    let files = w.items;
     assert_eq!(files.len(), fds.len() + 2);
     let f = by_fd(&files, 0);
     assert_eq!((f.kind.as_str(), f.path.as_str()), ("chr", "/dev/console"));
@@ -109,9 +109,12 @@ fn open_files_name_pseudo_files_and_sockets() {
         (f.kind.as_str(), f.path.as_str()),
         ("file", "/tmp/fx_evidence.txt")
     );
-    assert_eq!(f.details["pos"], json!(66));
-    assert_eq!(f.details["inode"], json!(2));
-    assert_eq!(f.details["mode"], json!("100600"));
+    assert_eq!(serde_json::to_value(&f.details).unwrap()["pos"], json!(66));
+    assert_eq!(serde_json::to_value(&f.details).unwrap()["inode"], json!(2));
+    assert_eq!(
+        serde_json::to_value(&f.details).unwrap()["mode"],
+        json!("100600")
+    );
     assert_eq!(by_fd(&files, 4).kind, "fifo");
     let f = by_fd(&files, 7);
     assert_eq!((f.kind.as_str(), f.path.as_str()), ("pipe", "pipe:[4242]"));
@@ -136,7 +139,11 @@ fn open_files_name_pseudo_files_and_sockets() {
         ("dst_port", json!(0)),
         ("inode", json!(10660)),
     ] {
-        assert_eq!(f.details[key], want, "{key}");
+        assert_eq!(
+            serde_json::to_value(&f.details).unwrap()[key],
+            want,
+            "{key}"
+        );
     }
     let f = by_fd(&files, 6);
     for (key, want) in [
@@ -146,7 +153,11 @@ fn open_files_name_pseudo_files_and_sockets() {
         ("dst", json!("127.0.0.1")),
         ("dst_port", json!(42792)),
     ] {
-        assert_eq!(f.details[key], want, "{key}");
+        assert_eq!(
+            serde_json::to_value(&f.details).unwrap()[key],
+            want,
+            "{key}"
+        );
     }
     let f = by_fd(&files, 9);
     for (key, want) in [
@@ -155,7 +166,11 @@ fn open_files_name_pseudo_files_and_sockets() {
         ("src_port", json!(8080)),
         ("dst_port", json!(50000)),
     ] {
-        assert_eq!(f.details[key], want, "{key}");
+        assert_eq!(
+            serde_json::to_value(&f.details).unwrap()[key],
+            want,
+            "{key}"
+        );
     }
     let f = by_fd(&files, 10);
     for (key, want) in [
@@ -166,11 +181,21 @@ fn open_files_name_pseudo_files_and_sockets() {
         ("inode", json!(10659)),
         ("peer", json!(10700)),
     ] {
-        assert_eq!(f.details[key], want, "{key}");
+        assert_eq!(
+            serde_json::to_value(&f.details).unwrap()[key],
+            want,
+            "{key}"
+        );
     }
     let f = by_fd(&files, 11);
-    assert_eq!(f.details["name"], json!("@hidden"));
-    assert_eq!(f.details["type"], json!("dgram"));
+    assert_eq!(
+        serde_json::to_value(&f.details).unwrap()["name"],
+        json!("@hidden")
+    );
+    assert_eq!(
+        serde_json::to_value(&f.details).unwrap()["type"],
+        json!("dgram")
+    );
 
     let cwd = files.iter().find(|f| f.kind == "cwd").unwrap();
     assert_eq!((cwd.fd, cwd.path.as_str()), (None, "/root"));
@@ -186,10 +211,22 @@ fn unix_socket_on_a_bitfield_kernel() {
     let task = k.add_task(&[(1, unix), (2, tcp)], 8, None, None);
     let files = open_files(&k, 1, task).unwrap();
     assert_eq!(files.len(), 2);
-    assert_eq!(files[0].details["type"], json!("seqpacket"));
-    assert_eq!(files[0].details["state"], json!("CLOSE"));
-    assert_eq!(files[1].details["protocol"], json!("tcp"));
-    assert_eq!(files[1].details["dst"], json!("10.0.0.2"));
+    assert_eq!(
+        serde_json::to_value(&files[0].details).unwrap()["type"],
+        json!("seqpacket")
+    );
+    assert_eq!(
+        serde_json::to_value(&files[0].details).unwrap()["state"],
+        json!("CLOSE")
+    );
+    assert_eq!(
+        serde_json::to_value(&files[1].details).unwrap()["protocol"],
+        json!("tcp")
+    );
+    assert_eq!(
+        serde_json::to_value(&files[1].details).unwrap()["dst"],
+        json!("10.0.0.2")
+    );
 }
 
 // ----- corruption: an error or a partial answer, within a bound -----
@@ -208,8 +245,8 @@ fn d_parent_loop_is_an_error_for_that_file_only() {
     assert!(dpath::file_path(&k, bad, None).is_err());
     let task = k.add_task(&[(3, bad), (4, good)], 8, None, None);
     let w = within(move || walk_open_files(&k, 7, task).unwrap());
-    assert_eq!(w.files.len(), 1);
-    assert_eq!(w.files[0].path, "/ok.txt");
+    assert_eq!(w.items.len(), 1);
+    assert_eq!(w.items[0].path, "/ok.txt");
     assert!(w.problems[0].contains("fd 3"), "{:?}", w.problems);
 }
 
@@ -222,7 +259,7 @@ fn huge_max_fds_is_bounded() {
     let k = Arc::new(k);
     let k2 = Arc::clone(&k);
     let w = within(move || walk_open_files(&*k2, 1, task).unwrap());
-    assert_eq!(w.files[0].path, "/x");
+    assert_eq!(w.items[0].path, "/x");
     assert!(
         w.problems.iter().any(|p| p.contains("max_fds")),
         "{:?}",
@@ -245,15 +282,15 @@ fn shared_struct_file_is_described_once() {
     let k = Arc::new(k);
     let k2 = Arc::clone(&k);
     let w = within(move || walk_open_files(&*k2, 1, task).unwrap());
-    assert_eq!(w.files.len(), 4096);
+    assert_eq!(w.items.len(), 4096);
     assert!(
-        w.files
+        w.items
             .iter()
             .enumerate()
             .all(|(i, f)| f.fd == Some(i as i64))
     );
-    assert!(w.files.iter().all(|f| f.path == w.files[0].path));
-    assert!(w.files[0].path.ends_with("/d199"), "{}", w.files[0].path);
+    assert!(w.items.iter().all(|f| f.path == w.items[0].path));
+    assert!(w.items[0].path.ends_with("/d199"), "{}", w.items[0].path);
     assert!(k.reads() < 20_000, "{} reads", k.reads());
 }
 
@@ -268,7 +305,7 @@ fn a_smeared_fd_table_gives_a_bounded_list_of_problems() {
     let task = k.add_task(&fds, 4096, None, None);
     let k = Arc::new(k);
     let w = within(move || walk_open_files(&*k, 1, task).unwrap());
-    assert!(w.files.is_empty());
+    assert!(w.items.is_empty());
     let max = podmortem::engine::kernel::MAX_PROBLEMS;
     assert_eq!(w.problems.len(), max + 1, "{:?}", &w.problems[..3]);
     assert_eq!(w.problems[max], "further problems not listed");
@@ -288,9 +325,9 @@ fn a_file_shared_by_very_many_descriptors_is_summarised() {
     let task = k.add_task(&fds, 10_240, None, None);
     let k = Arc::new(k);
     let w = within(move || walk_open_files(&*k, 1, task).unwrap());
-    assert_eq!(w.files.len(), MAX_SHARED_FDS + 1);
-    assert_eq!(w.files.last().unwrap().path, "/other");
-    assert_eq!(w.files.last().unwrap().fd, Some(10_000));
+    assert_eq!(w.items.len(), MAX_SHARED_FDS + 1);
+    assert_eq!(w.items.last().unwrap().path, "/other");
+    assert_eq!(w.items.last().unwrap().fd, Some(10_000));
     assert!(
         w.problems
             .iter()

@@ -228,30 +228,23 @@ fn physical_search_on_a_checkpoint_is_an_error() {
         None,
     );
     assert_eq!(out.status.code(), Some(2));
-    // The engine says so too.
+    // The engine says so too: a checkpoint offers no physical memory.
     let ev = podmortem::engine::open::open_evidence(&demo, &Default::default()).unwrap();
-    let re = regex::bytes::Regex::new("x").unwrap();
-    let err = ev
-        .search_physical(&re, &std::sync::atomic::AtomicBool::new(false), &mut |_| {
-            true
-        })
-        .unwrap_err();
-    assert!(
-        matches!(err, podmortem::engine::Error::Unsupported(_)),
-        "{err}"
-    );
+    assert!(ev.physical().is_none());
+    assert!(ev.container_fs().is_some());
 }
 
 #[test]
 fn physical_search_reports_no_empty_match() {
     use podmortem::engine::kernel::phys_search::search_physical;
+    use podmortem::engine::search::Hit;
     use std::sync::atomic::AtomicBool;
     let img = support::kernel_image::TaskImage::new();
     let (dump, _) = img.write("phys-empty-match", None);
     let phys = podmortem::engine::kernel::physical::open_physical(&dump).unwrap();
     let re = regex::bytes::Regex::new("(?-u)Linux?").unwrap();
     let mut hits = Vec::new();
-    let summary = search_physical(&*phys, &re, &AtomicBool::new(false), &mut |h| {
+    let summary = search_physical(&*phys, &re, &AtomicBool::new(false), &mut |h: Hit| {
         hits.push(h);
         true
     })
@@ -261,7 +254,7 @@ fn physical_search_reports_no_empty_match() {
     let re = regex::bytes::Regex::new("(?-u)\\x01?").unwrap();
     let mut empty = 0usize;
     let mut count = 0usize;
-    search_physical(&*phys, &re, &AtomicBool::new(false), &mut |h| {
+    search_physical(&*phys, &re, &AtomicBool::new(false), &mut |h: Hit| {
         count += 1;
         empty += usize::from(h.len == 0);
         true
@@ -269,4 +262,36 @@ fn physical_search_reports_no_empty_match() {
     .unwrap();
     assert_eq!(empty, 0);
     assert!(count < summary.bytes as usize / 2, "{count}");
+}
+
+#[test]
+fn physical_search_cli_reports_no_empty_match() {
+    let img = support::kernel_image::TaskImage::new();
+    let (dump, isf) = img.write("phys-cli-empty-match", None);
+    for pattern in ["a?", "(?-u)\\x01?", "x*"] {
+        let out = podmortem(
+            &["search", "--physical", "--json", "--regex", pattern],
+            &dump,
+            Some(&isf),
+        );
+        assert_eq!(out.status.code(), Some(0), "{pattern}: {out:?}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        for line in stdout.lines() {
+            let hit: Value = serde_json::from_str(line).unwrap();
+            assert!(hit["len"].as_u64().unwrap() > 0, "{pattern}: {line}");
+            assert!(!hit["match_hex"].as_str().unwrap().is_empty(), "{line}");
+        }
+        let err = String::from_utf8(out.stderr).unwrap();
+        // Far fewer hits than bytes: the empty match at every byte is not reported.
+        let hits: u64 = err
+            .split_once(" hit(s) in ")
+            .and_then(|(a, _)| a.rsplit(' ').next()?.parse().ok())
+            .unwrap();
+        let bytes: u64 = err
+            .split_once(" hit(s) in ")
+            .and_then(|(_, b)| b.split(' ').next()?.parse().ok())
+            .unwrap();
+        assert_eq!(hits as usize, stdout.lines().count(), "{err}");
+        assert!(bytes > 0 && hits < bytes / 2, "{pattern}: {err}");
+    }
 }

@@ -144,7 +144,7 @@ fn maple_tree_two_levels_arange() {
     assert!(k.maple_nodes.len() > 2 && k.maple_nodes.last().unwrap().0 == root);
     let w = walk_vmas(&k, mm, None).unwrap();
     assert!(w.problems.is_empty(), "{:?}", w.problems);
-    check_named(&w.vmas, 32);
+    check_named(&w.items, 32);
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn maple_tree_two_levels_range() {
     );
     let w = walk_vmas(&k, mm, None).unwrap();
     assert!(w.problems.is_empty(), "{:?}", w.problems);
-    check_named(&w.vmas, 40);
+    check_named(&w.items, 40);
 }
 
 #[test]
@@ -191,7 +191,7 @@ fn linked_list_kernel() {
     let (mm, _) = k.add_mm_list(&specs, &info);
     let w = walk_vmas(&k, mm, None).unwrap();
     assert!(w.problems.is_empty(), "{:?}", w.problems);
-    check_named(&w.vmas, 20);
+    check_named(&w.items, 20);
 }
 
 #[test]
@@ -240,7 +240,11 @@ fn maple_self_loop_and_garbage_child_are_skipped() {
     let w = within(move || walk_vmas(&*k2, mm, None).unwrap());
     assert!(w.problems.len() >= 2, "{:?}", w.problems);
     // Two leaves lost, the rest found.
-    assert!(w.vmas.len() < 43 && w.vmas.len() > 20, "{}", w.vmas.len());
+    assert!(
+        w.items.len() < 43 && w.items.len() > 20,
+        "{}",
+        w.items.len()
+    );
     assert!(k.reads() - before < nodes * 4 + 45 * 40, "bounded reads");
 }
 
@@ -254,7 +258,7 @@ fn maple_node_pointing_to_itself_as_root() {
     let po = k.parent_off(root);
     k.w64(root + po, root);
     let w = within(move || walk_vmas(&k, mm, None).unwrap());
-    assert!(w.vmas.is_empty());
+    assert!(w.items.is_empty());
     assert_eq!(w.problems.len(), 1, "{:?}", w.problems);
 }
 
@@ -269,7 +273,7 @@ fn maple_tree_deeper_than_the_bound() {
     };
     let mm = k.add_mm_maple_chain(MAX_DEPTH + 5, &vma);
     let w = within(move || walk_vmas(&k, mm, None).unwrap());
-    assert!(w.vmas.is_empty());
+    assert!(w.items.is_empty());
     assert!(
         w.problems.iter().any(|p| p.contains("deeper")),
         "{:?}",
@@ -288,7 +292,7 @@ fn vm_next_loop_is_cut() {
     let (mm, ptrs) = k.add_mm_list(&specs, &info);
     k.vma_list_loop(*ptrs.last().unwrap(), ptrs[3]);
     let w = within(move || walk_vmas(&k, mm, None).unwrap());
-    assert_eq!(w.vmas.len(), 16);
+    assert_eq!(w.items.len(), 16);
     assert!(
         w.problems.iter().any(|p| p.contains("loops")),
         "{:?}",

@@ -32,7 +32,7 @@ fn null_pointers_give_errors_or_empty_answers() {
     let task = k.add_task(&[(0, f)], 4, None, None);
     let w = walk_open_files(&k, 3, task).unwrap();
     assert!(
-        w.files.is_empty() && w.problems.len() == 1,
+        w.items.is_empty() && w.problems.len() == 1,
         "{:?}",
         w.problems
     );
@@ -53,7 +53,7 @@ fn null_pointers_give_errors_or_empty_answers() {
     ];
     let (mm, _) = k.add_mm_maple(&specs, &MmInfo::default(), Internal::Arange, 10);
     let w = walk_vmas(&k, mm, None).unwrap();
-    assert_eq!(w.vmas.len(), 1);
+    assert_eq!(w.items.len(), 1);
     assert_eq!(w.problems.len(), 1, "{:?}", w.problems);
     // A mm whose tree root is not in the dump.
     let mm = k.alloc(0x300, 64) + 0x10_0000;
@@ -145,7 +145,12 @@ fn fixture_files_match_volatility_lsof_and_sockstat() {
                     r["Path"].as_str().unwrap().trim_start(),
                     "pid {pid}"
                 );
-                assert_eq!(f.details["inode"], r["Inode"], "pid {pid} fd {}", r["FD"]);
+                assert_eq!(
+                    serde_json::to_value(&f.details).unwrap()["inode"],
+                    r["Inode"],
+                    "pid {pid} fd {}",
+                    r["FD"]
+                );
             }
             assert!(ours.iter().any(|f| f.kind == "cwd") && ours.iter().any(|f| f.kind == "root"));
         }
@@ -153,11 +158,11 @@ fn fixture_files_match_volatility_lsof_and_sockstat() {
         let s = by_fd(&f, 6);
         assert_eq!(
             (
-                &s.details["state"],
-                &s.details["src"],
-                &s.details["src_port"],
-                &s.details["dst"],
-                &s.details["dst_port"]
+                &serde_json::to_value(&s.details).unwrap()["state"],
+                &serde_json::to_value(&s.details).unwrap()["src"],
+                &serde_json::to_value(&s.details).unwrap()["src_port"],
+                &serde_json::to_value(&s.details).unwrap()["dst"],
+                &serde_json::to_value(&s.details).unwrap()["dst_port"]
             ),
             (
                 &json!("ESTABLISHED"),
@@ -167,14 +172,17 @@ fn fixture_files_match_volatility_lsof_and_sockstat() {
                 &json!(42792)
             )
         );
-        assert_eq!(by_fd(&f, 5).details["state"], json!("LISTEN"));
+        assert_eq!(
+            serde_json::to_value(&by_fd(&f, 5).details).unwrap()["state"],
+            json!("LISTEN")
+        );
         let u = dump.files(108).unwrap();
         let u = by_fd(&u, 3);
         assert_eq!(
             (
-                &u.details["family"],
-                &u.details["name"],
-                &u.details["state"]
+                &serde_json::to_value(&u.details).unwrap()["family"],
+                &serde_json::to_value(&u.details).unwrap()["name"],
+                &serde_json::to_value(&u.details).unwrap()["state"]
             ),
             (
                 &json!("unix"),
@@ -200,7 +208,7 @@ fn fixture_walks_report_no_damage() {
             }
             let w = walk_vmas(dump.space(), t.mm, None).unwrap();
             assert!(w.problems.is_empty(), "pid {}: {:?}", p.pid, w.problems);
-            assert!(!w.vmas.is_empty());
+            assert!(!w.items.is_empty());
             let f = walk_open_files(dump.space(), p.pid, t.task).unwrap();
             assert!(f.problems.is_empty(), "pid {}: {:?}", p.pid, f.problems);
             n += 1;

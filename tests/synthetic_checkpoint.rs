@@ -14,6 +14,7 @@ use crate::support;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use podmortem::engine::capability::ContainerFs;
 use podmortem::engine::checkpoint::Checkpoint;
 use podmortem::engine::checkpoint::archive::Archive;
 use podmortem::engine::checkpoint::pagemap::{PAGE_SIZE, PE_LAZY, PE_PARENT, PE_PRESENT};
@@ -174,13 +175,13 @@ fn match_spanning_two_pages_and_entries() {
     search(&ck, &req, &AtomicBool::new(false), &mut sink).unwrap();
     assert_eq!(sink.hits.len(), 1);
     assert_eq!(sink.hits[0].address, at);
-    assert_eq!(sink.hits[0].vma_start, Some(BASE));
+    assert_eq!(sink.hits[0].process().unwrap().vma_start, Some(BASE));
 }
 
 #[test]
 fn match_across_search_windows_found_once() {
     use podmortem::engine::search::WINDOW;
-    let pages = (WINDOW as u64 / PAGE_SIZE) + 4;
+    let pages = (WINDOW / PAGE_SIZE) + 4;
     let mut p = base_proc(1);
     p.vmas = vec![ckpt::vma(
         BASE,
@@ -192,10 +193,10 @@ fn match_across_search_windows_found_once() {
         0,
     )];
     p.pagemap = Some(vec![pm(BASE, pages, Some(PE_PRESENT))]);
-    let edge = BASE + WINDOW as u64 - 3;
+    let edge = BASE + WINDOW - 3;
     p.poke(edge, b"NEEDLE");
     p.poke(BASE + 5, b"NEEDLE");
-    p.poke(BASE + WINDOW as u64 + 100, b"NEEDLE");
+    p.poke(BASE + WINDOW + 100, b"NEEDLE");
     let ck = open(&one_proc(p));
     let req = SearchRequest {
         regex: regex::bytes::Regex::new("NEEDLE").unwrap(),
@@ -204,7 +205,7 @@ fn match_across_search_windows_found_once() {
     let mut sink = Collect::default();
     let summary = search(&ck, &req, &AtomicBool::new(false), &mut sink).unwrap();
     let addrs: Vec<u64> = sink.hits.iter().map(|h| h.address).collect();
-    assert_eq!(addrs, [BASE + 5, edge, BASE + WINDOW as u64 + 100]);
+    assert_eq!(addrs, [BASE + 5, edge, BASE + WINDOW + 100]);
     assert_eq!(summary.bytes, pages * PAGE_SIZE);
 }
 
@@ -413,7 +414,7 @@ fn damaged_images_give_clear_errors_not_panics() {
                 let _ = ck.maps(1);
                 let _ = ck.environment(1);
                 let _ = ck.files(1);
-                let _ = ck.rootfs_entries();
+                let _ = ck.entries();
             }
         }
     }
@@ -430,5 +431,32 @@ fn damaged_images_give_clear_errors_not_panics() {
             .warnings
             .iter()
             .any(|w| w.contains("core-1.img") && w.contains("cannot decode"))
+    );
+}
+
+#[test]
+fn damaged_descriptor_table_is_a_problem_not_an_empty_list() {
+    let mut p = base_proc(1);
+    p.fds = vec![(0, 1, FdTypes::Reg)];
+    p.cwd_root = (1, 1);
+    let c = one_proc(p);
+    let ck = open(&c);
+    let files = ck.files(1).unwrap();
+    assert!(files.is_complete(), "{:?}", files.problems);
+    assert_eq!(files.len(), 3);
+    let name = c
+        .members()
+        .into_iter()
+        .map(|(n, _)| n)
+        .find(|n| n.contains("fdinfo-"))
+        .unwrap();
+    // A bad magic: the cwd and root are still listed, the damage is reported with them.
+    let ck = with_member(&c, &name, |d| d[4] ^= 0xff).unwrap();
+    let files = ck.files(1).unwrap();
+    assert_eq!(files.len(), 2);
+    assert!(
+        files.problems.len() == 1 && files.problems[0].contains("fdinfo-"),
+        "{:?}",
+        files.problems
     );
 }

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
 use crate::cli::output::{Table, json};
+use crate::engine::capability::container_fs;
 use crate::engine::evidence::{Evidence, FileType, Pid, Vma};
 use crate::engine::extract::{Extracted, ensure_outside_evidence, extract_memory, extract_to};
 use crate::engine::findings::hex_string;
@@ -66,14 +67,14 @@ pub fn extract(
     let mut names: Vec<String> = args.files.to_vec();
     if args.all_files {
         let mut seen: std::collections::HashSet<String> = names.iter().cloned().collect();
-        for e in ev.rootfs_entries()? {
+        for e in container_fs(ev)?.entries()? {
             if e.kind == FileType::File && !e.deleted && seen.insert(e.path.clone()) {
                 names.push(e.path);
             }
         }
     }
     for name in &names {
-        let bytes = ev.rootfs_read(name)?;
+        let bytes = container_fs(ev)?.read_file(name)?;
         let rel = format!("rootfs/{name}");
         let path = extract_to(args.out, &rel, &bytes, args.force)?;
         done.push(Extracted {
@@ -127,7 +128,9 @@ fn memory_ranges(ev: &dyn Evidence, pid: Pid, args: &ExtractArgs<'_>) -> Result<
         out.push(addr..end);
     }
     if args.vma.is_some() || args.all_vmas {
-        let vmas: Vec<Vma> = ev.maps(pid)?;
+        let walk = ev.maps(pid)?;
+        super::tables::warn(&walk.problems);
+        let vmas: Vec<Vma> = walk.into_items();
         if let Some(a) = args.vma {
             let v = vmas
                 .iter()

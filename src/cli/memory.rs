@@ -9,9 +9,9 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::cli::output::Table;
-use crate::engine::evidence::{Evidence, EvidenceKind, PartialRead, Pid, hex};
+use crate::engine::evidence::{Evidence, PartialRead, Pid, hex};
 use crate::engine::findings::hex_string;
-use crate::engine::search::{Hit, SearchRequest, Sink, search as run_search};
+use crate::engine::search::{Hit, Pattern, SearchRequest, Sink, Space, search as run_search};
 use crate::sanitize::sanitize_bytes;
 
 /// Reads larger than this are refused for the hexdump (use --raw and a pipe).
@@ -103,18 +103,19 @@ pub fn hexdump(addr: u64, bytes: &[u8], got: &PartialRead) -> String {
 /// Options of `podmortem search`.
 #[derive(Debug)]
 pub struct SearchArgs<'a> {
-    /// Pattern.
-    pub regex: &'a str,
+    /// Pattern and its options.
+    pub pattern: Pattern,
     /// Only this process.
     pub pid: Option<Pid>,
     /// Stop after this many hits.
     pub max_hits: Option<usize>,
-    /// Case-insensitive.
-    pub ignore_case: bool,
     /// NDJSON output.
     pub json: bool,
+    /// The evidence's path, for messages.
+    pub path: &'a std::path::Path,
 }
 
+/// One line of `podmortem search --json`.
 #[derive(Serialize)]
 struct HitOut<'a> {
     pid: Pid,
@@ -129,105 +130,6 @@ struct HitOut<'a> {
     #[serde(rename = "match")]
     text: String,
     match_hex: String,
-}
-
-struct Printer<'a> {
-    out: &'a mut dyn Write,
-    json: bool,
-    max: Option<usize>,
-    count: usize,
-    table: Table,
-    error: Option<std::io::Error>,
-}
-
-impl Sink for Printer<'_> {
-    fn hit(&mut self, hit: Hit) -> bool {
-        self.count += 1;
-        if self.json {
-            let line = HitOut {
-                pid: hit.pid,
-                comm: &hit.comm,
-                address: hit.address,
-                vma_start: hit.vma_start,
-                vma_perms: hit.vma_perms.map(|p| p.to_string()),
-                path: hit.path.as_deref(),
-                len: hit.len,
-                text: String::from_utf8_lossy(&hit.bytes).into_owned(),
-                match_hex: hit.bytes.iter().fold(String::new(), |mut s, b| {
-                    let _ = write!(s, "{b:02x}");
-                    s
-                }),
-            };
-            let res = crate::sanitize::json::to_string(&line)
-                .map_err(std::io::Error::other)
-                .and_then(|l| writeln!(self.out, "{l}"));
-            if let Err(e) = res {
-                self.error = Some(e);
-                return false;
-            }
-        } else {
-            self.table.row(vec![
-                hit.pid.to_string(),
-                hit.comm.clone(),
-                format!("{:#x}", hit.address),
-                hit.vma_start
-                    .map_or_else(String::new, |v| format!("{v:#x}")),
-                hit.vma_perms.map_or_else(String::new, |p| p.to_string()),
-                hit.path.clone().unwrap_or_default(),
-                sanitize_bytes(&hit.bytes.iter().take(64).copied().collect::<Vec<_>>()),
-            ]);
-        }
-        self.max.is_none_or(|m| self.count < m)
-    }
-}
-
-/// The byte regex of the search options.
-fn build_regex(args: &SearchArgs<'_>) -> Result<regex::bytes::Regex> {
-    Ok(regex::bytes::RegexBuilder::new(args.regex)
-        .case_insensitive(args.ignore_case)
-        .unicode(false)
-        .build()?)
-}
-
-/// `podmortem search`.
-pub fn search(ev: &dyn Evidence, args: &SearchArgs<'_>, out: &mut dyn Write) -> Result<()> {
-    let regex = build_regex(args)?;
-    if let Some(pid) = args.pid
-        && !ev.processes()?.iter().any(|p| p.pid == pid)
-    {
-        bail!("no process with pid {pid}");
-    }
-    let req = SearchRequest {
-        regex,
-        pids: args.pid.map(|p| vec![p]),
-    };
-    let mut printer = Printer {
-        out,
-        json: args.json,
-        max: args.max_hits,
-        count: 0,
-        table: Table::new(
-            &["PID", "COMM", "ADDRESS", "VMA", "PERMS", "PATH", "MATCH"],
-            &["PID"],
-        ),
-        error: None,
-    };
-    if args.max_hits == Some(0) {
-        return Ok(());
-    }
-    let cancel = AtomicBool::new(false);
-    let summary = run_search(ev, &req, &cancel, &mut printer)?;
-    if let Some(e) = printer.error {
-        return Err(e.into());
-    }
-    if !args.json {
-        printer.table.print(printer.out)?;
-    }
-    eprintln!(
-        "podmortem: {} hit(s) in {} bytes of captured memory",
-        summary.hits, summary.bytes
-    );
-    Ok(())
 }
 
 /// One line of `podmortem search --physical --json`.
@@ -245,68 +147,159 @@ struct PhysHitOut<'a> {
     address: Option<u64>,
 }
 
-/// `podmortem search --physical`: the regex over all of a kernel dump's physical memory.
-pub fn search_physical(
-    ev: &dyn Evidence,
-    args: &SearchArgs<'_>,
-    out: &mut dyn Write,
-) -> Result<()> {
-    let info = ev.info();
-    if info.kind != EvidenceKind::KernelDump {
-        bail!(
-            "--physical searches the physical memory of a kernel memory dump; {} is a \
-             container checkpoint, which has none (search it without --physical)",
-            info.path.display()
-        );
-    }
-    let regex = build_regex(args)?;
-    if args.max_hits == Some(0) {
-        return Ok(());
-    }
-    let mut table = Table::new(&["PHYSICAL", "PID", "COMM", "ADDRESS", "MATCH"], &["PID"]);
-    let mut count = 0usize;
-    let mut error: Option<std::io::Error> = None;
-    let cancel = AtomicBool::new(false);
-    let summary = ev.search_physical(&regex, &cancel, &mut |hit| {
-        count += 1;
-        let owner = hit.owner.as_ref();
-        if args.json {
-            let line = PhysHitOut {
-                physical_address: hit.physical,
+/// Prints hits of either space: NDJSON lines as they come, or a table at the end.
+struct Printer<'a> {
+    out: &'a mut dyn Write,
+    json: bool,
+    max: Option<usize>,
+    count: usize,
+    table: Table,
+    error: Option<std::io::Error>,
+}
+
+impl Printer<'_> {
+    fn json_line(&mut self, hit: &Hit) -> Result<(), std::io::Error> {
+        let text = String::from_utf8_lossy(&hit.bytes).into_owned();
+        let match_hex = hex_string(&hit.bytes);
+        let line = match &hit.space {
+            Space::Process(p) => crate::sanitize::json::to_string(&HitOut {
+                pid: p.pid,
+                comm: &p.comm,
+                address: hit.address,
+                vma_start: p.vma_start,
+                vma_perms: p.vma_perms.map(|p| p.to_string()),
+                path: p.path.as_deref(),
                 len: hit.len,
-                text: String::from_utf8_lossy(&hit.bytes).into_owned(),
-                match_hex: hex_string(&hit.bytes),
-                pid: owner.map(|o| o.pid),
-                comm: owner.map(|o| o.comm.as_str()),
-                address: owner.map(|o| o.address),
-            };
-            let res = crate::sanitize::json::to_string(&line)
-                .map_err(std::io::Error::other)
-                .and_then(|l| writeln!(out, "{l}"));
-            if let Err(e) = res {
-                error = Some(e);
+                text,
+                match_hex,
+            }),
+            Space::Physical { owner } => {
+                let owner = owner.as_ref();
+                crate::sanitize::json::to_string(&PhysHitOut {
+                    physical_address: hit.address,
+                    len: hit.len,
+                    text,
+                    match_hex,
+                    pid: owner.map(|o| o.pid),
+                    comm: owner.map(|o| o.comm.as_str()),
+                    address: owner.map(|o| o.address),
+                })
+            }
+        }
+        .map_err(std::io::Error::other)?;
+        writeln!(self.out, "{line}")
+    }
+
+    fn table_row(&mut self, hit: &Hit) {
+        let excerpt = sanitize_bytes(&hit.bytes.iter().take(64).copied().collect::<Vec<_>>());
+        let hex = |v: u64| format!("{v:#x}");
+        self.table.row(match &hit.space {
+            Space::Process(p) => vec![
+                p.pid.to_string(),
+                p.comm.clone(),
+                hex(hit.address),
+                p.vma_start.map_or_else(String::new, hex),
+                p.vma_perms.map_or_else(String::new, |p| p.to_string()),
+                p.path.clone().unwrap_or_default(),
+                excerpt,
+            ],
+            Space::Physical { owner } => {
+                let owner = owner.as_ref();
+                vec![
+                    hex(hit.address),
+                    owner.map_or_else(String::new, |o| o.pid.to_string()),
+                    owner.map_or_else(String::new, |o| o.comm.clone()),
+                    owner.map_or_else(String::new, |o| hex(o.address)),
+                    excerpt,
+                ]
+            }
+        });
+    }
+}
+
+impl Sink for Printer<'_> {
+    fn hit(&mut self, hit: Hit) -> bool {
+        self.count += 1;
+        if self.json {
+            if let Err(e) = self.json_line(&hit) {
+                self.error = Some(e);
                 return false;
             }
         } else {
-            table.row(vec![
-                format!("{:#x}", hit.physical),
-                owner.map_or_else(String::new, |o| o.pid.to_string()),
-                owner.map_or_else(String::new, |o| o.comm.clone()),
-                owner.map_or_else(String::new, |o| format!("{:#x}", o.address)),
-                sanitize_bytes(&hit.bytes.iter().take(64).copied().collect::<Vec<_>>()),
-            ]);
+            self.table_row(&hit);
         }
-        args.max_hits.is_none_or(|m| count < m)
-    })?;
-    if let Some(e) = error {
+        self.max.is_none_or(|m| self.count < m)
+    }
+}
+
+/// `podmortem search` (`physical`: over all of physical memory instead of processes').
+pub fn search(
+    ev: &dyn Evidence,
+    args: &SearchArgs<'_>,
+    physical: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let phys = if physical {
+        let Some(phys) = ev.physical() else {
+            bail!(
+                "--physical searches the physical memory of a kernel memory dump; {} is {}, \
+                 which has none (search it without --physical)",
+                args.path.display(),
+                ev.info().kind.describe()
+            );
+        };
+        Some(phys)
+    } else {
+        None
+    };
+    let regex = args.pattern.build()?;
+    if let Some(pid) = args.pid
+        && !ev.processes()?.iter().any(|p| p.pid == pid)
+    {
+        bail!("no process with pid {pid}");
+    }
+    let columns: &[&str] = if physical {
+        &["PHYSICAL", "PID", "COMM", "ADDRESS", "MATCH"]
+    } else {
+        &["PID", "COMM", "ADDRESS", "VMA", "PERMS", "PATH", "MATCH"]
+    };
+    let mut printer = Printer {
+        out,
+        json: args.json,
+        max: args.max_hits,
+        count: 0,
+        table: Table::new(columns, &["PID"]),
+        error: None,
+    };
+    if args.max_hits == Some(0) {
+        return Ok(());
+    }
+    let cancel = AtomicBool::new(false);
+    let summary = match phys {
+        Some(phys) => phys.search(&regex, &cancel, &mut printer)?,
+        None => {
+            let req = SearchRequest {
+                regex,
+                pids: args.pid.map(|p| vec![p]),
+            };
+            run_search(ev, &req, &cancel, &mut printer)?
+        }
+    };
+    if let Some(e) = printer.error {
         return Err(e.into());
     }
     if !args.json {
-        table.print(out)?;
+        printer.table.print(printer.out)?;
     }
     eprintln!(
-        "podmortem: {} hit(s) in {} bytes of physical memory",
-        summary.hits, summary.bytes
+        "podmortem: {} hit(s) in {} bytes of {}",
+        summary.hits,
+        summary.bytes,
+        if physical {
+            "physical memory"
+        } else {
+            "captured memory"
+        }
     );
     Ok(())
 }

@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::output::{Table, json, opt};
-use crate::engine::evidence::{Evidence, FileType, Listing, Pid, Process, tree_order};
+use crate::engine::capability::container_fs;
+use crate::engine::evidence::{Evidence, FileType, Pid, Process, tree_order};
 use crate::engine::time::format_time;
 use crate::sanitize::{sanitize, sanitize_bytes};
 use crate::units::human_size;
@@ -138,9 +139,9 @@ pub fn ps(ev: &dyn Evidence, threads: bool, as_json: bool, out: &mut dyn Write) 
 /// `podmortem maps`.
 pub fn maps(ev: &dyn Evidence, pid: Pid, as_json: bool, out: &mut dyn Write) -> Result<()> {
     let maps = ev.maps(pid)?;
-    warn(&ev.walk_warnings(pid, Listing::Maps));
+    warn(&maps.problems);
     if as_json {
-        return json(&maps, out);
+        return json(&maps.items, out);
     }
     let mut t = Table::new(
         &["START", "END", "PERMS", "PGOFF", "SIZE", "KIND", "PATH"],
@@ -217,8 +218,9 @@ pub fn files(
 ) -> Result<()> {
     let mut all = Vec::new();
     for p in selected(ev, pid)? {
-        all.extend(ev.files(p.pid)?);
-        warn(&ev.walk_warnings(p.pid, Listing::Files));
+        let files = ev.files(p.pid)?;
+        warn(&files.problems);
+        all.extend(files);
     }
     if as_json {
         return json(&all, out);
@@ -227,8 +229,9 @@ pub fn files(
     for f in &all {
         let details: Vec<String> = f
             .details
+            .entries()
             .iter()
-            .map(|(k, v)| format!("{k}={}", scalar(v)))
+            .map(|(k, v)| format!("{k}={v}"))
             .collect();
         t.row(vec![
             f.pid.to_string(),
@@ -242,7 +245,7 @@ pub fn files(
 }
 
 /// Says on stderr that a list may be incomplete, and why (stdout stays clean for `jq`).
-fn warn(warnings: &[String]) {
+pub(super) fn warn(warnings: &[String]) {
     let mut err = std::io::stderr().lock();
     for w in warnings {
         let _ = writeln!(
@@ -261,7 +264,7 @@ pub fn rootfs(
     out: &mut dyn Write,
 ) -> Result<()> {
     if let Some(path) = cat {
-        let bytes = ev.rootfs_read(path)?;
+        let bytes = container_fs(ev)?.read_file(path)?;
         if as_json {
             return json(
                 &serde_json::json!({"path": path, "size": bytes.len(), "text": String::from_utf8_lossy(&bytes)}),
@@ -282,7 +285,7 @@ pub fn rootfs(
         }
         return Ok(());
     }
-    let entries = ev.rootfs_entries()?;
+    let entries = container_fs(ev)?.entries()?;
     if as_json {
         return json(&entries, out);
     }

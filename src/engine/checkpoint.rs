@@ -17,6 +17,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
+use crate::engine::capability::ContainerFs;
 use crate::engine::checkpoint::archive::Archive;
 use crate::engine::checkpoint::container::{ContainerMeta, read_container_meta};
 use crate::engine::checkpoint::fds::FileTable;
@@ -28,7 +29,7 @@ use crate::engine::checkpoint::tasks::{
 };
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
-    Evidence, EvidenceInfo, EvidenceKind, FileEntry, OpenFile, PartialRead, Pid, Process, Vma,
+    Evidence, EvidenceInfo, EvidenceKind, FileEntry, OpenFile, PartialRead, Pid, Process, Vma, Walk,
 };
 
 /// Longest cmdline or environment block read from memory.
@@ -292,10 +293,11 @@ impl Evidence for Checkpoint {
         Ok(self.processes.clone())
     }
 
-    fn maps(&self, pid: Pid) -> Result<Vec<Vma>> {
+    fn maps(&self, pid: Pid) -> Result<Walk<Vma>> {
         self.maps
             .get(&pid)
             .cloned()
+            .map(Walk::complete)
             .ok_or(Error::NoSuchProcess(pid))
     }
 
@@ -307,7 +309,7 @@ impl Evidence for Checkpoint {
         })
     }
 
-    fn files(&self, pid: Pid) -> Result<Vec<OpenFile>> {
+    fn files(&self, pid: Pid) -> Result<Walk<OpenFile>> {
         let task = self.task(pid)?;
         Ok(self.files.open_files(&self.archive, task))
     }
@@ -391,7 +393,13 @@ impl Evidence for Checkpoint {
         }
     }
 
-    fn rootfs_entries(&self) -> Result<Vec<FileEntry>> {
+    fn container_fs(&self) -> Option<&dyn ContainerFs> {
+        Some(self)
+    }
+}
+
+impl ContainerFs for Checkpoint {
+    fn entries(&self) -> Result<Vec<FileEntry>> {
         match &self.rootfs {
             Some(r) => Ok(r.entries().to_vec()),
             None if self.archive.stopped_early().is_some() => {
@@ -403,7 +411,7 @@ impl Evidence for Checkpoint {
         }
     }
 
-    fn rootfs_read(&self, path: &str) -> Result<Vec<u8>> {
+    fn read_file(&self, path: &str) -> Result<Vec<u8>> {
         let (Some(r), Some(tar)) = (&self.rootfs, self.archive.get("rootfs-diff.tar")) else {
             return Err(self.archive.missing("rootfs-diff.tar"));
         };

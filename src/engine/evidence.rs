@@ -4,16 +4,15 @@
 //! use nothing else. Model types serialise to the CLI's JSON shapes: addresses as `"0x..."`
 //! strings, counts and ids as numbers.
 
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
-use regex::bytes::Regex;
-use serde::Serialize;
-
+use crate::engine::capability::{ContainerFs, PhysicalSpace};
 use crate::engine::error::Result;
-use crate::engine::search::Summary;
+pub use crate::engine::file_details::{FileDetails, SocketDetails};
+pub use crate::engine::walk::Walk;
 
 /// A process id as the evidence stores it (for a container, the id inside its pid namespace).
 pub type Pid = u32;
@@ -44,6 +43,16 @@ pub enum EvidenceKind {
     Checkpoint,
     /// A Linux kernel memory dump with its symbols.
     KernelDump,
+}
+
+impl EvidenceKind {
+    /// The kind in words, e.g. "a container checkpoint".
+    pub fn describe(self) -> &'static str {
+        match self {
+            EvidenceKind::Checkpoint => "a container checkpoint",
+            EvidenceKind::KernelDump => "a kernel memory dump",
+        }
+    }
 }
 
 /// A description of the open evidence, for `info` and the TUI's header.
@@ -240,7 +249,7 @@ pub struct OpenFile {
     /// Path, or a `/proc`-style name such as `pipe:[1234]` / `socket:[5678]`.
     pub path: String,
     /// Kind-specific facts (flags, position, socket addresses and state...).
-    pub details: serde_json::Map<String, serde_json::Value>,
+    pub details: FileDetails,
 }
 
 /// The result of a partial read: which bytes of the buffer came from the evidence.
@@ -326,36 +335,6 @@ pub struct FileEntry {
     pub gid: u64,
 }
 
-/// The process that maps a physical page, and at which virtual address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PhysOwner {
-    /// Process id.
-    pub pid: Pid,
-    /// Process name.
-    pub comm: String,
-    /// Virtual address, in that process, of the physical address it was looked up for.
-    #[serde(serialize_with = "hex::u64")]
-    pub address: u64,
-}
-
-/// One match of a search over physical memory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PhysHit {
-    /// Physical address of the first matched byte.
-    #[serde(serialize_with = "hex::u64")]
-    pub physical: u64,
-    /// Length of the match in bytes.
-    pub len: usize,
-    /// The matched bytes (at most
-    /// [`phys_search::MAX_MATCH_BYTES`](crate::engine::kernel::phys_search::MAX_MATCH_BYTES)).
-    #[serde(skip)]
-    pub bytes: Vec<u8>,
-    /// A process whose page tables map the first matched byte (the lowest pid when several
-    /// do); `None` for pages no process maps (kernel memory, page cache, freed pages) or when
-    /// the back end cannot tell.
-    pub owner: Option<PhysOwner>,
-}
-
 /// A piece of evidence: a checkpoint or a kernel memory dump.
 ///
 /// All methods are cheap to call repeatedly; back ends parse once at open and index.
@@ -366,14 +345,15 @@ pub trait Evidence: Send + Sync {
     /// Processes (thread-group leaders), sorted by pid.
     fn processes(&self) -> Result<Vec<Process>>;
 
-    /// The memory areas of a process, sorted by start address.
-    fn maps(&self, pid: Pid) -> Result<Vec<Vma>>;
+    /// The memory areas of a process, sorted by start address, with the damage met listing
+    /// them.
+    fn maps(&self, pid: Pid) -> Result<Walk<Vma>>;
 
     /// The environment of a process as `KEY=VALUE` strings, from its captured memory.
     fn environment(&self, pid: Pid) -> Result<Vec<String>>;
 
-    /// Open files, sockets, cwd and root of a process.
-    fn files(&self, pid: Pid) -> Result<Vec<OpenFile>>;
+    /// Open files, sockets, cwd and root of a process, with the damage met listing them.
+    fn files(&self, pid: Pid) -> Result<Walk<OpenFile>>;
 
     /// Reads process memory at `addr` into `buf`; bytes not captured are zeroed and left out
     /// of the returned [`PartialRead`].
@@ -388,43 +368,15 @@ pub trait Evidence: Send + Sync {
         None
     }
 
-    /// Searches all of physical memory (not only processes' memory) with `regex`, pushing
-    /// each match into `sink` in address order until it returns `false` or `cancel` is set.
-    /// Only kernel memory dumps have physical memory; others return
-    /// [`Error::Unsupported`](crate::engine::Error::Unsupported).
-    fn search_physical(
-        &self,
-        _regex: &Regex,
-        _cancel: &AtomicBool,
-        _sink: &mut dyn FnMut(PhysHit) -> bool,
-    ) -> Result<Summary> {
-        Err(crate::engine::Error::Unsupported("physical search"))
+    /// The evidence's physical memory, when it has some (kernel memory dumps).
+    fn physical(&self) -> Option<&dyn PhysicalSpace> {
+        None
     }
 
-    /// The filesystem changes of a container, when the evidence has them.
-    fn rootfs_entries(&self) -> Result<Vec<FileEntry>> {
-        Err(crate::engine::Error::Unsupported("rootfs diff"))
+    /// The container's filesystem changes, when the evidence has them (checkpoints).
+    fn container_fs(&self) -> Option<&dyn ContainerFs> {
+        None
     }
-
-    /// The bytes of one file of the filesystem changes.
-    fn rootfs_read(&self, path: &str) -> Result<Vec<u8>> {
-        Err(crate::engine::Error::NoSuchFile(path.to_string()))
-    }
-
-    /// Damage met while listing a process's memory areas or open files (a loop in a tree,
-    /// an unreadable node): that list may be incomplete. Empty when nothing was wrong.
-    fn walk_warnings(&self, _pid: Pid, _what: Listing) -> Vec<String> {
-        Vec::new()
-    }
-}
-
-/// A per-process list that [`Evidence::walk_warnings`] reports on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listing {
-    /// [`Evidence::maps`].
-    Maps,
-    /// [`Evidence::files`].
-    Files,
 }
 
 /// Orders processes as a tree (parents before children) with their depth.

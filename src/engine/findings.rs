@@ -507,7 +507,15 @@ fn bytes_of(ev: &dyn Evidence, target: &Target) -> Option<ExportedBytes> {
             if *deleted {
                 return None;
             }
-            let data = ev.rootfs_read(path).ok()?;
+            let data = match crate::engine::capability::container_fs(ev)
+                .and_then(|fs| fs.read_file(path))
+            {
+                Ok(data) => data,
+                Err(e) => {
+                    tracing::warn!("export: no bytes for {path}: {e}");
+                    return None;
+                }
+            };
             let n = data.len() as u64;
             Some(ExportedBytes {
                 length: n,
@@ -533,7 +541,13 @@ fn memory_bytes(ev: &dyn Evidence, pid: Pid, addr: u64, length: u64) -> Option<E
     while done < total {
         let n = (total - done).min(buf.len() as u64) as usize;
         let chunk = buf.get_mut(..n)?;
-        let got = ev.read_memory(pid, addr.checked_add(done)?, chunk).ok()?;
+        let got = match ev.read_memory(pid, addr.checked_add(done)?, chunk) {
+            Ok(got) => got,
+            Err(e) => {
+                tracing::warn!(pid, "export: no bytes for {addr:#x}: {e}");
+                return None;
+            }
+        };
         captured += got.captured_len() as u64;
         h.update(&*chunk);
         if hex.len() < EXPORT_HEX_CAP * 2 {

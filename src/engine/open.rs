@@ -39,7 +39,17 @@ pub fn open_evidence(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Evidence
             &CacheDir::Default,
         )?));
     }
-    Ok(Box::new(Checkpoint::open(path)?))
+    let ck = Checkpoint::open(path)?;
+    let info = ck.info();
+    tracing::debug!(
+        path = %path.display(),
+        format = %info.format,
+        engine = info.engine.as_deref().unwrap_or("unknown"),
+        processes = ck.processes().map_or(0, |p| p.len()),
+        warnings = info.warnings.len(),
+        "checkpoint opened"
+    );
+    Ok(Box::new(ck))
 }
 
 /// True when `path` is a file whose first bytes are a memory dump's magic.
@@ -51,5 +61,7 @@ fn is_memory_dump(path: &Path) -> Result<bool> {
     std::fs::File::open(path)
         .and_then(|f| f.take(64).read_to_end(&mut head))
         .map_err(|e| Error::io(path, e))?;
-    Ok(sniff(&head).is_some())
+    let format = sniff(&head);
+    tracing::debug!(path = %path.display(), format = format.unwrap_or("not a memory dump"), "evidence sniffed");
+    Ok(format.is_some())
 }

@@ -1,102 +1,145 @@
-//! Regex search over processes' captured memory, shared by every back end.
+//! Regex search, one engine for every address space.
 //!
-//! Each contiguous captured run of a process's address space is searched as one haystack,
-//! so a match that spans two adjacent captured pages is found. Long runs are searched in
-//! windows that overlap by [`OVERLAP`] bytes; a match is reported once, by the window it
-//! starts in, so none is lost or doubled at a window edge (matches longer than the overlap
-//! that straddle a window edge may be cut to the overlap). Hits are pushed into a [`Sink`]
-//! that can stop the search; a cancel flag is checked between windows.
+//! A search is a [`Pattern`] (built once, the same for the CLI and the TUI), a
+//! [`Haystack`] (the runs of one address space: a process's captured memory, physical memory,
+//! later socket queues or file contents) and a [`Sink`] that receives [`Hit`]s and progress.
+//! [`scan`] is the one window/overlap walk over any haystack; [`search`] builds the haystack
+//! of processes' captured memory. Physical memory is searched through the evidence's
+//! [`PhysicalSpace`](crate::engine::capability::PhysicalSpace) capability.
+
+mod hit;
+mod pattern;
+mod scan;
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use regex::bytes::Regex;
-use serde::Serialize;
+
+pub use hit::{Hit, InProcess, PhysOwner, Space};
+pub use pattern::{Pattern, SIZE_LIMIT};
+pub use scan::{Buffers, Collect, Haystack, MAX_MATCH_BYTES, OVERLAP, Sink, Summary, WINDOW, scan};
 
 use crate::engine::error::Result;
-use crate::engine::evidence::{Evidence, Perms, Pid, Vma, hex};
+use crate::engine::evidence::{Evidence, Pid, Vma};
 
-/// Bytes searched per window.
-pub const WINDOW: usize = 8 << 20;
-/// Overlap between windows: the longest match guaranteed across a window edge.
-pub const OVERLAP: usize = 64 << 10;
-/// At most this many bytes of a match are kept in a [`Hit`].
-pub const MAX_MATCH_BYTES: usize = 4096;
-
-/// What to search for and where.
+/// What to search for and where, in processes' memory.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
-    /// The pattern, matched against raw bytes.
+    /// The pattern, matched against raw bytes (see [`Pattern::build`]).
     pub regex: Regex,
     /// Only these processes (all when `None`).
     pub pids: Option<Vec<Pid>>,
 }
 
-/// One match.
-#[derive(Debug, Clone, Serialize)]
-pub struct Hit {
-    /// Process.
-    pub pid: Pid,
-    /// Process name.
-    pub comm: String,
-    /// Virtual address of the first matched byte.
-    #[serde(serialize_with = "hex::u64")]
-    pub address: u64,
-    /// Start of the VMA holding the match, if any.
-    #[serde(serialize_with = "hex::opt_u64")]
-    pub vma_start: Option<u64>,
-    /// Permissions of that VMA.
-    pub vma_perms: Option<Perms>,
-    /// Backing path of that VMA.
-    pub path: Option<String>,
-    /// Length of the match in bytes.
-    pub len: usize,
-    /// The matched bytes (at most [`MAX_MATCH_BYTES`]).
-    #[serde(skip)]
-    pub bytes: Vec<u8>,
+/// One process in a [`ProcessMemory`] haystack.
+#[derive(Debug)]
+struct Proc {
+    pid: Pid,
+    comm: String,
+    maps: Vec<Vma>,
 }
 
-/// Receives hits and progress. Returning `false` from [`Sink::hit`] stops the search.
-pub trait Sink {
-    /// A match was found; return `false` to stop.
-    fn hit(&mut self, hit: Hit) -> bool;
-    /// `done` of `total` bytes searched so far.
-    fn progress(&mut self, _done: u64, _total: u64) {}
+/// The captured memory of some processes as a [`Haystack`]: each contiguous captured run
+/// of a process's address space is one run, so a match that spans two adjacent captured
+/// pages is found.
+pub struct ProcessMemory<'e> {
+    ev: &'e dyn Evidence,
+    procs: Vec<Proc>,
+    /// The runs, and for each the index of its process in `procs`.
+    runs: Vec<Range<u64>>,
+    owner: Vec<usize>,
 }
 
-/// A sink that collects hits into a vector, up to a limit.
-#[derive(Debug, Default)]
-pub struct Collect {
-    /// Hits so far.
-    pub hits: Vec<Hit>,
-    /// Stop after this many hits.
-    pub limit: Option<usize>,
-}
-
-impl Sink for Collect {
-    fn hit(&mut self, hit: Hit) -> bool {
-        self.hits.push(hit);
-        self.limit.is_none_or(|l| self.hits.len() < l)
+impl std::fmt::Debug for ProcessMemory<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessMemory")
+            .field("procs", &self.procs.len())
+            .field("runs", &self.runs.len())
+            .finish()
     }
 }
 
-/// How a search ended.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Summary {
-    /// Hits delivered.
-    pub hits: u64,
-    /// Captured bytes searched.
-    pub bytes: u64,
-    /// Captured bytes in scope.
-    pub total: u64,
-    /// True if the cancel flag or the sink stopped it.
-    pub stopped: bool,
+impl<'e> ProcessMemory<'e> {
+    /// The captured memory of the processes `pids` (all when `None`) of `ev`.
+    pub fn new(ev: &'e dyn Evidence, pids: Option<&[Pid]>) -> Result<ProcessMemory<'e>> {
+        let mut hay = ProcessMemory {
+            ev,
+            procs: Vec::new(),
+            runs: Vec::new(),
+            owner: Vec::new(),
+        };
+        for p in ev.processes()? {
+            if pids.is_some_and(|pids| !pids.contains(&p.pid)) {
+                continue;
+            }
+            let maps = match ev.maps(p.pid) {
+                Ok(walk) => {
+                    if !walk.is_complete() {
+                        tracing::debug!(pid = p.pid, "search with damaged memory areas");
+                    }
+                    walk.into_items()
+                }
+                Err(e) => {
+                    // Still searched; its hits just name no mapping.
+                    tracing::warn!(pid = p.pid, "search without memory areas: {e}");
+                    Vec::new()
+                }
+            };
+            for run in ev.captured_ranges(p.pid, 0..u64::MAX)? {
+                hay.runs.push(run);
+                hay.owner.push(hay.procs.len());
+            }
+            hay.procs.push(Proc {
+                pid: p.pid,
+                comm: p.comm,
+                maps,
+            });
+        }
+        Ok(hay)
+    }
+
+    fn proc_of(&self, run: usize) -> Option<&Proc> {
+        self.procs.get(*self.owner.get(run)?)
+    }
 }
 
-struct Job<'a> {
-    pid: Pid,
-    comm: &'a str,
-    run: Range<u64>,
+impl Haystack for ProcessMemory<'_> {
+    fn runs(&self) -> &[Range<u64>] {
+        &self.runs
+    }
+
+    fn read<'a>(
+        &'a self,
+        run: usize,
+        addr: u64,
+        len: usize,
+        buf: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8]> {
+        let Some(p) = self.proc_of(run) else {
+            return Ok(&[]);
+        };
+        if let Some(s) = self.ev.memory_slice(p.pid, addr, len) {
+            return Ok(s);
+        }
+        buf.resize(len, 0);
+        self.ev.read_memory(p.pid, addr, buf)?;
+        Ok(buf)
+    }
+
+    fn space(&self, run: usize, address: u64) -> Space {
+        let Some(p) = self.proc_of(run) else {
+            return Space::Physical { owner: None };
+        };
+        let vma = find_vma(&p.maps, address);
+        Space::Process(InProcess {
+            pid: p.pid,
+            comm: p.comm.clone(),
+            vma_start: vma.map(|v| v.start),
+            vma_perms: vma.map(|v| v.perms),
+            path: vma.and_then(|v| v.path.clone()),
+        })
+    }
 }
 
 /// Searches the captured memory of the requested processes.
@@ -106,83 +149,8 @@ pub fn search(
     cancel: &AtomicBool,
     sink: &mut dyn Sink,
 ) -> Result<Summary> {
-    let procs = ev.processes()?;
-    let mut plan: Vec<(Job<'_>, std::sync::Arc<Vec<Vma>>)> = Vec::new();
-    let mut summary = Summary::default();
-    for p in &procs {
-        if req.pids.as_ref().is_some_and(|pids| !pids.contains(&p.pid)) {
-            continue;
-        }
-        let maps = std::sync::Arc::new(ev.maps(p.pid).unwrap_or_default());
-        for run in ev.captured_ranges(p.pid, 0..u64::MAX)? {
-            summary.total += run.end - run.start;
-            plan.push((
-                Job {
-                    pid: p.pid,
-                    comm: &p.comm,
-                    run,
-                },
-                maps.clone(),
-            ));
-        }
-    }
-    let mut buf = Vec::new();
-    for (job, maps) in &plan {
-        let mut pos = job.run.start;
-        while pos < job.run.end {
-            if cancel.load(Ordering::Relaxed) {
-                summary.stopped = true;
-                return Ok(summary);
-            }
-            let win_end = pos
-                .saturating_add((WINDOW + OVERLAP) as u64)
-                .min(job.run.end);
-            let len = (win_end - pos) as usize;
-            let hay: &[u8] = match ev.memory_slice(job.pid, pos, len) {
-                Some(s) => s,
-                None => {
-                    buf.resize(len, 0);
-                    ev.read_memory(job.pid, pos, &mut buf)?;
-                    &buf
-                }
-            };
-            let last_window = win_end == job.run.end;
-            let report_limit = pos.saturating_add(WINDOW as u64);
-            let mut next = report_limit.min(job.run.end);
-            for m in req.regex.find_iter(hay) {
-                if m.is_empty() {
-                    continue;
-                }
-                let address = pos + m.start() as u64;
-                if !last_window && address >= report_limit {
-                    break;
-                }
-                next = next.max(pos + m.end() as u64);
-                let vma = find_vma(maps, address);
-                let hit = Hit {
-                    pid: job.pid,
-                    comm: job.comm.to_string(),
-                    address,
-                    vma_start: vma.map(|v| v.start),
-                    vma_perms: vma.map(|v| v.perms),
-                    path: vma.and_then(|v| v.path.clone()),
-                    len: m.len(),
-                    bytes: m.as_bytes().iter().take(MAX_MATCH_BYTES).copied().collect(),
-                };
-                summary.hits += 1;
-                if !sink.hit(hit) {
-                    summary.stopped = true;
-                    summary.bytes += (pos + m.end() as u64).saturating_sub(pos);
-                    return Ok(summary);
-                }
-            }
-            let advanced = if last_window { job.run.end } else { next };
-            summary.bytes += advanced - pos;
-            sink.progress(summary.bytes, summary.total);
-            pos = advanced;
-        }
-    }
-    Ok(summary)
+    let hay = ProcessMemory::new(ev, req.pids.as_deref())?;
+    scan(&hay, &req.regex, cancel, sink)
 }
 
 fn find_vma(maps: &[Vma], addr: u64) -> Option<&Vma> {

@@ -219,19 +219,15 @@ impl App {
         if pid == self.maps.pid {
             return;
         }
-        let vmas = match pid.map(|p| self.ev.maps(p)) {
-            Some(Ok(v)) => v,
+        let (vmas, warnings) = match pid.map(|p| self.ev.maps(p)) {
+            Some(Ok(walk)) => (walk.items, walk.problems),
             Some(Err(e)) => {
                 self.error_msg(msg::unreadable("memory areas", e));
-                Vec::new()
+                (Vec::new(), Vec::new())
             }
-            None => Vec::new(),
+            None => (Vec::new(), Vec::new()),
         };
         maps::show(&mut self.maps, pid, vmas);
-        let warnings = pid.map_or_else(Vec::new, |p| {
-            self.ev
-                .walk_warnings(p, crate::engine::evidence::Listing::Maps)
-        });
         if !warnings.is_empty() {
             self.error_msg(msg::incomplete("memory areas", &warnings));
         }
@@ -254,10 +250,13 @@ impl App {
         if self.maps.pid == Some(pid) {
             return self.maps.vmas.clone();
         }
-        self.ev.maps(pid).unwrap_or_else(|e| {
-            tracing::warn!(pid, "memory areas unreadable: {e}");
-            Vec::new()
-        })
+        match self.ev.maps(pid) {
+            Ok(walk) => walk.items,
+            Err(e) => {
+                tracing::warn!(pid, "memory areas unreadable: {e}");
+                Vec::new()
+            }
+        }
     }
 
     /// Rows of the main area (for page sizes).

@@ -3,9 +3,7 @@
 //! names (`pipe:[INODE]`, `socket:[INODE]`, `anon_inode:[eventfd]`).
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
-
-use serde_json::{Map, Value, json};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::engine::checkpoint::archive::Archive;
 use crate::engine::checkpoint::image::{decode_all, decode_first, magic};
@@ -14,7 +12,8 @@ use crate::engine::checkpoint::proto::{
 };
 use crate::engine::checkpoint::tasks::Task;
 use crate::engine::error::Error;
-use crate::engine::evidence::OpenFile;
+use crate::engine::evidence::{OpenFile, Walk};
+use crate::engine::file_details::{FileDetails, InetSocket, SocketDetails, UnixSocket};
 use crate::engine::net::{proto_name, sock_type, tcp_state};
 
 /// All file objects of a checkpoint, by id.
@@ -74,53 +73,70 @@ impl FileTable {
     }
 
     /// Describes file object `id` as (type, path, details).
-    pub fn describe(&self, id: u32) -> (String, String, Map<String, Value>) {
+    pub fn describe(&self, id: u32) -> (String, String, FileDetails) {
         let Some(f) = self.by_id.get(&id) else {
             return (
                 "unknown".into(),
                 format!("[file id {id}: not in files.img]"),
-                Map::new(),
+                FileDetails::default(),
             );
         };
         describe(self, f)
     }
 
-    /// The descriptors, cwd and root of a process.
-    pub fn open_files(&self, ar: &Archive, task: &Task) -> Vec<OpenFile> {
+    /// The descriptors, cwd and root of a process, with the images that could not be
+    /// decoded as problems (a missing image is not one: zombies have none).
+    pub fn open_files(&self, ar: &Archive, task: &Task) -> Walk<OpenFile> {
         let pid = task.tree.pid;
         let mut out = Vec::new();
+        let mut problems = Vec::new();
         let ids: Option<TaskKobjIdsEntry> =
             task.core.as_ref().and_then(|c| c.ids.clone()).or_else(|| {
                 let name = format!("ids-{pid}.img");
-                decode_first::<TaskKobjIdsEntry>(&name, ar.image(&name)?, magic::IDS, "ids")
-                    .ok()
-                    .map(|(i, _)| i)
+                match decode_first::<TaskKobjIdsEntry>(&name, ar.image(&name)?, magic::IDS, "ids") {
+                    Ok((ids, _)) => Some(ids),
+                    Err(e) => {
+                        problems.push(format!("pid {pid}: no descriptor table: {e}"));
+                        None
+                    }
+                }
             });
         if let Some(ids) = ids {
             let name = format!("fdinfo-{}.img", ids.files_id);
-            if let Some(data) = ar.image(&name)
-                && let Ok((fds, _)) =
-                    decode_all::<FdinfoEntry>(&name, data, magic::FDINFO, "fdinfo")
+            let fds = match ar
+                .image(&name)
+                .map(|data| decode_all::<FdinfoEntry>(&name, data, magic::FDINFO, "fdinfo"))
             {
-                for fd in fds {
-                    let (kind, path, mut details) = self.describe(fd.id);
-                    if fd.flags & 1 != 0 {
-                        details.insert("cloexec".into(), Value::Bool(true));
-                    }
-                    out.push(OpenFile {
-                        pid,
-                        fd: Some(i64::from(fd.fd)),
-                        kind,
-                        path,
-                        details,
-                    });
+                None => Vec::new(),
+                Some(Ok((fds, errs))) => {
+                    problems.extend(errs.iter().map(|e| format!("pid {pid}: {e}")));
+                    fds
                 }
+                Some(Err(e)) => {
+                    problems.push(format!("pid {pid}: {e}"));
+                    Vec::new()
+                }
+            };
+            for fd in fds {
+                let (kind, path, mut details) = self.describe(fd.id);
+                details.cloexec = fd.flags & 1 != 0;
+                out.push(OpenFile {
+                    pid,
+                    fd: Some(i64::from(fd.fd)),
+                    kind,
+                    path,
+                    details,
+                });
             }
         }
         let fs_name = format!("fs-{pid}.img");
-        if let Some(data) = ar.image(&fs_name)
-            && let Ok((fs, _)) = decode_first::<FsEntry>(&fs_name, data, magic::FS, "fs")
-        {
+        let fs = ar
+            .image(&fs_name)
+            .map(|data| decode_first::<FsEntry>(&fs_name, data, magic::FS, "fs"));
+        if let Some(Err(e)) = &fs {
+            problems.push(format!("pid {pid} cwd and root: {e}"));
+        }
+        if let Some(Ok((fs, _))) = fs {
             for (kind, id) in [("cwd", fs.cwd_id), ("root", fs.root_id)] {
                 let path = self
                     .path_of(id)
@@ -130,21 +146,24 @@ impl FileTable {
                     fd: None,
                     kind: kind.into(),
                     path,
-                    details: Map::new(),
+                    details: FileDetails::default(),
                 });
             }
         }
-        out
+        Walk {
+            items: out,
+            problems,
+        }
     }
 }
 
-fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Value>) {
-    let mut d = Map::new();
+fn describe(table: &FileTable, f: &FileEntry) -> (String, String, FileDetails) {
+    let mut d = FileDetails::default();
     let anon = |name: &str| {
         (
             "anon_inode".to_string(),
             format!("anon_inode:[{name}]"),
-            Map::new(),
+            FileDetails::default(),
         )
     };
     match FdTypes::try_from(f.r#type).unwrap_or(FdTypes::Und) {
@@ -162,17 +181,11 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
                 0o120000 => "link",
                 _ => "file",
             };
-            d.insert("flags".into(), json!(format!("{:#o}", reg.flags)));
-            d.insert("pos".into(), json!(reg.pos));
-            if let Some(size) = reg.size {
-                d.insert("size".into(), json!(size));
-            }
-            if reg.mode.is_some() {
-                d.insert("mode".into(), json!(format!("{:o}", mode)));
-            }
-            if let Some(m) = reg.mnt_id {
-                d.insert("mnt_id".into(), json!(m));
-            }
+            d.flags = Some(u64::from(reg.flags));
+            d.pos = Some(reg.pos);
+            d.size = reg.size;
+            d.mode = reg.mode.map(u64::from);
+            d.mnt_id = reg.mnt_id.map(i64::from);
             (
                 kind.into(),
                 String::from_utf8_lossy(&reg.name).into_owned(),
@@ -181,13 +194,13 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
         }
         FdTypes::Pipe => {
             let pipe_id = f.pipe.as_ref().map_or(0, |p| p.pipe_id);
-            d.insert("inode".into(), json!(pipe_id));
+            d.inode = Some(u64::from(pipe_id));
             ("pipe".into(), format!("pipe:[{pipe_id}]"), d)
         }
         FdTypes::Fifo => {
             let fifo = f.fifo.as_ref();
             let pipe_id = fifo.map_or(0, |p| p.pipe_id);
-            d.insert("inode".into(), json!(pipe_id));
+            d.inode = Some(u64::from(pipe_id));
             let path = fifo
                 .and_then(|x| x.regf_id)
                 .and_then(|id| table.path_of(id))
@@ -199,29 +212,28 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
                 return ("socket".into(), "socket:[?]".into(), d);
             };
             let v6 = sk.family == 10;
-            d.insert("family".into(), json!(if v6 { "inet6" } else { "inet" }));
-            d.insert(
-                "protocol".into(),
-                json!(proto_name(u64::from(sk.proto), u64::from(sk.r#type))),
-            );
-            d.insert("state".into(), json!(tcp_state(u64::from(sk.state))));
-            d.insert("src".into(), json!(ip(&sk.src_addr, v6)));
-            d.insert("src_port".into(), json!(sk.src_port));
-            d.insert("dst".into(), json!(ip(&sk.dst_addr, v6)));
-            d.insert("dst_port".into(), json!(sk.dst_port));
-            d.insert("inode".into(), json!(sk.ino));
+            d.socket = Some(SocketDetails::Inet(InetSocket {
+                protocol: proto_name(u64::from(sk.proto), u64::from(sk.r#type)),
+                state: tcp_state(u64::from(sk.state)).into(),
+                src: ip(&sk.src_addr, v6),
+                src_port: u64::from(sk.src_port),
+                dst: ip(&sk.dst_addr, v6),
+                dst_port: u64::from(sk.dst_port),
+            }));
+            d.inode = Some(u64::from(sk.ino));
             ("socket".into(), format!("socket:[{}]", sk.ino), d)
         }
         FdTypes::Unixsk => {
             let Some(sk) = &f.usk else {
                 return ("socket".into(), "socket:[?]".into(), d);
             };
-            d.insert("family".into(), json!("unix"));
-            d.insert("type".into(), json!(sock_type(u64::from(sk.r#type))));
-            d.insert("state".into(), json!(tcp_state(u64::from(sk.state))));
-            d.insert("name".into(), json!(unix_name(&sk.name)));
-            d.insert("peer".into(), json!(sk.peer));
-            d.insert("inode".into(), json!(sk.ino));
+            d.socket = Some(SocketDetails::Unix(UnixSocket {
+                kind: sock_type(u64::from(sk.r#type)).into(),
+                state: tcp_state(u64::from(sk.state)).into(),
+                name: unix_name(&sk.name),
+                peer: Some(u64::from(sk.peer)),
+            }));
+            d.inode = Some(u64::from(sk.ino));
             ("socket".into(), format!("socket:[{}]", sk.ino), d)
         }
         FdTypes::Packetsk => ("socket".into(), "socket:[packet]".into(), d),
@@ -253,7 +265,7 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, Map<String, Va
     }
 }
 
-fn ip(words: &[u32], v6: bool) -> String {
+fn ip(words: &[u32], v6: bool) -> IpAddr {
     let mut bytes = Vec::with_capacity(16);
     for w in words {
         bytes.extend_from_slice(&w.to_le_bytes());
@@ -263,13 +275,13 @@ fn ip(words: &[u32], v6: bool) -> String {
         for (d, s) in a.iter_mut().zip(&bytes) {
             *d = *s;
         }
-        Ipv6Addr::from(a).to_string()
+        IpAddr::V6(Ipv6Addr::from(a))
     } else {
         let mut a = [0u8; 4];
         for (d, s) in a.iter_mut().zip(&bytes) {
             *d = *s;
         }
-        Ipv4Addr::from(a).to_string()
+        IpAddr::V4(Ipv4Addr::from(a))
     }
 }
 

@@ -13,11 +13,11 @@ use std::sync::atomic::AtomicBool;
 use regex::bytes::Regex;
 use serde_json::{Map, Value, json};
 
+use crate::engine::capability::PhysicalSpace;
 use crate::engine::checkpoint::tasks::split_nul;
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
-    Evidence, EvidenceInfo, EvidenceKind, Listing, OpenFile, PartialRead, PhysHit, Pid, Process,
-    Vma,
+    Evidence, EvidenceInfo, EvidenceKind, OpenFile, PartialRead, Pid, Process, Vma, Walk,
 };
 use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::cgroup::{container_id, pod_uid};
@@ -35,7 +35,7 @@ pub use crate::engine::kernel::symbols::missing_isf;
 use crate::engine::kernel::symbols::{SymbolFiles, choose_symbols};
 use crate::engine::kernel::tasks::{TaskInfo, read_task, task_list};
 use crate::engine::kernel::vmas::walk_vmas;
-use crate::engine::search::Summary;
+use crate::engine::search::{Sink, Summary};
 use crate::engine::time::rfc3339_micros;
 
 /// Longest cmdline or environment block read from a process.
@@ -68,7 +68,7 @@ struct Task {
     /// `fs->root`: the process's root directory, that paths are shown relative to.
     fs_root: Option<PathRef>,
     /// The memory areas, read on first use, with the damage met on the way.
-    maps: OnceLock<(Vec<Vma>, Vec<String>)>,
+    maps: OnceLock<Walk<Vma>>,
     /// The open files and the damage met, kept once a walk succeeded.
     files: OnceLock<FilesWalk>,
 }
@@ -99,15 +99,36 @@ impl KernelDump {
     /// [`choose_symbols`]).
     pub fn open_symbols(path: &Path, files: &SymbolFiles, cache: &CacheDir) -> Result<KernelDump> {
         let phys = open_physical(path)?;
+        tracing::debug!(
+            path = %path.display(),
+            format = phys.format(),
+            ranges = phys.ranges().len(),
+            warnings = phys.warnings().len(),
+            "physical memory opened"
+        );
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let mut warnings: Vec<String> = phys.warnings().to_vec();
         // The first VMCOREINFO is nearly always the right one; only when it does not check
         // out is the rest of memory searched for others.
         let vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
+        tracing::debug!(candidates = vmci.len(), "VMCOREINFO candidates");
         let (isf, matched) = choose_symbols(&*phys, path, files, cache, &vmci)?;
+        tracing::debug!(
+            symbols = %isf.path().display(),
+            chosen = matched,
+            from_cache = isf.from_cache(),
+            "symbols chosen"
+        );
         // The walkers' structure layouts: a field every kernel has is known missing here.
         Structs::require(&isf)?;
         let layout = kaslr::find_layout_searching(&*phys, &isf, &vmci)?;
+        tracing::debug!(
+            virtual_shift = format_args!("{:#x}", layout.virtual_shift),
+            physical_shift = format_args!("{:#x}", layout.physical_shift),
+            dtb = format_args!("{:#x}", layout.dtb),
+            found_by = layout.source.describe(),
+            "kernel layout (KASLR) found"
+        );
         let space = KernelSpace::new(phys, isf, layout);
         let banner =
             String::from_utf8_lossy(&space.isf().banner().unwrap_or_default()).into_owned();
@@ -150,6 +171,11 @@ impl KernelDump {
             }
         }
         dump.processes = dump.tasks.values().map(|t| dump.process_of(t)).collect();
+        tracing::debug!(
+            processes = dump.processes.len(),
+            warnings = warnings.len(),
+            "task list walked"
+        );
         dump.warnings = warnings;
         Ok(dump)
     }
@@ -197,6 +223,11 @@ impl KernelDump {
         let len = (range.end - range.start).min(MAX_ARG_BLOCK) as usize;
         let mut buf = vec![0u8; len];
         match self.space.read_user(root, VirtAddr(range.start), &mut buf) {
+            Err(e) => {
+                // An argument or environment block that cannot be read is shown empty.
+                tracing::warn!(pid = task.info.pid, "cannot read {range:#x?}: {e}");
+                Vec::new()
+            }
             Ok(got) => {
                 let n = got
                     .captured
@@ -206,7 +237,6 @@ impl KernelDump {
                 buf.truncate(n);
                 buf
             }
-            Err(_) => Vec::new(),
         }
     }
 
@@ -260,19 +290,31 @@ impl KernelDump {
 
     /// The memory areas of a task (read once).
     fn maps_of<'a>(&self, t: &'a Task) -> &'a [Vma] {
-        &self.maps_walk(t).0
+        &self.maps_walk(t).items
     }
 
-    /// The memory areas of a task and the problems met reading them (read once).
-    fn maps_walk<'a>(&self, t: &'a Task) -> &'a (Vec<Vma>, Vec<String>) {
+    /// The memory areas of a task and the problems met reading them (read once), each
+    /// problem naming the process.
+    fn maps_walk<'a>(&self, t: &'a Task) -> &'a Walk<Vma> {
         t.maps.get_or_init(|| {
             if t.info.mm == 0 || t.info.kernel_thread {
-                return (Vec::new(), Vec::new());
+                return Walk::default();
             }
-            match walk_vmas(&self.space, t.info.mm, t.fs_root) {
-                Ok(w) => (w.vmas, w.problems),
-                Err(e) => (Vec::new(), vec![format!("memory areas: {e}")]),
+            let pid = t.info.pid;
+            let mut w = match walk_vmas(&self.space, t.info.mm, t.fs_root) {
+                Ok(w) => w,
+                Err(e) => Walk {
+                    items: Vec::new(),
+                    problems: vec![e.to_string()],
+                },
+            };
+            if !w.problems.is_empty() {
+                tracing::debug!(pid, problems = w.problems.len(), "memory areas damaged");
             }
+            for p in &mut w.problems {
+                *p = format!("pid {pid} memory areas: {p}");
+            }
+            w
         })
     }
 
@@ -416,9 +458,8 @@ impl Evidence for KernelDump {
         Ok(self.processes.clone())
     }
 
-    fn maps(&self, pid: Pid) -> Result<Vec<Vma>> {
-        let task = self.get(pid)?;
-        Ok(self.maps_of(task).to_vec())
+    fn maps(&self, pid: Pid) -> Result<Walk<Vma>> {
+        Ok(self.maps_walk(self.get(pid)?).clone())
     }
 
     fn environment(&self, pid: Pid) -> Result<Vec<String>> {
@@ -429,26 +470,8 @@ impl Evidence for KernelDump {
         })
     }
 
-    fn files(&self, pid: Pid) -> Result<Vec<OpenFile>> {
-        Ok(self.files_walk(self.get(pid)?)?.files.clone())
-    }
-
-    fn walk_warnings(&self, pid: Pid, what: Listing) -> Vec<String> {
-        let Ok(task) = self.get(pid) else {
-            return Vec::new();
-        };
-        match what {
-            Listing::Maps => self
-                .maps_walk(task)
-                .1
-                .iter()
-                .map(|p| format!("pid {pid} memory areas: {p}"))
-                .collect(),
-            Listing::Files => self
-                .files_walk(task)
-                .map(|w| w.problems.clone())
-                .unwrap_or_default(),
-        }
+    fn files(&self, pid: Pid) -> Result<Walk<OpenFile>> {
+        Ok(self.files_walk(self.get(pid)?)?.clone())
     }
 
     fn read_memory(&self, pid: Pid, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
@@ -476,25 +499,8 @@ impl Evidence for KernelDump {
         self.space.phys().slice(t.phys.get(), len)
     }
 
-    fn search_physical(
-        &self,
-        regex: &Regex,
-        cancel: &AtomicBool,
-        sink: &mut dyn FnMut(PhysHit) -> bool,
-    ) -> Result<Summary> {
-        let procs = self
-            .tasks
-            .values()
-            .filter(|t| !t.info.kernel_thread)
-            .filter_map(|t| {
-                Some(OwnerProcess {
-                    pid: t.info.pid,
-                    comm: t.info.comm.clone(),
-                    root: t.root?,
-                })
-            })
-            .collect();
-        search_with_owners(&self.space, procs, regex, cancel, sink)
+    fn physical(&self) -> Option<&dyn PhysicalSpace> {
+        Some(self)
     }
 
     fn captured_ranges(&self, pid: Pid, range: Range<u64>) -> Result<Vec<Range<u64>>> {
@@ -521,5 +527,27 @@ impl Evidence for KernelDump {
             }
         }
         Ok(out)
+    }
+}
+
+impl PhysicalSpace for KernelDump {
+    fn ranges(&self) -> Vec<Range<u64>> {
+        self.space.phys().ranges().to_vec()
+    }
+
+    fn search(&self, regex: &Regex, cancel: &AtomicBool, sink: &mut dyn Sink) -> Result<Summary> {
+        let procs = self
+            .tasks
+            .values()
+            .filter(|t| !t.info.kernel_thread)
+            .filter_map(|t| {
+                Some(OwnerProcess {
+                    pid: t.info.pid,
+                    comm: t.info.comm.clone(),
+                    root: t.root?,
+                })
+            })
+            .collect();
+        search_with_owners(&self.space, procs, regex, cancel, sink)
     }
 }

@@ -7,10 +7,9 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value, json};
-
 use crate::engine::error::Result;
-use crate::engine::evidence::{OpenFile, Pid};
+use crate::engine::evidence::{OpenFile, Pid, Walk};
+use crate::engine::file_details::FileDetails;
 use crate::engine::kernel::dpath::{self, PathKind, PathRef, read_uint};
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::note_problem;
@@ -28,18 +27,13 @@ const FD_CHUNK: u64 = 512;
 /// file, or a table smeared with one pointer) are counted, not listed one by one.
 pub const MAX_SHARED_FDS: usize = 4096;
 
-/// Open files read, with the damage met on the way.
-#[derive(Debug, Clone, Default)]
-pub struct FilesWalk {
-    /// Descriptors in fd order, then cwd and root.
-    pub files: Vec<OpenFile>,
-    /// What was skipped and why.
-    pub problems: Vec<String>,
-}
+/// Open files read (descriptors in fd order, then cwd and root), with the damage met on
+/// the way.
+pub type FilesWalk = Walk<OpenFile>;
 
 /// The open files, cwd and root of `task` (a `struct task_struct *`) of process `pid`.
 pub fn open_files(k: &dyn KernelMemory, pid: Pid, task: u64) -> Result<Vec<OpenFile>> {
-    Ok(walk_open_files(k, pid, task)?.files)
+    Ok(walk_open_files(k, pid, task)?.items)
 }
 
 /// [`open_files`] with the problems met (a huge `max_fds`, unreadable descriptors).
@@ -67,12 +61,12 @@ pub fn walk_open_files(k: &dyn KernelMemory, pid: Pid, task: u64) -> Result<File
                 continue;
             }
         };
-        out.files.push(OpenFile {
+        out.items.push(OpenFile {
             pid,
             fd: None,
             kind: kind.into(),
             path: name,
-            details: Map::new(),
+            details: FileDetails::default(),
         });
     }
     Ok(out)
@@ -138,7 +132,7 @@ fn descriptors(
                 continue;
             }
             match described {
-                Ok(f) => out.files.push(OpenFile {
+                Ok(f) => out.items.push(OpenFile {
                     fd: Some(this as i64),
                     ..f.clone()
                 }),
@@ -174,7 +168,7 @@ pub fn describe_file(
 ) -> Result<OpenFile> {
     let resolved = dpath::resolve(k, PathRef::of_file(k, file)?, root)?;
     let inode = file_inode(k, file)?;
-    let mut details = Map::new();
+    let mut details = FileDetails::default();
     let mut kind = match resolved.kind {
         PathKind::Pipe => "pipe",
         PathKind::Socket => "socket",
@@ -187,32 +181,22 @@ pub fn describe_file(
         if resolved.kind == PathKind::Regular || resolved.kind == PathKind::Shmem {
             kind = mode_kind(mode);
         }
-        details.insert("inode".into(), json!(ino));
-        details.insert("mode".into(), json!(format!("{mode:o}")));
+        details.inode = Some(ino);
+        details.mode = Some(mode);
         if k.isf().has_field("inode", "i_size") {
-            details.insert(
-                "size".into(),
-                json!(read_uint(k, inode, "inode", "i_size")?),
-            );
+            details.size = Some(read_uint(k, inode, "inode", "i_size")?);
         }
         if mode & 0o170000 == 0o140000 {
             kind = "socket";
-            match sockets::socket_details(k, inode, ino) {
-                Ok(d) => details.extend(d),
-                Err(e) => {
-                    details.insert("error".into(), Value::String(e.to_string()));
-                }
+            match sockets::socket_details(k, inode) {
+                Ok(d) => details.socket = Some(d),
+                Err(e) => details.socket_error = Some(e.to_string()),
             }
         }
     }
-    details.insert(
-        "flags".into(),
-        json!(format!("{:#o}", read_uint(k, file, "file", "f_flags")?)),
-    );
-    details.insert("pos".into(), json!(read_uint(k, file, "file", "f_pos")?));
-    if resolved.deleted {
-        details.insert("deleted".into(), Value::Bool(true));
-    }
+    details.flags = Some(read_uint(k, file, "file", "f_flags")?);
+    details.pos = Some(read_uint(k, file, "file", "f_pos")?);
+    details.deleted = resolved.deleted;
     Ok(OpenFile {
         pid,
         fd,

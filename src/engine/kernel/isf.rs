@@ -180,7 +180,7 @@ impl Isf {
 
     /// Loads an ISF file, reading and writing the parsed index in `cache`. A missing,
     /// corrupt or stale cache file is ignored (and rewritten); a failed cache write is
-    /// ignored too. Errors name the file.
+    /// logged, not an error (the ISF was parsed). Errors name the file.
     pub fn load_with(path: &Path, cache: &CacheDir) -> Result<Isf> {
         let bytes = Blob::map(path)?;
         let hash: [u8; 32] = Sha256::digest(&*bytes).into();
@@ -190,13 +190,21 @@ impl Isf {
             isf.from_cache = true;
             // The header's banner is derived from the index; they always agree.
             if isf.banner == banner {
+                tracing::debug!(isf = %path.display(), "ISF index from the cache");
                 return Ok(isf);
             }
+            tracing::warn!(isf = %path.display(), "cached ISF index disagrees with its header; parsing again");
         }
         let isf = Isf::new(read::parse(&bytes, path)?, hash, path);
         drop(bytes);
+        tracing::debug!(isf = %path.display(), types = isf.user_type_count(), symbols = isf.symbol_count(), "ISF parsed");
         if let Some(file) = cache_file {
-            let _ = cache::write(&file, &hash, isf.banner.as_deref(), &isf.index);
+            match cache::write(&file, &hash, isf.banner.as_deref(), &isf.index) {
+                Ok(()) => tracing::debug!(cache = %file.display(), "ISF index cached"),
+                Err(e) => {
+                    tracing::warn!(cache = %file.display(), "cannot cache the ISF index: {e}")
+                }
+            }
         }
         Ok(isf)
     }

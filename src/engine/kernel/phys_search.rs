@@ -2,28 +2,26 @@
 //! every process at once), as `grep` over the dump would find it but with physical
 //! addresses instead of file offsets and only over the ranges the dump holds.
 //!
-//! Each physical range (adjacent ranges joined) is searched in windows that overlap by
-//! [`OVERLAP`] bytes; a match is reported once, by the window it starts in. A cancel flag is
-//! checked between windows.
+//! The walk is the one of every search ([`crate::engine::search::scan`]) over a
+//! [`PhysHaystack`]: adjacent ranges joined, windows that overlap, each match reported once,
+//! empty matches skipped, progress and cancel between windows.
 //!
 //! Which process a hit belongs to is found through an [`OwnerMap`]: the user half of every
 //! process's page tables walked once per search, on the first hit, into a sorted table of
 //! physical runs (bounded by [`MAX_OWNER_RUNS`]). Pages that no process maps (kernel memory,
 //! page cache, freed pages) have no owner.
 
+use std::cell::OnceCell;
 use std::sync::atomic::AtomicBool;
 
 use regex::bytes::Regex;
 
 use crate::engine::error::Result;
-use crate::engine::evidence::{PhysHit, PhysOwner, Pid};
+use crate::engine::evidence::Pid;
 use crate::engine::kernel::addr::PhysAddr;
+pub use crate::engine::kernel::physical::scan::{PhysHaystack, search_physical};
 use crate::engine::kernel::space::KernelSpace;
-use crate::engine::search::Summary;
-
-pub use crate::engine::kernel::physical::scan::{
-    MAX_MATCH_BYTES, OVERLAP, WINDOW, search_physical,
-};
+use crate::engine::search::{PhysOwner, Sink, Summary, scan};
 
 /// At most this many (physical run → process) entries are kept by an [`OwnerMap`] (about
 /// 32 bytes each); pages beyond are reported without an owner.
@@ -70,8 +68,12 @@ impl OwnerMap {
         procs.sort_by_key(|p| p.pid);
         let mut map = OwnerMap::default();
         'procs: for (i, p) in procs.iter().enumerate() {
-            let Ok(mapped) = space.paging().mapped(space.phys(), p.root, 0..u64::MAX) else {
-                continue;
+            let mapped = match space.paging().mapped(space.phys(), p.root, 0..u64::MAX) {
+                Ok(mapped) => mapped,
+                Err(e) => {
+                    tracing::warn!(pid = p.pid, "page tables unreadable, no owner: {e}");
+                    continue;
+                }
             };
             for (virt, phys) in mapped {
                 if map.runs.len() >= MAX_OWNER_RUNS {
@@ -135,15 +137,21 @@ pub fn search_with_owners(
     procs: Vec<OwnerProcess>,
     regex: &Regex,
     cancel: &AtomicBool,
-    sink: &mut dyn FnMut(PhysHit) -> bool,
+    sink: &mut dyn Sink,
 ) -> Result<Summary> {
-    let mut procs = Some(procs);
-    let mut owners: Option<OwnerMap> = None;
-    search_physical(space.phys(), regex, cancel, &mut |mut hit| {
-        if owners.is_none() {
-            owners = Some(OwnerMap::build(space, procs.take().unwrap_or_default()));
-        }
-        hit.owner = owners.as_ref().and_then(|m| m.lookup(hit.physical));
-        sink(hit)
-    })
+    let procs = std::cell::Cell::new(Some(procs));
+    let owners: OnceCell<OwnerMap> = OnceCell::new();
+    let lookup = |phys: u64| {
+        owners
+            .get_or_init(|| {
+                let map = OwnerMap::build(space, procs.take().unwrap_or_default());
+                if map.cut {
+                    tracing::warn!("owner table cut at {MAX_OWNER_RUNS} runs");
+                }
+                map
+            })
+            .lookup(phys)
+    };
+    let hay = PhysHaystack::new(space.phys(), None).with_owners(&lookup);
+    scan(&hay, regex, cancel, sink)
 }

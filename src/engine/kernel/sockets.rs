@@ -1,15 +1,13 @@
 //! Sockets behind open files: from a sockfs inode to its `struct socket` (they share a
 //! `struct socket_alloc`: `container_of` by the ISF's offsets of `vfs_inode` and `socket`)
 //! and its `struct sock`, the family, type, protocol, state and addresses that Volatility's
-//! `linux.sockstat` shows, as [`OpenFile::details`](crate::engine::evidence::OpenFile)
-//! entries with the checkpoint back end's keys (family, protocol, state, src, src_port, dst,
-//! dst_port, inode; unix: type, state, name, peer).
+//! `linux.sockstat` shows, as the [`SocketDetails`] of an
+//! [`OpenFile`](crate::engine::evidence::OpenFile), as the checkpoint back end gives them.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
-use serde_json::{Map, Value, json};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::engine::error::Result;
+use crate::engine::file_details::{InetSocket, SocketDetails, UnixSocket};
 use crate::engine::kernel::dpath::{corrupt, read_uint};
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::net::proto_name;
@@ -34,48 +32,35 @@ pub fn socket_of_inode(k: &dyn KernelMemory, inode: u64) -> Result<u64> {
         .ok_or_else(|| corrupt(inode, "socket_alloc address overflows".into()))
 }
 
-/// The details of the socket of sockfs inode `inode` (`ino` is its inode number).
-pub fn socket_details(k: &dyn KernelMemory, inode: u64, ino: u64) -> Result<Map<String, Value>> {
+/// The details of the socket of sockfs inode `inode`.
+pub fn socket_details(k: &dyn KernelMemory, inode: u64) -> Result<SocketDetails> {
     let socket = socket_of_inode(k, inode)?;
     let sk = k.read_field_u64(socket, "socket", "sk")?;
-    let mut d = Map::new();
     if sk == 0 {
-        d.insert("state".into(), json!("UNCONNECTED"));
-        d.insert("inode".into(), json!(ino));
-        return Ok(d);
+        return Ok(SocketDetails::Unconnected);
     }
-    sock_details(k, sk, ino, &mut d)?;
-    Ok(d)
+    sock_details(k, sk)
 }
 
-/// Fills `d` from a `struct sock *`.
-pub fn sock_details(
-    k: &dyn KernelMemory,
-    sk: u64,
-    ino: u64,
-    d: &mut Map<String, Value>,
-) -> Result<()> {
+/// The details of a `struct sock *`.
+pub fn sock_details(k: &dyn KernelMemory, sk: u64) -> Result<SocketDetails> {
     let isf = k.isf();
     let common = k.field_addr(sk, "sock", "__sk_common")?;
     let family = read_uint(k, common, "sock_common", "skc_family")?;
     let state = read_uint(k, common, "sock_common", "skc_state")?;
     let ty = read_uint(k, sk, "sock", "sk_type")?;
     let protocol = read_uint(k, sk, "sock", "sk_protocol")?;
-    match family {
+    Ok(match family {
         AF_INET | AF_INET6 => {
-            let v6 = family == AF_INET6;
-            d.insert("family".into(), json!(if v6 { "inet6" } else { "inet" }));
-            d.insert("protocol".into(), json!(proto_name(protocol, ty)));
-            d.insert("state".into(), json!(tcp_state(state)));
-            let (src, dst) = if v6 {
+            let (src, dst) = if family == AF_INET6 {
                 (
-                    ipv6(k, common, "skc_v6_rcv_saddr")?.to_string(),
-                    ipv6(k, common, "skc_v6_daddr")?.to_string(),
+                    IpAddr::V6(ipv6(k, common, "skc_v6_rcv_saddr")?),
+                    IpAddr::V6(ipv6(k, common, "skc_v6_daddr")?),
                 )
             } else {
                 (
-                    ipv4(k, common, "skc_rcv_saddr")?.to_string(),
-                    ipv4(k, common, "skc_daddr")?.to_string(),
+                    IpAddr::V4(ipv4(k, common, "skc_rcv_saddr")?),
+                    IpAddr::V4(ipv4(k, common, "skc_daddr")?),
                 )
             };
             // skc_num is in host order, skc_dport in network order.
@@ -83,27 +68,33 @@ pub fn sock_details(
             let dport = u16::try_from(read_uint(k, common, "sock_common", "skc_dport")? & 0xFFFF)
                 .unwrap_or(0)
                 .swap_bytes();
-            d.insert("src".into(), json!(src));
-            d.insert("src_port".into(), json!(sport));
-            d.insert("dst".into(), json!(dst));
-            d.insert("dst_port".into(), json!(dport));
+            SocketDetails::Inet(InetSocket {
+                protocol: proto_name(protocol, ty),
+                state: tcp_state(state).into(),
+                src,
+                src_port: sport,
+                dst,
+                dst_port: u64::from(dport),
+            })
         }
         AF_UNIX => {
-            d.insert("family".into(), json!("unix"));
-            d.insert("type".into(), json!(sock_type(k, ty)));
-            d.insert("state".into(), json!(tcp_state(state)));
             let us = sk
                 .checked_sub(isf.offset("unix_sock", "sk")?)
                 .ok_or_else(|| corrupt(sk, "sock below its unix_sock".into()))?;
-            d.insert("name".into(), json!(unix_name(k, us)?));
+            let name = unix_name(k, us)?;
+            let mut peer = None;
             if isf.has_field("unix_sock", "peer") {
-                let peer = k.read_field_u64(us, "unix_sock", "peer")?;
-                if peer != 0
-                    && let Some(ino) = sock_inode_number(k, peer)
-                {
-                    d.insert("peer".into(), json!(ino));
+                let other = k.read_field_u64(us, "unix_sock", "peer")?;
+                if other != 0 {
+                    peer = sock_inode_number(k, other);
                 }
             }
+            SocketDetails::Unix(UnixSocket {
+                kind: sock_type(k, ty),
+                state: tcp_state(state).into(),
+                name,
+                peer,
+            })
         }
         other => {
             let name = match other {
@@ -111,13 +102,13 @@ pub fn sock_details(
                 AF_PACKET => "packet".to_string(),
                 n => format!("family {n}"),
             };
-            d.insert("family".into(), json!(name));
-            d.insert("type".into(), json!(sock_type(k, ty)));
-            d.insert("protocol".into(), json!(protocol));
+            SocketDetails::Other {
+                family: name,
+                kind: sock_type(k, ty),
+                protocol,
+            }
         }
-    }
-    d.insert("inode".into(), json!(ino));
-    Ok(())
+    })
 }
 
 fn ipv4(k: &dyn KernelMemory, common: u64, field: &str) -> Result<Ipv4Addr> {

@@ -311,9 +311,15 @@ pub fn read_task(k: &dyn KernelMemory, task: u64) -> Result<TaskInfo> {
         state: state_name(state, exit_state).to_string(),
         kernel_thread: flags & PF_KTHREAD != 0,
         mm,
-        threads: threads(k, task).unwrap_or_default(),
+        threads: threads(k, task).unwrap_or_else(|e| {
+            tracing::warn!(pid, "threads unreadable, listed without them: {e}");
+            Vec::new()
+        }),
         ns: namespaces(k, task, cred),
-        cgroup: cgroup_path(k, task).ok().flatten(),
+        cgroup: cgroup_path(k, task).unwrap_or_else(|e| {
+            tracing::debug!(pid, "no cgroup path: {e}");
+            None
+        }),
         ..TaskInfo::default()
     };
     if info.threads.is_empty() {

@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 
 use crate::engine::error::{Error, Result};
+use crate::engine::evidence::Walk;
 use crate::engine::evidence::{Perms, Vma, VmaKind};
 use crate::engine::kernel::dpath::{self, PathKind, PathRef, read_uint};
 use crate::engine::kernel::maple;
@@ -32,19 +33,14 @@ pub const PAGE_SHIFT: u32 = 12;
 /// 65530).
 pub const MAX_LIST_VMAS: usize = 1 << 18;
 
-/// VMAs read, with the damage met on the way.
-#[derive(Debug, Clone, Default)]
-pub struct VmaWalk {
-    /// The areas, sorted by start address.
-    pub vmas: Vec<Vma>,
-    /// What was skipped and why (a bad node, an unreadable VMA, a loop).
-    pub problems: Vec<String>,
-}
+/// VMAs read (sorted by start address), with the damage met on the way (a bad node, an
+/// unreadable VMA, a loop).
+pub type VmaWalk = Walk<Vma>;
 
 /// The memory areas of `mm` (a `struct mm_struct *`), sorted by start, with file paths
 /// resolved to the top of the mount tree. Damaged parts are skipped (see [`walk_vmas`]).
 pub fn vmas(k: &dyn KernelMemory, mm: u64) -> Result<Vec<Vma>> {
-    Ok(walk_vmas(k, mm, None)?.vmas)
+    Ok(walk_vmas(k, mm, None)?.items)
 }
 
 /// The memory areas of `mm`, paths relative to `root` (the task's `fs->root`, as Volatility
@@ -63,7 +59,10 @@ pub fn walk_vmas(k: &dyn KernelMemory, mm: u64, root: Option<PathRef>) -> Result
         }
     }
     vmas.sort_by_key(|v| (v.start, v.end));
-    Ok(VmaWalk { vmas, problems })
+    Ok(Walk {
+        items: vmas,
+        problems,
+    })
 }
 
 /// The `vm_area_struct` pointers of `mm`, in address order for a sound structure, with the

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::engine::capability::container_fs;
 use crate::engine::evidence::Pid;
 use crate::engine::extract::Extracted;
 use crate::engine::findings::export;
@@ -128,7 +129,7 @@ impl App {
         if dir.is_empty() {
             return self.error_msg(msg::NO_FOLDER);
         }
-        let bytes = match self.ev.rootfs_read(path) {
+        let bytes = match container_fs(&*self.ev).and_then(|fs| fs.read_file(path)) {
             Ok(b) => b,
             Err(e) => return self.error_msg(format!("cannot read {}: {e}", sanitize(path))),
         };

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use crate::engine::evidence::Pid;
+use crate::engine::evidence::{Pid, SocketDetails};
 use crate::sanitize::sanitize;
 use crate::tui::command::Ctx;
 use crate::tui::theme;
@@ -75,24 +75,21 @@ pub fn lines(cx: &Ctx, pid: Pid) -> Vec<Line<'static>> {
                 theme::TITLE,
             ));
             for s in sockets {
-                let d = &s.details;
-                let get = |k: &str| {
-                    d.get(k)
-                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-                        .unwrap_or_default()
-                };
-                let desc = if get("family") == "unix" {
-                    format!("unix {} {} {}", get("type"), get("state"), get("name"))
-                } else {
-                    format!(
+                let desc = match &s.details.socket {
+                    Some(SocketDetails::Unix(u)) => {
+                        format!("unix {} {} {}", u.kind, u.state, u.name)
+                    }
+                    Some(SocketDetails::Inet(i)) => format!(
                         "{} {}:{} -> {}:{} {}",
-                        get("protocol"),
-                        get("src"),
-                        get("src_port"),
-                        get("dst"),
-                        get("dst_port"),
-                        get("state")
-                    )
+                        i.protocol, i.src, i.src_port, i.dst, i.dst_port, i.state
+                    ),
+                    Some(SocketDetails::Other {
+                        family,
+                        kind,
+                        protocol,
+                    }) => format!("{family} {kind} protocol {protocol}"),
+                    Some(SocketDetails::Unconnected) => "UNCONNECTED".to_string(),
+                    None => String::new(),
                 };
                 out.push(Line::raw(format!(
                     "  {:>5} {} {}",

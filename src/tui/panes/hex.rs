@@ -226,7 +226,7 @@ pub fn update(app: &mut App, action: Action) {
                 .search
                 .hits
                 .iter()
-                .filter(|h| h.pid == pid)
+                .filter(|h| h.process().is_some_and(|p| p.pid == pid))
                 .filter(|h| {
                     if next {
                         h.address > cur

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::engine::capability::container_fs;
 use crate::engine::evidence::{Evidence, FileEntry, FileType};
 use crate::engine::findings::Target;
 use crate::engine::time::format_time;
@@ -73,7 +74,7 @@ pub struct State {
 impl State {
     /// Builds the tree from the evidence's rootfs diff.
     pub fn new(ev: &dyn Evidence) -> State {
-        match ev.rootfs_entries() {
+        match container_fs(ev).and_then(|fs| fs.entries()) {
             Ok(entries) => State {
                 nodes: build(entries),
                 ..State::default()

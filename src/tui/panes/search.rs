@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui_textarea::TextArea;
 
 use crate::engine::findings::Target;
-use crate::engine::search::{Hit, SearchRequest, Summary};
+use crate::engine::search::{Hit, Pattern, SearchRequest, Summary};
 use crate::jobs::JobEvent;
 use crate::sanitize::{sanitize, sanitize_bytes};
 use crate::tui::action::{Action, Pane};
@@ -53,56 +53,21 @@ pub struct State {
     pub last_pattern: String,
 }
 
-/// Builds the byte regex for a pattern and the toggles.
-pub fn build_regex(
-    pattern: &str,
-    ignore_case: bool,
-    utf16: bool,
-) -> Result<regex::bytes::Regex, regex::Error> {
-    let source = if utf16 {
-        // UTF-16LE text: each character's two little-endian bytes, taken literally.
-        let mut s = String::new();
-        for unit in pattern.encode_utf16() {
-            for b in unit.to_le_bytes() {
-                s.push_str(&format!("\\x{b:02x}"));
-            }
-        }
-        if ignore_case {
-            // Case folding per ASCII letter: (?i) does not apply to \x escapes.
-            let mut folded = String::new();
-            for unit in pattern.encode_utf16() {
-                let [lo, hi] = unit.to_le_bytes();
-                let c = char::from(lo);
-                if hi == 0 && c.is_ascii_alphabetic() {
-                    folded.push_str(&format!(
-                        "[\\x{:02x}\\x{:02x}]\\x00",
-                        c.to_ascii_lowercase() as u8,
-                        c.to_ascii_uppercase() as u8
-                    ));
-                } else {
-                    folded.push_str(&format!("\\x{lo:02x}\\x{hi:02x}"));
-                }
-            }
-            folded
-        } else {
-            s
-        }
-    } else {
-        pattern.to_string()
-    };
-    regex::bytes::RegexBuilder::new(&source)
-        .case_insensitive(ignore_case && !utf16)
-        .unicode(false)
-        .size_limit(64 << 20)
-        .build()
+/// The pattern of the input and the toggles (the CLI's `search` builds the same).
+pub fn pattern(st: &State) -> Pattern {
+    Pattern {
+        text: st.input.lines().join(""),
+        ignore_case: st.ignore_case,
+        utf16le: st.utf16,
+    }
 }
 
 fn start(st: &mut State, cx: &Ctx) -> Vec<Command> {
-    let pattern = st.input.lines().join("");
-    if pattern.is_empty() {
+    let pattern = pattern(st);
+    if pattern.text.is_empty() {
         return vec![Command::error(msg::NO_PATTERN)];
     }
-    let regex = match build_regex(&pattern, st.ignore_case, st.utf16) {
+    let regex = match pattern.build() {
         Ok(r) => r,
         Err(e) => {
             st.error = Some(e.to_string());
@@ -121,7 +86,7 @@ fn start(st: &mut State, cx: &Ctx) -> Vec<Command> {
     st.error = None;
     st.running = true;
     st.percent = 0;
-    st.last_pattern = pattern;
+    st.last_pattern = pattern.text;
     st.editing = false;
     vec![Command::StartSearch(req)]
 }
@@ -167,8 +132,10 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
             out.push(Command::info(msg::SEARCH_CANCELLED));
         }
         Action::Enter => {
-            if let Some(h) = st.hits.get(st.cursor.selected) {
-                let (pid, a, len) = (h.pid, h.address, h.len as u64);
+            if let Some(h) = st.hits.get(st.cursor.selected)
+                && let Some(pid) = h.process().map(|p| p.pid)
+            {
+                let (a, len) = (h.address, h.len as u64);
                 out.push(Command::OpenHex {
                     pid,
                     addr: a,
@@ -180,14 +147,16 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
             }
         }
         Action::Bookmark => {
-            if let Some(h) = st.hits.get(st.cursor.selected) {
+            if let Some(h) = st.hits.get(st.cursor.selected)
+                && let Some(p) = h.process()
+            {
                 let target = Target::SearchHit {
-                    pid: h.pid,
-                    comm: h.comm.clone(),
+                    pid: p.pid,
+                    comm: p.comm.clone(),
                     address: h.address,
                     length: h.len as u64,
                     pattern: st.last_pattern.clone(),
-                    path: h.path.clone(),
+                    path: p.path.clone(),
                 };
                 out.push(Command::Bookmark {
                     target,
@@ -329,15 +298,21 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
         let selected = i == st.cursor.selected;
         let style = theme::row(selected, focused);
         let excerpt: Vec<u8> = h.bytes.iter().take(48).copied().collect();
-        let comm: String = sanitize(&h.comm).chars().take(12).collect();
+        let p = h.process();
+        let comm: String = sanitize(p.map_or("", |p| &p.comm))
+            .chars()
+            .take(12)
+            .collect();
         lines.push(Line::from(vec![
             Span::styled(
                 format!(
                     "{:>7} {:<12} {:<14} {:<5} ",
-                    h.pid,
+                    h.pid().map_or_else(String::new, |p| p.to_string()),
                     comm,
                     format!("{:#x}", h.address),
-                    h.vma_perms.map(|p| p.to_string()).unwrap_or_default()
+                    p.and_then(|p| p.vma_perms)
+                        .map(|p| p.to_string())
+                        .unwrap_or_default()
                 ),
                 style,
             ),
@@ -346,7 +321,10 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
                 if selected { style } else { theme::HIGHLIGHT },
             ),
             Span::styled(
-                format!("  {}", sanitize(h.path.as_deref().unwrap_or(""))),
+                format!(
+                    "  {}",
+                    sanitize(p.and_then(|p| p.path.as_deref()).unwrap_or(""))
+                ),
                 if selected { style } else { theme::DIM },
             ),
         ]));

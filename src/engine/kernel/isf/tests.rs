@@ -312,3 +312,47 @@ fn hostile_anonymous_fan_out_is_bounded() {
     assert_eq!(isf.offset("t16", "f3").unwrap(), 3);
     assert!(isf.has_field("t0", "f0"));
 }
+
+/// A log writer into a shared buffer (for checking what is logged).
+#[derive(Clone, Default)]
+struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_cache_that_cannot_be_written_is_logged() {
+    let dir = std::env::temp_dir().join(format!("pm-isf-nocache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let isf_path = dir.join("doc.json");
+    std::fs::write(&isf_path, DOC).unwrap();
+    // The "cache folder" is a regular file: nothing can be written under it.
+    let blocker = dir.join("not-a-folder");
+    std::fs::write(&blocker, b"x").unwrap();
+    let log = LogBuf::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .finish();
+    let isf = tracing::subscriber::with_default(subscriber, || {
+        Isf::load_with(&isf_path, &CacheDir::At(blocker.clone()))
+    })
+    .unwrap();
+    assert!(!isf.from_cache());
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("WARN") && text.contains("cannot cache the ISF index"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

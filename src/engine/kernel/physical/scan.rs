@@ -1,26 +1,90 @@
-//! Scanning physical memory with a regex: the one overlapping-window walk that every
-//! physical search uses (the analyst's `search --physical`, finding VMCOREINFO, the banner,
-//! the kernel's BTF and kallsyms). Each range (adjacent ranges joined, so a match may span
-//! them) is read in windows that overlap by [`OVERLAP`] bytes; a match is reported once, by
-//! the window it starts in; empty matches are not hits. A cancel flag is checked between
-//! windows.
+//! Physical memory as a search [`Haystack`]: every physical search (the analyst's
+//! `search --physical`, finding VMCOREINFO, the banner, the kernel's BTF and kallsyms) is the
+//! one window/overlap walk of [`crate::engine::search::scan`] over it. Adjacent ranges are
+//! joined, so a match may span them.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use regex::bytes::Regex;
 
-use crate::engine::error::Result;
-use crate::engine::evidence::PhysHit;
+use crate::engine::error::{Error, Result};
 use crate::engine::kernel::physical::PhysicalMemory;
-use crate::engine::search::Summary;
+use crate::engine::search::{Haystack, Hit, PhysOwner, Sink, Space, Summary, scan};
 
-/// Bytes searched per window.
-pub const WINDOW: u64 = 8 << 20;
-/// Overlap between windows: the longest match guaranteed across a window edge.
-pub const OVERLAP: u64 = 64 << 10;
-/// At most this many bytes of a match are kept.
-pub const MAX_MATCH_BYTES: usize = 4096;
+/// Finds the process that maps a physical address (see
+/// [`OwnerMap`](crate::engine::kernel::phys_search::OwnerMap)).
+pub type OwnerLookup<'a> = &'a dyn Fn(u64) -> Option<PhysOwner>;
+
+/// Physical memory as a [`Haystack`]; hits are in [`Space::Physical`].
+pub struct PhysHaystack<'a> {
+    phys: &'a dyn PhysicalMemory,
+    runs: Vec<Range<u64>>,
+    owner: Option<OwnerLookup<'a>>,
+}
+
+impl std::fmt::Debug for PhysHaystack<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhysHaystack")
+            .field("runs", &self.runs)
+            .field("owners", &self.owner.is_some())
+            .finish()
+    }
+}
+
+impl<'a> PhysHaystack<'a> {
+    /// All of `phys`, or only what lies `within` a range; hits have no owner.
+    pub fn new(phys: &'a dyn PhysicalMemory, within: Option<Range<u64>>) -> PhysHaystack<'a> {
+        let runs = joined(phys.ranges())
+            .into_iter()
+            .filter_map(|r| match &within {
+                None => Some(r),
+                Some(w) => {
+                    let (s, e) = (r.start.max(w.start), r.end.min(w.end));
+                    (s < e).then_some(s..e)
+                }
+            })
+            .collect();
+        PhysHaystack {
+            phys,
+            runs,
+            owner: None,
+        }
+    }
+
+    /// Hits name the process that maps them, found by `lookup`.
+    pub fn with_owners(mut self, lookup: OwnerLookup<'a>) -> PhysHaystack<'a> {
+        self.owner = Some(lookup);
+        self
+    }
+}
+
+impl Haystack for PhysHaystack<'_> {
+    fn runs(&self) -> &[Range<u64>] {
+        &self.runs
+    }
+
+    fn read<'b>(
+        &'b self,
+        _run: usize,
+        addr: u64,
+        len: usize,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<&'b [u8]> {
+        if let Some(s) = self.phys.slice(addr, len) {
+            return Ok(s);
+        }
+        buf.resize(len, 0);
+        self.phys.read_phys(addr, buf)?;
+        Ok(buf)
+    }
+
+    fn space(&self, _run: usize, address: u64) -> Space {
+        Space::Physical {
+            owner: self.owner.and_then(|lookup| lookup(address)),
+        }
+    }
+}
 
 /// The physical ranges with adjacent ones joined, so a match may span them.
 fn joined(ranges: &[Range<u64>]) -> Vec<Range<u64>> {
@@ -34,72 +98,15 @@ fn joined(ranges: &[Range<u64>]) -> Vec<Range<u64>> {
     out
 }
 
-/// Searches every physical range of `phys`; `sink` returns `false` to stop. Hits have no
-/// owner (see [`search_with_owners`](crate::engine::kernel::phys_search::search_with_owners)).
+/// Searches every physical range of `phys`; hits have no owner (see
+/// [`search_with_owners`](crate::engine::kernel::phys_search::search_with_owners)).
 pub fn search_physical(
     phys: &dyn PhysicalMemory,
     regex: &Regex,
     cancel: &AtomicBool,
-    sink: &mut dyn FnMut(PhysHit) -> bool,
+    sink: &mut dyn Sink,
 ) -> Result<Summary> {
-    search_ranges(phys, joined(phys.ranges()), regex, cancel, sink)
-}
-
-/// [`search_physical`] over the given (sorted, disjoint) ranges only.
-fn search_ranges(
-    phys: &dyn PhysicalMemory,
-    ranges: Vec<Range<u64>>,
-    regex: &Regex,
-    cancel: &AtomicBool,
-    sink: &mut dyn FnMut(PhysHit) -> bool,
-) -> Result<Summary> {
-    let mut summary = Summary {
-        total: ranges.iter().map(|r| r.end - r.start).sum(),
-        ..Summary::default()
-    };
-    let mut buf = Vec::new();
-    for range in ranges {
-        let mut pos = range.start;
-        while pos < range.end {
-            if cancel.load(Ordering::Relaxed) {
-                summary.stopped = true;
-                return Ok(summary);
-            }
-            let step = WINDOW.min(range.end - pos);
-            let len = (step + OVERLAP).min(range.end - pos) as usize;
-            let hay: &[u8] = match phys.slice(pos, len) {
-                Some(s) => s,
-                None => {
-                    buf.resize(len, 0);
-                    phys.read_phys(pos, &mut buf)?;
-                    &buf
-                }
-            };
-            for m in regex.find_iter(hay) {
-                if m.start() as u64 >= step {
-                    break;
-                }
-                if m.is_empty() {
-                    continue; // `a?` matches nothing at every byte: not a hit
-                }
-                summary.hits += 1;
-                let bytes = m.as_bytes();
-                let hit = PhysHit {
-                    physical: pos + m.start() as u64,
-                    len: bytes.len(),
-                    bytes: bytes.get(..MAX_MATCH_BYTES).unwrap_or(bytes).to_vec(),
-                    owner: None,
-                };
-                if !sink(hit) {
-                    summary.stopped = true;
-                    return Ok(summary);
-                }
-            }
-            summary.bytes += step;
-            pos += step;
-        }
-    }
-    Ok(summary)
+    scan(&PhysHaystack::new(phys, None), regex, cancel, sink)
 }
 
 /// Calls `found` with the physical address of each match of `re` that starts in `within`
@@ -110,30 +117,27 @@ pub fn scan_range(
     re: &Regex,
     found: &mut dyn FnMut(u64) -> Result<bool>,
 ) -> Result<()> {
+    /// Passes addresses on and keeps the first error.
+    struct Addresses<'f> {
+        found: &'f mut dyn FnMut(u64) -> Result<bool>,
+        failure: Option<Error>,
+    }
+    impl Sink for Addresses<'_> {
+        fn hit(&mut self, hit: Hit) -> bool {
+            match (self.found)(hit.address) {
+                Ok(go_on) => go_on,
+                Err(e) => {
+                    self.failure = Some(e);
+                    false
+                }
+            }
+        }
+    }
+    let mut sink = Addresses {
+        found,
+        failure: None,
+    };
     let never = AtomicBool::new(false);
-    let mut failure = None;
-    let ranges: Vec<Range<u64>> = joined(phys.ranges())
-        .into_iter()
-        .filter_map(|r| match &within {
-            None => Some(r),
-            Some(w) => {
-                let (s, e) = (r.start.max(w.start), r.end.min(w.end));
-                (s < e).then_some(s..e)
-            }
-        })
-        .collect();
-    search_ranges(
-        phys,
-        ranges,
-        re,
-        &never,
-        &mut |hit| match found(hit.physical) {
-            Ok(go_on) => go_on,
-            Err(e) => {
-                failure = Some(e);
-                false
-            }
-        },
-    )?;
-    failure.map_or(Ok(()), Err)
+    scan(&PhysHaystack::new(phys, within), re, &never, &mut sink)?;
+    sink.failure.map_or(Ok(()), Err)
 }

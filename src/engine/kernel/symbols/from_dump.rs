@@ -112,8 +112,18 @@ pub fn symbols_from_dump(
         ))
     })?;
     let isf = Isf::from_index(index, key, dump, source(false));
+    tracing::debug!(
+        types = isf.user_type_count(),
+        symbols = isf.symbol_count(),
+        "symbols made from the dump's BTF and kallsyms"
+    );
     if let Some(file) = cache_file {
-        let _ = isf.write_cache(&file);
+        match isf.write_cache(&file) {
+            Ok(()) => tracing::debug!(cache = %file.display(), "dump symbols cached"),
+            Err(e) => {
+                tracing::warn!(cache = %file.display(), "cannot cache the dump's symbols: {e}")
+            }
+        }
     }
     Ok(isf)
 }

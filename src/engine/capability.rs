@@ -1,0 +1,41 @@
+//! Capabilities a back end may offer beyond [`Evidence`]: a kernel dump has physical memory,
+//! a container checkpoint has a filesystem diff, later parent images. Clients ask for one
+//! with [`Evidence::physical`] or [`Evidence::container_fs`] and get `None` when the evidence
+//! lacks it, so the compiler sees which code needs which capability.
+
+use std::ops::Range;
+use std::sync::atomic::AtomicBool;
+
+use regex::bytes::Regex;
+
+use crate::engine::error::{Error, Result};
+use crate::engine::evidence::{Evidence, FileEntry};
+use crate::engine::search::{Sink, Summary};
+
+/// The physical memory of the evidence (kernel memory dumps).
+pub trait PhysicalSpace: Send + Sync {
+    /// The physical ranges the evidence holds, sorted and disjoint.
+    fn ranges(&self) -> Vec<Range<u64>>;
+
+    /// Searches all of physical memory (freed pages, page cache, kernel buffers and every
+    /// process at once) with `regex`, pushing each match (in
+    /// [`Space::Physical`](crate::engine::search::Space), with the process that maps it)
+    /// into `sink` in address order until it returns `false` or `cancel` is set.
+    fn search(&self, regex: &Regex, cancel: &AtomicBool, sink: &mut dyn Sink) -> Result<Summary>;
+}
+
+/// The filesystem changes of a container (checkpoints): what it wrote, added and deleted.
+pub trait ContainerFs: Send + Sync {
+    /// The entries of the filesystem diff; an error when the evidence should hold one but
+    /// it is missing or damaged.
+    fn entries(&self) -> Result<Vec<FileEntry>>;
+
+    /// The bytes of one regular file of the diff.
+    fn read_file(&self, path: &str) -> Result<Vec<u8>>;
+}
+
+/// The filesystem changes of `ev`, or the error that it has none (a kernel dump's
+/// "not available for this evidence: rootfs diff").
+pub fn container_fs(ev: &dyn Evidence) -> Result<&dyn ContainerFs> {
+    ev.container_fs().ok_or(Error::Unsupported("rootfs diff"))
+}
