@@ -122,8 +122,9 @@ impl State {
         self.preview_scroll = 0;
         let entry = node.entry.as_ref();
         self.preview = match entry {
-            Some(e) if e.kind == FileType::File && !e.deleted => Some(
-                match container_fs(ev).and_then(|fs| fs.read_file(&node.path)) {
+            Some(e) if e.kind == FileType::File && !e.deleted => {
+                let read = container_fs(ev).and_then(|fs| fs.read_file(&node.path));
+                Some(match read {
                     Ok(bytes) => Preview {
                         path: node.path.clone(),
                         size: bytes.len() as u64,
@@ -136,8 +137,8 @@ impl State {
                         error: Some(e.to_string()),
                         ..Preview::default()
                     },
-                },
-            ),
+                })
+            }
             _ => None,
         };
     }
