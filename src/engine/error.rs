@@ -66,6 +66,11 @@ pub enum Error {
     /// A file the evidence needs is not there.
     #[error("missing {0}")]
     Missing(String),
+    /// The kernel's symbols lack a symbol, type or struct field that reading the evidence
+    /// needs: a kernel podmortem does not know, or symbols of another build (not damage in
+    /// the evidence; see [`Error::is_corruption`]).
+    #[error("missing {0}")]
+    MissingSymbol(String),
     /// The evidence is of a kind podmortem does not recognise.
     #[error("{path}: unrecognised evidence: {reason}")]
     Unrecognised {
@@ -89,6 +94,24 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the symbols lack something the evidence needs ([`Error::MissingSymbol`]):
+    /// other symbols may read it.
+    pub fn is_missing_symbol(&self) -> bool {
+        matches!(self, Error::MissingSymbol(_))
+    }
+
+    /// True when the evidence's bytes are damaged or inconsistent at an offset (truncated,
+    /// a bad magic, an undecodable entry, an impossible value).
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            Error::Truncated { .. }
+                | Error::BadMagic { .. }
+                | Error::Decode { .. }
+                | Error::Corrupt { .. }
+        )
+    }
+
     /// Builds an [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -129,6 +129,7 @@ impl Haystack for ProcessMemory<'_> {
 
     fn space(&self, run: usize, address: u64) -> Space {
         let Some(p) = self.proc_of(run) else {
+            // Not reached: `new` records every run with its process.
             return Space::Physical { owner: None };
         };
         let vma = find_vma(&p.maps, address);

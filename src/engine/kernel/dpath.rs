@@ -345,7 +345,7 @@ fn ns_name(k: &dyn KernelMemory, dentry: u64, inode: u64) -> String {
 /// bitfield), as the ISF declares it.
 pub fn read_uint(k: &dyn KernelMemory, base: u64, struct_name: &str, field: &str) -> Result<u64> {
     UintField::of(k.isf(), struct_name, field)
-        .ok_or_else(|| Error::Missing(format!("ISF field {struct_name}.{field}")))?
+        .ok_or_else(|| Error::MissingSymbol(format!("ISF field {struct_name}.{field}")))?
         .read(k, base)
 }
 

@@ -364,7 +364,7 @@ impl Isf {
         if let Some(f) = self.index.field(struct_name, field) {
             return Ok(f.offset);
         }
-        Err(Error::Missing(
+        Err(Error::MissingSymbol(
             if self.index.user_type(struct_name).is_some() {
                 format!(
                     "ISF field {struct_name}.{field} (the ISF has {struct_name}, without {field})"

@@ -157,20 +157,20 @@ fn root_symbol(isf: &Isf) -> Option<u64> {
 pub fn layouts_from_banner(phys: &dyn PhysicalMemory, isf: &Isf) -> Result<Vec<KernelLayout>> {
     let banner_sym = isf
         .symbol_address("linux_banner")
-        .ok_or_else(|| Error::Missing("ISF symbol linux_banner".into()))?;
+        .ok_or_else(|| Error::MissingSymbol("ISF symbol linux_banner".into()))?;
     let banner = isf
         .constant_data("linux_banner")
         .map(<[u8]>::to_vec)
         .or_else(|| isf.banner())
-        .ok_or_else(|| Error::Missing("ISF constant data of linux_banner".into()))?;
+        .ok_or_else(|| Error::MissingSymbol("ISF constant data of linux_banner".into()))?;
     let init_task = isf
         .symbol_address("init_task")
-        .ok_or_else(|| Error::Missing("ISF symbol init_task".into()))?;
+        .ok_or_else(|| Error::MissingSymbol("ISF symbol init_task".into()))?;
     let init_files = isf
         .symbol_address("init_files")
-        .ok_or_else(|| Error::Missing("ISF symbol init_files".into()))?;
+        .ok_or_else(|| Error::MissingSymbol("ISF symbol init_files".into()))?;
     let root = root_symbol(isf)
-        .ok_or_else(|| Error::Missing("ISF symbol init_top_pgt or swapper_pg_dir".into()))?;
+        .ok_or_else(|| Error::MissingSymbol("ISF symbol init_top_pgt or swapper_pg_dir".into()))?;
     let comm_off = isf.offset("task_struct", "comm")?;
     let files_off = isf.offset("task_struct", "files")?;
     let needle = banner.get(..banner.len().min(200)).unwrap_or_default();

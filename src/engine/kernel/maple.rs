@@ -77,7 +77,7 @@ fn array(isf: &Isf, st: &str, field: &str) -> Result<(u64, u64)> {
         _ => 0,
     };
     if count == 0 {
-        return Err(crate::engine::error::Error::Missing(format!(
+        return Err(crate::engine::error::Error::MissingSymbol(format!(
             "ISF array {st}.{field}"
         )));
     }

@@ -101,7 +101,7 @@ pub trait KernelMemory: Send + Sync {
         let a = self
             .isf()
             .symbol_address(name)
-            .ok_or_else(|| Error::Missing(format!("ISF symbol {name}")))?;
+            .ok_or_else(|| Error::MissingSymbol(format!("ISF symbol {name}")))?;
         Ok(a.wrapping_add(self.virtual_shift()))
     }
 }

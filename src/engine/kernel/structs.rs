@@ -177,7 +177,7 @@ impl Structs {
         let s = Structs::resolve(isf);
         match s.task {
             Ok(_) => Ok(s),
-            Err(field) => Err(Error::Missing(format!(
+            Err(field) => Err(Error::MissingSymbol(format!(
                 "task_struct.{field} in the kernel's symbols ({}, {}): every kernel has it, \
                  so these symbols are not of this kernel or are damaged",
                 isf.source().kind(),
@@ -189,7 +189,7 @@ impl Structs {
     /// `task_struct`'s layout, or an error naming the field the symbols lack.
     pub fn task(&self) -> Result<TaskStruct> {
         self.task
-            .map_err(|f| Error::Missing(format!("task_struct.{f} in the kernel's symbols")))
+            .map_err(|f| Error::MissingSymbol(format!("task_struct.{f} in the kernel's symbols")))
     }
 
     /// Resolves every layout from `isf` (what it lacks is `None`, or an error from

@@ -136,7 +136,7 @@ fn comm(k: &dyn KernelMemory, t: &TaskStruct, task: u64) -> Result<String> {
 
 /// The error for a field these symbols do not have.
 fn lacks(what: &str) -> Error {
-    Error::Missing(format!("{what} in the kernel's symbols"))
+    Error::MissingSymbol(format!("{what} in the kernel's symbols"))
 }
 
 /// The threads of the process whose leader is at `leader`: `signal->thread_head` /

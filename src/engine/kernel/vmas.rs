@@ -117,7 +117,7 @@ fn layouts(s: &Structs) -> Result<(MmAreas, VmAreaStruct)> {
 
 /// The error for fields these symbols do not have.
 fn lacks(what: &str) -> Error {
-    Error::Missing(format!("{what} in the kernel's symbols"))
+    Error::MissingSymbol(format!("{what} in the kernel's symbols"))
 }
 
 /// The `mm->mmap` / `vma->vm_next` list (kernels < 6.1), bounded, loops cut.

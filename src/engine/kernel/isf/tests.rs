@@ -356,3 +356,17 @@ fn a_cache_that_cannot_be_written_is_logged() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_missing_field_is_a_missing_symbol_not_corruption() {
+    let isf = doc();
+    let e = isf.offset("outer", "nope").unwrap_err();
+    assert!(e.is_missing_symbol() && !e.is_corruption(), "{e:?}");
+    assert!(
+        e.to_string().starts_with("missing ISF field outer.nope"),
+        "{e}"
+    );
+    assert!(isf.offset("nope", "x").unwrap_err().is_missing_symbol());
+    let bad = crate::engine::kernel::dpath::corrupt(0x10, "a loop".into());
+    assert!(bad.is_corruption() && !bad.is_missing_symbol());
+}
