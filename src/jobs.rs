@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use regex::bytes::Regex;
 use sha2::{Digest, Sha256};
 
 use crate::engine::evidence::{Evidence, Pid};
@@ -190,6 +191,22 @@ impl Jobs {
 
     /// Starts a search, cancelling the previous one; returns its generation.
     pub fn start_search(&mut self, ev: Arc<dyn Evidence>, req: SearchRequest) -> u64 {
+        self.start_scan(move |cancel, sink| search(&*ev, &req, cancel, sink))
+    }
+
+    /// Starts a search of all physical memory (evidence with the capability), cancelling
+    /// the previous search; returns its generation.
+    pub fn start_physical_search(&mut self, ev: Arc<dyn Evidence>, regex: Regex) -> u64 {
+        self.start_scan(move |cancel, sink| match ev.physical() {
+            Some(space) => space.search(&regex, cancel, sink),
+            None => Err(crate::engine::Error::Unsupported("physical search")),
+        })
+    }
+
+    fn start_scan(
+        &mut self,
+        scan: impl FnOnce(&AtomicBool, &mut dyn Sink) -> crate::engine::Result<Summary> + Send + 'static,
+    ) -> u64 {
         self.cancel_search();
         self.generation += 1;
         let generation = self.generation;
@@ -205,8 +222,15 @@ impl Jobs {
                 percent: 0,
                 cancel: cancel.clone(),
             };
-            let result = search(&*ev, &req, &cancel, &mut sink);
+            let started = Instant::now();
+            let result = scan(&cancel, &mut sink);
             sink.flush();
+            tracing::debug!(
+                generation,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                ok = result.is_ok(),
+                "search ended"
+            );
             match result {
                 Ok(summary) => emit(JobEvent::SearchDone {
                     generation,

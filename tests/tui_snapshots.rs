@@ -166,4 +166,29 @@ fn kernel_dump_panes() {
     assert_eq!(h.app.hex.cursor, 0x7f17_efbc_d040);
     h.key(KeyCode::Char('2'));
     snap("node_maps", &h);
+
+    // Physical memory (a dump's third scope): every copy of the secret, each with the
+    // process that maps its page; Enter opens that process at the virtual address.
+    h.key(KeyCode::Char('4'));
+    h.key(KeyCode::Char('s'));
+    h.key(KeyCode::Char('s'));
+    h.key(KeyCode::Char('/'));
+    for _ in 0.."HOLDOUT_SECRET_[0-9a-f]+".len() {
+        h.key(KeyCode::Backspace);
+    }
+    h.typing("HOLDOUT_SECRET_[0-9a-f]+");
+    h.key(KeyCode::Enter);
+    snap("node_search_physical", &h);
+    let hits = &h.app.search.hits;
+    assert!(hits.iter().all(|x| x.process().is_none()), "physical hits");
+    let i = hits
+        .iter()
+        .position(|x| x.in_process().is_some_and(|(_, a)| a == 0x7f17_efbc_d040))
+        .expect("a physical copy mapped at the RWX address");
+    for _ in 0..i {
+        h.key(KeyCode::Down);
+    }
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.focus, podmortem::tui::action::Pane::Hex);
+    assert_eq!(h.app.hex.cursor, 0x7f17_efbc_d040);
 }

@@ -412,6 +412,10 @@ impl App {
                 let generation = self.jobs.start_search(self.ev.clone(), req);
                 search::started(&mut self.search, generation);
             }
+            Command::StartPhysicalSearch(regex) => {
+                let generation = self.jobs.start_physical_search(self.ev.clone(), regex);
+                search::started(&mut self.search, generation);
+            }
             Command::CancelSearch => self.jobs.cancel_search(),
             Command::PreviewFile { path, generation } => {
                 self.jobs.preview_file(self.ev.clone(), path, generation)

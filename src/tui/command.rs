@@ -108,6 +108,8 @@ pub enum Command {
     /// Start a memory search (cancels the running one); the search pane learns its
     /// generation through [`crate::tui::panes::search::started`].
     StartSearch(SearchRequest),
+    /// Start a search of all physical memory (cancels the running one).
+    StartPhysicalSearch(regex::bytes::Regex),
     /// Cancel the running search.
     CancelSearch,
     /// Read and hash a rootfs file in the background for the preview.

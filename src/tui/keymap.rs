@@ -326,7 +326,7 @@ pub const BINDINGS: &[Binding] = &[
     b(
         Scope::Pane(Search),
         "s",
-        "scope: all processes / the selected one",
+        "scope: all processes / the selected one / physical memory (dumps)",
         Some(("s", "scope")),
         &[(Char('s'), Action::ToggleScope)],
     ),

@@ -32,6 +32,8 @@ pub mod msg {
     pub const SEARCH_CANCELLED: &str = "search cancelled";
     /// Extraction asked for on something that is not a file.
     pub const SELECT_A_FILE: &str = "select a file to extract";
+    /// A physical hit in a page no process maps has no virtual address to show.
+    pub const NO_OWNER: &str = "no process maps this page (kernel or free memory)";
     /// The tree was ungrouped.
     pub const UNGROUPED: &str = "ungrouped";
 

@@ -68,6 +68,16 @@ impl Hit {
         }
     }
 
+    /// Where the match is in a process's virtual memory, as (pid, virtual address): the
+    /// process searched, or the process that maps a physical hit's page; `None` for a
+    /// physical hit no process maps.
+    pub fn in_process(&self) -> Option<(Pid, u64)> {
+        match &self.space {
+            Space::Process(p) => Some((p.pid, self.address)),
+            Space::Physical { owner } => owner.as_ref().map(|o| (o.pid, o.address)),
+        }
+    }
+
     /// The process the hit belongs to: the searched process, or the owner of the physical
     /// page.
     pub fn pid(&self) -> Option<Pid> {

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui_textarea::TextArea;
 
 use crate::engine::findings::Target;
-use crate::engine::search::{Hit, Pattern, SearchRequest, Summary};
+use crate::engine::search::{Hit, Pattern, SearchRequest, Space, Summary};
 use crate::jobs::JobEvent;
 use crate::sanitize::{sanitize, sanitize_bytes};
 use crate::tui::action::{Action, Pane};
@@ -33,8 +33,8 @@ pub struct State {
     pub ignore_case: bool,
     /// Search UTF-16LE text (the pattern is taken literally).
     pub utf16: bool,
-    /// Only the selected process.
-    pub selected_only: bool,
+    /// Where to search.
+    pub scope: Scope,
     /// Generation of the current search.
     pub generation: u64,
     /// A search is running.
@@ -51,6 +51,29 @@ pub struct State {
     pub error: Option<String>,
     /// The pattern of the last search.
     pub last_pattern: String,
+}
+
+/// Where a search looks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Every process's captured memory.
+    #[default]
+    AllProcesses,
+    /// The memory of the process selected in the tree.
+    SelectedProcess,
+    /// All of physical memory (kernel dumps), with the process that maps each hit's page.
+    Physical,
+}
+
+impl Scope {
+    /// The next scope (`s`); physical memory only where the evidence has it.
+    pub fn next(self, physical: bool) -> Scope {
+        match self {
+            Scope::AllProcesses => Scope::SelectedProcess,
+            Scope::SelectedProcess if physical => Scope::Physical,
+            Scope::SelectedProcess | Scope::Physical => Scope::AllProcesses,
+        }
+    }
 }
 
 /// The pattern of the input and the toggles (the CLI's `search` builds the same).
@@ -74,12 +97,14 @@ fn start(st: &mut State, cx: &Ctx) -> Vec<Command> {
             return vec![Command::error(msg::BAD_PATTERN)];
         }
     };
-    let pids = if st.selected_only {
-        cx.selected_pid.map(|p| vec![p])
-    } else {
-        None
+    let cmd = match st.scope {
+        Scope::Physical => Command::StartPhysicalSearch(regex),
+        Scope::SelectedProcess => Command::StartSearch(SearchRequest {
+            regex,
+            pids: cx.selected_pid.map(|p| vec![p]),
+        }),
+        Scope::AllProcesses => Command::StartSearch(SearchRequest { regex, pids: None }),
     };
-    let req = SearchRequest { regex, pids };
     st.hits.clear();
     st.cursor = ListCursor::default();
     st.summary = None;
@@ -88,7 +113,7 @@ fn start(st: &mut State, cx: &Ctx) -> Vec<Command> {
     st.percent = 0;
     st.last_pattern = pattern.text;
     st.editing = false;
-    vec![Command::StartSearch(req)]
+    vec![cmd]
 }
 
 /// Records the generation of the search the workbench started.
@@ -125,7 +150,7 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
         Action::End => cur.end(len),
         Action::ToggleCase => st.ignore_case = !st.ignore_case,
         Action::ToggleUtf16 => st.utf16 = !st.utf16,
-        Action::ToggleScope => st.selected_only = !st.selected_only,
+        Action::ToggleScope => st.scope = st.scope.next(cx.ev.physical().is_some()),
         Action::Cancel if st.running => {
             st.running = false;
             out.push(Command::CancelSearch);
@@ -133,30 +158,32 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
         }
         Action::Enter => {
             if let Some(h) = st.hits.get(st.cursor.selected)
-                && let Some(pid) = h.process().map(|p| p.pid)
+                && let Some((pid, a)) = h.in_process()
             {
-                let (a, len) = (h.address, h.len as u64);
+                let len = h.len as u64;
                 out.push(Command::OpenHex {
                     pid,
                     addr: a,
                     highlight: Some(a..a + len.max(1)),
                 });
                 out.push(Command::Focus(Pane::Hex));
+            } else if st.hits.get(st.cursor.selected).is_some() {
+                out.push(Command::info(msg::NO_OWNER));
             } else if !st.running {
                 st.editing = true;
             }
         }
         Action::Bookmark => {
             if let Some(h) = st.hits.get(st.cursor.selected)
-                && let Some(p) = h.process()
+                && let Some((pid, address)) = h.in_process()
             {
                 let target = Target::SearchHit {
-                    pid: p.pid,
-                    comm: p.comm.clone(),
-                    address: h.address,
+                    pid,
+                    comm: cx.comm(pid),
+                    address,
                     length: h.len as u64,
                     pattern: st.last_pattern.clone(),
-                    path: p.path.clone(),
+                    path: h.process().and_then(|p| p.path.clone()),
                 };
                 out.push(Command::Bookmark {
                     target,
@@ -221,11 +248,12 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
     let pattern = st.input.lines().join("");
     let cursor = if st.editing { "▏" } else { "" };
     let on = |b: bool| if b { "on " } else { "off" };
-    let scope = if st.selected_only {
-        cx.selected_pid
-            .map_or("selected process".to_string(), |p| format!("pid {p}"))
-    } else {
-        "all processes".into()
+    let scope = match st.scope {
+        Scope::AllProcesses => "all processes".to_string(),
+        Scope::SelectedProcess => cx
+            .selected_pid
+            .map_or("selected process".to_string(), |p| format!("pid {p}")),
+        Scope::Physical => "physical memory".to_string(),
     };
     let mut lines = vec![
         Line::from(vec![
@@ -298,21 +326,30 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
         let selected = i == st.cursor.selected;
         let style = theme::row(selected, focused);
         let excerpt: Vec<u8> = h.bytes.iter().take(48).copied().collect();
-        let p = h.process();
-        let comm: String = sanitize(p.map_or("", |p| &p.comm))
-            .chars()
-            .take(12)
-            .collect();
+        // Process hits: the process and its memory area. Physical hits: the physical
+        // address, marked `phys`, and where the owning process maps it.
+        let (comm, perms, place) = match &h.space {
+            Space::Process(p) => (
+                p.comm.as_str(),
+                p.vma_perms.map(|p| p.to_string()).unwrap_or_default(),
+                p.path.clone().unwrap_or_default(),
+            ),
+            Space::Physical { owner: Some(o) } => (
+                o.comm.as_str(),
+                "phys".to_string(),
+                format!("virtual {:#x}", o.address),
+            ),
+            Space::Physical { owner: None } => ("", "phys".to_string(), String::new()),
+        };
+        let comm: String = sanitize(comm).chars().take(12).collect();
         lines.push(Line::from(vec![
             Span::styled(
                 format!(
                     "{:>7} {:<12} {:<14} {:<5} ",
-                    h.pid().map_or_else(String::new, |p| p.to_string()),
+                    h.pid().map_or_else(|| "-".to_string(), |p| p.to_string()),
                     comm,
                     format!("{:#x}", h.address),
-                    p.and_then(|p| p.vma_perms)
-                        .map(|p| p.to_string())
-                        .unwrap_or_default()
+                    perms
                 ),
                 style,
             ),
@@ -321,10 +358,7 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
                 if selected { style } else { theme::HIGHLIGHT },
             ),
             Span::styled(
-                format!(
-                    "  {}",
-                    sanitize(p.and_then(|p| p.path.as_deref()).unwrap_or(""))
-                ),
+                format!("  {}", sanitize(&place)),
                 if selected { style } else { theme::DIM },
             ),
         ]));
@@ -359,5 +393,30 @@ mod tests {
         );
         assert!(!st.running);
         assert!(matches!(&cmds[..], [Command::Status(m, _)] if m.contains("0 hit")));
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::Scope;
+
+    #[test]
+    fn physical_memory_is_a_scope_only_where_the_evidence_has_it() {
+        let mut s = Scope::default();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            seen.push(s);
+            s = s.next(false);
+        }
+        assert_eq!(
+            seen,
+            [
+                Scope::AllProcesses,
+                Scope::SelectedProcess,
+                Scope::AllProcesses
+            ]
+        );
+        assert_eq!(Scope::SelectedProcess.next(true), Scope::Physical);
+        assert_eq!(Scope::Physical.next(true), Scope::AllProcesses);
     }
 }
