@@ -560,19 +560,26 @@ mod tests {
 
     #[test]
     fn the_readme_key_table_is_the_keymap() {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-            .unwrap_or_default();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap_or_default();
         let start = "<!-- keys:start (made from src/tui/keymap.rs; a test checks it) -->\n";
         let end = "<!-- keys:end -->";
-        let table = readme
+        let split = readme
             .split_once(start)
-            .and_then(|(_, rest)| rest.split_once(end))
-            .map(|(t, _)| t);
+            .and_then(|(head, rest)| rest.split_once(end).map(|(t, tail)| (head, t, tail)));
+        let Some((head, table, tail)) = split else {
+            panic!("README.md has no key table markers");
+        };
+        if table != markdown() && std::env::var_os("PODMORTEM_WRITE_KEYS").is_some() {
+            let text = format!("{head}{start}{}{end}{tail}", markdown());
+            std::fs::write(path, text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            return;
+        }
         assert_eq!(
             table,
-            Some(markdown().as_str()),
-            "README.md's key table differs from the keymap; put this between the markers:\n{}",
-            markdown()
+            markdown(),
+            "README.md's key table differs from the keymap: run \
+             `PODMORTEM_WRITE_KEYS=1 cargo test --lib keymap` to rewrite it"
         );
     }
 }
