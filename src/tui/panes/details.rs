@@ -61,6 +61,13 @@ pub fn lines(cx: &Ctx, pid: Pid) -> Vec<Line<'static>> {
                 format!("Open files ({})", others.len()),
                 theme::TITLE,
             ));
+            // Damage met while listing: the list may be incomplete.
+            for problem in &files.problems {
+                out.push(Line::styled(
+                    format!("  may be incomplete: {}", sanitize(problem)),
+                    theme::ERROR,
+                ));
+            }
             for f in others {
                 let fd = f.fd.map_or_else(|| f.kind.clone(), |fd| fd.to_string());
                 out.push(Line::raw(format!(
