@@ -3,6 +3,7 @@
 //! with [`Evidence::physical`] or [`Evidence::container_fs`] and get `None` when the evidence
 //! lacks it, so the compiler sees which code needs which capability.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::atomic::AtomicBool;
 
@@ -30,8 +31,9 @@ pub trait ContainerFs: Send + Sync {
     /// it is missing or damaged.
     fn entries(&self) -> Result<Vec<FileEntry>>;
 
-    /// The bytes of one regular file of the diff.
-    fn read_file(&self, path: &str) -> Result<Vec<u8>>;
+    /// The bytes of one regular file of the diff: borrowed from the evidence's memory map
+    /// where they lie in one piece (no copy of a large file), else owned.
+    fn read_file(&self, path: &str) -> Result<Cow<'_, [u8]>>;
 }
 
 /// The filesystem changes of `ev`, or the error that it has none (a kernel dump's

@@ -411,10 +411,10 @@ impl ContainerFs for Checkpoint {
         }
     }
 
-    fn read_file(&self, path: &str) -> Result<Vec<u8>> {
+    fn read_file(&self, path: &str) -> Result<std::borrow::Cow<'_, [u8]>> {
         let (Some(r), Some(tar)) = (&self.rootfs, self.archive.get("rootfs-diff.tar")) else {
             return Err(self.archive.missing("rootfs-diff.tar"));
         };
-        Ok(r.read(tar, path)?.to_vec())
+        Ok(std::borrow::Cow::Borrowed(r.read(tar, path)?))
     }
 }
