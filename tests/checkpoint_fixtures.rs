@@ -321,7 +321,7 @@ fn rootfs_and_metadata() {
         let ours: Vec<(String, u64)> = entries.iter().map(|e| (e.path.clone(), e.size)).collect();
         assert_eq!(ours, want, "{fx} {form}");
         assert_eq!(
-            ck.read_file("home/counter/test-file").unwrap(),
+            &*ck.read_file("home/counter/test-file").unwrap(),
             b"test-file"
         );
         let info = ck.info();
