@@ -4,6 +4,7 @@
 //! `"0x..."` strings, ids and counts as numbers). Human output passes every evidence string
 //! through [`crate::sanitize`].
 
+mod cache;
 mod extract;
 mod isf;
 mod memory;
@@ -207,6 +208,19 @@ pub enum Command {
     },
     /// Open the bundled demo evidence in the workbench.
     Demo,
+    /// List podmortem's cache folder (decompressed checkpoints, symbol indexes), or clean
+    /// it.
+    Cache {
+        /// Remove the decompressed checkpoints (with --all, every cache file).
+        #[arg(long)]
+        clean: bool,
+        /// With --clean: remove symbol indexes and the demo too.
+        #[arg(long, requires = "clean")]
+        all: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses `0x`-prefixed hex or decimal.
@@ -244,12 +258,8 @@ const DEMO: &[u8] = include_bytes!("../assets/demo-checkpoint.tar");
 /// cache folder (`$PODMORTEM_CACHE_DIR/demo`, else the XDG cache), atomically, and reused
 /// while its bytes are the binary's.
 pub fn demo_path() -> Result<PathBuf> {
-    let isf_cache = crate::engine::kernel::isf::CacheDir::Default
-        .resolve()
-        .context("no cache folder for the demo evidence (set PODMORTEM_CACHE_DIR)")?;
-    let dir = isf_cache
-        .parent()
-        .map_or_else(|| isf_cache.clone(), std::path::Path::to_path_buf)
+    let dir = crate::engine::cache::root()
+        .context("no cache folder for the demo evidence (set PODMORTEM_CACHE_DIR)")?
         .join("demo");
     let path = dir.join("demo-checkpoint.tar");
     if std::fs::read(&path).ok().as_deref() != Some(DEMO) {
@@ -308,7 +318,7 @@ impl Command {
             | Command::Extract { target: t, .. } => Some(&t.evidence),
             Command::Read { evidence, .. } | Command::Export { evidence, .. } => Some(evidence),
             Command::Isf { dump, .. } => dump.as_deref(),
-            Command::Demo => None,
+            Command::Demo | Command::Cache { .. } => None,
         }
     }
 }
@@ -410,6 +420,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             }
         }
         Command::Demo => tables::info(&*open(&demo_path()?, cli)?, false, &mut out),
+        Command::Cache { clean, all, json } => cache::run(*clean, *all, *json, &mut out),
     }
 }
 

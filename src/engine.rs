@@ -10,6 +10,7 @@
 )]
 
 pub mod bytes;
+pub mod cache;
 pub mod capability;
 pub mod checkpoint;
 pub mod error;

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod checkpoint_cache;
 mod checkpoint_fixtures;
 mod clean_exit;
 mod cli;

@@ -10,6 +10,7 @@ pub mod pagemap;
 pub mod proto;
 pub mod rootfs;
 pub mod tasks;
+pub mod unpacked;
 
 use std::collections::BTreeMap;
 use std::ops::Range;

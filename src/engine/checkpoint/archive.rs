@@ -1,9 +1,11 @@
 //! Member access for a checkpoint, wherever it lives: a `.tar` (memory-mapped, members served
-//! as slices of the map), a `.tar.zst` / `.tar.gz` (decompressed once into memory), an
-//! extracted folder, or a bare CRIU images folder (`criu dump -D dir`).
+//! as slices of the map), a `.tar.zst` / `.tar.gz` (decompressed once into the cache folder
+//! and memory-mapped: [`super::unpacked`]), an extracted folder, or a bare CRIU images folder
+//! (`criu dump -D dir`).
 //!
 //! Member names are normalised to the archive's layout: CRIU images live under `checkpoint/`
-//! even when they were opened from a bare images folder. Nothing is ever written to disk.
+//! even when they were opened from a bare images folder. Nothing is ever written next to the
+//! evidence.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -13,11 +15,14 @@ use std::path::{Path, PathBuf};
 use crate::engine::error::{Error, Result};
 use crate::engine::mapped::Blob;
 
+use super::unpacked::unpacked;
+
 /// Folder of CRIU images inside a checkpoint archive.
 pub const IMAGES_DIR: &str = "checkpoint/";
 
-/// Decompressed archives larger than this are refused (they are held in memory).
-pub const MAX_DECOMPRESSED: u64 = 16 << 30;
+/// Decompressed archives held in memory (no usable cache folder) larger than this are
+/// refused.
+pub const MAX_DECOMPRESSED: u64 = super::unpacked::MAX_IN_MEMORY;
 
 /// Where a member's bytes are.
 #[derive(Debug)]
@@ -49,11 +54,19 @@ impl Archive {
         let blob = Blob::map(path)?;
         let size = blob.len() as u64;
         let (format, blob) = match kind_of(&blob) {
-            Compression::Zstd => ("tar.zst", decompress(path, zstd_reader(path, &blob)?)?),
-            Compression::Gzip => (
-                "tar.gz",
-                decompress(path, flate2::read::GzDecoder::new(&blob[..]))?,
-            ),
+            Compression::Zstd => {
+                let size = zstd::zstd_safe::get_frame_content_size(&blob)
+                    .ok()
+                    .flatten();
+                let tar = unpacked(path, &blob, size, || zstd_reader(path, &blob))?;
+                ("tar.zst", tar)
+            }
+            Compression::Gzip => {
+                let tar = unpacked(path, &blob, None, || {
+                    Ok(flate2::read::GzDecoder::new(&blob[..]))
+                })?;
+                ("tar.gz", tar)
+            }
             Compression::None => ("tar", blob),
         };
         Self::from_tar(path, format, size, blob)
@@ -247,24 +260,6 @@ fn looks_like_tar(data: &[u8]) -> bool {
 
 fn zstd_reader<'a>(path: &Path, data: &'a [u8]) -> Result<impl Read + 'a> {
     zstd::stream::read::Decoder::with_buffer(data).map_err(|e| Error::io(path, e))
-}
-
-fn decompress(path: &Path, reader: impl Read) -> Result<Blob> {
-    let mut out = Vec::new();
-    let mut limited = reader.take(MAX_DECOMPRESSED + 1);
-    limited.read_to_end(&mut out).map_err(|e| Error::Corrupt {
-        file: path.display().to_string(),
-        at: 0,
-        reason: format!("decompression failed after {} bytes: {e}", out.len()),
-    })?;
-    if out.len() as u64 > MAX_DECOMPRESSED {
-        return Err(Error::Corrupt {
-            file: path.display().to_string(),
-            at: 0,
-            reason: format!("decompresses to more than {MAX_DECOMPRESSED} bytes"),
-        });
-    }
-    Ok(Blob::Owned(out))
 }
 
 fn corrupt(file: &str, at: u64, e: &dyn std::fmt::Display) -> Error {

@@ -53,14 +53,7 @@ impl CacheDir {
         match self {
             CacheDir::Off => None,
             CacheDir::At(p) => Some(p.clone()),
-            CacheDir::Default => {
-                if let Some(dir) = std::env::var_os("PODMORTEM_CACHE_DIR").filter(|v| !v.is_empty())
-                {
-                    return Some(PathBuf::from(dir).join("isf"));
-                }
-                directories::ProjectDirs::from("", "", "podmortem")
-                    .map(|d| d.cache_dir().join("isf"))
-            }
+            CacheDir::Default => crate::engine::cache::root().map(|d| d.join("isf")),
         }
     }
 

@@ -1,0 +1,201 @@
+//! podmortem's cache folder: what it keeps so that evidence opens fast the second time,
+//! never next to the evidence.
+//!
+//! Location: `$PODMORTEM_CACHE_DIR` when set (and not empty), else the XDG cache folder
+//! (`~/.cache/podmortem` on Linux). One sub-folder per kind:
+//! - `isf/`: parsed symbol indexes (ISF files, a dump's own BTF and kallsyms);
+//! - `checkpoints/`: `.tar.zst` / `.tar.gz` checkpoints decompressed once
+//!   ([`crate::engine::checkpoint::unpacked`]), memory-mapped like a `.tar` afterwards;
+//! - `demo/`: the demo checkpoint built into the binary.
+//!
+//! Decompressed checkpoints are the large entries: the folder keeps at most
+//! [`limit`] bytes of them (least recently used go first; `PODMORTEM_CACHE_LIMIT` sets it, in
+//! bytes or with a K/M/G/T suffix). `podmortem cache` lists and cleans the folder.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::engine::error::{Error, Result};
+
+/// Environment variable naming the cache folder.
+pub const ENV_DIR: &str = "PODMORTEM_CACHE_DIR";
+/// Environment variable giving the size limit of decompressed checkpoints.
+pub const ENV_LIMIT: &str = "PODMORTEM_CACHE_LIMIT";
+/// The default size limit of decompressed checkpoints.
+pub const DEFAULT_LIMIT: u64 = 64 << 30;
+/// Sub-folder of decompressed checkpoints.
+pub const CHECKPOINTS: &str = "checkpoints";
+
+/// The cache folder, if the platform has one (or `$PODMORTEM_CACHE_DIR` names one).
+pub fn root() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(ENV_DIR).filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "podmortem").map(|d| d.cache_dir().to_path_buf())
+}
+
+/// The size limit of decompressed checkpoints (`PODMORTEM_CACHE_LIMIT`, else
+/// [`DEFAULT_LIMIT`]).
+pub fn limit() -> u64 {
+    std::env::var(ENV_LIMIT)
+        .ok()
+        .and_then(|v| parse_size(&v))
+        .unwrap_or(DEFAULT_LIMIT)
+}
+
+/// Parses `123`, `64G`, `512M`, `1.5T` (powers of 1024).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (num, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], t[i..].trim().to_ascii_uppercase()),
+        None => (t, String::new()),
+    };
+    let shift = match unit.trim_end_matches("IB").trim_end_matches('B') {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return None,
+    };
+    let n: f64 = num.trim().parse().ok()?;
+    (n.is_finite() && n >= 0.0).then(|| (n * (1u64 << shift) as f64) as u64)
+}
+
+/// One entry of the cache, for `podmortem cache`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// Kind: "checkpoint" (decompressed archive), "symbols" (an index), "demo", "other".
+    pub kind: &'static str,
+    /// The file.
+    pub path: PathBuf,
+    /// Bytes it takes on disk (holes not counted).
+    pub disk_bytes: u64,
+    /// Its length in bytes.
+    pub size: u64,
+    /// Last used (modification time, touched on each use), RFC 3339 UTC.
+    pub last_used: String,
+    /// What it was made from, when recorded (a checkpoint archive's path).
+    pub source: Option<String>,
+    #[serde(skip)]
+    used: SystemTime,
+}
+
+/// Every file in the cache folder `root`, most recently used first.
+pub fn entries(root: &Path) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (dir, kind) in [
+        (CHECKPOINTS, "checkpoint"),
+        ("isf", "symbols"),
+        ("demo", "demo"),
+    ] {
+        let Ok(read) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for e in read.flatten() {
+            let path = e.path();
+            let Ok(meta) = e.metadata() else { continue };
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !meta.is_file() || name.ends_with(".json") || name.ends_with(".lock") {
+                continue;
+            }
+            let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            let source = std::fs::read(path.with_extension("json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v.get("source")?.as_str().map(str::to_string));
+            out.push(Entry {
+                kind: if name.contains(".part-") {
+                    "other"
+                } else {
+                    kind
+                },
+                disk_bytes: disk_bytes(&meta),
+                size: meta.len(),
+                last_used: crate::engine::time::rfc3339(
+                    used.duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs() as i64),
+                ),
+                source,
+                path,
+                used,
+            });
+        }
+    }
+    out.sort_by_key(|e| std::cmp::Reverse(e.used));
+    out
+}
+
+fn disk_bytes(meta: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.blocks().saturating_mul(512)
+}
+
+/// Removes cache entries: decompressed checkpoints, and with `all` every other entry too.
+/// Returns how many files and bytes (on disk) went.
+pub fn clean(root: &Path, all: bool) -> Result<(usize, u64)> {
+    let mut files = 0;
+    let mut bytes = 0;
+    for e in entries(root) {
+        if !all && e.kind != "checkpoint" && e.kind != "other" {
+            continue;
+        }
+        remove_entry(&e.path)?;
+        files += 1;
+        bytes += e.disk_bytes;
+    }
+    // Lock files of decompressions no longer running.
+    if let Ok(read) = std::fs::read_dir(root.join(CHECKPOINTS)) {
+        for e in read.flatten() {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "lock")
+                && std::fs::File::open(&path).is_ok_and(|f| fs4::FileExt::try_lock(&f).is_ok())
+            {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    Ok((files, bytes))
+}
+
+fn remove_entry(path: &Path) -> Result<()> {
+    std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+    let _ = std::fs::remove_file(path.with_extension("json"));
+    Ok(())
+}
+
+/// Removes the least recently used decompressed checkpoints, other than `keep`, until
+/// those left take at most `limit` bytes on disk.
+pub fn enforce_limit(root: &Path, limit: u64, keep: &Path) {
+    let mut total: u64 = 0;
+    for e in entries(root).into_iter().filter(|e| e.kind == "checkpoint") {
+        total = total.saturating_add(e.disk_bytes);
+        if total > limit && e.path != keep {
+            match remove_entry(&e.path) {
+                Ok(()) => {
+                    tracing::info!(path = %e.path.display(), "cache: evicted");
+                    total = total.saturating_sub(e.disk_bytes);
+                }
+                Err(err) => tracing::warn!("cache: cannot evict: {err}"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_with_units() {
+        assert_eq!(parse_size("123"), Some(123));
+        assert_eq!(parse_size("64G"), Some(64 << 30));
+        assert_eq!(parse_size("512 MiB"), Some(512 << 20));
+        assert_eq!(parse_size("1.5k"), Some(1536));
+        assert_eq!(parse_size("2T"), Some(2 << 40));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("-1G"), None);
+    }
+}

@@ -1,0 +1,225 @@
+//! Compressed checkpoints without RAM: a `.tar.zst` / `.tar.gz` is decompressed once into
+//! the cache folder ([`crate::engine::cache`]) and memory-mapped like a `.tar`; every later
+//! open (the next CLI command, the workbench) maps the same file.
+//!
+//! The cached tar is named by the archive's identity (device, inode, size, modification
+//! time, first and last MiB), so a changed or replaced archive is decompressed anew. It is
+//! written sparse (runs of zero blocks stay holes), under a lock (two podmortems opening the
+//! same archive decompress it once), to a temporary name renamed into place when complete,
+//! after checking that the disk has room. When the cache cannot be used (no cache folder,
+//! not writable, no room), the archive is decompressed into memory as before, up to
+//! [`MAX_IN_MEMORY`].
+
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::engine::cache;
+use crate::engine::error::{Error, Result};
+use crate::engine::mapped::Blob;
+
+/// Decompressed archives larger than this are refused when they must be held in memory.
+pub const MAX_IN_MEMORY: u64 = 16 << 30;
+/// Room kept free on the cache's disk beyond the decompressed size.
+const HEADROOM: u64 = 256 << 20;
+/// Blocks of zeros this long are left as holes.
+const BLOCK: usize = 4096;
+/// Bytes read from the decoder at a time.
+const CHUNK: usize = 1 << 20;
+
+/// The decompressed tar of the compressed archive `path` (whose bytes are `compressed`),
+/// from the cache, decompressing it there first if needed; `decoder` makes a fresh
+/// decompressing reader over the bytes.
+pub fn unpacked<'a, R: Read + 'a>(
+    path: &Path,
+    compressed: &'a [u8],
+    content_size: Option<u64>,
+    decoder: impl Fn() -> Result<R>,
+) -> Result<Blob> {
+    let Some(root) = cache::root() else {
+        return in_memory(path, decoder()?);
+    };
+    let dir = root.join(cache::CHECKPOINTS);
+    match cached(path, compressed, content_size, &dir, &decoder) {
+        Ok(Some(tar)) => {
+            cache::enforce_limit(&root, cache::limit(), &tar);
+            Blob::map(&tar)
+        }
+        Ok(None) => in_memory(path, decoder()?),
+        Err(e @ Error::Corrupt { .. }) => Err(e),
+        Err(e) => {
+            tracing::warn!("cache unusable, decompressing into memory: {e}");
+            in_memory(path, decoder()?)
+        }
+    }
+}
+
+/// The cached tar, made if missing; `None` when the cache's disk has no room for it.
+fn cached<'a, R: Read + 'a>(
+    path: &Path,
+    compressed: &'a [u8],
+    content_size: Option<u64>,
+    dir: &Path,
+    decoder: &impl Fn() -> Result<R>,
+) -> Result<Option<PathBuf>> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let key = identity(path, compressed)?;
+    let tar = dir.join(format!("{key}.tar"));
+    if let Some(found) = reuse(&tar) {
+        return Ok(Some(found));
+    }
+    let lock_path = dir.join(format!("{key}.lock"));
+    let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+    fs4::FileExt::lock(&lock).map_err(|e| Error::io(&lock_path, e))?;
+    // Another podmortem may have made it while this one waited for the lock.
+    if let Some(found) = reuse(&tar) {
+        return Ok(Some(found));
+    }
+    let free = fs4::available_space(dir).map_err(|e| Error::io(dir, e))?;
+    // Without a size in the header, ask for at least twice the compressed size.
+    let need = content_size
+        .unwrap_or(compressed.len() as u64 * 2)
+        .saturating_add(HEADROOM);
+    if free < need {
+        tracing::warn!(
+            free,
+            need,
+            dir = %dir.display(),
+            "cache: no room to decompress the checkpoint"
+        );
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    let part = dir.join(format!("{key}.tar.part-{}", std::process::id()));
+    let written = write_sparse(path, decoder()?, &part, free.saturating_sub(HEADROOM));
+    let size = match written {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = fs::remove_file(&part);
+            return Err(e);
+        }
+    };
+    fs::rename(&part, &tar).map_err(|e| Error::io(&tar, e))?;
+    let meta = serde_json::json!({
+        "source": fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string(),
+        "compressed_size": compressed.len(),
+        "size": size,
+        "created": crate::engine::time::now_rfc3339(),
+    });
+    let _ = fs::write(tar.with_extension("json"), meta.to_string());
+    tracing::info!(
+        source = %path.display(),
+        size,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "cache: checkpoint decompressed"
+    );
+    Ok(Some(tar))
+}
+
+/// The cached tar if complete, its use time refreshed (least recently used go first).
+fn reuse(tar: &Path) -> Option<PathBuf> {
+    let meta = fs::metadata(tar).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    if let Ok(f) = File::options().append(true).open(tar) {
+        let _ = f.set_modified(std::time::SystemTime::now());
+    }
+    tracing::debug!(tar = %tar.display(), "cache: decompressed checkpoint reused");
+    Some(tar.to_path_buf())
+}
+
+/// The archive's identity: where it is on disk, its size and time, and its first and last
+/// MiB.
+fn identity(path: &Path, bytes: &[u8]) -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    for n in [
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime() as u64,
+        meta.mtime_nsec() as u64,
+    ] {
+        h.update(n.to_le_bytes());
+    }
+    let edge = bytes.len().min(1 << 20);
+    h.update(bytes.get(..edge).unwrap_or_default());
+    h.update(bytes.get(bytes.len() - edge..).unwrap_or_default());
+    let digest = h.finalize();
+    Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
+}
+
+/// Decompresses into `out`, leaving zero blocks as holes; fails past `max` bytes (the room
+/// on the disk) rather than filling it.
+fn write_sparse(source: &Path, mut reader: impl Read, out: &Path, max: u64) -> Result<u64> {
+    let mut file = File::create(out).map_err(|e| Error::io(out, e))?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut total: u64 = 0;
+    loop {
+        let n = fill(&mut reader, &mut buf).map_err(|e| Error::Corrupt {
+            file: source.display().to_string(),
+            at: 0,
+            reason: format!("decompression failed after {total} bytes: {e}"),
+        })?;
+        if n == 0 {
+            break;
+        }
+        for block in buf.get(..n).unwrap_or_default().chunks(BLOCK) {
+            if block.iter().all(|&b| b == 0) {
+                file.seek(SeekFrom::Current(block.len() as i64))
+                    .map_err(|e| Error::io(out, e))?;
+            } else {
+                file.write_all(block).map_err(|e| Error::io(out, e))?;
+            }
+        }
+        total += n as u64;
+        if total > max {
+            return Err(Error::io(
+                out,
+                std::io::Error::other(format!(
+                    "the checkpoint decompresses to more than the {max} bytes free there"
+                )),
+            ));
+        }
+    }
+    file.set_len(total).map_err(|e| Error::io(out, e))?;
+    file.sync_all().map_err(|e| Error::io(out, e))?;
+    Ok(total)
+}
+
+/// Reads until `buf` is full or the stream ends; the number of bytes read.
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(buf.get_mut(got..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Decompresses into memory (no usable cache), up to [`MAX_IN_MEMORY`].
+fn in_memory(path: &Path, reader: impl Read) -> Result<Blob> {
+    let mut out = Vec::new();
+    let mut limited = reader.take(MAX_IN_MEMORY + 1);
+    limited.read_to_end(&mut out).map_err(|e| Error::Corrupt {
+        file: path.display().to_string(),
+        at: 0,
+        reason: format!("decompression failed after {} bytes: {e}", out.len()),
+    })?;
+    if out.len() as u64 > MAX_IN_MEMORY {
+        return Err(Error::Corrupt {
+            file: path.display().to_string(),
+            at: 0,
+            reason: format!("decompresses to more than {MAX_IN_MEMORY} bytes"),
+        });
+    }
+    Ok(Blob::Owned(out))
+}
