@@ -10,6 +10,7 @@
 mod hit;
 mod pattern;
 mod scan;
+mod windows;
 
 use std::ops::Range;
 use std::sync::atomic::AtomicBool;
@@ -18,7 +19,10 @@ use regex::bytes::Regex;
 
 pub use hit::{Hit, InProcess, PhysOwner, Space};
 pub use pattern::{Pattern, SIZE_LIMIT};
-pub use scan::{Buffers, Collect, Haystack, MAX_MATCH_BYTES, OVERLAP, Sink, Summary, WINDOW, scan};
+pub use scan::{
+    Buffers, Collect, Haystack, MAX_MATCH_BYTES, OVERLAP, Sink, Summary, WINDOW, scan, scan_with,
+    threads,
+};
 
 use crate::engine::error::Result;
 use crate::engine::evidence::{Evidence, Pid, Vma};

@@ -11,7 +11,6 @@
 //! physical runs (bounded by [`MAX_OWNER_RUNS`]). Pages that no process maps (kernel memory,
 //! page cache, freed pages) have no owner.
 
-use std::cell::OnceCell;
 use std::sync::atomic::AtomicBool;
 
 use regex::bytes::Regex;
@@ -139,12 +138,17 @@ pub fn search_with_owners(
     cancel: &AtomicBool,
     sink: &mut dyn Sink,
 ) -> Result<Summary> {
-    let procs = std::cell::Cell::new(Some(procs));
-    let owners: OnceCell<OwnerMap> = OnceCell::new();
+    let procs = std::sync::Mutex::new(Some(procs));
+    let owners: std::sync::OnceLock<OwnerMap> = std::sync::OnceLock::new();
     let lookup = |phys: u64| {
         owners
             .get_or_init(|| {
-                let map = OwnerMap::build(space, procs.take().unwrap_or_default());
+                let procs = procs
+                    .lock()
+                    .map(|mut p| p.take())
+                    .unwrap_or_default()
+                    .unwrap_or_default();
+                let map = OwnerMap::build(space, procs);
                 if map.cut {
                     tracing::warn!("owner table cut at {MAX_OWNER_RUNS} runs");
                 }

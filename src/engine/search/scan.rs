@@ -11,13 +11,15 @@
 //! and progress reported between windows; the [`Sink`] can stop the search at any hit.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use regex::bytes::Regex;
 use serde::Serialize;
 
 use crate::engine::error::Result;
 use crate::engine::search::{Hit, Space};
+
+use super::windows;
 
 /// Bytes searched per window.
 pub const WINDOW: u64 = 8 << 20;
@@ -28,7 +30,7 @@ pub const OVERLAP: u64 = 64 << 10;
 pub const MAX_MATCH_BYTES: usize = 4096;
 
 /// An address space as [`scan`] searches it.
-pub trait Haystack {
+pub trait Haystack: Sync {
     /// The runs of contiguous bytes to search, in the order hits are wanted.
     fn runs(&self) -> &[Range<u64>];
 
@@ -91,63 +93,47 @@ pub struct Summary {
     pub stopped: bool,
 }
 
-/// Searches every run of `hay` with `regex`, pushing hits into `sink` in run order.
+/// Searches every run of `hay` with `regex`, pushing hits into `sink` in run order, on
+/// every core when there is enough to search (see [`threads`]); the hits and their order
+/// are the same on one thread or many.
 pub fn scan(
     hay: &dyn Haystack,
     regex: &Regex,
     cancel: &AtomicBool,
     sink: &mut dyn Sink,
 ) -> Result<Summary> {
+    scan_with(hay, regex, cancel, sink, threads())
+}
+
+/// [`scan`] on `threads` threads (1: the calling thread only).
+pub fn scan_with(
+    hay: &dyn Haystack,
+    regex: &Regex,
+    cancel: &AtomicBool,
+    sink: &mut dyn Sink,
+    threads: usize,
+) -> Result<Summary> {
     let runs = hay.runs();
     let mut summary = Summary {
         total: runs.iter().map(|r| r.end.saturating_sub(r.start)).sum(),
         ..Summary::default()
     };
-    let mut buf = Vec::new();
-    for (i, run) in runs.iter().enumerate() {
-        let mut pos = run.start;
-        while pos < run.end {
-            if cancel.load(Ordering::Relaxed) {
-                summary.stopped = true;
-                return Ok(summary);
-            }
-            let win_end = pos.saturating_add(WINDOW + OVERLAP).min(run.end);
-            // At most WINDOW + OVERLAP: fits any usize podmortem runs on.
-            let len = usize::try_from(win_end - pos).unwrap_or(usize::MAX);
-            let bytes = hay.read(i, pos, len, &mut buf)?;
-            let last_window = win_end == run.end;
-            let report_limit = pos.saturating_add(WINDOW);
-            let mut next = report_limit.min(run.end);
-            for m in regex.find_iter(bytes) {
-                if m.is_empty() {
-                    continue;
-                }
-                let address = pos + m.start() as u64;
-                if !last_window && address >= report_limit {
-                    break; // the next window reports it
-                }
-                next = next.max(pos + m.end() as u64);
-                let matched = m.as_bytes();
-                let hit = Hit {
-                    space: hay.space(i, address),
-                    address,
-                    len: matched.len(),
-                    bytes: matched.get(..MAX_MATCH_BYTES).unwrap_or(matched).to_vec(),
-                };
-                summary.hits += 1;
-                if !sink.hit(hit) {
-                    summary.stopped = true;
-                    summary.bytes += m.end() as u64;
-                    return Ok(summary);
-                }
-            }
-            let advanced = if last_window { run.end } else { next };
-            summary.bytes += advanced - pos;
-            sink.progress(summary.bytes, summary.total);
-            pos = advanced;
-        }
+    if threads > 1 && summary.total > 2 * WINDOW {
+        windows::parallel(hay, regex, cancel, sink, &mut summary, threads)?;
+    } else {
+        windows::sequential(hay, regex, cancel, sink, &mut summary)?;
     }
     Ok(summary)
+}
+
+/// Threads a search uses: `$PODMORTEM_THREADS`, else every core (at most 16).
+pub fn threads() -> usize {
+    std::env::var("PODMORTEM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(16)
 }
 
 /// A haystack of byte buffers already in memory (tests, socket queues, file contents):

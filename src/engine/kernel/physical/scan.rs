@@ -14,7 +14,7 @@ use crate::engine::search::{Haystack, Hit, PhysOwner, Sink, Space, Summary, scan
 
 /// Finds the process that maps a physical address (see
 /// [`OwnerMap`](crate::engine::kernel::phys_search::OwnerMap)).
-pub type OwnerLookup<'a> = &'a dyn Fn(u64) -> Option<PhysOwner>;
+pub type OwnerLookup<'a> = &'a (dyn Fn(u64) -> Option<PhysOwner> + Sync);
 
 /// Physical memory as a [`Haystack`]; hits are in [`Space::Physical`].
 pub struct PhysHaystack<'a> {

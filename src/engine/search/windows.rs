@@ -1,0 +1,417 @@
+//! The windows of a [`scan`](super::scan), and the drivers that search them: one thread, or
+//! every core with the same hits in the same order.
+//!
+//! Each run is cut into windows on a fixed grid: window `k` reports the matches that start in
+//! `[run.start + k·WINDOW, run.start + (k+1)·WINDOW)` and reads [`OVERLAP`] bytes past its end,
+//! so a match that crosses an edge is found once. A window starts searching at its grid start,
+//! or after the previous window's last match when that match ran past the edge (hits never
+//! overlap). The parallel driver searches windows ahead on worker threads as if no match ran
+//! past their start, and the merging thread searches a window again, streaming, in the rare
+//! case one did (or when a window holds too many hits to buffer): the same function of the
+//! input as one thread, at the speed of all cores.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+
+use regex::bytes::Regex;
+
+use super::scan::{Haystack, MAX_MATCH_BYTES, OVERLAP, Sink, Summary, WINDOW};
+use crate::engine::error::Result;
+use crate::engine::search::Hit;
+
+/// Hits a worker buffers for one window; past this the window is searched again, streaming.
+const MAX_BUFFERED: usize = 4096;
+/// Windows searched ahead of the one being delivered, per thread (bounds memory).
+const AHEAD_PER_THREAD: usize = 4;
+
+/// One window: run `run`, reporting matches that start in `report`.
+#[derive(Debug, Clone)]
+struct Window {
+    run: usize,
+    report: Range<u64>,
+    /// End of the run (the last window reads to it and reports everything).
+    run_end: u64,
+}
+
+/// The windows of every run, in order.
+fn windows(runs: &[Range<u64>]) -> Vec<Window> {
+    let mut out = Vec::new();
+    for (run, r) in runs.iter().enumerate() {
+        let mut start = r.start;
+        while start < r.end {
+            let end = start.saturating_add(WINDOW).min(r.end);
+            out.push(Window {
+                run,
+                report: start..end,
+                run_end: r.end,
+            });
+            start = end;
+        }
+    }
+    out
+}
+
+/// What searching one window gave.
+struct Searched {
+    /// Where the next window of the run must start searching.
+    resume: u64,
+    /// The sink stopped the search (at a hit ending here).
+    stopped_at: Option<u64>,
+}
+
+/// Searches window `w` from `from`, pushing each hit to `emit` (which returns `false` to
+/// stop).
+fn search_window(
+    hay: &dyn Haystack,
+    regex: &Regex,
+    w: &Window,
+    from: u64,
+    buf: &mut Vec<u8>,
+    emit: &mut dyn FnMut(Hit) -> bool,
+) -> Result<Searched> {
+    let read_end = w.report.end.saturating_add(OVERLAP).min(w.run_end);
+    let last = w.report.end == w.run_end;
+    // At most WINDOW + OVERLAP bytes: fits any usize podmortem runs on.
+    let len = usize::try_from(read_end.saturating_sub(from)).unwrap_or(usize::MAX);
+    let bytes = hay.read(w.run, from, len, buf)?;
+    let mut resume = w.report.end;
+    for m in regex.find_iter(bytes) {
+        if m.is_empty() {
+            continue;
+        }
+        let address = from + m.start() as u64;
+        if !last && address >= w.report.end {
+            break; // the next window reports it
+        }
+        let end = from + m.end() as u64;
+        resume = resume.max(end);
+        let matched = m.as_bytes();
+        let hit = Hit {
+            space: hay.space(w.run, address),
+            address,
+            len: matched.len(),
+            bytes: matched.get(..MAX_MATCH_BYTES).unwrap_or(matched).to_vec(),
+        };
+        if !emit(hit) {
+            return Ok(Searched {
+                resume,
+                stopped_at: Some(end),
+            });
+        }
+    }
+    Ok(Searched {
+        resume,
+        stopped_at: None,
+    })
+}
+
+/// Where window `w` starts searching, after the previous window (`prev`: its run and resume
+/// point).
+fn start_of(w: &Window, prev: Option<(usize, u64)>) -> u64 {
+    match prev {
+        Some((run, resume)) if run == w.run => resume.max(w.report.start),
+        _ => w.report.start,
+    }
+}
+
+/// Searches every window on the calling thread.
+pub(super) fn sequential(
+    hay: &dyn Haystack,
+    regex: &Regex,
+    cancel: &AtomicBool,
+    sink: &mut dyn Sink,
+    summary: &mut Summary,
+) -> Result<()> {
+    let mut buf = Vec::new();
+    let mut prev = None;
+    for w in windows(hay.runs()) {
+        if cancel.load(Ordering::Relaxed) {
+            summary.stopped = true;
+            return Ok(());
+        }
+        let from = start_of(&w, prev);
+        match deliver(hay, regex, &w, from, &mut buf, sink, summary)? {
+            Some(resume) => prev = Some((w.run, resume)),
+            None => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// Searches window `w` from `from` streaming into `sink`; where the next window resumes,
+/// or `None` when the sink stopped.
+fn deliver(
+    hay: &dyn Haystack,
+    regex: &Regex,
+    w: &Window,
+    from: u64,
+    buf: &mut Vec<u8>,
+    sink: &mut dyn Sink,
+    summary: &mut Summary,
+) -> Result<Option<u64>> {
+    let mut hits = 0;
+    let searched = search_window(hay, regex, w, from, buf, &mut |hit| {
+        hits += 1;
+        sink.hit(hit)
+    })?;
+    summary.hits += hits;
+    finish(w, searched, sink, summary)
+}
+
+/// Accounts for a delivered window: where the next resumes, or `None` when the sink
+/// stopped.
+fn finish(
+    w: &Window,
+    searched: Searched,
+    sink: &mut dyn Sink,
+    summary: &mut Summary,
+) -> Result<Option<u64>> {
+    if let Some(end) = searched.stopped_at {
+        summary.bytes += end.saturating_sub(w.report.start);
+        summary.stopped = true;
+        return Ok(None);
+    }
+    summary.bytes += w.report.end - w.report.start;
+    sink.progress(summary.bytes, summary.total);
+    Ok(Some(searched.resume))
+}
+
+/// A window searched ahead by a worker, as if nothing ran into it from the previous one.
+struct Ahead {
+    result: Result<Option<(Vec<Hit>, Searched)>>,
+}
+
+/// Searches windows on `threads` threads; delivers exactly what [`sequential`] would.
+pub(super) fn parallel(
+    hay: &dyn Haystack,
+    regex: &Regex,
+    cancel: &AtomicBool,
+    sink: &mut dyn Sink,
+    summary: &mut Summary,
+    threads: usize,
+) -> Result<()> {
+    let all = windows(hay.runs());
+    let next = AtomicUsize::new(0);
+    let delivered = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let ahead = (threads * AHEAD_PER_THREAD).max(2);
+    let done: Mutex<BTreeMap<usize, Ahead>> = Mutex::new(BTreeMap::new());
+    let ready = Condvar::new();
+    let room = Condvar::new();
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut buf = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(w) = all.get(i) else { break };
+                    // Stay at most `ahead` windows in front of delivery.
+                    {
+                        let mut guard = done.lock().unwrap_or_else(|e| e.into_inner());
+                        while i >= delivered.load(Ordering::Acquire) + ahead
+                            && !stop.load(Ordering::Relaxed)
+                        {
+                            guard = room.wait(guard).unwrap_or_else(|e| e.into_inner());
+                        }
+                    }
+                    // A window taken is always answered (`None`: search it again), so the
+                    // merging thread never waits for one that will not come.
+                    let quit = stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed);
+                    let result = if quit {
+                        Ok(None)
+                    } else {
+                        let mut hits = Vec::new();
+                        let mut keep = |h| {
+                            hits.push(h);
+                            hits.len() < MAX_BUFFERED
+                        };
+                        let searched =
+                            search_window(hay, regex, w, w.report.start, &mut buf, &mut keep);
+                        searched.map(|s| s.stopped_at.is_none().then_some((hits, s)))
+                    };
+                    let mut guard = done.lock().unwrap_or_else(|e| e.into_inner());
+                    guard.insert(i, Ahead { result });
+                    ready.notify_all();
+                    drop(guard);
+                    if quit {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut buf = Vec::new();
+        let mut prev = None;
+        let outcome = (|| -> Result<()> {
+            for (i, w) in all.iter().enumerate() {
+                if cancel.load(Ordering::Relaxed) {
+                    summary.stopped = true;
+                    return Ok(());
+                }
+                let got = {
+                    let mut guard = done.lock().unwrap_or_else(|e| e.into_inner());
+                    loop {
+                        if let Some(a) = guard.remove(&i) {
+                            break a;
+                        }
+                        guard = ready.wait(guard).unwrap_or_else(|e| e.into_inner());
+                    }
+                };
+                delivered.store(i + 1, Ordering::Release);
+                room.notify_all();
+                if cancel.load(Ordering::Relaxed) {
+                    summary.stopped = true;
+                    return Ok(());
+                }
+                let from = start_of(w, prev);
+                let resume = match got.result? {
+                    // Searched ahead from the grid start, which is where it starts: use it.
+                    Some((hits, searched)) if from == w.report.start => {
+                        let mut stopped_at = None;
+                        for h in hits {
+                            let end = h.address.saturating_add(h.len as u64);
+                            summary.hits += 1;
+                            if !sink.hit(h) {
+                                stopped_at = Some(end);
+                                break;
+                            }
+                        }
+                        let searched = Searched {
+                            stopped_at,
+                            ..searched
+                        };
+                        finish(w, searched, sink, summary)?
+                    }
+                    // A match ran into it, or too many hits to buffer: search it again here.
+                    _ => deliver(hay, regex, w, from, &mut buf, sink, summary)?,
+                };
+                match resume {
+                    Some(resume) => prev = Some((w.run, resume)),
+                    None => return Ok(()),
+                }
+            }
+            Ok(())
+        })();
+        stop.store(true, Ordering::Relaxed);
+        room.notify_all();
+        outcome
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::engine::search::{Buffers, Collect, Space};
+
+    /// Pseudo-random bytes over a small alphabet (many matches), with needles planted
+    /// across window edges.
+    fn memory(len: usize) -> Vec<u8> {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut mem: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b"ab.."[(x % 4) as usize]
+            })
+            .collect();
+        for k in 1..=(len as u64 / WINDOW) {
+            let edge = (k * WINDOW) as usize;
+            for (at, needle) in [(edge - 3, &b"NEEDLE"[..]), (edge - 100, &b"LONGNEEDLE"[..])] {
+                if at + needle.len() < len {
+                    mem[at..at + needle.len()].copy_from_slice(needle);
+                }
+            }
+        }
+        mem
+    }
+
+    fn run(
+        hay: &dyn Haystack,
+        re: &str,
+        threads: usize,
+        limit: Option<usize>,
+    ) -> (Vec<(u64, usize)>, Summary) {
+        let re = Regex::new(re).unwrap();
+        let mut sink = Collect {
+            limit,
+            ..Collect::default()
+        };
+        let mut summary = Summary {
+            total: hay.runs().iter().map(|r| r.end - r.start).sum(),
+            ..Summary::default()
+        };
+        let cancel = AtomicBool::new(false);
+        if threads == 1 {
+            sequential(hay, &re, &cancel, &mut sink, &mut summary).unwrap();
+        } else {
+            parallel(hay, &re, &cancel, &mut sink, &mut summary, threads).unwrap();
+        }
+        (
+            sink.hits.iter().map(|h| (h.address, h.len)).collect(),
+            summary,
+        )
+    }
+
+    #[test]
+    fn many_threads_give_the_hits_of_one() {
+        let mem = memory(2 * WINDOW as usize + 12345);
+        let other = memory(WINDOW as usize / 2);
+        let hay = Buffers::new(
+            Space::Physical { owner: None },
+            [(0x1000, &mem[..]), (0x1_0000_0000, &other[..])],
+        );
+        // Sparse needles, matches that straddle edges (a+ runs), dense matches that overflow
+        // a worker's buffer, and empty matches.
+        for re in ["NEEDLE", "[ab]{6,}", "aaaa", "bbbb?", "[ab.]+"] {
+            let (one, s1) = run(&hay, re, 1, None);
+            for threads in [2, 3] {
+                let (many, s2) = run(&hay, re, threads, None);
+                assert_eq!(one, many, "{re} on {threads} threads");
+                assert_eq!((s1.hits, s1.bytes), (s2.hits, s2.bytes), "{re}");
+            }
+            let windows_over = one.windows(2).all(|w| w[0].0 + w[0].1 as u64 <= w[1].0);
+            assert!(windows_over, "{re}: hits never overlap");
+        }
+        let (needles, _) = run(&hay, "NEEDLE", 2, None);
+        assert!(
+            needles.iter().any(|&(a, _)| a == 0x1000 + WINDOW - 3),
+            "across an edge"
+        );
+    }
+
+    #[test]
+    fn a_stopping_sink_gets_the_same_first_hits() {
+        let mem = memory(2 * WINDOW as usize + 999);
+        let hay = Buffers::new(Space::Physical { owner: None }, [(0, &mem[..])]);
+        for limit in [1, 7, 5000] {
+            let (one, s1) = run(&hay, "ab", 1, Some(limit));
+            let (many, s2) = run(&hay, "ab", 2, Some(limit));
+            assert_eq!(one, many);
+            assert_eq!(one.len(), limit);
+            assert!(s1.stopped && s2.stopped);
+            assert_eq!(s1.hits, s2.hits);
+        }
+    }
+
+    #[test]
+    fn cancel_stops_every_thread() {
+        let mem = memory(3 * WINDOW as usize);
+        let hay = Buffers::new(Space::Physical { owner: None }, [(0, &mem[..])]);
+        let re = Regex::new("a").unwrap();
+        let mut sink = Collect::default();
+        let mut summary = Summary::default();
+        parallel(
+            &hay,
+            &re,
+            &AtomicBool::new(true),
+            &mut sink,
+            &mut summary,
+            2,
+        )
+        .unwrap();
+        assert!(summary.stopped && sink.hits.is_empty());
+    }
+}
