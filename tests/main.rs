@@ -17,6 +17,7 @@ mod extract;
 mod findings_durability;
 mod findings_export;
 mod isf_dwarf;
+mod kernel_avml_cache;
 mod kernel_dump;
 mod kernel_files;
 mod kernel_isf;

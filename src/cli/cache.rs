@@ -1,5 +1,5 @@
 //! `podmortem cache`: what the cache folder holds (decompressed checkpoints, symbol
-//! indexes, the demo), and cleaning it.
+//! indexes, AVML chunk indexes, the demo), and cleaning it.
 
 use std::io::Write;
 

@@ -6,6 +6,8 @@
 //! - `isf/`: parsed symbol indexes (ISF files, a dump's own BTF and kallsyms);
 //! - `checkpoints/`: `.tar.zst` / `.tar.gz` checkpoints decompressed once
 //!   ([`crate::engine::checkpoint::unpacked`]), memory-mapped like a `.tar` afterwards;
+//! - `avml/`: the chunk indexes of AVML compressed dumps, so a second open does not walk
+//!   the whole file again (a few bytes per 64 KiB chunk);
 //! - `demo/`: the demo checkpoint built into the binary.
 //!
 //! Decompressed checkpoints are the large entries: the folder keeps at most
@@ -27,6 +29,8 @@ pub const ENV_LIMIT: &str = "PODMORTEM_CACHE_LIMIT";
 pub const DEFAULT_LIMIT: u64 = 64 << 30;
 /// Sub-folder of decompressed checkpoints.
 pub const CHECKPOINTS: &str = "checkpoints";
+/// Sub-folder of AVML chunk indexes.
+pub const AVML: &str = "avml";
 
 /// The cache folder, if the platform has one (or `$PODMORTEM_CACHE_DIR` names one).
 pub fn root() -> Option<PathBuf> {
@@ -67,7 +71,8 @@ pub fn parse_size(text: &str) -> Option<u64> {
 /// One entry of the cache, for `podmortem cache`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
-    /// Kind: "checkpoint" (decompressed archive), "symbols" (an index), "demo", "other".
+    /// Kind: "checkpoint" (decompressed archive), "symbols" (an index), "avml-index" (an AVML
+    /// dump's chunk index), "demo", "other" (a file left half-written).
     pub kind: &'static str,
     /// The file.
     pub path: PathBuf,
@@ -77,7 +82,7 @@ pub struct Entry {
     pub size: u64,
     /// Last used (modification time, touched on each use), RFC 3339 UTC.
     pub last_used: String,
-    /// What it was made from, when recorded (a checkpoint archive's path).
+    /// What it was made from, when recorded (a checkpoint archive's or an AVML dump's path).
     pub source: Option<String>,
     #[serde(skip)]
     used: SystemTime,
@@ -89,6 +94,7 @@ pub fn entries(root: &Path) -> Vec<Entry> {
     for (dir, kind) in [
         (CHECKPOINTS, "checkpoint"),
         ("isf", "symbols"),
+        (AVML, "avml-index"),
         ("demo", "demo"),
     ] {
         let Ok(read) = std::fs::read_dir(root.join(dir)) else {
@@ -126,6 +132,31 @@ pub fn entries(root: &Path) -> Vec<Entry> {
     }
     out.sort_by_key(|e| std::cmp::Reverse(e.used));
     out
+}
+
+/// A file's identity, as a key for what the cache derives from it: 32 hex digits of the
+/// SHA-256 of its device, inode, size and modification time and of its first and last MiB
+/// (`bytes` are its contents). A replaced or rewritten file gets a new key; the whole file
+/// is not hashed, so that the key of a 64 GiB dump costs two MiB of reading.
+pub fn file_identity(path: &Path, bytes: &[u8]) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    for n in [
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime() as u64,
+        meta.mtime_nsec() as u64,
+    ] {
+        h.update(n.to_le_bytes());
+    }
+    let edge = bytes.len().min(1 << 20);
+    h.update(bytes.get(..edge).unwrap_or_default());
+    h.update(bytes.get(bytes.len() - edge..).unwrap_or_default());
+    let digest = h.finalize();
+    Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }
 
 fn disk_bytes(meta: &std::fs::Metadata) -> u64 {

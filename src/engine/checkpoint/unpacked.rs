@@ -14,8 +14,6 @@ use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::engine::cache;
 use crate::engine::error::{Error, Result};
 use crate::engine::mapped::Blob;
@@ -65,7 +63,7 @@ fn cached<'a, R: Read + 'a>(
     decoder: &impl Fn() -> Result<R>,
 ) -> Result<Option<PathBuf>> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let key = identity(path, compressed)?;
+    let key = cache::file_identity(path, compressed)?;
     let tar = dir.join(format!("{key}.tar"));
     if let Some(found) = reuse(&tar) {
         return Ok(Some(found));
@@ -129,28 +127,6 @@ fn reuse(tar: &Path) -> Option<PathBuf> {
     }
     tracing::debug!(tar = %tar.display(), "cache: decompressed checkpoint reused");
     Some(tar.to_path_buf())
-}
-
-/// The archive's identity: where it is on disk, its size and time, and its first and last
-/// MiB.
-fn identity(path: &Path, bytes: &[u8]) -> Result<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let mut h = Sha256::new();
-    for n in [
-        meta.dev(),
-        meta.ino(),
-        meta.len(),
-        meta.mtime() as u64,
-        meta.mtime_nsec() as u64,
-    ] {
-        h.update(n.to_le_bytes());
-    }
-    let edge = bytes.len().min(1 << 20);
-    h.update(bytes.get(..edge).unwrap_or_default());
-    h.update(bytes.get(bytes.len() - edge..).unwrap_or_default());
-    let digest = h.finalize();
-    Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }
 
 /// Decompresses into `out`, leaving zero blocks as holes; fails past `max` bytes (the room

@@ -2,8 +2,8 @@
 //! containers a memory image comes in (LiME, AVML compressed LiME, ELF core, raw image).
 //!
 //! Every source is memory-mapped and lazy: opening a file reads its headers only (and, for
-//! AVML, walks the 4-byte snappy chunk headers once to build an index); bytes are read on
-//! demand. Formats are detected by magic in one place, [`sniff`].
+//! AVML, walks the 4-byte snappy chunk headers once to build an index, which is cached for
+//! the next open); bytes are read on demand. Formats are detected by magic in one place, [`sniff`].
 
 mod avml;
 mod elf;
@@ -106,6 +106,11 @@ pub fn open_physical(path: &Path) -> Result<Box<dyn PhysicalMemory>> {
     let blob = Blob::map(path)?;
     let head = blob.get(..64).unwrap_or(&blob);
     match sniff(head) {
+        Some("avml") => Ok(Box::new(avml::open(
+            blob,
+            path,
+            path.display().to_string(),
+        )?)),
         Some(format) => from_blob(format, blob, path.display().to_string()),
         None => Err(Error::Unrecognised {
             path: path.to_path_buf(),

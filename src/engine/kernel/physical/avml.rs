@@ -10,9 +10,17 @@
 //! straight into the caller's buffer.
 //!
 //! A stream cut short by the end of the file keeps its complete chunks, with a warning.
+//!
+//! The index of a file opened by path (of at least [`index_cache::MIN_SIZE`] bytes) is kept
+//! in podmortem's cache folder ([`index_cache`]), keyed by the file's identity, so the next
+//! open reads a few bytes per chunk instead of walking the whole file again.
+
+mod index_cache;
 
 use std::ops::Range;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use super::flat::walk;
 use super::snappy::{Chunk, ChunkCache, MAX_CHUNK};
@@ -52,6 +60,17 @@ impl std::fmt::Debug for AvmlImage {
     }
 }
 
+/// What opening an AVML file computes: its chunk index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ChunkIndex {
+    /// Every data chunk, sorted by physical address, disjoint.
+    pub chunks: Vec<Chunk>,
+    /// The blocks' physical ranges (as indexed: a truncated block is clamped).
+    pub ranges: Vec<Range<u64>>,
+    /// Problems found while indexing, each starting with the file's name and `": "`.
+    pub warnings: Vec<String>,
+}
+
 /// How the walk of one block's stream ended.
 enum StreamEnd {
     /// The trailer was found; the next block starts at this offset.
@@ -60,8 +79,73 @@ enum StreamEnd {
     Truncated,
 }
 
-/// Parses the AVML image in `blob` (named `file` in messages).
+/// Parses the AVML image in `blob` (named `file` in messages), walking its chunk headers.
 pub(crate) fn parse(blob: Blob, file: String) -> Result<AvmlImage> {
+    let index = scan(&blob, &file)?;
+    Ok(AvmlImage::new(blob, file, index))
+}
+
+/// Opens the AVML image at `path` (mapped as `blob`, named `file` in messages), with its
+/// chunk index from podmortem's cache folder when a valid one is there; otherwise walks the
+/// file and stores the index for the next open (a cache that cannot be written is logged and
+/// otherwise ignored). Files under [`index_cache::MIN_SIZE`] are always walked.
+pub(crate) fn open(blob: Blob, path: &Path, file: String) -> Result<AvmlImage> {
+    let started = Instant::now();
+    let stored = (blob.len() as u64 >= index_cache::MIN_SIZE)
+        .then(|| index_cache::location(path, &blob))
+        .flatten();
+    if let Some(loc) = &stored
+        && let Some(index) = index_cache::load(loc, &file, blob.len() as u64)
+    {
+        tracing::debug!(
+            path = %path.display(),
+            chunks = index.chunks.len(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            cache = %loc.file.display(),
+            "avml: chunk index read from the cache"
+        );
+        return Ok(AvmlImage::new(blob, file, index));
+    }
+    let index = scan(&blob, &file)?;
+    tracing::debug!(
+        path = %path.display(),
+        chunks = index.chunks.len(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        "avml: chunk index built by a scan of the file"
+    );
+    if let Some(loc) = &stored
+        && let Err(e) = index_cache::store(loc, path, &file, blob.len() as u64, &index)
+    {
+        tracing::warn!(
+            cache = %loc.file.display(),
+            "avml: cannot write the chunk index to the cache: {e}"
+        );
+    }
+    Ok(AvmlImage::new(blob, file, index))
+}
+
+impl AvmlImage {
+    /// The image of `blob` with its chunk `index`.
+    fn new(blob: Blob, file: String, index: ChunkIndex) -> AvmlImage {
+        let ChunkIndex {
+            chunks,
+            ranges,
+            warnings,
+        } = index;
+        AvmlImage {
+            file,
+            blob,
+            chunks,
+            ranges,
+            warnings,
+            cache: Mutex::new(ChunkCache::default()),
+        }
+    }
+}
+
+/// Walks every chunk header of the AVML image `blob` (named `file` in messages) and indexes
+/// its data chunks.
+fn scan(blob: &[u8], file: &str) -> Result<ChunkIndex> {
     let size = blob.len() as u64;
     let mut chunks: Vec<Chunk> = Vec::new();
     let mut blocks: Vec<(Range<u64>, Range<usize>, u64)> = Vec::new();
@@ -69,7 +153,7 @@ pub(crate) fn parse(blob: Blob, file: String) -> Result<AvmlImage> {
     let mut at = 0u64;
     while at < size {
         let rest = size - at;
-        if !blocks.is_empty() && bytes_at(&blob, at, rest).is_some_and(all_zero) {
+        if !blocks.is_empty() && bytes_at(blob, at, rest).is_some_and(all_zero) {
             warnings.push(format!(
                 "{file}: {rest} bytes of zero padding after the last block, at offset {at:#x}, \
                  ignored"
@@ -83,10 +167,10 @@ pub(crate) fn parse(blob: Blob, file: String) -> Result<AvmlImage> {
             ));
             break;
         }
-        let header = RangeHeader::read(&blob, &file, at)?;
+        let header = RangeHeader::read(blob, file, at)?;
         if header.magic != AVML_MAGIC {
             return Err(Error::BadMagic {
-                file,
+                file: file.to_string(),
                 at,
                 found: header.magic,
                 expected: "AVML block header 0x4c4d5641 (\"AVML\")",
@@ -94,14 +178,14 @@ pub(crate) fn parse(blob: Blob, file: String) -> Result<AvmlImage> {
         }
         if header.version != 2 {
             return Err(corrupt(
-                &file,
+                file,
                 at + 4,
                 format!("unsupported AVML version {} (expected 2)", header.version),
             ));
         }
-        let phys = header.range(&file, at)?;
+        let phys = header.range(file, at)?;
         let first = chunks.len();
-        let end = walk_stream(&blob, &file, at, phys.clone(), &mut chunks, &mut warnings)?;
+        let end = walk_stream(blob, file, at, phys.clone(), &mut chunks, &mut warnings)?;
         let indexed = chunks.last().filter(|_| chunks.len() > first);
         let phys_end = indexed.map_or(phys.start, |c| c.phys_range().end);
         if phys_end > phys.start {
@@ -116,16 +200,13 @@ pub(crate) fn parse(blob: Blob, file: String) -> Result<AvmlImage> {
         .windows(2)
         .any(|w| matches!(w, [a, b] if b.0.start < a.0.end))
     {
-        chunks = sort_blocks(&file, &mut blocks, &chunks)?;
+        chunks = sort_blocks(file, &mut blocks, &chunks)?;
     }
     let ranges = blocks.into_iter().map(|b| b.0).collect();
-    Ok(AvmlImage {
-        file,
-        blob,
+    Ok(ChunkIndex {
         chunks,
         ranges,
         warnings,
-        cache: Mutex::new(ChunkCache::default()),
     })
 }
 

@@ -50,12 +50,12 @@ impl Chunk {
     }
 
     /// Body length, CRC included.
-    fn body_len(&self) -> u64 {
+    pub(crate) fn body_len(&self) -> u64 {
         u64::from(self.body & !COMPRESSED)
     }
 
     /// True for a compressed (type 0x00) chunk, false for an uncompressed (0x01) one.
-    fn compressed(&self) -> bool {
+    pub(crate) fn compressed(&self) -> bool {
         self.body & COMPRESSED != 0
     }
 

@@ -1,0 +1,196 @@
+//! The AVML chunk index is cached in podmortem's cache folder (`avml/`): the second open of
+//! linux-6.1's dump.avml reads it instead of scanning the file and answers exactly as the
+//! first; a damaged cache file is detected, rebuilt to the same bytes, with the same answers;
+//! `podmortem cache` lists the index and `--clean --all` removes it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support;
+
+const SECRETS: &str = "FORENSIC_SECRET_7f3a9c|RWX_PAYLOAD_SECRET_5e8d21|tok_ABC123XYZ";
+
+/// A fresh cache folder whose `isf/` is the tests' shared ISF cache (so only the AVML index
+/// starts cold).
+fn fresh_cache() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let isf = support::kernel::cache_root().join("isf");
+    std::fs::create_dir_all(&isf).unwrap();
+    std::os::unix::fs::symlink(&isf, dir.path().join("isf")).unwrap();
+    let root = dir.path().to_path_buf();
+    (dir, root)
+}
+
+/// Runs podmortem with `cache` as its cache folder and a debug log; (stdout, log).
+fn run(cache: &Path, args: &[&str]) -> (String, String) {
+    let log = cache.join("run.log");
+    let _ = std::fs::remove_file(&log);
+    let out = Command::new(env!("CARGO_BIN_EXE_podmortem"))
+        .args(args)
+        .arg("--log")
+        .arg(&log)
+        .env("PODMORTEM_CACHE_DIR", cache)
+        .env("PODMORTEM_LOG", "podmortem=debug")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        std::fs::read_to_string(&log).unwrap_or_default(),
+    )
+}
+
+/// The cached indexes in `cache`.
+fn indexes(cache: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(cache.join("avml"))
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| p.extension().is_some_and(|x| x == "avmlidx"));
+    v
+}
+
+/// `ps --json` and a physical search of the dump (reads spread over all of its memory).
+fn answers(cache: &Path, dump: &Path, isf: &Path) -> (String, String, String) {
+    let (d, i) = (dump.to_str().unwrap(), isf.to_str().unwrap());
+    let (ps, log) = run(cache, &["ps", "--json", d, "--isf", i]);
+    let (hits, _) = run(
+        cache,
+        &[
+            "search",
+            "--physical",
+            "--json",
+            "--regex",
+            SECRETS,
+            d,
+            "--isf",
+            i,
+        ],
+    );
+    (ps, hits, log)
+}
+
+#[test]
+fn second_open_reads_the_cached_index_and_a_damaged_one_is_rebuilt() {
+    let Some(dump) = support::decompressed("linux-6.1", "dump.avml.zst") else {
+        return;
+    };
+    let isf = support::kernel::isf_dir("linux-6.1").unwrap();
+    let (_keep, cache) = fresh_cache();
+
+    let (ps1, hits1, log1) = answers(&cache, &dump, &isf);
+    assert!(log1.contains("chunk index built by a scan"), "{log1}");
+    assert!(ps1.contains("\"pid\""), "{ps1}");
+    assert!(hits1.contains("FORENSIC_SECRET_7f3a9c"), "{hits1}");
+    let files = indexes(&cache);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let first = std::fs::read(&files[0]).unwrap();
+    // A few bytes per chunk: far smaller than the dump.
+    assert!((first.len() as u64) < std::fs::metadata(&dump).unwrap().len() / 1000);
+
+    let (ps2, hits2, log2) = answers(&cache, &dump, &isf);
+    assert!(log2.contains("chunk index read from the cache"), "{log2}");
+    assert!(!log2.contains("chunk index built by a scan"), "{log2}");
+    assert_eq!(ps1, ps2);
+    assert_eq!(hits1, hits2);
+
+    // One byte flipped in the middle: refused, scanned again, rewritten identically.
+    let mut bad = first.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x40;
+    std::fs::write(&files[0], &bad).unwrap();
+    let (ps3, hits3, log3) = answers(&cache, &dump, &isf);
+    assert!(log3.contains("cached chunk index rejected"), "{log3}");
+    assert!(log3.contains("chunk index built by a scan"), "{log3}");
+    assert_eq!(ps1, ps3);
+    assert_eq!(hits1, hits3);
+    assert_eq!(std::fs::read(&files[0]).unwrap(), first);
+
+    // Cut short: the same.
+    std::fs::write(&files[0], &first[..first.len() - 3]).unwrap();
+    let (ps4, _, log4) = answers(&cache, &dump, &isf);
+    assert!(log4.contains("cached chunk index rejected"), "{log4}");
+    assert_eq!(ps1, ps4);
+    assert_eq!(std::fs::read(&files[0]).unwrap(), first);
+
+    // Nothing was written next to the evidence.
+    let beside: Vec<_> = std::fs::read_dir(dump.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("avmlidx"))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
+}
+
+#[test]
+fn cache_lists_and_cleans_the_avml_index() {
+    let Some(dump) = support::decompressed("linux-6.1", "dump.avml.zst") else {
+        return;
+    };
+    let isf = support::kernel::isf_dir("linux-6.1").unwrap();
+    let (_keep, cache) = fresh_cache();
+    run(
+        &cache,
+        &[
+            "ps",
+            "--json",
+            dump.to_str().unwrap(),
+            "--isf",
+            isf.to_str().unwrap(),
+        ],
+    );
+    let (listed, _) = run(&cache, &["cache", "--json"]);
+    let entries: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let avml: Vec<_> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "avml-index")
+        .collect();
+    assert_eq!(avml.len(), 1, "{listed}");
+    let source = avml[0]["source"].as_str().unwrap();
+    assert_eq!(
+        Path::new(source),
+        std::fs::canonicalize(&dump).unwrap(),
+        "{listed}"
+    );
+
+    // Without --all, only decompressed checkpoints go. (The shared ISF cache is unlinked
+    // first: `--all` must not empty it.)
+    std::fs::remove_file(cache.join("isf")).unwrap();
+    run(&cache, &["cache", "--clean"]);
+    assert_eq!(indexes(&cache).len(), 1);
+    run(&cache, &["cache", "--clean", "--all"]);
+    assert!(indexes(&cache).is_empty());
+    let left: Vec<_> = std::fs::read_dir(cache.join("avml"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn an_unwritable_cache_is_logged_and_ignored() {
+    let Some(dump) = support::decompressed("linux-6.1", "dump.avml.zst") else {
+        return;
+    };
+    let isf = support::kernel::isf_dir("linux-6.1").unwrap();
+    let (_keep, cache) = fresh_cache();
+    let (d, i) = (dump.to_str().unwrap(), isf.to_str().unwrap());
+    let (expected, _) = run(&cache, &["ps", "--json", d, "--isf", i]);
+    // `avml` is a file: no folder can be made there.
+    std::fs::remove_dir_all(cache.join("avml")).unwrap();
+    std::fs::write(cache.join("avml"), b"not a folder").unwrap();
+    let (ps, log) = run(&cache, &["ps", "--json", d, "--isf", i]);
+    assert!(
+        log.contains("cannot write the chunk index to the cache"),
+        "{log}"
+    );
+    assert_eq!(ps, expected);
+}
