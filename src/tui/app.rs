@@ -323,6 +323,11 @@ impl App {
 
     /// Handles one action.
     pub fn update(&mut self, action: Action) {
+        self.apply(action);
+        hex::refresh(self);
+    }
+
+    fn apply(&mut self, action: Action) {
         match action {
             Action::Resize(w, h) => {
                 self.size = (w, h);
