@@ -122,12 +122,21 @@ struct Run {
 }
 
 /// Runs of classified pages of one process, and the windows whose captured ranges are known.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunIndex {
     /// Runs by first page number; disjoint, neighbours of one class merged.
     runs: BTreeMap<u64, Run>,
     /// Windows (page number / [`WINDOW_PAGES`]) whose stretches not captured are in `runs`.
     windows: BTreeSet<u64>,
+}
+
+impl std::fmt::Debug for RunIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunIndex")
+            .field("runs", &self.runs.len())
+            .field("windows", &self.windows.len())
+            .finish()
+    }
 }
 
 impl RunIndex {

@@ -254,6 +254,7 @@ impl Memory for Source<'_> {
     }
 
     fn run(&mut self, page: u64, limit: u64) -> Option<(Class, u64)> {
+        let limit = limit.max(page.saturating_add(1));
         let (class, end) = self.class(page)?;
         let mut end = end.min(limit);
         while end < limit {
