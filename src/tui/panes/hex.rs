@@ -3,7 +3,7 @@
 //! a data inspector, selection, search-hit navigation and bookmarks.
 //!
 //! Evidence is read only in update ([`open`], [`update`], [`goto`], [`refresh`]) into caches
-//! the state owns (`view.rs`); [`draw`] only reads them.
+//! the state owns (`view.rs`); [`draw()`] only reads them.
 
 use std::ops::Range;
 
