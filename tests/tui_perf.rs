@@ -1,6 +1,18 @@
-//! Benchmark, not a timed test: how long one keypress takes to handle and draw on the
-//! criu-counter fixture (run it with
-//! `cargo test --release --test integration tui_perf:: -- --ignored --nocapture`). The README reports it.
+//! Keypress benchmarks of the workbench: how long one keypress takes to handle and draw.
+//!
+//! - `keypress_latency` (criu-counter, ignored): a tour of every pane; run it with
+//!   `cargo test --release --test integration tui_perf:: -- --ignored --nocapture`.
+//! - The hex viewer at 200x60, opened from the maps pane and toured with its keys (arrows,
+//!   PgUp/PgDn, Home/End, `g` goto, `v` select, `n`/`N`, a resize): on the node dump's
+//!   largest area of one repeated value (63 MiB not captured), on the LiME dump's longest run
+//!   of zero pages and its largest area of one value (both found from the evidence), and on a
+//!   synthetic checkpoint with 64 MiB captured of one byte (the worst case for folds: every
+//!   page must be read). Every keypress (update and frame) must take under 16 ms of the
+//!   thread's CPU time in a release build, under 64 ms in a debug build (the CI's).
+//!   `cargo test --release --test integration tui_perf:: -- --nocapture` prints the numbers (README).
+//! - The hex viewer reads the evidence in update only: never while drawing, not at all when
+//!   an update changed nothing it shows, and a bounded number of pages per update however
+//!   large the area of one value (timing-free checks, for a loaded CI machine).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,10 +22,32 @@
 
 use crate::support;
 
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossterm::event::KeyCode;
+use podmortem::engine::checkpoint::proto::mm as vm;
+use podmortem::engine::evidence::{
+    Evidence, EvidenceInfo, OpenFile, PartialRead, Pid, Process, Vma,
+};
+use podmortem::engine::open::{OpenOptions, open_evidence};
+use podmortem::jobs::Jobs;
+use podmortem::tui::action::{Action, Pane};
+use podmortem::tui::app::{App, SessionOptions};
+use podmortem::tui::ui;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use support::ckpt::{self, Proc};
 use support::tui::Harness;
+
+/// The acceptance bound for one keypress and its frame (release build).
+const BOUND_RELEASE: Duration = Duration::from_millis(16);
+/// The bound in a debug build (unoptimised code, the CI configuration).
+const BOUND_DEBUG: Duration = Duration::from_millis(64);
+/// Size of the terminal in the hex benchmarks.
+const SIZE: (u16, u16) = (200, 60);
 
 #[test]
 #[ignore = "benchmark: run explicitly in release"]
@@ -24,7 +58,7 @@ fn keypress_latency() {
     let tar = support::decompressed("criu-counter", "checkpoint-counter.tar.zst").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let t0 = Instant::now();
-    let mut h = Harness::open(&tar, dir.path(), (200, 60));
+    let mut h = Harness::open(&tar, dir.path(), SIZE);
     let open = t0.elapsed();
     let mut times: Vec<(String, Duration)> = Vec::new();
     let mut press = |h: &mut Harness, k: KeyCode| {
@@ -66,4 +100,509 @@ fn keypress_latency() {
         max.1,
         max.0
     );
+}
+
+/// CPU time of the calling thread so far, from `/proc/thread-self/schedstat` (its first
+/// field, in ns; the kernel brings it up to date at each scheduler tick, so a reading can lag
+/// by one tick); `None` where the file is absent.
+fn thread_cpu() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = s.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// One measured keypress: its name, wall time and thread CPU time.
+struct Sample {
+    key: String,
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+impl Sample {
+    /// The time held against the bound: the CPU time where known (a loaded machine does not
+    /// count), but never more than the wall time (the CPU clock's tick granularity).
+    fn cost(&self) -> Duration {
+        self.cpu.map_or(self.wall, |c| c.min(self.wall))
+    }
+}
+
+/// Presses keys and times each one with its frame.
+struct Bench {
+    h: Harness,
+    samples: Vec<Sample>,
+}
+
+impl Bench {
+    fn timed(&mut self, key: &str, f: impl FnOnce(&mut Harness)) {
+        let (c0, t0) = (thread_cpu(), Instant::now());
+        f(&mut self.h);
+        let frame = self.h.render();
+        let (c1, wall) = (thread_cpu(), t0.elapsed());
+        drop(frame); // after the clocks are read: a terminal keeps its buffers
+
+        self.samples.push(Sample {
+            key: key.to_string(),
+            wall,
+            cpu: c0.zip(c1).map(|(a, b)| b.saturating_sub(a)),
+        });
+    }
+
+    fn press(&mut self, k: KeyCode) {
+        self.timed(&format!("{k:?}"), |h| h.key(k));
+    }
+
+    fn press_n(&mut self, k: KeyCode, n: usize) {
+        for _ in 0..n {
+            self.press(k);
+        }
+    }
+
+    fn resize(&mut self, w: u16, hgt: u16) {
+        self.timed(&format!("Resize({w}x{hgt})"), |h| {
+            h.app.update(Action::Resize(w, hgt))
+        });
+    }
+}
+
+/// Selects `pid` in the process pane and the memory area starting at `start` in the maps
+/// pane (keys not timed).
+fn select_area(h: &mut Harness, pid: Pid, start: u64) {
+    h.key(KeyCode::Char('1'));
+    h.key(KeyCode::Home);
+    for _ in 0..=h.app.procs.len() * 2 {
+        if h.app.selected_process().map(|p| p.pid) == Some(pid) {
+            break;
+        }
+        h.key(KeyCode::Down);
+    }
+    assert_eq!(h.app.selected_process().map(|p| p.pid), Some(pid));
+    h.key(KeyCode::Char('2'));
+    h.key(KeyCode::Home);
+    for _ in 0..h.app.maps.vmas.len() {
+        if h.app
+            .maps
+            .vmas
+            .get(h.app.maps.cursor.selected)
+            .map(|v| v.start)
+            == Some(start)
+        {
+            break;
+        }
+        h.key(KeyCode::Down);
+    }
+    assert_eq!(
+        h.app
+            .maps
+            .vmas
+            .get(h.app.maps.cursor.selected)
+            .map(|v| v.start),
+        Some(start)
+    );
+}
+
+/// Opens the area from the maps pane and tours it with the hex viewer's keys, `target` being
+/// an address to go to with `g`; prints the numbers and checks the bound.
+fn tour(name: &str, h: Harness, pid: Pid, vma: &Vma, target: u64) -> Harness {
+    let mut b = Bench {
+        h,
+        samples: Vec::new(),
+    };
+    select_area(&mut b.h, pid, vma.start);
+    b.press(KeyCode::Enter);
+    assert_eq!(b.h.app.focus, Pane::Hex);
+    b.press_n(KeyCode::Down, 10);
+    b.press_n(KeyCode::Up, 3);
+    b.press_n(KeyCode::Right, 2);
+    b.press(KeyCode::Left);
+    b.press_n(KeyCode::PageDown, 20);
+    b.press_n(KeyCode::PageUp, 5);
+    b.press(KeyCode::End);
+    b.press_n(KeyCode::PageUp, 3);
+    b.press(KeyCode::Home);
+    b.press(KeyCode::End);
+    b.press(KeyCode::Home);
+    b.press(KeyCode::Char('g'));
+    for c in format!("{target:#x}").chars() {
+        b.press(KeyCode::Char(c));
+    }
+    b.press(KeyCode::Enter);
+    assert_eq!(b.h.app.hex.cursor, target);
+    b.press_n(KeyCode::Down, 5);
+    b.press_n(KeyCode::PageDown, 5);
+    b.press(KeyCode::Char('v'));
+    b.press_n(KeyCode::Down, 3);
+    b.press(KeyCode::PageDown);
+    b.press(KeyCode::Esc);
+    b.press(KeyCode::Char('n'));
+    b.press(KeyCode::Char('N'));
+    b.resize(160, 50);
+    b.resize(SIZE.0, SIZE.1);
+    b.press_n(KeyCode::PageUp, 5);
+    report(name, &b.samples);
+    b.h
+}
+
+fn report(name: &str, samples: &[Sample]) {
+    let bound = if cfg!(debug_assertions) {
+        BOUND_DEBUG
+    } else {
+        BOUND_RELEASE
+    };
+    let worst = samples.iter().max_by_key(|s| s.cost()).unwrap();
+    let mean = samples.iter().map(Sample::cost).sum::<Duration>() / samples.len() as u32;
+    let wall_max = samples.iter().map(|s| s.wall).max().unwrap();
+    let wall_mean = samples.iter().map(|s| s.wall).sum::<Duration>() / samples.len() as u32;
+    let mut keys: Vec<&str> = samples.iter().map(|s| s.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    println!(
+        "{name}: {} keypresses at {}x{}: CPU mean {mean:?}, max {:?} ({}); wall mean \
+         {wall_mean:?}, max {wall_max:?}",
+        samples.len(),
+        SIZE.0,
+        SIZE.1,
+        worst.cost(),
+        worst.key
+    );
+    for k in keys {
+        let of: Vec<&Sample> = samples.iter().filter(|s| s.key == k).collect();
+        let max = of.iter().map(|s| s.cost()).max().unwrap();
+        let mean = of.iter().map(|s| s.cost()).sum::<Duration>() / of.len() as u32;
+        println!("  {k:<16} x{:<3} mean {mean:>12?} max {max:>12?}", of.len());
+    }
+    assert!(
+        worst.cost() < bound,
+        "{name}: keypress {} took {:?} (wall {:?}), bound {bound:?}",
+        worst.key,
+        worst.cost(),
+        worst.wall
+    );
+}
+
+/// The largest memory area (of at least 1 MiB) of which at least 99% of the pages read as
+/// one repeated value, "not captured" counting as a value: (pid, area).
+fn largest_uniform_area(ev: &dyn Evidence) -> Option<(Pid, Vma)> {
+    let mut areas: Vec<(Pid, Vma)> = Vec::new();
+    for p in ev.processes().unwrap() {
+        for v in ev.maps(p.pid).unwrap_or_default() {
+            if v.size() >= 1 << 20 {
+                areas.push((p.pid, v));
+            }
+        }
+    }
+    areas.sort_by_key(|(pid, v)| (std::cmp::Reverse(v.size()), *pid, v.start));
+    let mut page = vec![0u8; 4096];
+    areas.into_iter().find(|(pid, v)| {
+        let pages = v.size() / 4096;
+        let allowed = pages / 100;
+        let captured = ev.captured_ranges(*pid, v.start..v.end).unwrap();
+        let captured_pages: u64 = captured
+            .iter()
+            .map(|r| (r.end - r.start).div_ceil(4096))
+            .sum();
+        if captured_pages <= allowed {
+            return true;
+        }
+        if pages - captured_pages > allowed {
+            return false;
+        }
+        let (mut value, mut others) = (None, pages - captured_pages);
+        for a in (v.start..v.end).step_by(4096) {
+            let got = ev.read_memory(*pid, a, &mut page).unwrap();
+            let first = *value.get_or_insert(page[0]);
+            if got.captured_len() != page.len() || page.iter().any(|&b| b != first) {
+                others += 1;
+                if others > allowed {
+                    return false;
+                }
+            }
+        }
+        true
+    })
+}
+
+/// The longest run of captured all-zero pages in an area of at least 1 MiB:
+/// (pid, area, first address of the run, pages).
+fn longest_zero_run(ev: &dyn Evidence) -> Option<(Pid, Vma, u64, u64)> {
+    let mut best: Option<(Pid, Vma, u64, u64)> = None;
+    let mut page = vec![0u8; 4096];
+    for p in ev.processes().unwrap() {
+        for v in ev.maps(p.pid).unwrap_or_default() {
+            if v.size() < 1 << 20 {
+                continue;
+            }
+            for r in ev.captured_ranges(p.pid, v.start..v.end).unwrap() {
+                let mut run: Option<(u64, u64)> = None;
+                for a in (r.start..r.end).step_by(4096) {
+                    let got = ev.read_memory(p.pid, a, &mut page).unwrap();
+                    if got.captured_len() == page.len() && page.iter().all(|&b| b == 0) {
+                        let (start, n) = run.map_or((a, 1), |(s, n)| (s, n + 1));
+                        run = Some((start, n));
+                        if best.as_ref().is_none_or(|b| n > b.3) {
+                            best = Some((p.pid, v.clone(), start, n));
+                        }
+                    } else {
+                        run = None;
+                    }
+                }
+            }
+        }
+    }
+    best
+}
+
+#[test]
+fn hex_node_uniform_area() {
+    let Some(dir) = support::fixture("linux-6.1-node") else {
+        return;
+    };
+    let dump = support::decompressed("linux-6.1-node", "dump.elf.zst").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let h = Harness::open_with(&dump, Some(dir.join("symbols")), data.path(), SIZE);
+    let (pid, vma) = largest_uniform_area(&*h.app.ev).expect("no uniform area in the node dump");
+    println!(
+        "node dump: pid {pid}, {:#x}-{:#x} ({} MiB)",
+        vma.start,
+        vma.end,
+        vma.size() >> 20
+    );
+    assert!(vma.size() >= 32 << 20, "the largest uniform area is small");
+    tour("node uniform area", h, pid, &vma, middle(&vma));
+}
+
+#[test]
+fn hex_lime_zero_area() {
+    let Some(dir) = support::fixture("linux-6.1") else {
+        return;
+    };
+    let dump = support::decompressed("linux-6.1", "dump.lime.zst").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let h = Harness::open_with(&dump, Some(dir.join("symbols")), data.path(), SIZE);
+    let (pid, vma, start, pages) =
+        longest_zero_run(&*h.app.ev).expect("no zero page in the LiME dump");
+    println!(
+        "LiME dump: pid {pid}, area {:#x}-{:#x}, {pages} zero pages from {start:#x}",
+        vma.start, vma.end
+    );
+    assert!(pages >= 256, "the longest run of zero pages is short");
+    let h = tour("LiME zero pages", h, pid, &vma, start + 0x40);
+    let (pid, vma) = largest_uniform_area(&*h.app.ev).expect("no uniform area in the LiME dump");
+    println!(
+        "LiME dump: pid {pid}, {:#x}-{:#x} ({} MiB) of one value or not captured",
+        vma.start,
+        vma.end,
+        vma.size() >> 20
+    );
+    tour("LiME uniform area", h, pid, &vma, middle(&vma));
+}
+
+/// An address in the middle of an area, not aligned to a row.
+fn middle(v: &Vma) -> u64 {
+    v.start + ((v.size() / 2) & !0xfff) + 0x123
+}
+
+/// Evidence that counts its reads of process memory.
+struct Counting {
+    inner: Box<dyn Evidence>,
+    reads: AtomicUsize,
+}
+
+impl Counting {
+    fn count(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Evidence for Counting {
+    fn info(&self) -> EvidenceInfo {
+        self.inner.info()
+    }
+    fn processes(&self) -> podmortem::engine::error::Result<Vec<Process>> {
+        self.inner.processes()
+    }
+    fn maps(&self, pid: Pid) -> podmortem::engine::error::Result<Vec<Vma>> {
+        self.inner.maps(pid)
+    }
+    fn environment(&self, pid: Pid) -> podmortem::engine::error::Result<Vec<String>> {
+        self.inner.environment(pid)
+    }
+    fn files(&self, pid: Pid) -> podmortem::engine::error::Result<Vec<OpenFile>> {
+        self.inner.files(pid)
+    }
+    fn read_memory(
+        &self,
+        pid: Pid,
+        addr: u64,
+        buf: &mut [u8],
+    ) -> podmortem::engine::error::Result<PartialRead> {
+        self.count();
+        self.inner.read_memory(pid, addr, buf)
+    }
+    fn captured_ranges(
+        &self,
+        pid: Pid,
+        range: Range<u64>,
+    ) -> podmortem::engine::error::Result<Vec<Range<u64>>> {
+        self.count();
+        self.inner.captured_ranges(pid, range)
+    }
+    fn memory_slice(&self, pid: Pid, addr: u64, len: usize) -> Option<&[u8]> {
+        self.count();
+        self.inner.memory_slice(pid, addr, len)
+    }
+}
+
+/// An app (with inline jobs) over evidence that counts its reads of process memory.
+fn counting_app(path: &std::path::Path, data: &std::path::Path) -> (App, Arc<Counting>) {
+    let ev = Arc::new(Counting {
+        inner: open_evidence(path, &OpenOptions::default()).unwrap(),
+        reads: AtomicUsize::new(0),
+    });
+    let opts = SessionOptions {
+        data_dir: Some(data.to_path_buf()),
+    };
+    let app = App::new(ev.clone(), Jobs::inline(Arc::new(|_| {})), &opts);
+    (app, ev)
+}
+
+#[test]
+fn the_hex_viewer_reads_in_update_and_never_while_drawing() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo-checkpoint.tar");
+    let data = tempfile::tempdir().unwrap();
+    let (mut app, ev) = counting_app(&demo, data.path());
+    let reads = || ev.reads.load(Ordering::Relaxed);
+    let mut drawn = 0;
+    let mut draw_checked = |app: &App| {
+        let before = reads();
+        for _ in 0..3 {
+            let mut t = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
+            t.draw(|f| ui::draw(f, app)).unwrap();
+        }
+        assert_eq!(reads(), before, "drawing read the evidence");
+        drawn += 1;
+    };
+    app.update(Action::Resize(SIZE.0, SIZE.1));
+    app.update(Action::Focus(Pane::Maps));
+    let before = reads();
+    app.update(Action::Enter);
+    assert_eq!(app.focus, Pane::Hex);
+    assert!(reads() > before, "opening the viewer read nothing");
+    draw_checked(&app);
+    for a in [
+        Action::Down,
+        Action::PageDown,
+        Action::Right,
+        Action::Select,
+        Action::Down,
+        Action::End,
+        Action::Home,
+        Action::Resize(120, 40),
+        Action::Resize(80, 24),
+    ] {
+        app.update(a);
+        draw_checked(&app);
+        // Nothing changed: the caches are up to date, nothing is read.
+        let before = reads();
+        app.update(Action::Resize(app.size.0, app.size.1));
+        assert_eq!(
+            reads(),
+            before,
+            "a refresh with nothing changed read the evidence"
+        );
+    }
+    assert_eq!(drawn, 10);
+}
+
+/// Writes a checkpoint of one process (pid 1) with one memory area of 64 MiB, every page
+/// captured, every byte 0x41 except a few near the start: the worst case for folds, as every
+/// page must be read to know it repeats the row. Returns the archive's path.
+fn uniform_checkpoint(dir: &std::path::Path) -> std::path::PathBuf {
+    const BASE: u64 = 0x7f00_0000_0000;
+    let end = BASE + (64 << 20);
+    let mut p = Proc {
+        pid: 1,
+        pgid: 1,
+        sid: 1,
+        threads: vec![(1, "app".into())],
+        comm: "app".into(),
+        files_id: 1,
+        vmas: vec![ckpt::vma(
+            BASE,
+            end,
+            3,
+            vm::MAP_PRIVATE | vm::MAP_ANONYMOUS,
+            vm::VMA_AREA_REGULAR | vm::VMA_ANON_PRIVATE,
+            0,
+            0,
+        )],
+        ..Default::default()
+    };
+    for page in (BASE..end).step_by(4096) {
+        p.mem.insert(page, vec![0x41; 4096]);
+    }
+    p.poke(BASE + 0x10, b"not the same bytes");
+    let c = ckpt::Checkpoint {
+        procs: vec![p],
+        files: vec![ckpt::reg_file(1, "/bin/app", 0o100755)],
+        hostname: "synthetic".into(),
+        ..Default::default()
+    };
+    let tar = dir.join("uniform.tar");
+    std::fs::write(&tar, c.to_tar()).unwrap();
+    tar
+}
+
+#[test]
+fn hex_captured_uniform_area() {
+    let dir = tempfile::tempdir().unwrap();
+    let tar = uniform_checkpoint(dir.path());
+    let h = Harness::open(&tar, dir.path(), SIZE);
+    let vma = h.app.ev.maps(1).unwrap().remove(0);
+    let h = tour("captured uniform area", h, 1, &vma, middle(&vma));
+    // However long the first screen took to count, the last screens are whole.
+    assert!(
+        !h.screen().contains("counting identical rows"),
+        "{}",
+        h.screen()
+    );
+}
+
+#[test]
+fn each_update_reads_a_bounded_number_of_pages() {
+    // An update of the hex viewer reads at most 2048 pages to count folds (view.rs's
+    // READ_SHARE), plus the pages of the rows it shows.
+    const BOUND: usize = 2048 + 2 * 60 + 8;
+    let dir = tempfile::tempdir().unwrap();
+    let tar = uniform_checkpoint(dir.path());
+    let (mut app, ev) = counting_app(&tar, dir.path());
+    let reads = || ev.reads.load(Ordering::Relaxed);
+    app.update(Action::Resize(SIZE.0, SIZE.1));
+    app.update(Action::Focus(Pane::Maps));
+    let screen = |app: &App| {
+        let mut t = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
+        t.draw(|f| ui::draw(f, app)).unwrap();
+        format!("{:?}", t.backend().buffer())
+    };
+    let mut most = 0;
+    let mut pending = Vec::new();
+    let actions = [Action::Enter, Action::Down, Action::Down, Action::Down]
+        .into_iter()
+        .chain(std::iter::repeat_n(Action::Down, 8))
+        .chain([
+            Action::End,
+            Action::Home,
+            Action::PageDown,
+            Action::PageDown,
+        ]);
+    for a in actions {
+        let before = reads();
+        app.update(a);
+        most = most.max(reads() - before);
+        pending.push(screen(&app).contains("counting identical rows"));
+    }
+    assert!(most <= BOUND, "an update read {most} pages");
+    // 64 MiB of pages to count: the first screens say so, then the counting is done.
+    assert!(pending[0], "the first screen counted 64 MiB at once");
+    assert!(!pending[pending.len() - 1]);
+    assert!(pending.iter().skip_while(|p| **p).all(|p| !p));
 }

@@ -277,6 +277,12 @@ impl App {
     /// Handles one action.
     pub fn update(&mut self, action: Action) {
         tracing::trace!(?action, focus = ?self.focus, "action");
+        self.handle(action);
+        // The hex viewer's caches follow whatever changed (its process, cursor, size).
+        hex::refresh(self);
+    }
+
+    fn handle(&mut self, action: Action) {
         match action {
             Action::Resize(w, h) => {
                 self.size = (w, h);

@@ -1,6 +1,9 @@
 //! The hex viewer: virtual addresses, hex and text columns coloured by byte category,
 //! `??` for bytes not captured (distinct from real zeros), runs of identical rows folded,
 //! a data inspector, selection, search-hit navigation and bookmarks.
+//!
+//! Evidence is read only in update ([`open`], [`update`], [`goto`], [`refresh`]) into caches
+//! the state owns (`view.rs`); [`draw()`] only reads them.
 
 use std::ops::Range;
 
@@ -13,11 +16,16 @@ use crate::tui::action::Action;
 use crate::tui::app::{App, Overlay, Prompt, PromptKind};
 
 mod draw;
+mod folds;
 mod layout;
+mod pages;
+#[cfg(test)]
+mod tests;
+mod view;
 
 pub use draw::draw;
+pub use layout::HexLine;
 use layout::end_of;
-pub use layout::{HexLine, lines};
 
 /// Width of the inspector when shown at the right.
 const INSPECTOR_WIDTH: u16 = 34;
@@ -37,6 +45,8 @@ pub struct State {
     pub anchor: Option<u64>,
     /// Highlighted range (a search hit).
     pub highlight: Option<Range<u64>>,
+    /// Pages read, page classes and the view laid out from them.
+    caches: view::Caches,
 }
 
 /// Geometry of the viewer for a given area.
@@ -106,6 +116,22 @@ pub fn open(app: &mut App, pid: Pid, addr: u64, highlight: Option<Range<u64>>) {
     ensure_visible(app);
 }
 
+/// Brings the viewer's caches up to date with its state and the current geometry (reading
+/// the evidence as needed): the app calls it after every action, as a resize or a change of
+/// focus changes the geometry without the viewer seeing an action. Cheap when nothing
+/// changed.
+pub fn refresh(app: &mut App) {
+    let g = geometry_of(app);
+    view::update(&*app.ev, &mut app.hex, g);
+    view::end_update(&mut app.hex);
+}
+
+/// The lines the viewer shows in geometry `g`, laid out again if needed.
+fn shown(app: &mut App, g: Geometry) -> &[HexLine] {
+    view::update(&*app.ev, &mut app.hex, g);
+    app.hex.caches.view().map_or(&[], |v| v.lines.as_slice())
+}
+
 fn ensure_visible(app: &mut App) {
     let g = geometry_of(app);
     let row = app.hex.cursor - app.hex.cursor % g.bpr;
@@ -113,8 +139,7 @@ fn ensure_visible(app: &mut App) {
         app.hex.top = row;
         return;
     }
-    let shown = lines(app, &app.hex, g, g.rows);
-    let visible = shown
+    let visible = shown(app, g)
         .iter()
         .any(|l| matches!(l, HexLine::Row { addr, .. } if *addr == row));
     if !visible {
@@ -188,8 +213,7 @@ pub fn update(app: &mut App, action: Action) {
         Action::Up => st.cursor = st.cursor.saturating_sub(g.bpr),
         Action::Down => st.cursor = st.cursor.saturating_add(g.bpr),
         Action::PageDown => {
-            let shown = lines(app, &app.hex, g, g.rows);
-            if let Some(next) = end_of(&shown, g.bpr) {
+            if let Some(next) = end_of(shown(app, g), g.bpr) {
                 let col = app.hex.cursor % g.bpr;
                 app.hex.top = next;
                 app.hex.cursor = next + col;

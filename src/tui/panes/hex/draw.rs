@@ -1,5 +1,6 @@
 //! Drawing the hex viewer: addresses, hex and text columns coloured by byte category,
-//! selection and highlight, and the data inspector.
+//! selection and highlight, and the data inspector. Reads only the state and its caches,
+//! never the evidence.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -7,8 +8,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{HexLine, INSPECTOR_WIDTH, geometry_of, lines, selection, vma_at};
-use crate::engine::evidence::Pid;
+use super::{HexLine, INSPECTOR_WIDTH, State, geometry_of, selection, vma_at};
 use crate::sanitize::sanitize;
 use crate::tui::app::App;
 use crate::tui::theme;
@@ -53,7 +53,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         f.render_widget(Paragraph::new(text), area);
         return;
     };
-    let g = geometry_of(app);
+    let view = st.caches.view();
+    let g = view.map_or_else(|| geometry_of(app), |v| v.geometry());
     let comm = app
         .process(pid)
         .map(|p| sanitize(&p.comm).into_owned())
@@ -78,7 +79,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         },
     )];
     let sel = selection(st);
-    for line in lines(app, st, g, g.rows) {
+    for line in view.map_or(&[][..], |v| &v.lines) {
         match line {
             HexLine::Gap { addr, end } => out.push(Line::styled(
                 format!(
@@ -101,6 +102,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
                 )
                 .patch_style(Style::new()),
             ),
+            HexLine::Pending { .. } => out.push(Line::styled(
+                format!(
+                    "{:>w$} ⋮ counting identical rows… (the next key goes on)",
+                    "",
+                    w = g.addr_digits.saturating_sub(1)
+                ),
+                theme::DIM,
+            )),
             HexLine::Row { addr, bytes } => {
                 let mut spans = vec![Span::styled(
                     format!("{:0w$x} ", addr, w = g.addr_digits),
@@ -134,7 +143,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
             }
         }
     }
-    let inspector = inspector_lines(app, pid);
+    let inspector = inspector_lines(st);
     if g.inspector_right {
         let hex_w = area.width.saturating_sub(INSPECTOR_WIDTH);
         f.render_widget(
@@ -183,14 +192,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
 }
 
 /// The data inspector: the bytes at the cursor read as integers, floats and a pointer.
-fn inspector_lines(app: &App, pid: Pid) -> Vec<Line<'static>> {
-    let st = &app.hex;
+fn inspector_lines(st: &State) -> Vec<Line<'static>> {
     let mut b = [0u8; 8];
-    let got = app
-        .ev
-        .read_memory(pid, st.cursor, &mut b)
-        .unwrap_or_default();
-    let n = (0..8).take_while(|&i| got.is_captured(i)).count();
+    let at = st.caches.view().map_or(&[][..], |v| &v.at_cursor);
+    let mut n = 0;
+    for (dst, src) in b.iter_mut().zip(at) {
+        let Some(v) = src else { break };
+        *dst = *v;
+        n += 1;
+    }
     if n == 0 {
         return vec![Line::raw("byte not captured in the evidence")];
     }
