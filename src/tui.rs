@@ -10,6 +10,7 @@ pub mod action;
 pub mod app;
 pub mod command;
 pub mod keymap;
+pub mod layout;
 pub mod list;
 pub mod panes;
 pub mod paths;

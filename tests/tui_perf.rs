@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::KeyCode;
 use podmortem::engine::checkpoint::proto::mm as vm;
 use podmortem::engine::evidence::{
-    Evidence, EvidenceInfo, OpenFile, PartialRead, Pid, Process, Vma,
+    Evidence, EvidenceInfo, OpenFile, PartialRead, Pid, Process, Vma, Walk,
 };
 use podmortem::engine::open::{OpenOptions, open_evidence};
 use podmortem::jobs::Jobs;
@@ -420,13 +420,13 @@ impl Evidence for Counting {
     fn processes(&self) -> podmortem::engine::error::Result<Vec<Process>> {
         self.inner.processes()
     }
-    fn maps(&self, pid: Pid) -> podmortem::engine::error::Result<Vec<Vma>> {
+    fn maps(&self, pid: Pid) -> podmortem::engine::error::Result<Walk<Vma>> {
         self.inner.maps(pid)
     }
     fn environment(&self, pid: Pid) -> podmortem::engine::error::Result<Vec<String>> {
         self.inner.environment(pid)
     }
-    fn files(&self, pid: Pid) -> podmortem::engine::error::Result<Vec<OpenFile>> {
+    fn files(&self, pid: Pid) -> podmortem::engine::error::Result<Walk<OpenFile>> {
         self.inner.files(pid)
     }
     fn read_memory(
@@ -557,7 +557,7 @@ fn hex_captured_uniform_area() {
     let dir = tempfile::tempdir().unwrap();
     let tar = uniform_checkpoint(dir.path());
     let h = Harness::open(&tar, dir.path(), SIZE);
-    let vma = h.app.ev.maps(1).unwrap().remove(0);
+    let vma = h.app.ev.maps(1).unwrap().items.remove(0);
     let h = tour("captured uniform area", h, 1, &vma, middle(&vma));
     // However long the first screen took to count, the last screens are whole.
     assert!(

@@ -19,8 +19,6 @@ use crate::tui::panes::{details, findings, hex, maps, processes, rootfs, search}
 use crate::tui::paths::default_export_path;
 use crate::tui::strings::msg;
 
-mod prompts;
-
 pub use prompts::split_tags;
 
 /// A popup over the panes.
@@ -114,9 +112,14 @@ macro_rules! ctx {
             hits: $hits,
             last_pattern: $pattern,
             page_rows: usize::from($app.size.1.saturating_sub(7)).max(1),
+            size: $app.size,
+            focus: $app.focus,
         }
     };
 }
+
+// After the macro, which it uses.
+mod prompts;
 
 impl App {
     /// Opens the workbench on evidence; loads the saved findings of this evidence.
@@ -279,7 +282,9 @@ impl App {
         tracing::trace!(?action, focus = ?self.focus, "action");
         self.handle(action);
         // The hex viewer's caches follow whatever changed (its process, cursor, size).
-        hex::refresh(self);
+        let sel = self.selected_process().map(|p| p.pid);
+        let cx = ctx!(self, sel, &self.search.hits, &self.search.last_pattern);
+        hex::refresh(&mut self.hex, &cx);
     }
 
     fn handle(&mut self, action: Action) {
@@ -343,10 +348,11 @@ impl App {
                 &ctx!(self, sel, &self.search.hits, &self.search.last_pattern),
                 action,
             ),
-            Pane::Hex => {
-                hex::update(self, action);
-                Vec::new()
-            }
+            Pane::Hex => hex::update(
+                &mut self.hex,
+                &ctx!(self, sel, &self.search.hits, &self.search.last_pattern),
+                action,
+            ),
             Pane::Search => search::update(&mut self.search, &ctx!(self, sel, &[], ""), action),
             Pane::Rootfs => rootfs::update(
                 &mut self.rootfs,
@@ -376,7 +382,12 @@ impl App {
                 pid,
                 addr,
                 highlight,
-            } => hex::open(self, pid, addr, highlight),
+            } => {
+                let vmas = (self.hex.pid != Some(pid)).then(|| self.vmas_of(pid));
+                let sel = self.selected_process().map(|p| p.pid);
+                let cx = ctx!(self, sel, &self.search.hits, &self.search.last_pattern);
+                hex::open(&mut self.hex, &cx, pid, addr, highlight, vmas);
+            }
             Command::ShowProcess { pid, pane } => {
                 self.processes.select(&self.procs, pid);
                 self.sync_selection();

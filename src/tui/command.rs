@@ -161,6 +161,10 @@ pub struct Ctx<'a> {
     pub last_pattern: &'a str,
     /// Rows of the main area (for page sizes).
     pub page_rows: usize,
+    /// Terminal size (columns, rows), for panes that lay themselves out.
+    pub size: (u16, u16),
+    /// The focused pane.
+    pub focus: Pane,
 }
 
 impl std::fmt::Debug for Ctx<'_> {

@@ -8,7 +8,7 @@ use crate::engine::evidence::Pid;
 use crate::engine::extract::Extracted;
 use crate::engine::findings::export;
 use crate::sanitize::sanitize;
-use crate::tui::app::{App, Level, Overlay, PromptKind};
+use crate::tui::app::{App, Ctx, Level, Overlay, PromptKind};
 use crate::tui::panes::{hex, processes};
 use crate::tui::strings::msg;
 use crate::units::human_size;
@@ -63,7 +63,14 @@ impl App {
     pub(super) fn submit_prompt(&mut self, kind: PromptKind, text: String) {
         match kind {
             PromptKind::Filter => processes::set_filter(&mut self.processes, text),
-            PromptKind::Goto => hex::goto(self, &text),
+            PromptKind::Goto => {
+                let sel = self.selected_process().map(|p| p.pid);
+                let cx = ctx!(self, sel, &self.search.hits, &self.search.last_pattern);
+                let cmds = hex::goto(&mut self.hex, &cx, &text);
+                for c in cmds {
+                    self.apply(c);
+                }
+            }
             PromptKind::NewFinding(target) => {
                 let (note, tags) = split_tags(&text);
                 let id = self.session.add(target, note, tags);

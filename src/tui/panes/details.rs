@@ -132,7 +132,7 @@ pub fn lines(cx: &Ctx, pid: Pid) -> Vec<Line<'static>> {
 
 /// Draws the popup.
 pub fn draw(f: &mut Frame, area: Rect, pid: Pid, lines: &[Line<'static>], scroll: u16) {
-    let popup = crate::tui::ui::centered(area, 90, 85);
+    let popup = crate::tui::layout::centered(area, 90, 85);
     f.render_widget(Clear, popup);
     let block = Block::default()
         .borders(Borders::ALL)

@@ -10,7 +10,7 @@ use crate::tui::theme;
 
 /// Draws the help.
 pub fn draw(f: &mut Frame, area: Rect, scroll: u16) {
-    let popup = crate::tui::ui::centered(area, 90, 90);
+    let popup = crate::tui::layout::centered(area, 90, 90);
     f.render_widget(Clear, popup);
     let mut lines = Vec::new();
     for (section, bindings) in help_sections() {

@@ -12,8 +12,8 @@ use ratatui::layout::Rect;
 use crate::engine::evidence::{Pid, Vma};
 use crate::engine::findings::Target;
 use crate::sanitize::sanitize;
-use crate::tui::action::Action;
-use crate::tui::app::{App, Overlay, Prompt, PromptKind};
+use crate::tui::action::{Action, Pane};
+use crate::tui::command::{Command, Ctx, PromptKind};
 
 mod draw;
 mod folds;
@@ -86,64 +86,72 @@ pub fn geometry(area: Rect, wide_addresses: bool) -> Geometry {
     }
 }
 
-fn area_of(app: &App) -> Rect {
-    crate::tui::ui::pane_area(app, crate::tui::action::Pane::Hex)
+fn area_of(cx: &Ctx) -> Rect {
+    crate::tui::layout::pane_area(cx.size, cx.focus, Pane::Hex)
 }
 
-fn geometry_of(app: &App) -> Geometry {
+fn geometry_of(st: &State, cx: &Ctx) -> Geometry {
     geometry(
-        area_of(app),
-        app.hex.vmas.iter().any(|v| v.end > 0xffff_ffff_ffff) || app.hex.cursor > 0xffff_ffff_ffff,
+        area_of(cx),
+        st.vmas.iter().any(|v| v.end > 0xffff_ffff_ffff) || st.cursor > 0xffff_ffff_ffff,
     )
 }
 
-/// Opens the viewer on a process at an address (with an optional highlight).
-pub fn open(app: &mut App, pid: Pid, addr: u64, highlight: Option<Range<u64>>) {
-    if app.hex.pid != Some(pid) {
-        app.hex.vmas = app.vmas_of(pid);
-        app.hex.anchor = None;
+/// Opens the viewer on a process at an address (with an optional highlight); `vmas` are
+/// the process's memory areas when it is not the one shown already.
+pub fn open(
+    st: &mut State,
+    cx: &Ctx,
+    pid: Pid,
+    addr: u64,
+    highlight: Option<Range<u64>>,
+    vmas: Option<Vec<Vma>>,
+) {
+    if st.pid != Some(pid) {
+        st.vmas = vmas.unwrap_or_default();
+        st.anchor = None;
     }
-    app.hex.pid = Some(pid);
-    app.hex.cursor = addr;
-    app.hex.highlight = highlight;
-    let g = geometry_of(app);
+    st.pid = Some(pid);
+    st.cursor = addr;
+    st.highlight = highlight;
+    let g = geometry_of(st, cx);
     let row = addr - addr % g.bpr;
-    app.hex.top = row.saturating_sub(if addr.is_multiple_of(0x1000) {
+    st.top = row.saturating_sub(if addr.is_multiple_of(0x1000) {
         0
     } else {
         2 * g.bpr
     });
-    ensure_visible(app);
+    ensure_visible(st, cx);
 }
 
 /// Brings the viewer's caches up to date with its state and the current geometry (reading
 /// the evidence as needed): the app calls it after every action, as a resize or a change of
 /// focus changes the geometry without the viewer seeing an action. Cheap when nothing
 /// changed.
-pub fn refresh(app: &mut App) {
-    let g = geometry_of(app);
-    view::update(&*app.ev, &mut app.hex, g);
-    view::end_update(&mut app.hex);
+pub fn refresh(st: &mut State, cx: &Ctx) {
+    let g = geometry_of(st, cx);
+    view::update(&**cx.ev, st, g);
+    view::end_update(st);
 }
 
 /// The lines the viewer shows in geometry `g`, laid out again if needed.
-fn shown(app: &mut App, g: Geometry) -> &[HexLine] {
-    view::update(&*app.ev, &mut app.hex, g);
-    app.hex.caches.view().map_or(&[], |v| v.lines.as_slice())
+fn shown<'s>(st: &'s mut State, cx: &Ctx, g: Geometry) -> &'s [HexLine] {
+    view::update(&**cx.ev, st, g);
+    st.caches.view().map_or(&[], |v| v.lines.as_slice())
 }
 
-fn ensure_visible(app: &mut App) {
-    let g = geometry_of(app);
-    let row = app.hex.cursor - app.hex.cursor % g.bpr;
-    if row < app.hex.top {
-        app.hex.top = row;
+fn ensure_visible(st: &mut State, cx: &Ctx) {
+    let g = geometry_of(st, cx);
+    let row = st.cursor - st.cursor % g.bpr;
+    if row < st.top {
+        st.top = row;
         return;
     }
-    let visible = shown(app, g)
+    let visible = shown(st, cx, g)
         .iter()
         .any(|l| matches!(l, HexLine::Row { addr, .. } if *addr == row));
     if !visible {
-        app.hex.top = row.saturating_sub((g.rows as u64).saturating_sub(1) * g.bpr);
+        st.top = row.saturating_sub((g.rows as u64).saturating_sub(1) * g.bpr);
     }
 }
 
@@ -179,16 +187,19 @@ pub fn parse_target(vmas: &[Vma], text: &str) -> Option<u64> {
 }
 
 /// Goes to a typed address.
-pub fn goto(app: &mut App, text: &str) {
-    let Some(pid) = app.hex.pid else {
-        return app.error_msg("open a process's memory first");
+pub fn goto(st: &mut State, cx: &Ctx, text: &str) -> Vec<Command> {
+    let Some(pid) = st.pid else {
+        return vec![Command::error("open a process's memory first")];
     };
-    match parse_target(&app.hex.vmas, text) {
-        Some(addr) => open(app, pid, addr, None),
-        None => app.error_msg(format!(
+    match parse_target(&st.vmas, text) {
+        Some(addr) => {
+            open(st, cx, pid, addr, None, None);
+            Vec::new()
+        }
+        None => vec![Command::error(format!(
             "cannot read {:?} as an address or name+offset",
             sanitize(text)
-        )),
+        ))],
     }
 }
 
@@ -198,27 +209,28 @@ fn selection(st: &State) -> Option<Range<u64>> {
 }
 
 /// Handles an action for the hex viewer.
-pub fn update(app: &mut App, action: Action) {
-    let Some(pid) = app.hex.pid else {
+pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
+    let Some(pid) = st.pid else {
         if matches!(action, Action::Goto | Action::Enter) {
-            app.error_msg("select a memory area in the Maps pane (2) and press Enter");
+            return vec![Command::error(
+                "select a memory area in the Maps pane (2) and press Enter",
+            )];
         }
-        return;
+        return Vec::new();
     };
-    let g = geometry_of(app);
-    let st = &mut app.hex;
+    let g = geometry_of(st, cx);
     match action {
         Action::Left => st.cursor = st.cursor.saturating_sub(1),
         Action::Right => st.cursor = st.cursor.saturating_add(1),
         Action::Up => st.cursor = st.cursor.saturating_sub(g.bpr),
         Action::Down => st.cursor = st.cursor.saturating_add(g.bpr),
         Action::PageDown => {
-            if let Some(next) = end_of(shown(app, g), g.bpr) {
-                let col = app.hex.cursor % g.bpr;
-                app.hex.top = next;
-                app.hex.cursor = next + col;
+            if let Some(next) = end_of(shown(st, cx, g), g.bpr) {
+                let col = st.cursor % g.bpr;
+                st.top = next;
+                st.cursor = next + col;
             }
-            return;
+            return Vec::new();
         }
         Action::PageUp => {
             let delta = g.bpr * g.rows as u64;
@@ -236,45 +248,36 @@ pub fn update(app: &mut App, action: Action) {
             }
         }
         Action::Goto => {
-            app.overlay = Some(Overlay::Prompt(Prompt::new(
+            return vec![Command::prompt(
                 PromptKind::Goto,
                 "go to address (0x..., or name+offset such as [heap]+0x10)",
                 "",
-            )));
-            return;
+            )];
         }
         Action::NextHit | Action::PrevHit => {
             let next = matches!(action, Action::NextHit);
-            let cur = app.hex.cursor;
-            let hit = app
-                .search
+            let cur = st.cursor;
+            // Hits in this process's memory: its own, or physical copies it maps.
+            let hit = cx
                 .hits
                 .iter()
-                .filter(|h| h.process().is_some_and(|p| p.pid == pid))
-                .filter(|h| {
-                    if next {
-                        h.address > cur
-                    } else {
-                        h.address < cur
-                    }
+                .filter_map(|h| match h.in_process() {
+                    Some((p, a)) if p == pid => Some((a, h.len as u64)),
+                    _ => None,
                 })
-                .min_by_key(|h| {
-                    if next {
-                        h.address - cur
-                    } else {
-                        cur - h.address
-                    }
-                })
-                .map(|h| (h.address, h.len as u64));
-            match hit {
-                Some((a, len)) => open(app, pid, a, Some(a..a + len.max(1))),
-                None => app.info_msg(if next {
+                .filter(|&(a, _)| if next { a > cur } else { a < cur })
+                .min_by_key(|&(a, _)| if next { a - cur } else { cur - a });
+            return match hit {
+                Some((a, len)) => {
+                    open(st, cx, pid, a, Some(a..a + len.max(1)), None);
+                    Vec::new()
+                }
+                None => vec![Command::info(if next {
                     "no later hit in this process"
                 } else {
                     "no earlier hit in this process"
-                }),
-            }
-            return;
+                })],
+            };
         }
         Action::Select => {
             st.anchor = if st.anchor.is_some() {
@@ -291,10 +294,10 @@ pub fn update(app: &mut App, action: Action) {
             let range = selection(st).unwrap_or(st.cursor..st.cursor.saturating_add(16));
             let len = (range.end - range.start).min(256) as usize;
             let mut buf = vec![0u8; len];
-            let got = app
-                .ev
-                .read_memory(pid, range.start, &mut buf)
-                .unwrap_or_default();
+            let got = match cx.ev.read_memory(pid, range.start, &mut buf) {
+                Ok(got) => got,
+                Err(e) => return vec![Command::error(format!("cannot read memory: {e}"))],
+            };
             let hex: Vec<String> = buf
                 .iter()
                 .enumerate()
@@ -308,20 +311,17 @@ pub fn update(app: &mut App, action: Action) {
                 .collect();
             let text = crate::sanitize::sanitize_bytes(&buf);
             let note = format!("{:#x}: {} | {}", range.start, hex.join(" "), text);
-            let comm = app.process(pid).map(|p| p.comm.clone()).unwrap_or_default();
             let target = Target::Memory {
                 pid,
-                comm,
+                comm: cx.comm(pid),
                 address: range.start,
                 length: range.end - range.start,
             };
-            app.hex.anchor = None;
-            app.bookmark(target, &note);
-            return;
+            st.anchor = None;
+            return vec![Command::Bookmark { target, note }];
         }
         Action::Bookmark => {
-            let comm = app.process(pid).map(|p| p.comm.clone()).unwrap_or_default();
-            let st = &app.hex;
+            let comm = cx.comm(pid);
             let target = match (&st.highlight, selection(st)) {
                 (_, Some(sel)) => Target::Memory {
                     pid,
@@ -334,7 +334,7 @@ pub fn update(app: &mut App, action: Action) {
                     comm,
                     address: h.start,
                     length: h.end - h.start,
-                    pattern: app.search.last_pattern.clone(),
+                    pattern: cx.last_pattern.to_string(),
                     path: vma_at(&st.vmas, h.start).and_then(|v| v.path.clone()),
                 },
                 _ => Target::Memory {
@@ -344,10 +344,13 @@ pub fn update(app: &mut App, action: Action) {
                     length: 16,
                 },
             };
-            app.bookmark(target, "");
-            return;
+            return vec![Command::Bookmark {
+                target,
+                note: String::new(),
+            }];
         }
-        _ => return,
+        _ => return Vec::new(),
     }
-    ensure_visible(app);
+    ensure_visible(st, cx);
+    Vec::new()
 }

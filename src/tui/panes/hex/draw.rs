@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{HexLine, INSPECTOR_WIDTH, State, geometry_of, selection, vma_at};
 use crate::sanitize::sanitize;
-use crate::tui::app::App;
+use crate::tui::command::Ctx;
 use crate::tui::theme;
 
 fn byte_style(b: u8) -> Style {
@@ -34,8 +34,7 @@ fn byte_char(b: u8) -> char {
 }
 
 /// Draws the hex viewer.
-pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let st = &app.hex;
+pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
     let Some(pid) = st.pid else {
         let text = vec![
             Line::styled(
@@ -54,8 +53,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, focused: bool) {
         return;
     };
     let view = st.caches.view();
-    let g = view.map_or_else(|| geometry_of(app), |v| v.geometry());
-    let comm = app
+    let g = view.map_or_else(|| geometry_of(st, cx), |v| v.geometry());
+    let comm = cx
         .process(pid)
         .map(|p| sanitize(&p.comm).into_owned())
         .unwrap_or_default();
