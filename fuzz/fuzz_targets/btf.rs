@@ -12,7 +12,12 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(isf) = types_from_btf(data, "fuzz.btf") {
         for name in isf.user_type_names().take(64) {
-            for f in isf.field_names(name).unwrap_or_default().into_iter().take(64) {
+            for f in isf
+                .field_names(name)
+                .unwrap_or_default()
+                .into_iter()
+                .take(64)
+            {
                 if let Some(field) = isf.field(name, f) {
                     let _ = isf.type_size(&field.kind);
                 }

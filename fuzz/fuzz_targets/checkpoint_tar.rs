@@ -2,6 +2,7 @@
 //! `Checkpoint::from_archive`, then everything a client asks of it.
 #![no_main]
 
+use podmortem::engine::capability::ContainerFs;
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
@@ -47,9 +48,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = ck.read_memory(u32::MAX, 0, &mut buf);
-    if let Ok(entries) = ck.rootfs_entries() {
+    if let Ok(entries) = ck.entries() {
         for e in entries.iter().take(64) {
-            let _ = ck.rootfs_read(&e.path);
+            let _ = ck.read_file(&e.path);
         }
     }
 });

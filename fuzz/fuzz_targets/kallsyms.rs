@@ -13,7 +13,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = kallsyms::decode(w, at, None);
     let va = |off: usize| 0xffff_ffff_8100_0000u64 + off as u64;
     let run = b"0\x001\x002\x003\x004\x005\x006\x007\x008\x009\x00";
-    for (i, _) in w.windows(run.len()).enumerate().filter(|(_, x)| x == run).take(4) {
+    for (i, _) in w
+        .windows(run.len())
+        .enumerate()
+        .filter(|(_, x)| x == run)
+        .take(4)
+    {
         if let Some(tt) = kallsyms::token_table_before_digits(w, i) {
             let _ = kallsyms::decode(w, tt, Some(&va));
         }

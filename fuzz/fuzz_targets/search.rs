@@ -17,7 +17,7 @@ use libfuzzer_sys::fuzz_target;
 use podmortem::engine::Evidence;
 use podmortem::engine::error::{Error, Result};
 use podmortem::engine::evidence::{
-    EvidenceInfo, EvidenceKind, OpenFile, PartialRead, Perms, Pid, Process, Vma, VmaKind,
+    EvidenceInfo, EvidenceKind, OpenFile, PartialRead, Perms, Pid, Process, Vma, VmaKind, Walk,
 };
 use podmortem::engine::search::{Collect, SearchRequest, search};
 
@@ -78,29 +78,30 @@ impl Evidence for Synth {
             .collect())
     }
 
-    fn maps(&self, pid: Pid) -> Result<Vec<Vma>> {
-        Ok(self
-            .runs(pid)?
-            .iter()
-            .map(|(start, bytes)| Vma {
-                start: *start,
-                end: start + bytes.len() as u64,
-                perms: Perms::default(),
-                pgoff: 0,
-                path: None,
-                kind: VmaKind::Anon,
-                inode: None,
-                dev: None,
-            })
-            .collect())
+    fn maps(&self, pid: Pid) -> Result<Walk<Vma>> {
+        Ok(Walk::complete(
+            self.runs(pid)?
+                .iter()
+                .map(|(start, bytes)| Vma {
+                    start: *start,
+                    end: start + bytes.len() as u64,
+                    perms: Perms::default(),
+                    pgoff: 0,
+                    path: None,
+                    kind: VmaKind::Anon,
+                    inode: None,
+                    dev: None,
+                })
+                .collect(),
+        ))
     }
 
     fn environment(&self, _pid: Pid) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
 
-    fn files(&self, _pid: Pid) -> Result<Vec<OpenFile>> {
-        Ok(Vec::new())
+    fn files(&self, _pid: Pid) -> Result<Walk<OpenFile>> {
+        Ok(Walk::default())
     }
 
     fn read_memory(&self, pid: Pid, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
@@ -185,8 +186,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(summary.hits as usize, sink.hits.len());
     let mut last: Option<(Pid, u64)> = None;
     for h in &sink.hits {
+        let p = h
+            .process()
+            .expect("a process-memory search gives process hits");
         if let Some((pid, addr)) = last
-            && pid == h.pid
+            && pid == p.pid
         {
             assert!(
                 h.address > addr,
@@ -194,16 +198,16 @@ fuzz_target!(|data: &[u8]| {
                 h.address
             );
         }
-        last = Some((h.pid, h.address));
+        last = Some((p.pid, h.address));
         let mut buf = vec![0u8; h.bytes.len()];
-        let got = ev.read_memory(h.pid, h.address, &mut buf).unwrap();
+        let got = ev.read_memory(p.pid, h.address, &mut buf).unwrap();
         assert_eq!(
             got.captured_len(),
             buf.len(),
             "a hit outside captured memory"
         );
         assert_eq!(buf, h.bytes, "a hit's bytes differ from memory");
-        assert!(h.vma_start.is_some(), "a hit outside every memory area");
+        assert!(p.vma_start.is_some(), "a hit outside every memory area");
     }
     // Every hit is one `find_iter` over each run would give (runs are below a window).
     if sink.hits.len() < 10_000 && !summary.stopped {
