@@ -88,6 +88,33 @@ pub struct Entry {
     used: SystemTime,
 }
 
+/// Writes a cache file atomically: to `NAME.part-PID-N` in the same folder, synced, then
+/// renamed over `file` (readers never see half a file; a failed write leaves nothing).
+pub fn write_file(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("cache");
+    let tmp = dir.join(format!(
+        "{name}.part-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, file)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Every file in the cache folder `root`, most recently used first.
 pub fn entries(root: &Path) -> Vec<Entry> {
     let mut out = Vec::new();

@@ -17,9 +17,8 @@
 //! Any mismatch (magic, version, hash, CRC, bounds) makes the file count as absent.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::engine::bytes::Cursor;
 
@@ -99,9 +98,6 @@ pub(crate) fn write(
     banner: Option<&[u8]>,
     index: &Index,
 ) -> std::io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = file.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
     if banner.is_some_and(|b| b.len() > MAX_BANNER as usize) {
         return Err(std::io::Error::other("banner too long to cache"));
     }
@@ -111,24 +107,7 @@ pub(crate) fn write(
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&body);
     out.extend_from_slice(&crc32(&body).to_le_bytes());
-
-    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("isf");
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(&out)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, file)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    crate::engine::cache::write_file(file, &out)
 }
 
 /// Reads just the header of a cache file: `Some(banner)` when the file is a valid cache of

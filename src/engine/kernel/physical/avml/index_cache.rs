@@ -28,10 +28,8 @@
 //! and the file rewritten.
 
 use std::fs;
-use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::super::snappy::{Chunk, MAX_CHUNK};
 use super::ChunkIndex;
@@ -108,31 +106,8 @@ pub(crate) fn store(
     size: u64,
     index: &ChunkIndex,
 ) -> std::io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = loc.file.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
     let out = encode(index, &loc.key, file, size);
-    let name = loc
-        .file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("index");
-    let tmp = dir.join(format!(
-        "{name}.part-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(&out)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, &loc.file)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
-    }
+    crate::engine::cache::write_file(&loc.file, &out)?;
     let source = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let meta = serde_json::json!({
         "source": source.display().to_string(),
