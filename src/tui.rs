@@ -97,8 +97,22 @@ pub fn run(ev: Arc<dyn Evidence>) -> Result<()> {
         app.update(Action::Resize(size.width, size.height));
         loop {
             terminal.draw(|f| ui::draw(f, &app))?;
-            let Ok(first) = rx.recv() else { break };
-            handle(&mut app, first);
+            // Sleep until something happens, unless a pane has work left in steps: then
+            // tick (the workbench idles at 0% CPU otherwise).
+            let first = if app.busy() {
+                match rx.recv_timeout(std::time::Duration::from_millis(5)) {
+                    Ok(e) => Some(e),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                let Ok(e) = rx.recv() else { break };
+                Some(e)
+            };
+            match first {
+                Some(e) => handle(&mut app, e),
+                None => app.update(Action::Tick),
+            }
             while let Ok(e) = rx.try_recv() {
                 handle(&mut app, e);
             }

@@ -606,3 +606,29 @@ fn each_update_reads_a_bounded_number_of_pages() {
     assert!(!pending[pending.len() - 1]);
     assert!(pending.iter().skip_while(|p| **p).all(|p| !p));
 }
+
+#[test]
+fn counting_finishes_on_ticks_without_keys() {
+    // The event loop sends ticks while the viewer is busy: the count ends by itself, each
+    // tick a bounded step, and then the workbench is idle (no more ticks).
+    let dir = tempfile::tempdir().unwrap();
+    let tar = uniform_checkpoint(dir.path());
+    let (mut app, _ev) = counting_app(&tar, dir.path());
+    app.update(Action::Resize(SIZE.0, SIZE.1));
+    app.update(Action::Focus(Pane::Maps));
+    app.update(Action::Enter);
+    assert!(
+        app.busy(),
+        "64 MiB of one byte is not counted in one update"
+    );
+    let mut ticks = 0;
+    while app.busy() {
+        app.update(Action::Tick);
+        ticks += 1;
+        assert!(ticks < 1000, "the count never ends");
+    }
+    let mut t = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
+    t.draw(|f| ui::draw(f, &app)).unwrap();
+    let screen = format!("{:?}", t.backend().buffer());
+    assert!(!screen.contains("counting identical rows"));
+}

@@ -114,6 +114,9 @@ pub enum Action {
     Submit,
     /// The terminal was resized.
     Resize(u16, u16),
+    /// Nothing happened for a moment while a pane has work left in steps (the hex viewer
+    /// counting a large area of identical rows): the pane goes on.
+    Tick,
     /// A message from a background job.
     Job(JobEvent),
 }

@@ -200,6 +200,11 @@ impl App {
         app
     }
 
+    /// True while a pane has work left in steps: the event loop ticks instead of sleeping.
+    pub fn busy(&self) -> bool {
+        hex::busy(&self.hex)
+    }
+
     /// What panes may read of the workbench (for drawing).
     pub fn ctx(&self) -> Ctx<'_> {
         let selected = self.selected_process().map(|p| p.pid);
@@ -293,6 +298,8 @@ impl App {
                 self.size = (w, h);
                 return;
             }
+            // Work in steps goes on in the refresh after every action.
+            Action::Tick => return,
             Action::Job(ev) => {
                 self.on_job(ev);
                 return;

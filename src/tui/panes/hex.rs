@@ -134,6 +134,12 @@ pub fn refresh(st: &mut State, cx: &Ctx) {
     view::end_update(st);
 }
 
+/// True while the viewer still has rows to count (its screen ends with "counting
+/// identical rows…"): the event loop then sends [`Action::Tick`]s until it is done.
+pub fn busy(st: &State) -> bool {
+    st.pid.is_some() && st.caches.view().is_some_and(|v| !v.complete())
+}
+
 /// The lines the viewer shows in geometry `g`, laid out again if needed.
 fn shown<'s>(st: &'s mut State, cx: &Ctx, g: Geometry) -> &'s [HexLine] {
     view::update(&**cx.ev, st, g);

@@ -103,7 +103,7 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
             ),
             HexLine::Pending { .. } => out.push(Line::styled(
                 format!(
-                    "{:>w$} ⋮ counting identical rows… (the next key goes on)",
+                    "{:>w$} ⋮ counting identical rows…",
                     "",
                     w = g.addr_digits.saturating_sub(1)
                 ),
