@@ -632,3 +632,88 @@ fn counting_finishes_on_ticks_without_keys() {
     let screen = format!("{:?}", t.backend().buffer());
     assert!(!screen.contains("counting identical rows"));
 }
+
+/// A checkpoint of a node-sized process tree: 2,000 processes (a tree eight wide), 100
+/// memory areas each (every tenth writable and executable: a mark in the tree).
+fn many_processes_checkpoint(dir: &std::path::Path) -> std::path::PathBuf {
+    const BASE: u64 = 0x7f00_0000_0000;
+    let procs = (1..=2000u32)
+        .map(|pid| Proc {
+            pid,
+            ppid: if pid == 1 { 0 } else { (pid / 8).max(1) },
+            pgid: pid,
+            sid: 1,
+            threads: vec![(pid, format!("worker-{pid}"))],
+            comm: format!("worker-{pid}"),
+            files_id: 1,
+            vmas: (0..100u64)
+                .map(|i| {
+                    let start = BASE + i * 0x10_0000;
+                    let prot = if i % 10 == 0 { 7 } else { 3 };
+                    ckpt::vma(
+                        start,
+                        start + 0x4000,
+                        prot,
+                        vm::MAP_PRIVATE | vm::MAP_ANONYMOUS,
+                        vm::VMA_AREA_REGULAR | vm::VMA_ANON_PRIVATE,
+                        0,
+                        0,
+                    )
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    let c = ckpt::Checkpoint {
+        procs,
+        files: vec![ckpt::reg_file(1, "/bin/worker", 0o100755)],
+        hostname: "node".into(),
+        ..Default::default()
+    };
+    let path = dir.join("many.tar");
+    std::fs::write(&path, c.to_tar()).unwrap();
+    path
+}
+
+#[test]
+fn a_tree_of_2000_processes_stays_responsive() {
+    let dir = tempfile::tempdir().unwrap();
+    let tar = many_processes_checkpoint(dir.path());
+    let h = Harness::open(&tar, dir.path(), SIZE);
+    assert_eq!(h.app.procs.len(), 2000);
+    let mut b = Bench {
+        h,
+        samples: Vec::new(),
+    };
+    b.press_n(KeyCode::Down, 30);
+    b.press_n(KeyCode::PageDown, 10);
+    b.press(KeyCode::Left);
+    b.press(KeyCode::Right);
+    b.press(KeyCode::End);
+    b.press(KeyCode::Home);
+    b.press_n(KeyCode::Char('s'), 4);
+    b.press_n(KeyCode::Char('c'), 2);
+    b.press(KeyCode::Char('/'));
+    for c in "worker-19".chars() {
+        b.press(KeyCode::Char(c));
+    }
+    b.press(KeyCode::Enter);
+    b.press(KeyCode::Esc);
+    b.press(KeyCode::Enter);
+    b.press(KeyCode::Esc);
+    b.press(KeyCode::Char('2'));
+    b.press_n(KeyCode::Down, 20);
+    b.press_n(KeyCode::PageDown, 3);
+    b.press(KeyCode::Char('1'));
+    b.resize(160, 50);
+    b.resize(SIZE.0, SIZE.1);
+    assert!(
+        b.h.app
+            .processes
+            .marks
+            .values()
+            .all(|m| m.suspicious_vmas == 10),
+        "every process's writable+executable areas are marked"
+    );
+    report("2,000 processes", &b.samples);
+}
