@@ -1,6 +1,7 @@
 //! The process tree: expandable, filterable, sortable; Enter opens a process's details.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -45,6 +46,29 @@ pub struct State {
     pub group: bool,
     /// Marks by pid, computed in the background after the first frame.
     pub marks: HashMap<Pid, Marks>,
+    /// The visible rows last computed, and what they were computed from.
+    cache: RowsCache,
+}
+
+/// What the visible rows depend on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RowsKey {
+    procs: (usize, usize),
+    filter: String,
+    sort: Sort,
+    group: bool,
+    collapsed: Vec<Pid>,
+}
+
+/// The visible rows of a tree, kept while what they depend on stays the same (a node's
+/// tree is computed once per change, not several times per keypress).
+#[derive(Debug, Default)]
+struct RowsCache(std::sync::Mutex<Option<(RowsKey, Arc<Vec<Row>>)>>);
+
+impl Clone for RowsCache {
+    fn clone(&self) -> RowsCache {
+        RowsCache::default()
+    }
 }
 
 /// Facts about a process shown as marks in the tree (computed by a background job).
@@ -55,9 +79,32 @@ pub struct Marks {
 }
 
 impl State {
+    /// The visible rows (see [`rows`]), computed again only when the filter, the order, the
+    /// grouping or the folds changed.
+    pub fn visible(&self, procs: &[Process]) -> Arc<Vec<Row>> {
+        let mut collapsed: Vec<Pid> = self.collapsed.iter().copied().collect();
+        collapsed.sort_unstable();
+        let key = RowsKey {
+            procs: (procs.as_ptr() as usize, procs.len()),
+            filter: self.filter.clone(),
+            sort: self.sort,
+            group: self.group,
+            collapsed,
+        };
+        let mut cache = self.cache.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, rows)) = cache.as_ref()
+            && *k == key
+        {
+            return rows.clone();
+        }
+        let computed = Arc::new(rows(self, procs));
+        *cache = Some((key, computed.clone()));
+        computed
+    }
+
     /// The process under the cursor.
     pub fn selected<'a>(&self, procs: &'a [Process]) -> Option<&'a Process> {
-        let rows = rows(self, procs);
+        let rows = self.visible(procs);
         let row = rows.get(self.cursor.selected)?;
         procs.get(row.idx)
     }
@@ -65,7 +112,8 @@ impl State {
     /// Selects a process, clearing the filter so that it is visible.
     pub fn select(&mut self, procs: &[Process], pid: Pid) {
         self.filter.clear();
-        if let Some(i) = rows(self, procs)
+        if let Some(i) = self
+            .visible(procs)
             .iter()
             .position(|r| procs.get(r.idx).is_some_and(|p| p.pid == pid))
         {
@@ -209,7 +257,7 @@ fn tree_rows(st: &State, procs: &[Process]) -> Vec<Row> {
 pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
     let mut out = Vec::new();
     let procs = cx.procs;
-    let rows = rows(st, procs);
+    let rows = st.visible(procs);
     let page = cx.page_rows as isize;
     let cur = &mut st.cursor;
     match action {
@@ -241,7 +289,7 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
         Action::ToggleGroup => {
             st.group = !st.group;
             st.cursor = ListCursor::default();
-            let n = self::rows(st, procs).iter().filter(|r| r.header).count();
+            let n = st.visible(procs).iter().filter(|r| r.header).count();
             out.push(Command::info(if st.group {
                 msg::grouped(n)
             } else {
@@ -281,7 +329,7 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
         }
         _ => {}
     }
-    let len = self::rows(st, procs).len();
+    let len = st.visible(procs).len();
     st.cursor.clamp(len);
     st.cursor.scroll_to_selection(cx.page_rows);
     out
@@ -296,7 +344,7 @@ pub fn set_filter(st: &mut State, text: String) {
 /// Draws the process pane.
 pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
     let procs = cx.procs;
-    let rows = rows(st, procs);
+    let rows = st.visible(procs);
     let mut title = format!(" Processes ({}) ", procs.len());
     if !st.filter.is_empty() {
         title.push_str(&format!("filter: {} ", sanitize(&st.filter)));
