@@ -115,18 +115,12 @@ pub struct SearchArgs<'a> {
     pub path: &'a std::path::Path,
 }
 
-/// One line of `podmortem search --json`.
+/// One line of `podmortem search --json`: the hit as the engine serialises it, and the
+/// matched bytes.
 #[derive(Serialize)]
 struct HitOut<'a> {
-    pid: Pid,
-    comm: &'a str,
-    #[serde(serialize_with = "hex::u64")]
-    address: u64,
-    #[serde(serialize_with = "hex::opt_u64")]
-    vma_start: Option<u64>,
-    vma_perms: Option<String>,
-    path: Option<&'a str>,
-    len: usize,
+    #[serde(flatten)]
+    hit: &'a Hit,
     #[serde(rename = "match")]
     text: String,
     match_hex: String,
@@ -162,14 +156,8 @@ impl Printer<'_> {
         let text = String::from_utf8_lossy(&hit.bytes).into_owned();
         let match_hex = hex_string(&hit.bytes);
         let line = match &hit.space {
-            Space::Process(p) => crate::sanitize::json::to_string(&HitOut {
-                pid: p.pid,
-                comm: &p.comm,
-                address: hit.address,
-                vma_start: p.vma_start,
-                vma_perms: p.vma_perms.map(|p| p.to_string()),
-                path: p.path.as_deref(),
-                len: hit.len,
+            Space::Process(_) => crate::sanitize::json::to_string(&HitOut {
+                hit,
                 text,
                 match_hex,
             }),

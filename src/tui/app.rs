@@ -218,7 +218,7 @@ impl App {
 
     /// A process by pid.
     pub fn process(&self, pid: Pid) -> Option<&Process> {
-        self.ctx().process(pid)
+        crate::tui::command::process_in(&self.procs, pid)
     }
 
     /// Loads the maps of the selected process when the selection changed.

@@ -176,11 +176,16 @@ impl std::fmt::Debug for Ctx<'_> {
     }
 }
 
+/// The process `pid` in `procs` (sorted by pid).
+pub fn process_in(procs: &[Process], pid: Pid) -> Option<&Process> {
+    let i = procs.partition_point(|p| p.pid < pid);
+    procs.get(i).filter(|p| p.pid == pid)
+}
+
 impl<'a> Ctx<'a> {
     /// A process by pid.
     pub fn process(&self, pid: Pid) -> Option<&'a Process> {
-        let i = self.procs.partition_point(|p| p.pid < pid);
-        self.procs.get(i).filter(|p| p.pid == pid)
+        process_in(self.procs, pid)
     }
 
     /// The name of a process (empty when unknown).

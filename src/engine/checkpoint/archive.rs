@@ -20,10 +20,6 @@ use super::unpacked::unpacked;
 /// Folder of CRIU images inside a checkpoint archive.
 pub const IMAGES_DIR: &str = "checkpoint/";
 
-/// Decompressed archives held in memory (no usable cache folder) larger than this are
-/// refused.
-pub const MAX_DECOMPRESSED: u64 = super::unpacked::MAX_IN_MEMORY;
-
 /// Where a member's bytes are.
 #[derive(Debug)]
 enum Member {
