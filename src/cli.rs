@@ -295,6 +295,12 @@ pub fn open(path: &std::path::Path, cli: &Cli) -> Result<Box<dyn Evidence>> {
 pub fn run(cli: &Cli, command: &Command) -> Result<()> {
     tracing::debug!(?command, "command");
     let result = run_command(cli, command);
+    // A file that shrank under its memory map read as zeros: whatever the command made of
+    // them, the analyst is told, and the exit status says it failed.
+    let result = match crate::engine::mapped::check() {
+        Ok(()) => result,
+        Err(changed) => Err(anyhow::Error::new(changed)),
+    };
     // Errors met after opening (no such pid, a damaged member read later) name the evidence.
     match (result, command.evidence()) {
         (Err(e), Some(path)) if !error_text(&e).contains(&*path.to_string_lossy()) => {

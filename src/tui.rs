@@ -34,6 +34,8 @@ enum Event {
     Resize(u16, u16),
     Job(JobEvent),
     Quit,
+    /// A memory-mapped evidence file shrank while read (see `engine::mapped::guard`).
+    EvidenceChanged,
 }
 
 /// Runs the workbench on evidence until the analyst quits (or SIGTERM/SIGHUP arrives).
@@ -85,6 +87,11 @@ pub fn run(ev: Arc<dyn Evidence>) -> Result<()> {
             use std::io::IsTerminal;
             loop {
                 std::thread::sleep(std::time::Duration::from_millis(500));
+                // A read of evidence that shrank (in a job, between keys) is noticed here too.
+                if crate::engine::mapped::guard::faulted() {
+                    let _ = tx.send(Event::EvidenceChanged);
+                    break;
+                }
                 if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
                     let _ = tx.send(Event::Quit);
                     break;
@@ -116,6 +123,9 @@ pub fn run(ev: Arc<dyn Evidence>) -> Result<()> {
             while let Ok(e) = rx.try_recv() {
                 handle(&mut app, e);
             }
+            // The evidence shrank under its map: what it shows now may be zeros. End the
+            // session like a hang-up (findings saved, terminal restored) and say why.
+            crate::engine::mapped::check()?;
             if app.should_quit {
                 break;
             }
@@ -153,5 +163,7 @@ fn handle(app: &mut App, e: Event) {
         Event::Resize(w, h) => app.update(Action::Resize(w, h)),
         Event::Job(j) => app.update(Action::Job(j)),
         Event::Quit => app.should_quit = true,
+        // Reported by the loop's check after this batch of events.
+        Event::EvidenceChanged => {}
     }
 }

@@ -33,5 +33,6 @@ mod kernel_vmas;
 mod kernel_walkers;
 mod synthetic_checkpoint;
 mod terminal_safety;
+mod truncated_evidence;
 mod tui_perf;
 mod tui_snapshots;

@@ -71,6 +71,21 @@ pub enum Error {
     /// the evidence; see [`Error::is_corruption`]).
     #[error("missing {0}")]
     MissingSymbol(String),
+    /// A memory-mapped evidence file shrank while podmortem read it (a copy still arriving,
+    /// a network share): reads of the bytes that are gone returned zeros, so results read
+    /// from it are incomplete.
+    #[error(
+        "{path}: the file changed while podmortem read it: bytes from offset {offset:#x} on are gone ({}); results read from it are incomplete",
+        match now { Some(n) => format!("it is now {n} bytes long"), None => "it is gone".to_string() }
+    )]
+    EvidenceChanged {
+        /// The evidence file.
+        path: PathBuf,
+        /// The lowest offset that could not be read.
+        offset: u64,
+        /// The file's length when this was reported (`None`: the file is gone).
+        now: Option<u64>,
+    },
     /// The evidence is of a kind podmortem does not recognise.
     #[error("{path}: unrecognised evidence: {reason}")]
     Unrecognised {

@@ -123,6 +123,9 @@ pub fn scan_with(
     } else {
         windows::sequential(hay, regex, cancel, sink, &mut summary)?;
     }
+    // Bytes of a file that shrank while mapped read as zeros: say so rather than report a
+    // search that silently skipped them.
+    crate::engine::mapped::check()?;
     Ok(summary)
 }
 
