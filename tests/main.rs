@@ -34,5 +34,6 @@ mod kernel_walkers;
 mod synthetic_checkpoint;
 mod terminal_safety;
 mod truncated_evidence;
+mod tui_node;
 mod tui_perf;
 mod tui_snapshots;

@@ -2,6 +2,7 @@
 //!
 //! - `keypress_latency` (criu-counter, ignored): a tour of every pane; run it with
 //!   `cargo test --release --test integration tui_perf:: -- --ignored --nocapture`.
+//! - Node-sized work (2,000 processes, 100,000 hits): `tui_node`.
 //! - The hex viewer at 200x60, opened from the maps pane and toured with its keys (arrows,
 //!   PgUp/PgDn, Home/End, `g` goto, `v` select, `n`/`N`, a resize): on the node dump's
 //!   largest area of one repeated value (63 MiB not captured), on the LiME dump's longest run
@@ -43,11 +44,11 @@ use support::ckpt::{self, Proc};
 use support::tui::Harness;
 
 /// The acceptance bound for one keypress and its frame (release build).
-const BOUND_RELEASE: Duration = Duration::from_millis(16);
+pub(crate) const BOUND_RELEASE: Duration = Duration::from_millis(16);
 /// The bound in a debug build (unoptimised code, the CI configuration).
-const BOUND_DEBUG: Duration = Duration::from_millis(64);
+pub(crate) const BOUND_DEBUG: Duration = Duration::from_millis(64);
 /// Size of the terminal in the hex benchmarks.
-const SIZE: (u16, u16) = (200, 60);
+pub(crate) const SIZE: (u16, u16) = (200, 60);
 
 #[test]
 #[ignore = "benchmark: run explicitly in release"]
@@ -105,17 +106,17 @@ fn keypress_latency() {
 /// CPU time of the calling thread so far, from `/proc/thread-self/schedstat` (its first
 /// field, in ns; the kernel brings it up to date at each scheduler tick, so a reading can lag
 /// by one tick); `None` where the file is absent.
-fn thread_cpu() -> Option<Duration> {
+pub(crate) fn thread_cpu() -> Option<Duration> {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let ns = s.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(ns))
 }
 
 /// One measured keypress: its name, wall time and thread CPU time.
-struct Sample {
-    key: String,
-    wall: Duration,
-    cpu: Option<Duration>,
+pub(crate) struct Sample {
+    pub(crate) key: String,
+    pub(crate) wall: Duration,
+    pub(crate) cpu: Option<Duration>,
 }
 
 impl Sample {
@@ -127,13 +128,13 @@ impl Sample {
 }
 
 /// Presses keys and times each one with its frame.
-struct Bench {
-    h: Harness,
-    samples: Vec<Sample>,
+pub(crate) struct Bench {
+    pub(crate) h: Harness,
+    pub(crate) samples: Vec<Sample>,
 }
 
 impl Bench {
-    fn timed(&mut self, key: &str, f: impl FnOnce(&mut Harness)) {
+    pub(crate) fn timed(&mut self, key: &str, f: impl FnOnce(&mut Harness)) {
         let (c0, t0) = (thread_cpu(), Instant::now());
         f(&mut self.h);
         let frame = self.h.render();
@@ -147,17 +148,17 @@ impl Bench {
         });
     }
 
-    fn press(&mut self, k: KeyCode) {
+    pub(crate) fn press(&mut self, k: KeyCode) {
         self.timed(&format!("{k:?}"), |h| h.key(k));
     }
 
-    fn press_n(&mut self, k: KeyCode, n: usize) {
+    pub(crate) fn press_n(&mut self, k: KeyCode, n: usize) {
         for _ in 0..n {
             self.press(k);
         }
     }
 
-    fn resize(&mut self, w: u16, hgt: u16) {
+    pub(crate) fn resize(&mut self, w: u16, hgt: u16) {
         self.timed(&format!("Resize({w}x{hgt})"), |h| {
             h.app.update(Action::Resize(w, hgt))
         });
@@ -242,7 +243,7 @@ fn tour(name: &str, h: Harness, pid: Pid, vma: &Vma, target: u64) -> Harness {
     b.h
 }
 
-fn report(name: &str, samples: &[Sample]) {
+pub(crate) fn report(name: &str, samples: &[Sample]) {
     let bound = if cfg!(debug_assertions) {
         BOUND_DEBUG
     } else {
@@ -631,89 +632,4 @@ fn counting_finishes_on_ticks_without_keys() {
     t.draw(|f| ui::draw(f, &app)).unwrap();
     let screen = format!("{:?}", t.backend().buffer());
     assert!(!screen.contains("counting identical rows"));
-}
-
-/// A checkpoint of a node-sized process tree: 2,000 processes (a tree eight wide), 100
-/// memory areas each (every tenth writable and executable: a mark in the tree).
-fn many_processes_checkpoint(dir: &std::path::Path) -> std::path::PathBuf {
-    const BASE: u64 = 0x7f00_0000_0000;
-    let procs = (1..=2000u32)
-        .map(|pid| Proc {
-            pid,
-            ppid: if pid == 1 { 0 } else { (pid / 8).max(1) },
-            pgid: pid,
-            sid: 1,
-            threads: vec![(pid, format!("worker-{pid}"))],
-            comm: format!("worker-{pid}"),
-            files_id: 1,
-            vmas: (0..100u64)
-                .map(|i| {
-                    let start = BASE + i * 0x10_0000;
-                    let prot = if i % 10 == 0 { 7 } else { 3 };
-                    ckpt::vma(
-                        start,
-                        start + 0x4000,
-                        prot,
-                        vm::MAP_PRIVATE | vm::MAP_ANONYMOUS,
-                        vm::VMA_AREA_REGULAR | vm::VMA_ANON_PRIVATE,
-                        0,
-                        0,
-                    )
-                })
-                .collect(),
-            ..Default::default()
-        })
-        .collect();
-    let c = ckpt::Checkpoint {
-        procs,
-        files: vec![ckpt::reg_file(1, "/bin/worker", 0o100755)],
-        hostname: "node".into(),
-        ..Default::default()
-    };
-    let path = dir.join("many.tar");
-    std::fs::write(&path, c.to_tar()).unwrap();
-    path
-}
-
-#[test]
-fn a_tree_of_2000_processes_stays_responsive() {
-    let dir = tempfile::tempdir().unwrap();
-    let tar = many_processes_checkpoint(dir.path());
-    let h = Harness::open(&tar, dir.path(), SIZE);
-    assert_eq!(h.app.procs.len(), 2000);
-    let mut b = Bench {
-        h,
-        samples: Vec::new(),
-    };
-    b.press_n(KeyCode::Down, 30);
-    b.press_n(KeyCode::PageDown, 10);
-    b.press(KeyCode::Left);
-    b.press(KeyCode::Right);
-    b.press(KeyCode::End);
-    b.press(KeyCode::Home);
-    b.press_n(KeyCode::Char('s'), 4);
-    b.press_n(KeyCode::Char('c'), 2);
-    b.press(KeyCode::Char('/'));
-    for c in "worker-19".chars() {
-        b.press(KeyCode::Char(c));
-    }
-    b.press(KeyCode::Enter);
-    b.press(KeyCode::Esc);
-    b.press(KeyCode::Enter);
-    b.press(KeyCode::Esc);
-    b.press(KeyCode::Char('2'));
-    b.press_n(KeyCode::Down, 20);
-    b.press_n(KeyCode::PageDown, 3);
-    b.press(KeyCode::Char('1'));
-    b.resize(160, 50);
-    b.resize(SIZE.0, SIZE.1);
-    assert!(
-        b.h.app
-            .processes
-            .marks
-            .values()
-            .all(|m| m.suspicious_vmas == 10),
-        "every process's writable+executable areas are marked"
-    );
-    report("2,000 processes", &b.samples);
 }
