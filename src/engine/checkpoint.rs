@@ -26,7 +26,7 @@ use crate::engine::checkpoint::image::{decode_first, magic};
 use crate::engine::checkpoint::memory::{Piece, ProcessMemory, split};
 use crate::engine::checkpoint::rootfs::RootfsDiff;
 use crate::engine::checkpoint::tasks::{
-    Task, process_of, read_pagemap, read_pstree, read_task, split_nul, vmas_of,
+    Task, is_dead, process_of, read_pagemap, read_pstree, read_task, split_nul, vmas_of,
 };
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
@@ -255,6 +255,24 @@ impl Checkpoint {
     fn task(&self, pid: Pid) -> Result<&Task> {
         self.tasks.get(&pid).ok_or(Error::NoSuchProcess(pid))
     }
+
+    /// Whether `pid` is a dead task (a zombie: no memory, no files in the images).
+    fn is_dead(&self, pid: Pid) -> bool {
+        self.tasks
+            .get(&pid)
+            .and_then(|t| t.core.as_ref()?.tc.as_ref())
+            .is_some_and(|tc| is_dead(tc.task_state))
+    }
+}
+
+/// The empty walk of a dead task's memory or files, saying why it is empty.
+fn dead_walk<T>(pid: Pid, what: &str) -> Walk<T> {
+    Walk {
+        items: Vec::new(),
+        problems: vec![format!(
+            "pid {pid} is a dead task (a zombie: exited, not reaped): CRIU saves no {what} for it"
+        )],
+    }
 }
 
 fn stats_json(s: &proto::DumpStatsEntry) -> Value {
@@ -295,6 +313,9 @@ impl Evidence for Checkpoint {
     }
 
     fn maps(&self, pid: Pid) -> Result<Walk<Vma>> {
+        if self.is_dead(pid) {
+            return Ok(dead_walk(pid, "memory"));
+        }
         self.maps
             .get(&pid)
             .cloned()
@@ -312,6 +333,9 @@ impl Evidence for Checkpoint {
 
     fn files(&self, pid: Pid) -> Result<Walk<OpenFile>> {
         let task = self.task(pid)?;
+        if self.is_dead(pid) {
+            return Ok(dead_walk(pid, "open files"));
+        }
         Ok(self.files.open_files(&self.archive, task))
     }
 

@@ -102,6 +102,9 @@ pub struct Process {
     pub threads: Vec<Thread>,
     /// Scheduler state ("running", "sleeping", "stopped", "zombie", "dead"...).
     pub state: String,
+    /// How a dead task (a zombie) ended, as a shell's `$?`: its exit code, or 128 + the
+    /// number of the signal that killed it. `None` for live tasks and when not recorded.
+    pub exit_code: Option<u32>,
     /// Executable path, when known.
     pub exe: Option<String>,
     /// A kernel thread (no user memory; kernel dumps).

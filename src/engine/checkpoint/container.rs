@@ -447,6 +447,8 @@ fn parse_network_status(v: &Value, warnings: &mut Vec<String>) -> Vec<NetInterfa
                 out.extend(parse_cni_result(result));
             }
         }
+        // `--network none`: podman writes `null`.
+        Value::Null => {}
         _ => {
             warnings
                 .push("network.status: neither a netavark map nor a list of CNI results".into());

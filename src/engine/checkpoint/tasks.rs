@@ -10,7 +10,7 @@ use crate::engine::checkpoint::image::{
 use crate::engine::checkpoint::memory::{ProcessMemory, ShmemWindow};
 use crate::engine::checkpoint::pagemap::{PageIndex, RawEntry};
 use crate::engine::checkpoint::proto::{
-    CoreEntry, MmEntry, PagemapEntry, PagemapHead, PstreeEntry, VmaEntry, mm as vm,
+    CoreEntry, MmEntry, PagemapEntry, PagemapHead, PstreeEntry, VmaEntry, mm as vm, task_state,
 };
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{Perms, Pid, Process, Thread, Vma, VmaKind};
@@ -55,12 +55,7 @@ pub fn read_task(ar: &Archive, tree: PstreeEntry, problems: &mut Vec<Error>) -> 
         tree,
         ..Task::default()
     };
-    let tids: Vec<Pid> = if task.tree.threads.is_empty() {
-        vec![pid]
-    } else {
-        task.tree.threads.clone()
-    };
-    for tid in tids {
+    for tid in thread_ids(&task.tree) {
         let name = format!("core-{tid}.img");
         let Some(data) = ar.image(&name) else {
             problems.push(Error::Missing(
@@ -190,6 +185,31 @@ pub fn read_pagemap(ar: &Archive, member: &str) -> Result<Option<(ProcessMemory,
     )))
 }
 
+/// The thread ids of a pstree entry, the leader first: its pid when it lists none (a
+/// zombie's entry lists one thread, 0: it has no threads left, only its leader's core image).
+pub fn thread_ids(tree: &PstreeEntry) -> Vec<Pid> {
+    let tids: Vec<Pid> = tree.threads.iter().copied().filter(|&t| t != 0).collect();
+    if tids.is_empty() {
+        vec![tree.pid]
+    } else {
+        tids
+    }
+}
+
+/// Whether a task state is a dead task: a zombie (CRIU stores zombies as `DEAD`).
+pub fn is_dead(state: u32) -> bool {
+    matches!(state, task_state::DEAD | task_state::ZOMBIE)
+}
+
+/// A wait status (what `wait()` returns, what CRIU keeps of a zombie) as a shell's `$?`:
+/// the exit code, or 128 + the signal that killed it.
+pub fn shell_status(status: u32) -> u32 {
+    match status & 0x7f {
+        0 => (status >> 8) & 0xff,
+        sig => 128 + sig,
+    }
+}
+
 /// CRIU task states (pstree/core `task_state`).
 pub fn state_name(state: u32) -> &'static str {
     match state {
@@ -213,11 +233,8 @@ pub fn process_of(task: &Task, exe: Option<String>) -> Process {
         .map(|tc| String::from_utf8_lossy(&tc.comm).into_owned())
         .or_else(|| task.thread_comms.get(&task.tree.pid).cloned())
         .unwrap_or_default();
-    let tids: Vec<Pid> = if task.tree.threads.is_empty() {
-        vec![task.tree.pid]
-    } else {
-        task.tree.threads.clone()
-    };
+    let tids = thread_ids(&task.tree);
+    let dead = tc.is_some_and(|tc| is_dead(tc.task_state));
     Process {
         pid: task.tree.pid,
         ppid: task.tree.ppid,
@@ -238,6 +255,7 @@ pub fn process_of(task: &Task, exe: Option<String>) -> Process {
         state: tc
             .map_or("unknown", |tc| state_name(tc.task_state))
             .to_string(),
+        exit_code: tc.filter(|_| dead).map(|tc| shell_status(tc.exit_code)),
         exe,
         kernel_thread: false,
         start_time: None,

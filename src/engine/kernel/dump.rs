@@ -260,6 +260,7 @@ impl KernelDump {
             euid: i.euid,
             threads: i.threads.clone(),
             state: i.state.clone(),
+            exit_code: None,
             exe: self.exe_of(t),
             kernel_thread: i.kernel_thread,
             start_time: i.start_ns.map(|ns| ns as f64 / 1e9),

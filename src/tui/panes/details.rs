@@ -19,8 +19,14 @@ pub fn lines(cx: &Ctx, pid: Pid) -> Vec<Line<'static>> {
     let mut out = vec![
         Line::styled(
             format!(
-                "pid {}  ppid {}  pgid {}  sid {}  state {}",
-                p.pid, p.ppid, p.pgid, p.sid, p.state
+                "pid {}  ppid {}  pgid {}  sid {}  state {}{}",
+                p.pid,
+                p.ppid,
+                p.pgid,
+                p.sid,
+                p.state,
+                p.exit_code
+                    .map_or(String::new(), |c| format!(" (exit code {c})"))
             ),
             theme::TITLE,
         ),

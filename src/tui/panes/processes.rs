@@ -472,6 +472,7 @@ mod tests {
             euid: Some(0),
             threads: Vec::new(),
             state: "sleeping".into(),
+            exit_code: None,
             exe: None,
             kernel_thread: false,
             start_time: None,

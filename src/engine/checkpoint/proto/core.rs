@@ -10,11 +10,12 @@ use super::{CredsEntry, TaskKobjIdsEntry, ThreadInfoX86};
 pub mod task_state {
     /// Running or sleeping task.
     pub const ALIVE: u32 = 0x01;
-    /// Dead task (not normally found in an image).
+    /// A zombie as CRIU stores it in images: exited, not reaped, no threads, memory or
+    /// files; `exit_code` holds its wait status.
     pub const DEAD: u32 = 0x02;
     /// Stopped task (`SIGSTOP`).
     pub const STOPPED: u32 = 0x03;
-    /// Zombie: exited, not yet reaped; its exit code is kept.
+    /// Zombie as CRIU sees it while seizing tasks (images store zombies as [`DEAD`]).
     pub const ZOMBIE: u32 = 0x06;
 }
 
