@@ -39,6 +39,12 @@ pub struct Cli {
     /// The System.map of --vmlinux's kernel (symbols the vmlinux lacks).
     #[arg(long, global = true, requires = "vmlinux")]
     pub system_map: Option<PathBuf>,
+    /// Open the evidence as a memory dump of this format, whatever its first bytes say:
+    /// `raw` is physical memory from address 0 (QEMU `pmemsave`, LiME's padded format).
+    /// Without it the format is detected (a file with no known magic opens as raw when
+    /// symbols are given or a kernel is found in it).
+    #[arg(long, global = true, value_parser = ["raw", "lime", "avml", "elf"])]
+    pub format: Option<String>,
     /// Write a diagnostic log to FILE (level from `PODMORTEM_LOG`, default debug). With only
     /// `PODMORTEM_LOG` set, the log goes to the XDG state folder. Never to the terminal.
     #[arg(long, global = true, value_name = "FILE")]
@@ -275,6 +281,7 @@ pub fn open(path: &std::path::Path, cli: &Cli) -> Result<Box<dyn Evidence>> {
         isf: cli.isf.clone(),
         vmlinux: cli.vmlinux.clone(),
         system_map: cli.system_map.clone(),
+        format: cli.format.clone(),
     };
     let started = std::time::Instant::now();
     tracing::debug!(path = %path.display(), ?opts, "opening evidence");

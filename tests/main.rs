@@ -27,6 +27,7 @@ mod kernel_paging;
 mod kernel_phys_cli;
 mod kernel_physical;
 mod kernel_physical_fixtures;
+mod kernel_raw;
 mod kernel_symbols;
 mod kernel_task_list;
 mod kernel_vma_hashes;

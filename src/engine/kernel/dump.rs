@@ -28,7 +28,7 @@ use crate::engine::kernel::isf::{CacheDir, SymbolSource};
 use crate::engine::kernel::kaslr::{self, KernelLayout};
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::phys_search::{OwnerProcess, search_with_owners};
-use crate::engine::kernel::physical::open_physical;
+use crate::engine::kernel::physical::{PhysicalMemory, open_physical};
 use crate::engine::kernel::space::KernelSpace;
 use crate::engine::kernel::structs::Structs;
 pub use crate::engine::kernel::symbols::missing_isf;
@@ -98,7 +98,17 @@ impl KernelDump {
     /// Opens `path` with the symbols `files` name (see
     /// [`choose_symbols`]).
     pub fn open_symbols(path: &Path, files: &SymbolFiles, cache: &CacheDir) -> Result<KernelDump> {
-        let phys = open_physical(path)?;
+        KernelDump::from_physical(path, open_physical(path)?, files, cache)
+    }
+
+    /// Opens the physical memory `phys` read from `path` (already opened, in whatever
+    /// format) with the symbols `files` name.
+    pub fn from_physical(
+        path: &Path,
+        phys: Box<dyn PhysicalMemory>,
+        files: &SymbolFiles,
+        cache: &CacheDir,
+    ) -> Result<KernelDump> {
         tracing::debug!(
             path = %path.display(),
             format = phys.format(),

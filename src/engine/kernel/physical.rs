@@ -136,6 +136,20 @@ pub fn from_blob(format: &str, blob: Blob, file: String) -> Result<Box<dyn Physi
     }
 }
 
+/// Opens `path` as the memory image format named (`"lime"`, `"avml"`, `"elf"`, `"raw"`),
+/// whatever its first bytes say.
+pub fn open_physical_as(path: &Path, format: &str) -> Result<Box<dyn PhysicalMemory>> {
+    match format {
+        "raw" => open_raw(path),
+        "avml" => Ok(Box::new(avml::open(
+            Blob::map(path)?,
+            path,
+            path.display().to_string(),
+        )?)),
+        _ => from_blob(format, Blob::map(path)?, path.display().to_string()),
+    }
+}
+
 /// Opens a raw (or LiME "padded") image: the whole file is physical memory from address 0.
 pub fn open_raw(path: &Path) -> Result<Box<dyn PhysicalMemory>> {
     let blob = Blob::map(path)?;

@@ -55,8 +55,11 @@ pub fn choose_symbols(
         None => match from_dump() {
             Ok(isf) => Ok((isf, "the dump's own BTF and kallsyms (no ISF given)")),
             Err(e) => Err(Error::Missing(format!(
-                "{e}. {}",
-                missing_isf(dump).to_string().trim_start_matches("missing ")
+                "{}. {}",
+                e.to_string().trim_start_matches("missing "),
+                missing_isf_in(phys, dump)
+                    .to_string()
+                    .trim_start_matches("missing ")
             ))),
         },
     }
@@ -96,8 +99,15 @@ fn choose_isf(
 
 /// The error for a dump opened without `--isf`: names the kernel found in it.
 pub fn missing_isf(path: &Path) -> Error {
-    let banner = open_physical(path)
-        .and_then(|p| kaslr::banner_strings(&*p, 1))
+    match open_physical(path) {
+        Ok(phys) => missing_isf_in(&*phys, path),
+        Err(e) => e,
+    }
+}
+
+/// [`missing_isf`] for physical memory already open.
+fn missing_isf_in(phys: &dyn PhysicalMemory, path: &Path) -> Error {
+    let banner = kaslr::banner_strings(phys, 1)
         .ok()
         .and_then(|b| b.into_iter().next())
         .map(|b| String::from_utf8_lossy(&b).into_owned());
