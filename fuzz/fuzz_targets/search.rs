@@ -66,6 +66,7 @@ impl Evidence for Synth {
                 euid: None,
                 threads: Vec::new(),
                 state: "sleeping".into(),
+                exit_code: None,
                 exe: None,
                 kernel_thread: false,
                 start_time: None,
