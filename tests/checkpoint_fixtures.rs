@@ -300,8 +300,11 @@ fn search_finds_secret_at_golden_addresses() {
 fn rootfs_and_metadata() {
     for_each_form(|fx, form, ck| {
         if form == "criu-images" {
-            // A bare images folder has no container metadata and no rootfs diff.
-            assert!(ck.entries().is_err());
+            // A bare images folder has no container metadata and no rootfs diff: only what
+            // CRIU saved of the tmpfs mounts.
+            let entries = ck.entries().unwrap();
+            assert!(entries.iter().all(|e| e.mount.as_deref() == Some("/dev")));
+            assert!(ck.read_file("home/counter/test-file").is_err());
             assert_eq!(ck.info().engine, None);
             assert_eq!(ck.info().format, "criu-images");
             return;
@@ -318,8 +321,24 @@ fn rootfs_and_metadata() {
                 (f[5].to_string(), f[2].parse().unwrap())
             })
             .collect();
-        let ours: Vec<(String, u64)> = entries.iter().map(|e| (e.path.clone(), e.size)).collect();
+        // The diff's own entries, as tar lists them; then runc's /dev tmpfs, which CRIU saved
+        // in its own image, under /dev.
+        let ours: Vec<(String, u64)> = entries
+            .iter()
+            .filter(|e| e.mount.is_none())
+            .map(|e| (e.path.clone(), e.size))
+            .collect();
         assert_eq!(ours, want, "{fx} {form}");
+        assert!(
+            entries
+                .iter()
+                .filter(|e| e.mount.is_some())
+                .all(|e| e.mount.as_deref() == Some("/dev")
+                    && e.path.starts_with("dev/")
+                    && e.origin.starts_with("checkpoint/tmpfs-dev-")),
+            "{fx} {form}"
+        );
+        assert!(entries.iter().any(|e| e.path == "dev/null"), "{fx} {form}");
         assert_eq!(
             &*ck.read_file("home/counter/test-file").unwrap(),
             b"test-file"

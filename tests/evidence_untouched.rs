@@ -259,9 +259,10 @@ fn workbench_session(sock_dir: &Path, work: &Path, env: &[(&str, &Path)], ev: &P
     t.wait_for("finding #1 saved");
     t.keys(&["5"]);
     t.wait_for("test-file");
-    // Select home/counter/test-file: the tree shows folders first; walk down to it.
+    // Select home/counter/test-file: the tree shows folders first (dev/, from the /dev
+    // tmpfs, then home/); walk down to it.
     let mut found = false;
-    for _ in 0..8 {
+    for _ in 0..40 {
         t.keys(&["Down"]);
         let s = t.screen();
         if s.contains("9 bytes  sha256") {

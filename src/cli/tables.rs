@@ -290,7 +290,7 @@ pub fn rootfs(
         return json(&entries, out);
     }
     let mut t = Table::new(
-        &["TYPE", "MODE", "UID", "GID", "SIZE", "MTIME", "PATH"],
+        &["TYPE", "MODE", "UID", "GID", "SIZE", "MTIME", "IN", "PATH"],
         &["SIZE", "UID", "GID"],
     );
     for e in &entries {
@@ -311,6 +311,9 @@ pub fn rootfs(
             });
             path.push_str(l);
         }
+        if e.credential {
+            path.push_str("  [credential]");
+        }
         t.row(vec![
             kind,
             format!("{:04o}", e.mode & 0o7777),
@@ -318,6 +321,7 @@ pub fn rootfs(
             e.gid.to_string(),
             e.size.to_string(),
             format_time(e.mtime),
+            e.layer().to_string(),
             path,
         ]);
     }

@@ -6,6 +6,7 @@ pub mod container;
 pub mod fds;
 pub mod image;
 pub mod memory;
+pub mod mounts;
 pub mod pagemap;
 pub mod proto;
 pub mod rootfs;
@@ -118,15 +119,21 @@ impl Checkpoint {
         }
         let (meta, meta_warnings) = read_container_meta(&archive);
         warnings.extend(meta_warnings);
-        let rootfs = archive.get("rootfs-diff.tar").map(|tar| {
-            let (diff, w) = RootfsDiff::parse(
-                &archive.display_name("rootfs-diff.tar"),
-                tar,
-                archive.get("deleted.files"),
-            );
+        let mut rootfs = archive.get("rootfs-diff.tar").map(|tar| {
+            let (diff, w) = RootfsDiff::parse("rootfs-diff.tar", tar, archive.get("deleted.files"));
             warnings.extend(w);
             diff
         });
+        // What the memory-backed mounts held, under their mount points.
+        let mounts = mounts::read_mounts(&archive, &mut warnings);
+        let mut memory_fs = rootfs
+            .take()
+            .unwrap_or_else(|| RootfsDiff::empty("rootfs-diff.tar"));
+        let before = memory_fs.layer_count();
+        mounts::add_memory_layers(&archive, &mounts, &mut memory_fs, &mut warnings);
+        if archive.get("rootfs-diff.tar").is_some() || memory_fs.layer_count() > before {
+            rootfs = Some(memory_fs);
+        }
         let mut ck = Checkpoint {
             archive,
             tasks,
@@ -437,9 +444,10 @@ impl ContainerFs for Checkpoint {
     }
 
     fn read_file(&self, path: &str) -> Result<std::borrow::Cow<'_, [u8]>> {
-        let (Some(r), Some(tar)) = (&self.rootfs, self.archive.get("rootfs-diff.tar")) else {
+        let Some(r) = &self.rootfs else {
             return Err(self.archive.missing("rootfs-diff.tar"));
         };
-        Ok(std::borrow::Cow::Borrowed(r.read(tar, path)?))
+        let bytes = r.read_with(&|member| self.archive.get(member), path)?;
+        Ok(std::borrow::Cow::Borrowed(bytes))
     }
 }

@@ -336,6 +336,27 @@ pub struct FileEntry {
     pub uid: u64,
     /// Owner gid.
     pub gid: u64,
+    /// Where the entry was read: the evidence member (`rootfs-diff.tar`, `deleted.files`,
+    /// `checkpoint/tmpfs-dev-49.tar.gz.img`, `devshm-checkpoint.tar`).
+    pub origin: String,
+    /// The memory-backed mount the file lives on (`/dev/shm`, a tmpfs mount point), when it
+    /// came from one: its bytes were in RAM only, never on the container's disk.
+    pub mount: Option<String>,
+    /// A credential: a file under `/var/run/secrets` or `/run/secrets` (Kubernetes
+    /// service-account tokens, mounted secrets).
+    pub credential: bool,
+}
+
+impl FileEntry {
+    /// Where the file was read, in a word: `diff` (rootfs-diff.tar, deleted.files), `shm`
+    /// (/dev/shm) or `tmpfs` (another memory-backed mount).
+    pub fn layer(&self) -> &'static str {
+        match self.mount.as_deref() {
+            None => "diff",
+            Some("/dev/shm") => "shm",
+            Some(_) => "tmpfs",
+        }
+    }
 }
 
 /// A piece of evidence: a checkpoint or a kernel memory dump.

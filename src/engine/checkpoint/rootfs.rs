@@ -1,11 +1,15 @@
-//! The container's filesystem changes: `rootfs-diff.tar` and `deleted.files`.
+//! The container's filesystem changes: `rootfs-diff.tar` and `deleted.files`, plus what its
+//! memory-backed mounts held (layers: CRIU's `tmpfs-dev-N.tar.gz.img` per tmpfs mount,
+//! Podman's `devshm-checkpoint.tar` for /dev/shm), each under its mount point.
 //!
 //! The engines tar the files a container added or changed, relative to `/` (Podman: no
 //! leading `./`, no directory entries for directories that existed in the image), and list
 //! the files it deleted as a JSON array of paths in `deleted.files`. [`RootfsDiff`] indexes
-//! the tar once and serves a file's bytes as a sub-slice of the member's bytes: nothing is
-//! copied, and nothing is ever extracted to disk, so hostile names (`../../etc/passwd`,
+//! each tar once and serves a file's bytes as a sub-slice of the member's bytes (or of the
+//! decompressed layer): nothing is extracted to disk, so hostile names (`../../etc/passwd`,
 //! control characters) are kept as they are for display and never touch the filesystem.
+//! A later layer's entry hides an earlier one at the same path, as a mount hides what is
+//! under it.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -21,11 +25,31 @@ const MAX_LINK_HOPS: usize = 32;
 #[derive(Debug, Clone, Default)]
 pub struct RootfsDiff {
     member: String,
+    layers: Vec<Layer>,
     entries: Vec<FileEntry>,
-    /// Byte range of each entry's data in the tar (empty for non-files), parallel to `entries`.
-    data: Vec<Range<usize>>,
+    /// Layer and byte range of each entry's data in the layer's tar (empty for non-files),
+    /// parallel to `entries`.
+    data: Vec<(usize, Range<usize>)>,
     /// Path -> index of the last tar entry with that path (deleted entries are not indexed).
     by_path: HashMap<String, usize>,
+}
+
+/// One tar of the filesystem view: the diff, or a memory-backed mount's contents.
+#[derive(Debug, Clone)]
+struct Layer {
+    /// The evidence member it was read from.
+    member: String,
+    /// Its bytes when they are not the member's own (a decompressed `.tar.gz.img`).
+    owned: Option<Vec<u8>>,
+}
+
+/// The bytes of a layer's tar: the evidence member itself, or decompressed.
+#[derive(Debug)]
+pub enum LayerTar<'a> {
+    /// The member's bytes (read again through the caller's `member_bytes` on each read).
+    Member(&'a [u8]),
+    /// Bytes the layer keeps (decompressed).
+    Owned(Vec<u8>),
 }
 
 impl RootfsDiff {
@@ -36,16 +60,57 @@ impl RootfsDiff {
         tar_bytes: &[u8],
         deleted_files: Option<&[u8]>,
     ) -> (RootfsDiff, Vec<String>) {
-        let mut diff = RootfsDiff {
-            member: member_name.to_string(),
-            ..RootfsDiff::default()
-        };
+        let mut diff = RootfsDiff::empty(member_name);
         let mut warnings = Vec::new();
-        diff.index_tar(tar_bytes, &mut warnings);
+        diff.add_layer(
+            member_name,
+            None,
+            LayerTar::Member(tar_bytes),
+            &mut warnings,
+        );
         if let Some(json) = deleted_files {
             diff.add_deleted(json, &mut warnings);
         }
         (diff, warnings)
+    }
+
+    /// An index with no entries yet, named after `member_name` (the container's own diff,
+    /// even when the evidence has none).
+    pub fn empty(member_name: &str) -> RootfsDiff {
+        RootfsDiff {
+            member: member_name.to_string(),
+            ..RootfsDiff::default()
+        }
+    }
+
+    /// Indexes one more tar, `member` of the evidence, its paths put under `mount` (a
+    /// memory-backed mount point; `None`: relative to `/`). Its entries hide earlier ones at
+    /// the same paths. Damage gives warnings, never an error.
+    pub fn add_layer(
+        &mut self,
+        member: &str,
+        mount: Option<&str>,
+        tar: LayerTar<'_>,
+        warnings: &mut Vec<String>,
+    ) {
+        let layer = self.layers.len();
+        let (bytes, owned) = match tar {
+            LayerTar::Member(b) => (b, None),
+            LayerTar::Owned(v) => (&[][..], Some(v)),
+        };
+        self.layers.push(Layer {
+            member: member.to_string(),
+            owned: None,
+        });
+        self.index_tar(layer, owned.as_deref().unwrap_or(bytes), mount, warnings);
+        if let Some(l) = self.layers.get_mut(layer) {
+            l.owned = owned;
+        }
+    }
+
+    /// How many tars are indexed (the diff, then memory-backed mounts).
+    pub fn layer_count(&self) -> usize {
+        self.layers.len()
     }
 
     /// Name of the archive member the entries came from.
@@ -72,7 +137,17 @@ impl RootfsDiff {
     /// [`Error::NoSuchFile`] for unknown and deleted paths; [`Error::Unsupported`] for symbolic
     /// links (their target is not followed), directories and devices; [`Error::Corrupt`] for
     /// a hard-link loop; [`Error::Truncated`] when `tar_bytes` is shorter than the indexed tar.
-    pub fn read<'a>(&self, tar_bytes: &'a [u8], path: &str) -> Result<&'a [u8]> {
+    pub fn read<'a>(&'a self, tar_bytes: &'a [u8], path: &str) -> Result<&'a [u8]> {
+        self.read_with(&|_| Some(tar_bytes), path)
+    }
+
+    /// [`RootfsDiff::read`] over every layer: `member_bytes` gives an evidence member's
+    /// bytes by name (the layers read from the evidence itself).
+    pub fn read_with<'a>(
+        &'a self,
+        member_bytes: &dyn Fn(&str) -> Option<&'a [u8]>,
+        path: &str,
+    ) -> Result<&'a [u8]> {
         let mut key = normalise(path);
         for _ in 0..MAX_LINK_HOPS {
             let i = *self
@@ -85,11 +160,19 @@ impl RootfsDiff {
                 .ok_or_else(|| Error::NoSuchFile(path.to_string()))?;
             match entry.kind {
                 FileType::File => {
-                    let range = self.data.get(i).cloned().unwrap_or_default();
+                    let (layer, range) = self.data.get(i).cloned().unwrap_or_default();
+                    let layer = self
+                        .layers
+                        .get(layer)
+                        .ok_or_else(|| Error::NoSuchFile(path.to_string()))?;
+                    let tar_bytes = match &layer.owned {
+                        Some(owned) => owned.as_slice(),
+                        None => member_bytes(&layer.member).unwrap_or_default(),
+                    };
                     return tar_bytes
                         .get(range.clone())
                         .ok_or_else(|| Error::Truncated {
-                            file: self.member.clone(),
+                            file: layer.member.clone(),
                             at: range.start as u64,
                             need: range.len() as u64,
                             have: tar_bytes.len().saturating_sub(range.start) as u64,
@@ -114,8 +197,18 @@ impl RootfsDiff {
         })
     }
 
-    fn index_tar(&mut self, bytes: &[u8], warnings: &mut Vec<String>) {
-        let name = self.member.clone();
+    fn index_tar(
+        &mut self,
+        layer: usize,
+        bytes: &[u8],
+        mount: Option<&str>,
+        warnings: &mut Vec<String>,
+    ) {
+        let name = self
+            .layers
+            .get(layer)
+            .map_or_else(|| self.member.clone(), |l| l.member.clone());
+        let prefix = mount.map(normalise).filter(|m| !m.is_empty());
         let len = bytes.len();
         let mut tar = tar::Archive::new(std::io::Cursor::new(bytes));
         let entries = match tar.entries_with_seek() {
@@ -163,6 +256,10 @@ impl RootfsDiff {
             if path.is_empty() {
                 continue; // the root directory itself ("./")
             }
+            let path = match &prefix {
+                Some(p) => format!("{p}/{path}"),
+                None => path,
+            };
             let mode = header.mode().unwrap_or(0) & 0o7777;
             let mut mtime = header
                 .mtime()
@@ -193,16 +290,19 @@ impl RootfsDiff {
                 data = from..to;
             }
             let link = link.filter(|_| matches!(kind, FileType::Symlink | FileType::Hardlink));
-            if self
-                .by_path
-                .insert(path.clone(), self.entries.len())
-                .is_some()
-            {
+            // A hard link names a path inside its own tar: under the same mount point.
+            let link = match (&prefix, kind) {
+                (Some(p), FileType::Hardlink) => link.map(|l| format!("{p}/{}", normalise(&l))),
+                _ => link,
+            };
+            let hidden = self.by_path.insert(path.clone(), self.entries.len());
+            if hidden.is_some_and(|h| self.data.get(h).is_some_and(|d| d.0 == layer)) {
                 warnings.push(format!(
                     "{name}: {path:?} appears more than once; the last one wins"
                 ));
             }
             self.entries.push(FileEntry {
+                credential: kind == FileType::File && is_credential(&path),
                 path,
                 kind,
                 mode,
@@ -212,8 +312,10 @@ impl RootfsDiff {
                 deleted: false,
                 uid,
                 gid,
+                origin: name.clone(),
+                mount: mount.map(str::to_string),
             });
-            self.data.push(data);
+            self.data.push((layer, data));
         }
     }
 
@@ -240,10 +342,20 @@ impl RootfsDiff {
                 deleted: true,
                 uid: 0,
                 gid: 0,
+                origin: "deleted.files".to_string(),
+                mount: None,
+                credential: false,
             });
-            self.data.push(0..0);
+            self.data.push((usize::MAX, 0..0));
         }
     }
+}
+
+/// Whether a container path (normalised) is where Kubernetes and engines mount secrets.
+pub fn is_credential(path: &str) -> bool {
+    ["var/run/secrets/", "run/secrets/"]
+        .iter()
+        .any(|p| path.starts_with(p))
 }
 
 /// Strips leading `./` and `/` and trailing `/`; keeps everything else (`..` included).

@@ -76,6 +76,7 @@ impl State {
     pub fn new(ev: &dyn Evidence) -> State {
         match container_fs(ev).and_then(|fs| fs.entries()) {
             Ok(entries) => State {
+                collapsed: quiet_mounts(&entries),
                 nodes: build(entries),
                 ..State::default()
             },
@@ -172,6 +173,30 @@ pub fn on_preview(st: &mut State, generation: u64, result: Result<FilePreview, S
         Ok(_) => {}
         Err(e) => p.error = Some(e),
     }
+}
+
+/// Memory-backed mounts that hold no regular file (runc's /dev of device nodes, cgroup
+/// folders, masked paths): folded at first, so the container's own files come first. A
+/// file dropped into one (a payload hidden in /dev) leaves it open.
+fn quiet_mounts(entries: &[FileEntry]) -> HashSet<String> {
+    let mounts: HashSet<String> = entries
+        .iter()
+        .filter_map(|e| e.mount.as_deref())
+        .map(|m| m.trim_matches('/').to_string())
+        .filter(|m| !m.is_empty())
+        .collect();
+    mounts
+        .into_iter()
+        .filter(|m| {
+            !entries.iter().any(|e| {
+                e.kind == FileType::File
+                    && !e.deleted
+                    && e.path
+                        .strip_prefix(m.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+            })
+        })
+        .collect()
 }
 
 fn build(mut entries: Vec<FileEntry>) -> Vec<Node> {
@@ -359,14 +384,23 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, _cx: &Ctx, focused: bool) {
         } else {
             base
         };
-        lines.push(Line::from(vec![
+        // Where it was read (memory-backed mounts: the bytes were in RAM only) and what it is.
+        let alert = if selected { base } else { theme::ALERT };
+        let dim = if selected { base } else { theme::DIM };
+        let mut spans = vec![
             Span::styled(format!("{meta} "), base),
             Span::styled(name, style),
-            Span::styled(
-                if deleted { "  (deleted)" } else { "" },
-                if selected { base } else { theme::ALERT },
-            ),
-        ]));
+        ];
+        if deleted {
+            spans.push(Span::styled("  (deleted)", alert));
+        }
+        if let Some(e) = n.entry.as_ref().filter(|e| e.mount.is_some()) {
+            spans.push(Span::styled(format!("  [{}]", e.layer()), dim));
+        }
+        if n.entry.as_ref().is_some_and(|e| e.credential) {
+            spans.push(Span::styled("  [credential]", alert));
+        }
+        lines.push(Line::from(spans));
     }
     f.render_widget(Paragraph::new(lines), list_area);
     draw_preview(f, preview_area, st);
