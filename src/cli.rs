@@ -155,6 +155,10 @@ pub enum Command {
         #[arg(long)]
         cat: Option<String>,
     },
+    /// List the container's mounts: mount point, type, source (the host path of a bind
+    /// mount), options, and where the evidence holds what it contained (tmpfs images,
+    /// /dev/shm, the rootfs diff) or that the runtime keeps it outside (external).
+    Mounts(Target),
     /// Copy rootfs-diff files or process memory into a folder you name (never next to or
     /// inside the evidence; nothing overwritten without --force; memory written sparse, named
     /// like Volatility's `pid.N.vma.0xSTART-0xEND.dmp`).
@@ -328,6 +332,7 @@ impl Command {
             | Command::Files { target: t, .. }
             | Command::Search { target: t, .. }
             | Command::Rootfs { target: t, .. }
+            | Command::Mounts(t)
             | Command::Extract { target: t, .. } => Some(&t.evidence),
             Command::Read { evidence, .. } | Command::Export { evidence, .. } => Some(evidence),
             Command::Isf { dump, .. } => dump.as_deref(),
@@ -385,6 +390,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             };
             memory::search(&*ev, &opts, *physical, &mut out)
         }
+        Command::Mounts(t) => tables::mounts(&*open(&t.evidence, cli)?, t.json, &mut out),
         Command::Rootfs { target, cat } => tables::rootfs(
             &*open(&target.evidence, cli)?,
             cat.as_deref(),

@@ -118,3 +118,66 @@ fn the_cli_lists_cats_and_extracts_them() {
         b"eyJhbGciOiJSUzI1NiJ9.fake-sa-token"
     );
 }
+
+#[test]
+fn mounts_equal_crits_mountpoints_joined_with_the_spec() {
+    let Some(tar) = archive() else { return };
+    let dir = support::fixture("criu-tmpfs").unwrap();
+    let golden: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("golden/mountpoints-13.json")).unwrap())
+            .unwrap();
+    let ck = Checkpoint::open(&tar).unwrap();
+    let mounts = container_fs(&ck).unwrap().mounts();
+    let entries = golden["entries"].as_array().unwrap();
+    assert_eq!(mounts.len(), entries.len());
+    for e in entries {
+        let id = e["mnt_id"].as_u64().unwrap() as u32;
+        let m = mounts
+            .iter()
+            .find(|m| m.mount_id == Some(id))
+            .unwrap_or_else(|| panic!("mount {id} missing"));
+        assert_eq!(m.mountpoint, e["mountpoint"].as_str().unwrap());
+        assert_eq!(m.parent_id, e["parent_mnt_id"].as_u64().map(|p| p as u32));
+        assert_eq!(m.device.as_deref(), e["root_dev"].as_str());
+        assert_eq!(m.root.as_deref(), e["root"].as_str());
+        assert_eq!(m.source, e["source"].as_str().unwrap());
+        assert_eq!(
+            m.external.as_deref(),
+            e.get("ext_key").and_then(Value::as_str)
+        );
+    }
+    let at = |p: &str| mounts.iter().find(|m| m.mountpoint == p).unwrap();
+    let sa = at("/var/run/secrets/kubernetes.io/serviceaccount");
+    assert_eq!(sa.fstype, "tmpfs");
+    assert_eq!(
+        sa.saved.as_deref(),
+        Some("checkpoint/tmpfs-dev-49.tar.gz.img")
+    );
+    // The spec's options follow the image's.
+    assert!(
+        sa.options.iter().any(|o| o == "tmpcopyup"),
+        "{:?}",
+        sa.options
+    );
+    assert_eq!(
+        at("/dev/shm").saved.as_deref(),
+        Some("devshm-checkpoint.tar")
+    );
+    assert_eq!(at("/").saved.as_deref(), Some("rootfs-diff.tar"));
+    // A bind mount from the host: its host path from the spec, its contents not saved.
+    let hosts = at("/etc/hosts");
+    assert_eq!(hosts.fstype, "bind");
+    assert!(
+        hosts
+            .host_source
+            .as_deref()
+            .unwrap()
+            .ends_with("/userdata/hosts")
+    );
+    assert_eq!(hosts.saved, None);
+    assert!(
+        mounts
+            .windows(2)
+            .all(|w| w[0].mountpoint <= w[1].mountpoint)
+    );
+}

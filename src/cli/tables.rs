@@ -257,6 +257,38 @@ pub(super) fn warn(warnings: &[String]) {
 }
 
 /// `podmortem rootfs`.
+/// `podmortem mounts`: the container's mounts (images joined with the spec).
+pub fn mounts(ev: &dyn Evidence, as_json: bool, out: &mut dyn Write) -> Result<()> {
+    let mounts = container_fs(ev)?.mounts();
+    if as_json {
+        return json(&mounts, out);
+    }
+    let mut t = Table::new(
+        &["MOUNTPOINT", "TYPE", "CONTENTS", "SOURCE", "OPTIONS"],
+        &[],
+    );
+    for m in &mounts {
+        let source = match (&m.host_source, m.root.as_deref()) {
+            (Some(h), _) if h != &m.source => h.clone(),
+            (_, Some(r)) if r != "/" => format!("{}:{r}", m.source),
+            _ => m.source.clone(),
+        };
+        let contents = match (&m.saved, &m.external) {
+            (Some(s), _) => format!("saved: {}", s.rsplit('/').next().unwrap_or(s)),
+            (None, Some(_)) => "external".to_string(),
+            (None, None) => "-".to_string(),
+        };
+        t.row(vec![
+            m.mountpoint.clone(),
+            m.fstype.clone(),
+            contents,
+            source,
+            m.options.join(","),
+        ]);
+    }
+    t.print(out)
+}
+
 pub fn rootfs(
     ev: &dyn Evidence,
     cat: Option<&str>,

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use regex::bytes::Regex;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::evidence::{Evidence, FileEntry};
+use crate::engine::evidence::{Evidence, FileEntry, Mount};
 use crate::engine::search::{Sink, Summary};
 
 /// The physical memory of the evidence (kernel memory dumps).
@@ -34,6 +34,10 @@ pub trait ContainerFs: Send + Sync {
     /// The bytes of one regular file of the diff: borrowed from the evidence's memory map
     /// where they lie in one piece (no copy of a large file), else owned.
     fn read_file(&self, path: &str) -> Result<Cow<'_, [u8]>>;
+
+    /// The container's mounts, sorted by mount point (empty when the evidence does not
+    /// record them).
+    fn mounts(&self) -> Vec<Mount>;
 }
 
 /// The filesystem changes of `ev`, or the error that it has none (a kernel dump's

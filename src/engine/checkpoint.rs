@@ -48,6 +48,8 @@ pub struct Checkpoint {
     files: FileTable,
     meta: ContainerMeta,
     rootfs: Option<RootfsDiff>,
+    /// The container's mounts (images joined with the spec).
+    mounts: Vec<crate::engine::evidence::Mount>,
     details: Map<String, Value>,
     warnings: Vec<String>,
 }
@@ -134,6 +136,10 @@ impl Checkpoint {
         if archive.get("rootfs-diff.tar").is_some() || memory_fs.layer_count() > before {
             rootfs = Some(memory_fs);
         }
+        let spec: Option<Value> = archive
+            .get("spec.dump")
+            .and_then(|b| serde_json::from_slice(b).ok());
+        let mounts = mounts::mount_list(&archive, &mounts, spec.as_ref());
         let mut ck = Checkpoint {
             archive,
             tasks,
@@ -143,6 +149,7 @@ impl Checkpoint {
             files,
             meta,
             rootfs,
+            mounts,
             details: Map::new(),
             warnings,
         };
@@ -449,5 +456,9 @@ impl ContainerFs for Checkpoint {
         };
         let bytes = r.read_with(&|member| self.archive.get(member), path)?;
         Ok(std::borrow::Cow::Borrowed(bytes))
+    }
+
+    fn mounts(&self) -> Vec<crate::engine::evidence::Mount> {
+        self.mounts.clone()
     }
 }

@@ -347,6 +347,37 @@ pub struct FileEntry {
     pub credential: bool,
 }
 
+/// One mount of the container: what its mount namespace held at the checkpoint (CRIU's
+/// `mountpoints-*.img`), joined with the runtime's spec (`spec.dump`) by mount point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mount {
+    /// Where it is mounted in the container (`/var/run/secrets/...`).
+    pub mountpoint: String,
+    /// Filesystem type (`tmpfs`, `overlay`, `proc`; `bind` for a spec-only bind mount).
+    #[serde(rename = "type")]
+    pub fstype: String,
+    /// The source in the container's namespace (a device, `tmpfs`, `overlay`).
+    pub source: String,
+    /// The source the runtime gave (for a bind mount: the host path), from the spec.
+    pub host_source: Option<String>,
+    /// The folder of the filesystem mounted (not `/` for a bind mount), as the host sees it.
+    pub root: Option<String>,
+    /// Mount options (the image's superblock options, then the spec's).
+    pub options: Vec<String>,
+    /// Device (`major:minor`).
+    pub device: Option<String>,
+    /// Mount id and parent mount id (CRIU images).
+    pub mount_id: Option<u32>,
+    /// The parent mount's id.
+    pub parent_id: Option<u32>,
+    /// The runtime's key for an external mount: its contents stay on the host, not in the
+    /// evidence (podman's /etc/hosts, /dev/shm).
+    pub external: Option<String>,
+    /// The evidence member holding what the mount contained (a tmpfs image,
+    /// `devshm-checkpoint.tar`, `rootfs-diff.tar` for `/`), when the evidence has it.
+    pub saved: Option<String>,
+}
+
 impl FileEntry {
     /// Where the file was read, in a word: `diff` (rootfs-diff.tar, deleted.files), `shm`
     /// (/dev/shm) or `tmpfs` (another memory-backed mount).

@@ -5,13 +5,17 @@
 //! files lived in RAM only: Kubernetes' service-account tokens and secret volumes are tmpfs,
 //! so they are often the most valuable files of a compromised pod.
 
+use std::collections::BTreeMap;
 use std::io::Read;
+
+use serde_json::Value;
 
 use crate::engine::checkpoint::archive::Archive;
 use crate::engine::checkpoint::image::{decode_all, magic};
 use crate::engine::checkpoint::proto::MntEntry;
 use crate::engine::checkpoint::proto::mnt::fstype;
 use crate::engine::checkpoint::rootfs::{LayerTar, RootfsDiff};
+use crate::engine::evidence::Mount;
 
 /// A tmpfs image decompresses to at most this much (a bound on hostile gzip bombs).
 const MAX_TMPFS_BYTES: u64 = 1 << 30;
@@ -95,7 +99,7 @@ pub fn add_memory_layers(
             ));
             tar.truncate(MAX_TMPFS_BYTES as usize);
         }
-        let mount = format!("/{}", m.mountpoint.trim_start_matches(['.', '/']));
+        let mount = clean(&m.mountpoint);
         fs.add_layer(&member, Some(&mount), LayerTar::Owned(tar), warnings);
     }
     if let Some(shm) = ar.get(DEVSHM_MEMBER)
@@ -108,4 +112,100 @@ pub fn add_memory_layers(
             warnings,
         );
     }
+}
+
+/// The container's mounts: the images' (what the namespace held) joined by mount point with
+/// the runtime spec's `mounts` (host paths of bind mounts, the options asked for); mounts
+/// only the spec names are listed too. Sorted by mount point.
+pub fn mount_list(ar: &Archive, mounts: &[MntEntry], spec: Option<&Value>) -> Vec<Mount> {
+    let mut spec_mounts: BTreeMap<String, &Value> = BTreeMap::new();
+    for m in spec
+        .and_then(|s| s.get("mounts"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(d) = m.get("destination").and_then(Value::as_str) {
+            spec_mounts.insert(clean(d), m);
+        }
+    }
+    let text = |v: Option<&Value>, k: &str| v.and_then(|v| v.get(k)?.as_str().map(str::to_string));
+    let options = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(|v| v.get("options")?.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.as_str().map(str::to_string))
+            .collect()
+    };
+    let mut out: Vec<Mount> = Vec::new();
+    for m in mounts {
+        let point = clean(&m.mountpoint);
+        let spec = spec_mounts.remove(&point);
+        let saved = if saved_tmpfs(m) {
+            Some(tmpfs_member(m)).filter(|t| ar.get(t).is_some())
+        } else if point == "/dev/shm" && ar.get(DEVSHM_MEMBER).is_some() {
+            Some(DEVSHM_MEMBER.to_string())
+        } else if point == "/" && ar.get("rootfs-diff.tar").is_some() {
+            Some("rootfs-diff.tar".to_string())
+        } else {
+            None
+        };
+        let mut opts: Vec<String> = m
+            .options
+            .split(',')
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect();
+        for o in options(spec) {
+            if !opts.contains(&o) {
+                opts.push(o);
+            }
+        }
+        out.push(Mount {
+            mountpoint: point,
+            fstype: match m.fstype {
+                fstype::UNSUPPORTED => m
+                    .fsname
+                    .clone()
+                    .or_else(|| text(spec, "type"))
+                    .unwrap_or_else(|| "other".to_string()),
+                t => fstype::name(t).to_string(),
+            },
+            source: m.source.clone(),
+            host_source: text(spec, "source"),
+            root: Some(m.root.clone()),
+            options: opts,
+            device: Some(m.dev()),
+            mount_id: Some(m.mnt_id),
+            parent_id: Some(m.parent_mnt_id),
+            external: m.ext_key.clone(),
+            saved,
+        });
+    }
+    for (point, spec) in spec_mounts {
+        out.push(Mount {
+            mountpoint: point,
+            fstype: text(Some(spec), "type").unwrap_or_default(),
+            source: text(Some(spec), "source").unwrap_or_default(),
+            host_source: text(Some(spec), "source"),
+            root: None,
+            options: options(Some(spec)),
+            device: None,
+            mount_id: None,
+            parent_id: None,
+            external: None,
+            saved: None,
+        });
+    }
+    out.sort_by(|a, b| {
+        a.mountpoint
+            .cmp(&b.mountpoint)
+            .then(a.mount_id.cmp(&b.mount_id))
+    });
+    out
+}
+
+/// A mount point as an absolute path (CRIU 3.x writes `./var/run`, 4.x `/var/run`).
+fn clean(p: &str) -> String {
+    format!("/{}", p.trim_start_matches('.').trim_matches('/'))
 }
