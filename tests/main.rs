@@ -21,6 +21,7 @@ mod kernel_avml_cache;
 mod kernel_dump;
 mod kernel_files;
 mod kernel_isf;
+mod kernel_layout_cache;
 mod kernel_own_symbols;
 mod kernel_paging;
 mod kernel_phys_cli;
