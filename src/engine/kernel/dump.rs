@@ -17,7 +17,7 @@ use crate::engine::capability::PhysicalSpace;
 use crate::engine::checkpoint::tasks::split_nul;
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
-    Evidence, EvidenceInfo, EvidenceKind, OpenFile, PartialRead, Pid, Process, Vma, Walk,
+    Evidence, EvidenceInfo, EvidenceKind, OpenFile, PartialRead, Pid, Process, Slices, Vma, Walk,
 };
 use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::cgroup::{container_id, pod_uid};
@@ -529,6 +529,23 @@ impl Evidence for KernelDump {
 
     fn physical(&self) -> Option<&dyn PhysicalSpace> {
         Some(self)
+    }
+
+    fn captured_slices(&self, pid: Pid, range: Range<u64>) -> Result<Option<Slices<'_>>> {
+        let task = self.get(pid)?;
+        let Some(root) = task.root else {
+            return Ok(Some(Vec::new()));
+        };
+        let maps = self.maps_of(task);
+        let areas: Vec<Range<u64>> = if maps.is_empty() {
+            vec![range]
+        } else {
+            maps.iter()
+                .map(|v| v.start.max(range.start)..v.end.min(range.end))
+                .filter(|r| r.start < r.end)
+                .collect()
+        };
+        self.space.user_slices(root, &areas)
     }
 
     fn captured_ranges(&self, pid: Pid, range: Range<u64>) -> Result<Vec<Range<u64>>> {
