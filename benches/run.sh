@@ -15,7 +15,7 @@ FIX=${PODMORTEM_FIXTURES:-../shared/fixtures}
 WORK=target/bench-run
 mkdir -p "$WORK"
 cargo build --release -q
-BIN=$PWD/target/release/podmortem
+BIN=$(realpath "${CARGO_TARGET_DIR:-target}")/release/podmortem
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-run.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 export PODMORTEM_CACHE_DIR=$TMP/cache
@@ -65,7 +65,8 @@ row() { # row NAME PODMORTEM_MS RSS REF_NAME REF_MS
 }
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# Warm the symbol, AVML and checkpoint caches once: the rows below are warm opens.
+# Warm the symbol, kernel-layout, AVML and checkpoint caches once: the rows below are warm
+# opens.
 "$BIN" ps "$LIME" --isf "$SYMS" >/dev/null
 "$BIN" ps "$AVML" --isf "$SYMS" >/dev/null
 "$BIN" ps "$CKPT" >/dev/null

@@ -410,7 +410,11 @@ fn linux_61_isf() {
     let mut bytes = std::fs::read(&file).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x55;
-    std::fs::write(&file, &bytes).unwrap();
+    // Replaced, not written in place: `isf` maps the cache file it was loaded from (podmortem
+    // itself only ever replaces cache files, by rename).
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, &bytes).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
     let again = Isf::load_with(&path, &cache).unwrap();
     assert!(!again.from_cache());
     assert!(again == isf);
@@ -503,4 +507,51 @@ fn measure_one_load() {
         isf.from_cache(),
         isf.symbol_count()
     );
+}
+
+/// An unchanged ISF file is not hashed again (its `.isfkey` names its content hash); a
+/// rewritten one is (another identity), and the index follows its new content.
+#[test]
+fn isf_key_follows_the_file() {
+    let Some(small) = small_json() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = CacheDir::At(cache_dir.path().to_path_buf());
+    let path = dir.path().join("small.json");
+    let json = std::fs::read_to_string(&small).unwrap();
+    std::fs::write(&path, &json).unwrap();
+    let keys = || {
+        std::fs::read_dir(cache_dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "isfkey"))
+            .count()
+    };
+    let cold = Isf::load_with(&path, &cache).unwrap();
+    assert!(!cold.from_cache());
+    assert_eq!(keys(), 1);
+    let warm = Isf::load_with(&path, &cache).unwrap();
+    assert!(warm.from_cache());
+    assert_eq!(warm, cold);
+
+    // Rewritten in place with other content: a new identity, hashed, parsed.
+    let changed = json.replacen("\"size\": 4", "\"size\": 44", 1);
+    assert_ne!(changed, json);
+    std::fs::write(&path, &changed).unwrap();
+    let again = Isf::load_with(&path, &cache).unwrap();
+    assert!(!again.from_cache());
+    assert_ne!(again.content_hash(), cold.content_hash());
+    assert_ne!(again, cold);
+    assert_eq!(keys(), 2);
+    assert!(Isf::load_with(&path, &cache).unwrap().from_cache());
+
+    // A damaged key file is ignored (the file is hashed) and rewritten.
+    for e in std::fs::read_dir(cache_dir.path()).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "isfkey") {
+            std::fs::write(e.path(), b"PMISFKEY garbage").unwrap();
+        }
+    }
+    let fixed = Isf::load_with(&path, &cache).unwrap();
+    assert!(fixed.from_cache());
+    assert_eq!(fixed, again);
 }

@@ -522,3 +522,53 @@ fn raw_and_unknown() {
     assert_eq!(read(mem.as_ref(), 0x2ff0, 0x20).0[..0x10], data[0x2ff0..]);
     assert_eq!(mem.slice(0x100, 4), Some(&data[0x100..0x104]));
 }
+
+#[test]
+fn physical_search_across_adjacent_ranges_matches_the_read_path() {
+    use podmortem::engine::kernel::phys_search::search_physical;
+    use podmortem::engine::search::Collect;
+    use std::sync::atomic::AtomicBool;
+    // Two adjacent ranges (one run: its windows are copied range by range from the map),
+    // then a gap and a third range; needles across the adjacent edge and inside ranges.
+    let mut ranges = vec![
+        (0u64, memory(0, 0x10_0000)),
+        (0x10_0000, memory(0x10_0000, 0x20_0000)),
+        (0x80_0000, memory(0x80_0000, 0x1_0000)),
+    ];
+    let put = |ranges: &mut Vec<(u64, Vec<u8>)>, at: u64, needle: &[u8]| {
+        for (start, data) in ranges.iter_mut() {
+            for (i, b) in needle.iter().enumerate() {
+                let a = at + i as u64;
+                if a >= *start && a < *start + data.len() as u64 {
+                    data[(a - *start) as usize] = *b;
+                }
+            }
+        }
+    };
+    for at in [0x10_0000 - 5, 0x1234, 0x2f_fff0, 0x80_0100] {
+        put(&mut ranges, at, b"NEEDLE_0123");
+    }
+    let lime = open_physical(&write_tmp("adjacent.lime", &lime_file(&ranges))).unwrap();
+    let avml = open_physical(&write_tmp("adjacent.avml", &avml_file(&ranges))).unwrap();
+    assert!(
+        lime.slice(0x10_0000 - 5, 11).is_none(),
+        "the edge is not lent whole"
+    );
+    let re = regex::bytes::Regex::new("NEEDLE_[0-9]+|physical [a-z]+").unwrap();
+    let hits = |mem: &dyn PhysicalMemory| {
+        let mut sink = Collect::default();
+        search_physical(mem, &re, &AtomicBool::new(false), &mut sink).unwrap();
+        sink.hits
+            .iter()
+            .map(|h| (h.address, h.bytes.clone()))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (hits(lime.as_ref()), hits(avml.as_ref()));
+    assert_eq!(a, b);
+    let needles: Vec<u64> = a
+        .iter()
+        .filter(|(_, m)| m.starts_with(b"NEEDLE"))
+        .map(|(at, _)| *at)
+        .collect();
+    assert_eq!(needles, [0x1234, 0x10_0000 - 5, 0x2f_fff0, 0x80_0100]);
+}

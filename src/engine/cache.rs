@@ -8,6 +8,8 @@
 //!   ([`crate::engine::checkpoint::unpacked`]), memory-mapped like a `.tar` afterwards;
 //! - `avml/`: the chunk indexes of AVML compressed dumps, so a second open does not walk
 //!   the whole file again (a few bytes per 64 KiB chunk);
+//! - `kernel/`: where a dump's kernel is (its VMCOREINFO and KASLR layout), so a second open
+//!   does not scan physical memory for it (a few hundred bytes per dump);
 //! - `demo/`: the demo checkpoint built into the binary.
 //!
 //! Decompressed checkpoints are the large entries: the folder keeps at most
@@ -31,6 +33,8 @@ pub const DEFAULT_LIMIT: u64 = 64 << 30;
 pub const CHECKPOINTS: &str = "checkpoints";
 /// Sub-folder of AVML chunk indexes.
 pub const AVML: &str = "avml";
+/// Sub-folder of kernel layouts found in dumps (VMCOREINFO, KASLR shifts).
+pub const KERNEL: &str = "kernel";
 
 /// The cache folder, if the platform has one (or `$PODMORTEM_CACHE_DIR` names one).
 pub fn root() -> Option<PathBuf> {
@@ -72,7 +76,8 @@ pub fn parse_size(text: &str) -> Option<u64> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     /// Kind: "checkpoint" (decompressed archive), "symbols" (an index), "avml-index" (an AVML
-    /// dump's chunk index), "demo", "other" (a file left half-written).
+    /// dump's chunk index), "kernel-layout" (where a dump's kernel is), "demo", "other" (a
+    /// file left half-written).
     pub kind: &'static str,
     /// The file.
     pub path: PathBuf,
@@ -122,6 +127,7 @@ pub fn entries(root: &Path) -> Vec<Entry> {
         (CHECKPOINTS, "checkpoint"),
         ("isf", "symbols"),
         (AVML, "avml-index"),
+        (KERNEL, "kernel-layout"),
         ("demo", "demo"),
     ] {
         let Ok(read) = std::fs::read_dir(root.join(dir)) else {
@@ -166,6 +172,12 @@ pub fn entries(root: &Path) -> Vec<Entry> {
 /// (`bytes` are its contents). A replaced or rewritten file gets a new key; the whole file
 /// is not hashed, so that the key of a 64 GiB dump costs two MiB of reading.
 pub fn file_identity(path: &Path, bytes: &[u8]) -> Result<String> {
+    identity_with_edges(path, bytes, 1 << 20)
+}
+
+/// [`file_identity`] hashing only the first and last `edge` bytes: for a key read on every
+/// open, where hashing two MiB would cost more than what the cache saves.
+pub fn identity_with_edges(path: &Path, bytes: &[u8], edge: usize) -> Result<String> {
     use sha2::{Digest, Sha256};
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -179,7 +191,7 @@ pub fn file_identity(path: &Path, bytes: &[u8]) -> Result<String> {
     ] {
         h.update(n.to_le_bytes());
     }
-    let edge = bytes.len().min(1 << 20);
+    let edge = bytes.len().min(edge);
     h.update(bytes.get(..edge).unwrap_or_default());
     h.update(bytes.get(bytes.len() - edge..).unwrap_or_default());
     let digest = h.finalize();

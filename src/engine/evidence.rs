@@ -390,6 +390,10 @@ impl FileEntry {
     }
 }
 
+/// Captured memory lent by the evidence: (virtual address, bytes) pieces in address order
+/// (see [`Evidence::captured_slices`]).
+pub type Slices<'a> = Vec<(u64, &'a [u8])>;
+
 /// A piece of evidence: a checkpoint or a kernel memory dump.
 ///
 /// All methods are cheap to call repeatedly; back ends parse once at open and index.
@@ -421,6 +425,15 @@ pub trait Evidence: Send + Sync {
     /// contiguously (a fast path for search); `None` otherwise.
     fn memory_slice(&self, _pid: Pid, _addr: u64, _len: usize) -> Option<&[u8]> {
         None
+    }
+
+    /// The captured memory of a process within `range` as the pieces the evidence stores
+    /// contiguously, borrowed: (virtual address, bytes), sorted, covering exactly
+    /// [`Evidence::captured_ranges`] of the same range (adjacent pieces make one range). `None`
+    /// when the back end cannot lend its bytes (compressed memory, or not offered): then
+    /// search reads through [`Evidence::read_memory`].
+    fn captured_slices(&self, _pid: Pid, _range: Range<u64>) -> Result<Option<Slices<'_>>> {
+        Ok(None)
     }
 
     /// The evidence's physical memory, when it has some (kernel memory dumps).

@@ -9,6 +9,7 @@ pub mod dump;
 pub mod files;
 pub mod isf;
 pub mod kaslr;
+mod layout_cache;
 pub mod maple;
 pub mod memory;
 pub mod paging;

@@ -53,6 +53,9 @@ pub struct ProcessMemory<'e> {
     /// The runs, and for each the index of its process in `procs`.
     runs: Vec<Range<u64>>,
     owner: Vec<usize>,
+    /// For each run, the evidence's bytes that make it up (virtual address, bytes), when the
+    /// back end lends them; empty when the run is read through the evidence.
+    pieces: Vec<Vec<(u64, &'e [u8])>>,
 }
 
 impl std::fmt::Debug for ProcessMemory<'_> {
@@ -72,6 +75,7 @@ impl<'e> ProcessMemory<'e> {
             procs: Vec::new(),
             runs: Vec::new(),
             owner: Vec::new(),
+            pieces: Vec::new(),
         };
         for p in ev.processes()? {
             if pids.is_some_and(|pids| !pids.contains(&p.pid)) {
@@ -90,9 +94,15 @@ impl<'e> ProcessMemory<'e> {
                     Vec::new()
                 }
             };
-            for run in ev.captured_ranges(p.pid, 0..u64::MAX)? {
-                hay.runs.push(run);
-                hay.owner.push(hay.procs.len());
+            match ev.captured_slices(p.pid, 0..u64::MAX)? {
+                Some(slices) => hay.add_slices(slices),
+                None => {
+                    for run in ev.captured_ranges(p.pid, 0..u64::MAX)? {
+                        hay.runs.push(run);
+                        hay.owner.push(hay.procs.len());
+                        hay.pieces.push(Vec::new());
+                    }
+                }
             }
             hay.procs.push(Proc {
                 pid: p.pid,
@@ -100,7 +110,69 @@ impl<'e> ProcessMemory<'e> {
                 maps,
             });
         }
+        let pieces: Vec<usize> = hay.pieces.iter().flatten().map(|(_, b)| b.len()).collect();
+        tracing::debug!(
+            processes = hay.procs.len(),
+            runs = hay.runs.len(),
+            pieces = pieces.len(),
+            pieces_of_64k_or_more = pieces.iter().filter(|&&n| n >= 64 << 10).count(),
+            bytes_in_them = pieces.iter().filter(|&&n| n >= 64 << 10).sum::<usize>(),
+            "process memory to search"
+        );
         Ok(hay)
+    }
+
+    /// Adds the runs of the next process from its borrowed pieces: adjacent pieces make
+    /// one run (as [`Evidence::captured_ranges`] coalesces them).
+    fn add_slices(&mut self, slices: Vec<(u64, &'e [u8])>) {
+        for (at, bytes) in slices {
+            let end = at.saturating_add(bytes.len() as u64);
+            let joins = self.owner.last() == Some(&self.procs.len())
+                && self.runs.last().is_some_and(|r| r.end == at);
+            match (joins, self.runs.last_mut(), self.pieces.last_mut()) {
+                (true, Some(run), Some(pieces)) => {
+                    run.end = end;
+                    pieces.push((at, bytes));
+                }
+                _ => {
+                    self.runs.push(at..end);
+                    self.owner.push(self.procs.len());
+                    self.pieces.push(vec![(at, bytes)]);
+                }
+            }
+        }
+    }
+
+    /// `len` bytes at `addr` of run `run` from its pieces: borrowed when one piece holds
+    /// them, else copied into `buf` (`Ok(None)`); `Err(())` when the run has no pieces or
+    /// they fall short.
+    fn read_pieces(
+        &self,
+        run: usize,
+        addr: u64,
+        len: usize,
+        buf: &mut Vec<u8>,
+    ) -> std::result::Result<Option<&'e [u8]>, ()> {
+        let pieces = self.pieces.get(run).ok_or(())?;
+        let mut i = pieces.partition_point(|(at, b)| at.saturating_add(b.len() as u64) <= addr);
+        let &(at, bytes) = pieces.get(i).ok_or(())?;
+        let from = addr
+            .checked_sub(at)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or(())?;
+        let rest = bytes.get(from..).ok_or(())?;
+        if let Some(s) = rest.get(..len) {
+            return Ok(Some(s));
+        }
+        buf.clear();
+        buf.extend_from_slice(rest);
+        while buf.len() < len {
+            i += 1;
+            let &(_, bytes) = pieces.get(i).ok_or(())?;
+            let want = len - buf.len();
+            buf.extend_from_slice(bytes.get(..want).unwrap_or(bytes));
+        }
+        Ok(None)
     }
 
     fn proc_of(&self, run: usize) -> Option<&Proc> {
@@ -123,7 +195,13 @@ impl Haystack for ProcessMemory<'_> {
         let Some(p) = self.proc_of(run) else {
             return Ok(&[]);
         };
-        if let Some(s) = self.ev.memory_slice(p.pid, addr, len) {
+        if self.pieces.get(run).is_some_and(|v| !v.is_empty()) {
+            match self.read_pieces(run, addr, len, buf) {
+                Ok(Some(s)) => return Ok(s),
+                Ok(None) => return Ok(buf),
+                Err(()) => {}
+            }
+        } else if let Some(s) = self.ev.memory_slice(p.pid, addr, len) {
             return Ok(s);
         }
         buf.resize(len, 0);

@@ -17,7 +17,7 @@ use crate::engine::capability::PhysicalSpace;
 use crate::engine::checkpoint::tasks::split_nul;
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
-    Evidence, EvidenceInfo, EvidenceKind, OpenFile, PartialRead, Pid, Process, Vma, Walk,
+    Evidence, EvidenceInfo, EvidenceKind, OpenFile, PartialRead, Pid, Process, Slices, Vma, Walk,
 };
 use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::cgroup::{container_id, pod_uid};
@@ -26,6 +26,7 @@ use crate::engine::kernel::dpath::{PathRef, file_path};
 use crate::engine::kernel::files::{FilesWalk, walk_open_files};
 use crate::engine::kernel::isf::{CacheDir, SymbolSource};
 use crate::engine::kernel::kaslr::{self, KernelLayout};
+use crate::engine::kernel::layout_cache;
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::phys_search::{OwnerProcess, search_with_owners};
 use crate::engine::kernel::physical::{PhysicalMemory, open_physical};
@@ -118,10 +119,20 @@ impl KernelDump {
         );
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let mut warnings: Vec<String> = phys.warnings().to_vec();
+        // Where the kernel is, as a previous open of this dump found it (else scanned for).
+        let stored = layout_cache::location(path, size, cache);
+        let known = stored.as_ref().and_then(layout_cache::load);
         // The first VMCOREINFO is nearly always the right one; only when it does not check
         // out is the rest of memory searched for others.
-        let vmci = kaslr::vmcoreinfo_candidates(&*phys, 1)?;
-        tracing::debug!(candidates = vmci.len(), "VMCOREINFO candidates");
+        let vmci = match &known {
+            Some(k) => k.vmcoreinfo.clone(),
+            None => kaslr::vmcoreinfo_candidates(&*phys, 1)?,
+        };
+        tracing::debug!(
+            candidates = vmci.len(),
+            from_cache = known.is_some(),
+            "VMCOREINFO candidates"
+        );
         let (isf, matched) = choose_symbols(&*phys, path, files, cache, &vmci)?;
         tracing::debug!(
             symbols = %isf.path().display(),
@@ -131,12 +142,29 @@ impl KernelDump {
         );
         // The walkers' structure layouts: a field every kernel has is known missing here.
         Structs::require(&isf)?;
-        let layout = kaslr::find_layout_searching(&*phys, &isf, &vmci)?;
+        let isf_hash = isf.content_hash_hex();
+        let cached = known
+            .as_ref()
+            .and_then(|k| k.layout_for(&isf_hash))
+            .filter(|l| kaslr::verify(&*phys, &isf, l).unwrap_or(false));
+        let layout = match cached {
+            Some(l) => l,
+            None => {
+                let l = kaslr::find_layout_searching(&*phys, &isf, &vmci)?;
+                if let Some(loc) = &stored
+                    && let Err(e) = layout_cache::store(loc, &vmci, &isf_hash, &l)
+                {
+                    tracing::warn!("cannot cache the kernel layout: {e}");
+                }
+                l
+            }
+        };
         tracing::debug!(
             virtual_shift = format_args!("{:#x}", layout.virtual_shift),
             physical_shift = format_args!("{:#x}", layout.physical_shift),
             dtb = format_args!("{:#x}", layout.dtb),
             found_by = layout.source.describe(),
+            from_cache = cached.is_some(),
             "kernel layout (KASLR) found"
         );
         let space = KernelSpace::new(phys, isf, layout);
@@ -512,6 +540,23 @@ impl Evidence for KernelDump {
 
     fn physical(&self) -> Option<&dyn PhysicalSpace> {
         Some(self)
+    }
+
+    fn captured_slices(&self, pid: Pid, range: Range<u64>) -> Result<Option<Slices<'_>>> {
+        let task = self.get(pid)?;
+        let Some(root) = task.root else {
+            return Ok(Some(Vec::new()));
+        };
+        let maps = self.maps_of(task);
+        let areas: Vec<Range<u64>> = if maps.is_empty() {
+            vec![range]
+        } else {
+            maps.iter()
+                .map(|v| v.start.max(range.start)..v.end.min(range.end))
+                .filter(|r| r.start < r.end)
+                .collect()
+        };
+        self.space.user_slices(root, &areas)
     }
 
     fn captured_ranges(&self, pid: Pid, range: Range<u64>) -> Result<Vec<Range<u64>>> {

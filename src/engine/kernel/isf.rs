@@ -5,7 +5,9 @@
 //! [`Isf::load`] reads `.json`, `.json.xz` or `.json.gz` (recognised by magic) into a compact
 //! index: names interned in one arena, name-sorted tables, de-duplicated type descriptors.
 //! Parsing a full kernel ISF takes about a second, so the index is cached on disk keyed by
-//! the SHA-256 of the ISF file (see [`CacheDir`]); the next open reads the cache instead.
+//! the SHA-256 of the ISF file (see [`CacheDir`]); the next open maps the cache file and
+//! looks names up in place (no decoding), finding the hash through the ISF file's identity
+//! rather than by hashing it again.
 //! [`select`] implements Volatility's `-s`: pick the ISF whose banner is the dump's.
 //!
 //! Fields of anonymous struct/union members are lifted into the enclosing type with their
@@ -17,8 +19,10 @@ mod cache;
 pub(crate) mod index;
 mod json;
 mod json_types;
+mod mapped;
 mod read;
 mod select;
+mod tables;
 pub(crate) mod write;
 
 use std::path::{Path, PathBuf};
@@ -33,12 +37,13 @@ pub use select::{banners_in, banners_in_with, select, select_with};
 
 pub(crate) use cache::read as cache_read;
 
-use index::{Index, NO_TYPE, Node};
+use index::{Index, MAX_TYPE_DEPTH, NO_TYPE, Node};
+use tables::Tables;
 
 /// A loaded ISF: cheap, allocation-free lookups of offsets and sizes; `Send + Sync`.
 #[derive(Debug, Clone)]
 pub struct Isf {
-    index: Index,
+    tables: Tables,
     hash: [u8; 32],
     path: PathBuf,
     banner: Option<Vec<u8>>,
@@ -84,7 +89,12 @@ impl SymbolSource {
 /// Two ISFs are equal when their indexes and content hashes are (wherever they came from).
 impl PartialEq for Isf {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.banner == other.banner && self.index == other.index
+        self.hash == other.hash
+            && self.banner == other.banner
+            && match (self.tables.index(), other.tables.index()) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            }
     }
 }
 
@@ -182,31 +192,48 @@ impl Isf {
     /// corrupt or stale cache file is ignored (and rewritten); a failed cache write is
     /// logged, not an error (the ISF was parsed). Errors name the file.
     pub fn load_with(path: &Path, cache: &CacheDir) -> Result<Isf> {
+        // The content hash recorded for this very file, else the file hashed.
+        if let Some(hash) = cache::known_hash(path, cache)
+            && let Some(isf) = Isf::cached(path, cache, hash)
+        {
+            return Ok(isf);
+        }
         let bytes = Blob::map(path)?;
         let hash: [u8; 32] = Sha256::digest(&*bytes).into();
-        let cache_file = cache.file_for(&hash);
-        if let Some((banner, index)) = cache_file.as_deref().and_then(|f| cache::read(f, &hash)) {
-            let mut isf = Isf::new(index, hash, path);
-            isf.from_cache = true;
-            // The header's banner is derived from the index; they always agree.
-            if isf.banner == banner {
-                tracing::debug!(isf = %path.display(), "ISF index from the cache");
-                return Ok(isf);
-            }
-            tracing::warn!(isf = %path.display(), "cached ISF index disagrees with its header; parsing again");
+        if let Some(isf) = Isf::cached(path, cache, hash) {
+            cache::remember_hash(path, cache, &hash);
+            return Ok(isf);
         }
         let isf = Isf::new(read::parse(&bytes, path)?, hash, path);
         drop(bytes);
         tracing::debug!(isf = %path.display(), types = isf.user_type_count(), symbols = isf.symbol_count(), "ISF parsed");
-        if let Some(file) = cache_file {
-            match cache::write(&file, &hash, isf.banner.as_deref(), &isf.index) {
-                Ok(()) => tracing::debug!(cache = %file.display(), "ISF index cached"),
+        if let Some(file) = cache.file_for(&hash) {
+            match isf.write_cache(&file) {
+                Ok(()) => {
+                    tracing::debug!(cache = %file.display(), "ISF index cached");
+                    cache::remember_hash(path, cache, &hash);
+                }
                 Err(e) => {
                     tracing::warn!(cache = %file.display(), "cannot cache the ISF index: {e}")
                 }
             }
         }
         Ok(isf)
+    }
+
+    /// The ISF at `path` from its cache file, for content hash `hash`, used in place;
+    /// `None` when there is no valid one.
+    fn cached(path: &Path, cache: &CacheDir, hash: [u8; 32]) -> Option<Isf> {
+        let (banner, tables) = mapped::map(&cache.file_for(&hash)?, &hash)?;
+        let mut isf = Isf::with_tables(Tables::Mapped(std::sync::Arc::new(tables)), hash, path);
+        isf.from_cache = true;
+        // The header's banner is derived from the index; they always agree.
+        if isf.banner == banner {
+            tracing::debug!(isf = %path.display(), "ISF index from the cache");
+            return Some(isf);
+        }
+        tracing::warn!(isf = %path.display(), "cached ISF index disagrees with its header; parsing again");
+        None
     }
 
     /// Parses an ISF from bytes (JSON, xz or gzip) without any cache; `name` labels errors.
@@ -217,10 +244,14 @@ impl Isf {
     }
 
     fn new(index: Index, hash: [u8; 32], path: &Path) -> Isf {
-        let banner = index.constant_data("linux_banner").map(normalize_banner);
-        let pointer_size = index.base_type("pointer").map_or(8, |b| b.size);
+        Isf::with_tables(Tables::Owned(Box::new(index)), hash, path)
+    }
+
+    fn with_tables(tables: Tables, hash: [u8; 32], path: &Path) -> Isf {
+        let banner = tables.constant_data("linux_banner").map(normalize_banner);
+        let pointer_size = tables.base_type("pointer").map_or(8, |b| b.size);
         Isf {
-            index,
+            tables,
             hash,
             path: path.to_path_buf(),
             banner,
@@ -252,7 +283,15 @@ impl Isf {
 
     /// Writes the index to the cache file `file` (keyed by [`Isf::content_hash`]).
     pub(crate) fn write_cache(&self, file: &Path) -> std::io::Result<()> {
-        cache::write(file, &self.hash, self.banner.as_deref(), &self.index)
+        let index = self.index()?;
+        cache::write(file, &self.hash, self.banner.as_deref(), &index)
+    }
+
+    /// The whole index in memory (a mapped cache file decoded), or why not.
+    fn index(&self) -> std::io::Result<std::borrow::Cow<'_, Index>> {
+        self.tables
+            .index()
+            .ok_or_else(|| std::io::Error::other("the cached ISF index does not validate"))
     }
 
     /// Where these symbols came from.
@@ -269,8 +308,9 @@ impl Isf {
         out: &mut dyn std::io::Write,
         sources: &[(String, String, String)],
     ) -> std::io::Result<()> {
+        let index = self.index()?;
         let doc = write::IsfDocument {
-            index: &self.index,
+            index: &index,
             sources,
         };
         serde_json::to_writer(&mut *out, &doc).map_err(std::io::Error::other)?;
@@ -279,7 +319,7 @@ impl Isf {
 
     /// The names of all structs, unions and classes (sorted).
     pub fn user_type_names(&self) -> impl Iterator<Item = &str> {
-        self.index.user_types.iter().map(|u| self.index.str(u.name))
+        self.tables.user_type_names()
     }
 
     /// The file this ISF was loaded from.
@@ -304,12 +344,7 @@ impl Isf {
 
     /// `metadata.format` (e.g. `6.2.0`) and the producer's name and version.
     pub fn format(&self) -> (&str, &str, &str) {
-        let i = &self.index;
-        (
-            i.str(i.format),
-            i.str(i.producer),
-            i.str(i.producer_version),
-        )
+        self.tables.meta()
     }
 
     /// The kernel banner: `symbols.linux_banner.constant_data` decoded, cut at its first
@@ -321,7 +356,7 @@ impl Isf {
 
     /// The decoded `constant_data` of a symbol, exactly as stored (NULs and newlines kept).
     pub fn constant_data(&self, symbol: &str) -> Option<&[u8]> {
-        self.index.constant_data(symbol)
+        self.tables.constant_data(symbol)
     }
 
     /// Size of a pointer: the size of base type `pointer`, or 8 if the ISF lacks it.
@@ -331,7 +366,7 @@ impl Isf {
 
     /// A symbol by name.
     pub fn symbol(&self, name: &str) -> Option<Symbol> {
-        let s = self.index.symbol(name)?;
+        let s = self.tables.symbol(name)?;
         let type_ref = (s.ty != NO_TYPE).then(|| self.type_ref(s.ty)).flatten();
         Some(Symbol {
             address: s.address,
@@ -342,17 +377,17 @@ impl Isf {
 
     /// Just the unslid address of a symbol (no allocation).
     pub fn symbol_address(&self, name: &str) -> Option<u64> {
-        self.index.symbol(name).map(|s| s.address)
+        self.tables.symbol(name).map(|s| s.address)
     }
 
     /// Size in bytes of a struct or union.
     pub fn struct_size(&self, name: &str) -> Option<u64> {
-        self.index.user_type(name).map(|u| u.size)
+        self.tables.user_type(name).map(|u| u.size)
     }
 
     /// A field of a struct or union (including fields lifted from anonymous members).
     pub fn field(&self, struct_name: &str, field: &str) -> Option<Field> {
-        let f = self.index.field(struct_name, field)?;
+        let f = self.tables.field(struct_name, field)?;
         Some(Field {
             offset: f.offset,
             kind: self.type_ref(f.ty)?,
@@ -361,11 +396,11 @@ impl Isf {
 
     /// The offset of `struct_name.field`, or an error naming both.
     pub fn offset(&self, struct_name: &str, field: &str) -> Result<u64> {
-        if let Some(f) = self.index.field(struct_name, field) {
+        if let Some(f) = self.tables.field(struct_name, field) {
             return Ok(f.offset);
         }
         Err(Error::MissingSymbol(
-            if self.index.user_type(struct_name).is_some() {
+            if self.tables.user_type(struct_name).is_some() {
                 format!(
                     "ISF field {struct_name}.{field} (the ISF has {struct_name}, without {field})"
                 )
@@ -377,56 +412,41 @@ impl Isf {
 
     /// True when `struct_name` has a field `field`.
     pub fn has_field(&self, struct_name: &str, field: &str) -> bool {
-        self.index.field(struct_name, field).is_some()
+        self.tables.field(struct_name, field).is_some()
     }
 
     /// The names of a struct's fields, sorted (lifted members included).
     pub fn field_names(&self, struct_name: &str) -> Option<Vec<&str>> {
-        let u = self.index.user_type(struct_name)?;
-        Some(
-            self.index
-                .fields_of(u)
-                .iter()
-                .map(|f| self.index.str(f.name))
-                .collect(),
-        )
+        let u = self.tables.user_type(struct_name)?;
+        Some(self.tables.field_names(&u))
     }
 
     /// Size in bytes of a base type (`int`, `pointer`, `long unsigned int`, ...).
     pub fn base_size(&self, name: &str) -> Option<u64> {
-        self.index.base_type(name).map(|b| b.size)
+        self.tables.base_type(name).map(|b| b.size)
     }
 
     /// True when a base type is signed.
     pub fn base_signed(&self, name: &str) -> Option<bool> {
-        self.index.base_type(name).map(|b| b.signed)
+        self.tables.base_type(name).map(|b| b.signed)
     }
 
     /// The value of an enumeration constant. Values above `i64::MAX` keep their 64-bit
     /// pattern.
     pub fn enum_value(&self, enum_name: &str, constant: &str) -> Option<i64> {
-        let e = self.index.enumeration(enum_name)?;
-        let c = self.index.constants_of(e);
-        let i = c
-            .binary_search_by(|r| self.index.str(r.name).cmp(constant))
-            .ok()?;
-        c.get(i).map(|r| r.value)
+        let e = self.tables.enumeration(enum_name)?;
+        self.tables.enum_value(&e, constant)
     }
 
     /// The name of the first constant (by name order) of `enum_name` with this value.
     pub fn enum_name(&self, enum_name: &str, value: i64) -> Option<&str> {
-        let e = self.index.enumeration(enum_name)?;
-        let c = self
-            .index
-            .constants_of(e)
-            .iter()
-            .find(|r| r.value == value)?;
-        Some(self.index.str(c.name))
+        let e = self.tables.enumeration(enum_name)?;
+        self.tables.enum_name(&e, value)
     }
 
     /// Size in bytes of an enumeration.
     pub fn enum_size(&self, enum_name: &str) -> Option<u64> {
-        self.index.enumeration(enum_name).map(|e| e.size)
+        self.tables.enumeration(enum_name).map(|e| e.size)
     }
 
     /// The size of a value of type `t`: arrays multiply (checked), bitfields give their
@@ -445,50 +465,62 @@ impl Isf {
 
     /// Number of base types.
     pub fn base_type_count(&self) -> usize {
-        self.index.base_types.len()
+        self.tables.counts()[0]
     }
 
     /// Number of user types (structs, unions, classes).
     pub fn user_type_count(&self) -> usize {
-        self.index.user_types.len()
+        self.tables.counts()[1]
     }
 
     /// Number of enumerations.
     pub fn enum_count(&self) -> usize {
-        self.index.enums.len()
+        self.tables.counts()[2]
     }
 
     /// Number of symbols.
     pub fn symbol_count(&self) -> usize {
-        self.index.symbols.len()
+        self.tables.counts()[3]
     }
 
-    /// Rebuilds the public descriptor of type node `id`. Depth is bounded by the parser and
-    /// by the cache check (descriptors form a DAG no deeper than 32).
+    /// Rebuilds the public descriptor of type node `id`. Descriptors are followed only
+    /// towards smaller ids and at most [`MAX_TYPE_DEPTH`] deep (as the parser and the cache
+    /// check make them), whatever a mapped cache file says.
     fn type_ref(&self, id: u32) -> Option<TypeRef> {
-        let i = &self.index;
+        self.type_ref_at(id, 0)
+    }
+
+    fn type_ref_at(&self, id: u32, depth: u32) -> Option<TypeRef> {
+        if depth > MAX_TYPE_DEPTH {
+            return None;
+        }
+        let i = &self.tables;
         let name = |s| i.str(s).to_owned();
+        let sub = |sub: u32| {
+            (sub < id)
+                .then(|| self.type_ref_at(sub, depth + 1))
+                .flatten()
+                .map(Box::new)
+        };
         Some(match i.node(id)? {
             Node::Base(s) => TypeRef::Base { name: name(s) },
             Node::Struct(s) | Node::Class(s) => TypeRef::Struct { name: name(s) },
             Node::Union(s) => TypeRef::Union { name: name(s) },
             Node::Enum(s) => TypeRef::Enum { name: name(s) },
             Node::Function => TypeRef::Function,
-            Node::Pointer(sub) => TypeRef::Pointer {
-                subtype: Box::new(self.type_ref(sub)?),
-            },
-            Node::Array { count, sub } => TypeRef::Array {
+            Node::Pointer(s) => TypeRef::Pointer { subtype: sub(s)? },
+            Node::Array { count, sub: s } => TypeRef::Array {
                 count,
-                subtype: Box::new(self.type_ref(sub)?),
+                subtype: sub(s)?,
             },
             Node::Bitfield {
                 position,
                 length,
-                sub,
+                sub: s,
             } => TypeRef::Bitfield {
                 bit_position: position,
                 bit_length: length,
-                subtype: Box::new(self.type_ref(sub)?),
+                subtype: sub(s)?,
             },
         })
     }

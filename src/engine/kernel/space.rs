@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use crate::engine::error::Result;
-use crate::engine::evidence::PartialRead;
+use crate::engine::evidence::{PartialRead, Slices};
 use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::isf::Isf;
 use crate::engine::kernel::kaslr::KernelLayout;
@@ -75,8 +75,39 @@ impl KernelSpace {
     /// The lower-half virtual ranges within `range` that are mapped by the tables at `root`
     /// and whose frames are in the dump; sorted and coalesced.
     pub fn user_captured(&self, root: PhysAddr, range: Range<u64>) -> Result<Vec<Range<u64>>> {
-        let ranges = self.phys.ranges();
         let mut out: Vec<Range<u64>> = Vec::new();
+        for (v, _) in self.user_pieces(root, range)? {
+            match out.last_mut() {
+                Some(last) if last.end == v.start => last.end = v.end,
+                _ => out.push(v),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The captured memory of `areas` (sorted, disjoint) of the address space at `root` as
+    /// bytes of the dump file, piece by piece (see [`KernelSpace::user_pieces`]); `None` when
+    /// a piece is not stored as is (compressed, or past a truncated range's end).
+    pub fn user_slices(&self, root: PhysAddr, areas: &[Range<u64>]) -> Result<Option<Slices<'_>>> {
+        let mut out = Vec::new();
+        for area in areas {
+            for (v, p) in self.user_pieces(root, area.clone())? {
+                let len = usize::try_from(v.end - v.start).ok();
+                match len.and_then(|n| self.phys.slice(p, n)) {
+                    Some(bytes) => out.push((v.start, bytes)),
+                    None => return Ok(None),
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The pieces of [`KernelSpace::user_captured`] before they are coalesced: (virtual
+    /// range, physical start), each physically contiguous and within one physical range of
+    /// the dump, in address order.
+    pub fn user_pieces(&self, root: PhysAddr, range: Range<u64>) -> Result<Vec<(Range<u64>, u64)>> {
+        let ranges = self.phys.ranges();
+        let mut out = Vec::new();
         for (virt, pstart) in self.paging.mapped(&*self.phys, root, range)? {
             // Clip each run to the physical ranges the dump holds.
             let pend = pstart + (virt.end - virt.start);
@@ -90,11 +121,7 @@ impl KernelSpace {
                 if lo >= hi {
                     continue;
                 }
-                let v = virt.start + (lo - pstart)..virt.start + (hi - pstart);
-                match out.last_mut() {
-                    Some(last) if last.end == v.start => last.end = v.end,
-                    _ => out.push(v),
-                }
+                out.push((virt.start + (lo - pstart)..virt.start + (hi - pstart), lo));
             }
         }
         Ok(out)

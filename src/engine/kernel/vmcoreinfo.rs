@@ -51,6 +51,19 @@ impl Vmcoreinfo {
             .or_else(|| v.parse::<i64>().ok().map(|n| n as u64))
     }
 
+    /// The entries as `KEY=VALUE` lines, which [`Vmcoreinfo::parse`] reads back to the same
+    /// entries.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for (k, v) in &self.entries {
+            s.push_str(k);
+            s.push('=');
+            s.push_str(v);
+            s.push('\n');
+        }
+        s
+    }
+
     /// `OSRELEASE`.
     pub fn release(&self) -> Option<&str> {
         self.get("OSRELEASE")

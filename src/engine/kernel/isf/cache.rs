@@ -3,7 +3,10 @@
 //!
 //! Location: `$PODMORTEM_CACHE_DIR/isf/` when that variable is set (and not empty), else
 //! the XDG cache folder (`~/.cache/podmortem/isf/` on Linux). One file per ISF, named by
-//! the SHA-256 of the ISF file's bytes: `<sha256 hex>.v<FORMAT_VERSION>.isfidx`. Written to a
+//! the SHA-256 of the ISF file's bytes: `<sha256 hex>.v<FORMAT_VERSION>.isfidx`; beside it a
+//! 44-byte `.isfkey` file per ISF file, named by the file's identity (device, inode, size,
+//! modification and change times) and holding that SHA-256, so that an open of an unchanged
+//! ISF file does not hash it (the hash is computed when no key file matches). Written to a
 //! temporary file in the same folder and renamed into place, so readers never see half a
 //! file. Nothing is ever written next to the ISF.
 //!
@@ -65,6 +68,63 @@ impl CacheDir {
     }
 }
 
+/// Magic of a file recording an ISF's content hash by the ISF file's identity.
+const KEY_MAGIC: &[u8; 8] = b"PMISFKEY";
+
+/// The file that records, by the identity of the ISF file at `path` (device, inode, size,
+/// modification and change times: what a rewrite or a replacement changes), the SHA-256 of
+/// its content, so that an open does not hash the whole ISF: `<identity>.v<FORMAT_VERSION>.isfkey`.
+fn key_file(path: &Path, cache: &CacheDir) -> Option<PathBuf> {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    let dir = cache.resolve()?;
+    let meta = fs::metadata(path).ok()?;
+    let mut h = Sha256::new();
+    for n in [
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime() as u64,
+        meta.mtime_nsec() as u64,
+        meta.ctime() as u64,
+        meta.ctime_nsec() as u64,
+    ] {
+        h.update(n.to_le_bytes());
+    }
+    let id = h.finalize();
+    Some(dir.join(format!(
+        "{}.v{FORMAT_VERSION}.isfkey",
+        hex(id.get(..16).unwrap_or_default())
+    )))
+}
+
+/// The content hash recorded for the ISF file at `path` (see [`remember_hash`]); `None`
+/// when none is, or the record is damaged.
+pub(crate) fn known_hash(path: &Path, cache: &CacheDir) -> Option<[u8; 32]> {
+    let data = fs::read(key_file(path, cache)?).ok()?;
+    let mut c = Cursor::new(&data, 0);
+    if c.take(8)? != KEY_MAGIC {
+        return None;
+    }
+    let hash: [u8; 32] = c.array()?;
+    (c.u32_le()? == crc32(data.get(..40)?) && c.is_empty()).then_some(hash)
+}
+
+/// Records `hash` as the content hash of the ISF file at `path` (failures are logged: the
+/// next open hashes the file again).
+pub(crate) fn remember_hash(path: &Path, cache: &CacheDir, hash: &[u8; 32]) {
+    let Some(file) = key_file(path, cache) else {
+        return;
+    };
+    let mut out = KEY_MAGIC.to_vec();
+    out.extend_from_slice(hash);
+    let crc = crc32(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    if let Err(e) = crate::engine::cache::write_file(&file, &out) {
+        tracing::warn!(cache = %file.display(), "cannot record the ISF's hash: {e}");
+    }
+}
+
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -84,7 +144,7 @@ fn header(hash: &[u8; 32], banner: Option<&[u8]>) -> Vec<u8> {
     h
 }
 
-fn crc32(data: &[u8]) -> u32 {
+pub(super) fn crc32(data: &[u8]) -> u32 {
     let mut c = flate2::Crc::new();
     c.update(data);
     c.sum()
@@ -128,7 +188,7 @@ pub(crate) fn read_banner(file: &Path, hash: &[u8; 32]) -> Option<Option<Vec<u8>
 }
 
 /// Checks a header; returns the banner and the header's length.
-fn parse_header(data: &[u8], hash: &[u8; 32]) -> Option<(Option<Vec<u8>>, usize)> {
+pub(super) fn parse_header(data: &[u8], hash: &[u8; 32]) -> Option<(Option<Vec<u8>>, usize)> {
     let mut c = Cursor::new(data, 0);
     if c.take(8)? != MAGIC || c.u32_le()? != FORMAT_VERSION || c.take(32)? != hash {
         return None;
@@ -268,19 +328,20 @@ fn encode(i: &Index) -> Vec<u8> {
     o.0
 }
 
-struct In<'a>(Cursor<'a>);
+/// A reader of the cache's little-endian records.
+pub(super) struct In<'a>(pub Cursor<'a>);
 
 impl In<'_> {
-    fn u8(&mut self) -> Option<u8> {
+    pub fn u8(&mut self) -> Option<u8> {
         self.0.array::<1>().map(|[b]| b)
     }
-    fn u32(&mut self) -> Option<u32> {
+    pub fn u32(&mut self) -> Option<u32> {
         self.0.u32_le()
     }
-    fn u64(&mut self) -> Option<u64> {
+    pub fn u64(&mut self) -> Option<u64> {
         self.0.u64_le()
     }
-    fn s(&mut self) -> Option<Str> {
+    pub fn s(&mut self) -> Option<Str> {
         Some(Str {
             start: self.u32()?,
             len: self.u32()?,
@@ -294,7 +355,7 @@ impl In<'_> {
         }
     }
     /// A record count, refused if `record` bytes each would not fit in what is left.
-    fn count(&mut self, record: usize) -> Option<usize> {
+    pub fn count(&mut self, record: usize) -> Option<usize> {
         let n = usize::try_from(self.u64()?).ok()?;
         (n.checked_mul(record)? <= self.0.len()).then_some(n)
     }
@@ -312,81 +373,112 @@ impl In<'_> {
     }
 }
 
-fn decode(body: &[u8]) -> Option<Index> {
+/// Bytes of one record of each table, as [`encode`] writes them.
+pub(super) const NODE_LEN: usize = 17;
+pub(super) const BASE_LEN: usize = 19;
+pub(super) const USER_LEN: usize = 25;
+pub(super) const FIELD_LEN: usize = 21;
+pub(super) const ENUM_LEN: usize = 32;
+pub(super) const CONST_LEN: usize = 16;
+pub(super) const SYMBOL_LEN: usize = 20;
+
+/// One type node.
+pub(super) fn node(r: &mut In<'_>) -> Option<Node> {
+    let (tag, a, b, c) = (r.u8()?, r.u64()?, r.u32()?, r.u32()?);
+    let s = Str { start: b, len: c };
+    Some(match tag {
+        0 => Node::Base(s),
+        1 => Node::Struct(s),
+        2 => Node::Union(s),
+        3 => Node::Class(s),
+        4 => Node::Enum(s),
+        5 => Node::Function,
+        6 => Node::Pointer(b),
+        7 => Node::Array { count: a, sub: b },
+        8 => Node::Bitfield {
+            position: u32::try_from(a >> 32).ok()?,
+            length: u32::try_from(a & 0xFFFF_FFFF).ok()?,
+            sub: b,
+        },
+        _ => return None,
+    })
+}
+
+/// One base type.
+pub(super) fn base(r: &mut In<'_>) -> Option<BaseRec> {
+    Some(BaseRec {
+        name: r.s()?,
+        size: r.u64()?,
+        kind: r.u8()?,
+        signed: r.bool()?,
+        little_endian: r.bool()?,
+    })
+}
+
+/// One struct, union or class.
+pub(super) fn user(r: &mut In<'_>) -> Option<UserRec> {
+    Some(UserRec {
+        name: r.s()?,
+        size: r.u64()?,
+        kind: r.u8()?,
+        first: r.u32()?,
+        count: r.u32()?,
+    })
+}
+
+/// One field.
+pub(super) fn field(r: &mut In<'_>) -> Option<FieldRec> {
+    let (name, offset, ty, flags) = (r.s()?, r.u64()?, r.u32()?, r.u8()?);
+    (flags < 4).then_some(FieldRec {
+        name,
+        offset,
+        ty,
+        anonymous: flags & 1 != 0,
+        lifted: flags & 2 != 0,
+    })
+}
+
+/// One enumeration.
+pub(super) fn enumeration(r: &mut In<'_>) -> Option<EnumRec> {
+    Some(EnumRec {
+        name: r.s()?,
+        size: r.u64()?,
+        base: r.s()?,
+        first: r.u32()?,
+        count: r.u32()?,
+    })
+}
+
+/// One enumeration constant.
+pub(super) fn constant(r: &mut In<'_>) -> Option<ConstRec> {
+    Some(ConstRec {
+        name: r.s()?,
+        value: i64::from_ne_bytes(r.u64()?.to_ne_bytes()),
+    })
+}
+
+/// One symbol.
+pub(super) fn symbol(r: &mut In<'_>) -> Option<SymbolRec> {
+    Some(SymbolRec {
+        name: r.s()?,
+        address: r.u64()?,
+        ty: r.u32()?,
+    })
+}
+
+/// Decodes a whole body into an owned [`Index`] (not yet validated).
+pub(super) fn decode(body: &[u8]) -> Option<Index> {
     let mut r = In(Cursor::new(body, 0));
     let n = r.count(1)?;
     let strings = String::from_utf8(r.0.take(n)?.to_vec()).ok()?;
     let (format, producer, producer_version) = (r.s()?, r.s()?, r.s()?);
-    let types = r.table(17, |r| {
-        let (tag, a, b, c) = (r.u8()?, r.u64()?, r.u32()?, r.u32()?);
-        let s = Str { start: b, len: c };
-        Some(match tag {
-            0 => Node::Base(s),
-            1 => Node::Struct(s),
-            2 => Node::Union(s),
-            3 => Node::Class(s),
-            4 => Node::Enum(s),
-            5 => Node::Function,
-            6 => Node::Pointer(b),
-            7 => Node::Array { count: a, sub: b },
-            8 => Node::Bitfield {
-                position: u32::try_from(a >> 32).ok()?,
-                length: u32::try_from(a & 0xFFFF_FFFF).ok()?,
-                sub: b,
-            },
-            _ => return None,
-        })
-    })?;
-    let base_types = r.table(19, |r| {
-        Some(BaseRec {
-            name: r.s()?,
-            size: r.u64()?,
-            kind: r.u8()?,
-            signed: r.bool()?,
-            little_endian: r.bool()?,
-        })
-    })?;
-    let user_types = r.table(25, |r| {
-        Some(UserRec {
-            name: r.s()?,
-            size: r.u64()?,
-            kind: r.u8()?,
-            first: r.u32()?,
-            count: r.u32()?,
-        })
-    })?;
-    let fields = r.table(21, |r| {
-        let (name, offset, ty, flags) = (r.s()?, r.u64()?, r.u32()?, r.u8()?);
-        (flags < 4).then_some(FieldRec {
-            name,
-            offset,
-            ty,
-            anonymous: flags & 1 != 0,
-            lifted: flags & 2 != 0,
-        })
-    })?;
-    let enums = r.table(32, |r| {
-        Some(EnumRec {
-            name: r.s()?,
-            size: r.u64()?,
-            base: r.s()?,
-            first: r.u32()?,
-            count: r.u32()?,
-        })
-    })?;
-    let constants = r.table(16, |r| {
-        Some(ConstRec {
-            name: r.s()?,
-            value: i64::from_ne_bytes(r.u64()?.to_ne_bytes()),
-        })
-    })?;
-    let symbols = r.table(20, |r| {
-        Some(SymbolRec {
-            name: r.s()?,
-            address: r.u64()?,
-            ty: r.u32()?,
-        })
-    })?;
+    let types = r.table(NODE_LEN, node)?;
+    let base_types = r.table(BASE_LEN, base)?;
+    let user_types = r.table(USER_LEN, user)?;
+    let fields = r.table(FIELD_LEN, field)?;
+    let enums = r.table(ENUM_LEN, enumeration)?;
+    let constants = r.table(CONST_LEN, constant)?;
+    let symbols = r.table(SYMBOL_LEN, symbol)?;
     let constant_data = r.table(16, |r| {
         let name = r.s()?;
         let n = r.count(1)?;
@@ -413,7 +505,7 @@ fn decode(body: &[u8]) -> Option<Index> {
 
 /// Checks every reference of a decoded index: strings in range, type ids pointing backwards
 /// (so descriptors form a DAG) and no deeper than [`MAX_TYPE_DEPTH`], ranges in their tables.
-fn validate(i: &Index) -> bool {
+pub(super) fn validate(i: &Index) -> bool {
     let s_ok = |s: Str| {
         let start = s.start as usize;
         start

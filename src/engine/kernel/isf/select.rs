@@ -113,9 +113,10 @@ enum Probe {
 }
 
 fn probe(file: &Path, cache: &CacheDir) -> Result<Probe> {
-    let bytes = Blob::map(file)?;
-    let hash: [u8; 32] = Sha256::digest(&*bytes).into();
-    drop(bytes);
+    let hash: [u8; 32] = match cache::known_hash(file, cache) {
+        Some(h) => h,
+        None => Sha256::digest(&*Blob::map(file)?).into(),
+    };
     if let Some(b) = cache
         .file_for(&hash)
         .and_then(|f| cache::read_banner(&f, &hash))

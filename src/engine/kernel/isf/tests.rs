@@ -131,11 +131,11 @@ fn cache_round_trip_and_corruption() {
 #[test]
 fn cache_decoder_rejects_bad_references() {
     let isf = doc();
-    let mut index = isf.index.clone();
+    let mut index = isf.index().unwrap().into_owned();
     assert!(cache::validate_for_test(&index));
     index.fields[0].ty = 10_000;
     assert!(!cache::validate_for_test(&index));
-    let mut index = isf.index.clone();
+    let mut index = isf.index().unwrap().into_owned();
     index
         .types
         .push(Node::Pointer(u32::try_from(index.types.len()).unwrap()));

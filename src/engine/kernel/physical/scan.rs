@@ -59,6 +59,35 @@ impl<'a> PhysHaystack<'a> {
     }
 }
 
+impl PhysHaystack<'_> {
+    /// Copies `len` bytes at `addr`, which span adjacent physical ranges, into `buf` range
+    /// by range from the bytes the source lends (no zero-filling first); false when a part
+    /// is not lent (then `buf` is left to be overwritten).
+    fn copy_ranges(&self, addr: u64, len: usize, buf: &mut Vec<u8>) -> bool {
+        let Some(end) = addr.checked_add(len as u64) else {
+            return false;
+        };
+        let ranges = self.phys.ranges();
+        let mut at = addr;
+        let mut i = ranges.partition_point(|r| r.end <= at);
+        buf.clear();
+        while at < end {
+            let Some(r) = ranges.get(i).filter(|r| r.start <= at) else {
+                return false;
+            };
+            let upto = r.end.min(end);
+            let part = usize::try_from(upto - at)
+                .ok()
+                .and_then(|n| self.phys.slice(at, n));
+            let Some(part) = part else { return false };
+            buf.extend_from_slice(part);
+            at = upto;
+            i += 1;
+        }
+        true
+    }
+}
+
 impl Haystack for PhysHaystack<'_> {
     fn runs(&self) -> &[Range<u64>] {
         &self.runs
@@ -73,6 +102,9 @@ impl Haystack for PhysHaystack<'_> {
     ) -> Result<&'b [u8]> {
         if let Some(s) = self.phys.slice(addr, len) {
             return Ok(s);
+        }
+        if self.copy_ranges(addr, len, buf) {
+            return Ok(buf);
         }
         buf.resize(len, 0);
         self.phys.read_phys(addr, buf)?;

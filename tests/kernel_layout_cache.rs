@@ -1,0 +1,96 @@
+//! Where a dump's kernel is (its VMCOREINFO and the KASLR layout that checked out) is cached
+//! in podmortem's cache folder (`kernel/`): the second open of linux-6.1's dump.lime does not
+//! scan physical memory and answers exactly as the first; a damaged or lying cache file is
+//! not trusted (the layout is checked, or found again) and the answers stay the same.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support;
+
+/// A fresh cache folder whose `isf/` is the tests' shared ISF cache.
+fn fresh_cache() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let isf = support::kernel::cache_root().join("isf");
+    std::fs::create_dir_all(&isf).unwrap();
+    std::os::unix::fs::symlink(&isf, dir.path().join("isf")).unwrap();
+    let root = dir.path().to_path_buf();
+    (dir, root)
+}
+
+/// Runs podmortem with `cache` as its cache folder and a debug log; (stdout, log).
+fn run(cache: &Path, args: &[&str]) -> (String, String) {
+    let log = cache.join("run.log");
+    let _ = std::fs::remove_file(&log);
+    let out = Command::new(env!("CARGO_BIN_EXE_podmortem"))
+        .args(args)
+        .arg("--log")
+        .arg(&log)
+        .env("PODMORTEM_CACHE_DIR", cache)
+        .env("PODMORTEM_LOG", "podmortem=debug")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        std::fs::read_to_string(&log).unwrap_or_default(),
+    )
+}
+
+fn layouts(cache: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(cache.join("kernel"))
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| p.extension().is_some_and(|x| x == "layout"));
+    v
+}
+
+#[test]
+fn second_open_reads_the_layout_and_answers_the_same() {
+    let Some(dump) = support::decompressed("linux-6.1", "dump.lime.zst") else {
+        return;
+    };
+    let isf = support::kernel::isf_dir("linux-6.1").unwrap();
+    let (_keep, cache) = fresh_cache();
+    let (d, i) = (dump.to_str().unwrap(), isf.to_str().unwrap());
+    let info = |cache: &Path| run(cache, &["info", "--json", d, "--isf", i]);
+    let (first, log) = info(&cache);
+    assert!(log.contains("from_cache=false"), "{log}");
+    let files = layouts(&cache);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let (second, log) = info(&cache);
+    assert_eq!(first, second);
+    assert!(
+        log.contains("VMCOREINFO candidates candidates=1 from_cache=true"),
+        "{log}"
+    );
+    assert!(log.contains("found_by=\"VMCOREINFO text in physical memory\" from_cache=true"));
+
+    // A lying layout (another shift) does not check out: found again, same answers.
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let lie = text.replace("\"virtual_shift\":113246208", "\"virtual_shift\":4096");
+    assert_ne!(lie, text, "{text}");
+    std::fs::write(&files[0], lie).unwrap();
+    let (third, log) = info(&cache);
+    assert_eq!(first, third);
+    assert!(log.contains("found_by=\"VMCOREINFO text in physical memory\" from_cache=false"));
+    // Rewritten with the right layout.
+    assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), text);
+
+    // Garbage counts as absent.
+    std::fs::write(&files[0], b"{not json").unwrap();
+    let (fourth, log) = info(&cache);
+    assert_eq!(first, fourth);
+    assert!(log.contains("from_cache=false"), "{log}");
+    assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), text);
+
+    // `cache --clean --all` removes it (the shared ISF cache is unlinked first).
+    std::fs::remove_file(cache.join("isf")).unwrap();
+    run(&cache, &["cache", "--clean", "--all"]);
+    assert!(layouts(&cache).is_empty());
+}
