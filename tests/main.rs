@@ -31,6 +31,7 @@ mod kernel_task_list;
 mod kernel_vma_hashes;
 mod kernel_vmas;
 mod kernel_walkers;
+mod scale_evidence;
 mod synthetic_checkpoint;
 mod terminal_safety;
 mod tui_perf;
