@@ -4,6 +4,11 @@
 # the ratio reference/podmortem, podmortem's peak RSS. Compare ratios, not absolute times.
 #
 # Usage: benches/run.sh [N]   (N runs each, the median is shown; default 5)
+# PODMORTEM_BENCH_SCALE=1 adds rows on generated evidence at scale (a sparse 64 GiB LiME of
+# 2,000 processes and its AVML form, a 200-process checkpoint with 4 GiB of pages), made
+# once by `examples/gen_evidence.rs` into $PODMORTEM_BENCH_SCALE_DIR (default
+# $CARGO_TARGET_DIR/scale/full; about 4.6 GB of real disk). "Cold" rows drop the page cache
+# first when run as root, and always start from an empty podmortem cache.
 # References used when present, skipped with a message otherwise: ripgrep (`rg`), GNU grep,
 # Volatility 3 (`vol` on PATH, or PODMORTEM_BENCH_VOL=1 to use benches/pslist.sh's venv).
 # Fixtures from $PODMORTEM_FIXTURES or ../shared/fixtures.
@@ -12,10 +17,11 @@ shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 N=${1:-5}
 FIX=${PODMORTEM_FIXTURES:-../shared/fixtures}
-WORK=target/bench-run
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+WORK=$TARGET/bench-run
 mkdir -p "$WORK"
 cargo build --release -q
-BIN=$(realpath "${CARGO_TARGET_DIR:-target}")/release/podmortem
+BIN=$TARGET/release/podmortem
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-run.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 export PODMORTEM_CACHE_DIR=$TMP/cache
@@ -110,4 +116,5 @@ c=$(printf '%s\n' "${cold[@]}" | median)
 row "criu-counter .tar.zst: open + ps, first (decompress)" "$c" "$(( crss / 1024 ))" - -
 w=$(time_of "$BIN" ps "$CKPT" --json); prss=$(rss)
 row "criu-counter .tar.zst: open + ps, later (mapped)" "$w" "$prss" - -
+[ "${PODMORTEM_BENCH_SCALE:-0}" = 1 ] && . benches/scale.sh
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -r)"

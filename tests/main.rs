@@ -35,6 +35,7 @@ mod kernel_task_list;
 mod kernel_vma_hashes;
 mod kernel_vmas;
 mod kernel_walkers;
+mod scale_evidence;
 mod search_pieces;
 mod synthetic_checkpoint;
 mod terminal_safety;

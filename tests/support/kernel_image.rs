@@ -140,7 +140,12 @@ impl Default for TaskImage {
 impl TaskImage {
     /// A kernel whose task list holds only `init_task` (pid 0, `swapper/0`).
     pub fn new() -> TaskImage {
-        let mut k = SynthKernel::with_isf(&image_isf_json());
+        TaskImage::with_isf(&image_isf_json())
+    }
+
+    /// [`TaskImage::new`] with an ISF that extends [`image_isf_json`].
+    pub fn with_isf(isf: &Value) -> TaskImage {
+        let mut k = SynthKernel::with_isf(isf);
         k.write(k.sym("linux_banner"), BANNER);
         let init = k.sym("init_task");
         k.write(init, &[0u8; 0x400]);
@@ -178,6 +183,13 @@ impl TaskImage {
     /// Adds a process at the tail of `init_task.tasks`; `parent` is a task address (0: none).
     pub fn add_task(&mut self, pid: u64, comm: &str, parent: u64) -> u64 {
         let t = self.k.alloc_struct("task_struct");
+        self.link_task(t, pid, comm, parent);
+        t
+    }
+
+    /// Fills the task-list fields of the task at `t` (allocated by the caller, e.g. with
+    /// its files by `SynthKernel::add_task`) and adds it at the tail of `init_task.tasks`.
+    pub fn link_task(&mut self, t: u64, pid: u64, comm: &str, parent: u64) {
         self.init_fields(t, pid, comm, parent);
         let off = self.k.off("task_struct", "tasks");
         let head = self.init_task() + off;
@@ -191,7 +203,6 @@ impl TaskImage {
         self.k.w64(node + 8, prev); // node->prev
         self.k.w64(head + 8, node); // head->prev
         self.tasks.push(t);
-        t
     }
 
     /// Points `from`'s `tasks.next` at `to`'s `tasks` (a loop when `to` comes earlier).

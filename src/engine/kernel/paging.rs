@@ -158,6 +158,7 @@ impl Paging {
         buf: &mut [u8],
     ) -> Result<PartialRead> {
         let vaddr = vaddr.get();
+        self.prefetch(phys, root, vaddr, buf.len())?;
         let mut out = PartialRead::default();
         let mut done = 0usize;
         while done < buf.len() {
@@ -184,6 +185,50 @@ impl Paging {
             rest.fill(0);
         }
         Ok(out)
+    }
+
+    /// Before a read of `len` bytes at `vaddr` spanning several pages: asks `phys` to read
+    /// ahead each run of pages that are contiguous in physical memory too, so that a cold
+    /// read costs one request per run rather than one per page.
+    fn prefetch(
+        &self,
+        phys: &dyn PhysicalMemory,
+        root: PhysAddr,
+        vaddr: u64,
+        len: usize,
+    ) -> Result<()> {
+        let first = vaddr & !0xfff;
+        let Some(last) = vaddr.checked_add(len as u64) else {
+            return Ok(());
+        };
+        if last.saturating_sub(first) <= PAGE_SIZE {
+            return Ok(());
+        }
+        let mut run: Option<(u64, u64)> = None;
+        let mut page = first;
+        while page < last {
+            let t = self.translate(phys, root, VirtAddr(page))?;
+            let frame = t.map(|t| t.phys.get() & !0xfff);
+            run = match (run, frame) {
+                (Some((start, n)), Some(f)) if start.saturating_add(n) == f => {
+                    Some((start, n + PAGE_SIZE))
+                }
+                (prev, next) => {
+                    if let Some((start, n)) = prev {
+                        phys.prefetch(start, n);
+                    }
+                    next.map(|f| (f, PAGE_SIZE))
+                }
+            };
+            let Some(next) = page.checked_add(PAGE_SIZE) else {
+                break;
+            };
+            page = next;
+        }
+        if let Some((start, n)) = run {
+            phys.prefetch(start, n);
+        }
+        Ok(())
     }
 
     /// The mapped pages of the lower (user) half within `range`, as (virtual range, physical

@@ -55,6 +55,11 @@ pub trait PhysicalMemory: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// A hint that `len` bytes at `addr` are read next, in order (a physical scan's next
+    /// window): a source backed by a mapped file asks the kernel to read them ahead, as its
+    /// map is otherwise read without read-ahead (see [`Blob::advise_random`]).
+    fn prefetch(&self, _addr: u64, _len: u64) {}
+
     /// Problems found while opening that did not stop it (a truncated last range, trailing
     /// padding, overlapping ranges...), one sentence each naming the file and offset.
     fn warnings(&self) -> &[String] {
@@ -104,6 +109,8 @@ pub fn sniff(head: &[u8]) -> Option<&'static str> {
 /// Detects the format by magic and opens it. Raw images are never guessed: use [`open_raw`].
 pub fn open_physical(path: &Path) -> Result<Box<dyn PhysicalMemory>> {
     let blob = Blob::map(path)?;
+    // Page tables send reads all over the image: no read-ahead around each fault.
+    blob.advise_random();
     let head = blob.get(..64).unwrap_or(&blob);
     match sniff(head) {
         Some("avml") => Ok(Box::new(avml::open(
@@ -153,6 +160,7 @@ pub fn open_physical_as(path: &Path, format: &str) -> Result<Box<dyn PhysicalMem
 /// Opens a raw (or LiME "padded") image: the whole file is physical memory from address 0.
 pub fn open_raw(path: &Path) -> Result<Box<dyn PhysicalMemory>> {
     let blob = Blob::map(path)?;
+    blob.advise_random();
     Ok(Box::new(raw::parse(blob, path.display().to_string())))
 }
 

@@ -142,15 +142,19 @@ impl SynthKernel {
         self.alloc(size, 64)
     }
 
-    /// Writes bytes (creating pages).
+    /// Writes bytes (creating pages), a page at a time.
     pub fn write(&mut self, addr: u64, bytes: &[u8]) {
-        for (i, b) in bytes.iter().enumerate() {
-            let a = addr + i as u64;
+        let mut done = 0usize;
+        while done < bytes.len() {
+            let a = addr + done as u64;
+            let off = (a & (PAGE - 1)) as usize;
+            let n = (PAGE as usize - off).min(bytes.len() - done);
             let page = self
                 .pages
                 .entry(a & !(PAGE - 1))
                 .or_insert_with(|| vec![0; PAGE as usize]);
-            page[(a & (PAGE - 1)) as usize] = *b;
+            page[off..off + n].copy_from_slice(&bytes[done..done + n]);
+            done += n;
         }
     }
 

@@ -32,6 +32,8 @@ use crate::engine::mapped::Blob;
 
 /// The snappy framing format's stream identifier chunk body.
 const STREAM_ID: &[u8] = b"sNaPpY";
+/// How far ahead of the chunk-header walk the file is read (the map is advised random).
+const READ_AHEAD: u64 = 32 << 20;
 
 /// An AVML compressed image with its chunk index.
 pub(crate) struct AvmlImage {
@@ -106,7 +108,11 @@ pub(crate) fn open(blob: Blob, path: &Path, file: String) -> Result<AvmlImage> {
         );
         return Ok(AvmlImage::new(blob, file, index));
     }
-    let index = scan(&blob, &file)?;
+    // The walk reads the whole file in order; later reads go anywhere.
+    blob.advise_sequential();
+    let index = scan(&blob, &file);
+    blob.advise_random();
+    let index = index?;
     tracing::debug!(
         path = %path.display(),
         chunks = index.chunks.len(),
@@ -145,7 +151,7 @@ impl AvmlImage {
 
 /// Walks every chunk header of the AVML image `blob` (named `file` in messages) and indexes
 /// its data chunks.
-fn scan(blob: &[u8], file: &str) -> Result<ChunkIndex> {
+fn scan(blob: &Blob, file: &str) -> Result<ChunkIndex> {
     let size = blob.len() as u64;
     let mut chunks: Vec<Chunk> = Vec::new();
     let mut blocks: Vec<(Range<u64>, Range<usize>, u64)> = Vec::new();
@@ -244,7 +250,7 @@ fn sort_blocks(
 /// Walks the framing-format stream of the block whose header is at `at`, appending its data
 /// chunks to `chunks`.
 fn walk_stream(
-    data: &[u8],
+    data: &Blob,
     file: &str,
     at: u64,
     phys: Range<u64>,
@@ -257,6 +263,7 @@ fn walk_stream(
     let mut p = start;
     let mut produced = 0u64;
     let mut seen_id = false;
+    let mut ahead = p;
     let cut = |p: u64, produced: u64, warnings: &mut Vec<String>| {
         warnings.push(format!(
             "{file}: the stream of block {:#x}-{:#x} (header at offset {at:#x}) is truncated at \
@@ -292,6 +299,10 @@ fn walk_stream(
                 // A skippable chunk before the trailer: walk on.
                 _ => {}
             }
+        }
+        if p >= ahead {
+            data.will_need(p, READ_AHEAD);
+            ahead = p + READ_AHEAD / 2;
         }
         let Some(head) = bytes_at(data, p, 4) else {
             return Ok(cut(p, produced, warnings));
@@ -435,6 +446,20 @@ impl PhysicalMemory for AvmlImage {
 
     fn ranges(&self) -> &[Range<u64>] {
         &self.ranges
+    }
+
+    fn prefetch(&self, addr: u64, len: u64) {
+        let end = addr.saturating_add(len);
+        let first = self.chunks.partition_point(|c| c.phys_range().end <= addr);
+        let last = self.chunks.partition_point(|c| c.phys < end);
+        if let (Some(a), Some(b)) = (
+            self.chunks.get(first),
+            last.checked_sub(1).and_then(|i| self.chunks.get(i)),
+        ) && b.file >= a.file
+        {
+            let to = b.file.saturating_add(b.body_len());
+            self.blob.will_need(a.file, to - a.file);
+        }
     }
 
     fn format(&self) -> &'static str {

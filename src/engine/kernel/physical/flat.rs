@@ -212,6 +212,23 @@ impl PhysicalMemory for MappedImage {
         super::bytes_at(&self.blob, e.file.checked_add(offset)?, len as u64)
     }
 
+    fn prefetch(&self, addr: u64, len: u64) {
+        let Some(end) = addr.checked_add(len) else {
+            return;
+        };
+        let first = self.extents.partition_point(|e| e.phys.end <= addr);
+        for e in self.extents.get(first..).unwrap_or_default() {
+            if e.phys.start >= end {
+                break;
+            }
+            let lo = addr.max(e.phys.start) - e.phys.start;
+            let hi = (end.min(e.phys.end) - e.phys.start).min(e.stored);
+            if lo < hi {
+                self.blob.will_need(e.file.saturating_add(lo), hi - lo);
+            }
+        }
+    }
+
     fn warnings(&self) -> &[String] {
         &self.warnings
     }

@@ -100,6 +100,8 @@ impl Haystack for PhysHaystack<'_> {
         len: usize,
         buf: &'b mut Vec<u8>,
     ) -> Result<&'b [u8]> {
+        // This window and the next are read in order: read them ahead.
+        self.phys.prefetch(addr, 2 * len as u64);
         if let Some(s) = self.phys.slice(addr, len) {
             return Ok(s);
         }
