@@ -1,7 +1,9 @@
 //! The workbench at node size: a 2,000-process tree and a search with 100,000 hits stay
 //! responsive (every keypress and frame under 16 ms of CPU at 200x60 in a release build,
 //! 64 ms in a debug build: the bounds and the timing of `tui_perf`), and hits stream into the
-//! search pane from a background search without holding up keys.
+//! search pane from a background search without holding up keys. The same keys on the
+//! generated 64 GiB dump of 2,000 processes: `a_2000_process_dump_stays_responsive`
+//! (ignored: `cargo test --release --test integration tui_node:: -- --ignored --nocapture`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -254,4 +256,72 @@ fn hits_stream_in_without_holding_up_keys() {
     assert_eq!(app.search.hits.len(), 100_000);
     assert!(batches > 10, "hits came in {batches} batches");
     report("hits streaming in", &samples);
+}
+
+/// The generated 64 GiB LiME of 2,000 processes (`examples/gen_evidence`, as
+/// `benches/scale.sh` makes it): `$PODMORTEM_BENCH_SCALE_DIR`, else the target folder's
+/// `scale/full`.
+fn scale_dump() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    let dir = std::env::var_os("PODMORTEM_BENCH_SCALE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+                .join("scale/full")
+        });
+    let (lime, isf) = (dir.join("scale.lime"), dir.join("scale.isf.json"));
+    if lime.is_file() && isf.is_file() {
+        Some((lime, isf))
+    } else {
+        eprintln!(
+            "skipping: no generated dump at {} (cargo run --release --example gen_evidence -- DIR all)",
+            dir.display()
+        );
+        None
+    }
+}
+
+#[test]
+#[ignore = "benchmark on the generated 64 GiB dump: run explicitly in release"]
+fn a_2000_process_dump_stays_responsive() {
+    let Some((lime, isf)) = scale_dump() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = Instant::now();
+    let h = Harness::open_with(&lime, Some(isf), dir.path(), SIZE);
+    let open = t0.elapsed();
+    assert!(h.app.procs.len() >= 2000);
+    let mut b = Bench {
+        h,
+        samples: Vec::new(),
+    };
+    b.press_n(KeyCode::Down, 30);
+    b.press_n(KeyCode::PageDown, 10);
+    b.press(KeyCode::End);
+    b.press(KeyCode::Home);
+    b.press_n(KeyCode::Char('s'), 4);
+    b.press(KeyCode::Char('/'));
+    for c in "nginx".chars() {
+        b.press(KeyCode::Char(c));
+    }
+    b.press(KeyCode::Enter);
+    b.press(KeyCode::Esc);
+    b.press(KeyCode::Enter);
+    b.press(KeyCode::Esc);
+    b.press_n(KeyCode::Down, 5);
+    // Its memory areas and the hex viewer on one of them.
+    b.press(KeyCode::Char('2'));
+    b.press_n(KeyCode::Down, 20);
+    b.press_n(KeyCode::PageDown, 3);
+    b.press(KeyCode::Enter);
+    b.press_n(KeyCode::PageDown, 10);
+    b.press(KeyCode::Char('1'));
+    b.resize(160, 50);
+    b.resize(SIZE.0, SIZE.1);
+    // Jobs run inline here: the open includes hashing the whole 64 GiB file (a background
+    // job in the workbench) and the marks scan.
+    println!("open with inline jobs (evidence SHA-256, marks) {open:?}");
+    report("2,000-process 64 GiB dump", &b.samples);
 }
