@@ -7,6 +7,7 @@ mod support;
 
 mod checkpoint_cache;
 mod checkpoint_fixtures;
+mod checkpoint_ghost;
 mod checkpoint_tmpfs;
 mod checkpoint_zombie;
 mod clean_exit;

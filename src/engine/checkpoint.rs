@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod container;
 pub mod fds;
+pub mod ghost;
 pub mod image;
 pub mod memory;
 pub mod mounts;
@@ -77,7 +78,11 @@ impl Checkpoint {
             });
         }
         let tree = read_pstree(&archive, &mut problems)?;
-        let files = FileTable::read(&archive, &mut problems);
+        let mut files = FileTable::read(&archive, &mut problems);
+        // Files deleted while open: their descriptors say `(deleted)`, their bytes are in
+        // ghost images.
+        let ghosts = ghost::read_ghosts(&archive, &mut warnings);
+        files.mark_deleted(ghosts.keys().copied());
         let mut tasks = BTreeMap::new();
         for entry in tree {
             let pid = entry.pid;
@@ -133,6 +138,7 @@ impl Checkpoint {
             .unwrap_or_else(|| RootfsDiff::empty("rootfs-diff.tar"));
         let before = memory_fs.layer_count();
         mounts::add_memory_layers(&archive, &mounts, &mut memory_fs, &mut warnings);
+        add_ghost_files(&files, ghosts, &mut memory_fs);
         if archive.get("rootfs-diff.tar").is_some() || memory_fs.layer_count() > before {
             rootfs = Some(memory_fs);
         }
@@ -276,6 +282,55 @@ impl Checkpoint {
             .get(&pid)
             .and_then(|t| t.core.as_ref()?.tc.as_ref())
             .is_some_and(|tc| is_dead(tc.task_state))
+    }
+}
+
+/// Adds each ghost file to the filesystem view under the path it was opened as.
+fn add_ghost_files(files: &FileTable, ghosts: BTreeMap<u32, ghost::Ghost>, fs: &mut RootfsDiff) {
+    use crate::engine::checkpoint::ghost::GhostContent;
+    use crate::engine::checkpoint::rootfs::LayerTar;
+    use crate::engine::evidence::FileType;
+    for (id, g) in ghosts {
+        let Some(path) = files.name_of(id) else {
+            continue;
+        };
+        let kind = match g.entry.mode & 0o170000 {
+            0o100000 => FileType::File,
+            0o040000 => FileType::Dir,
+            0o120000 => FileType::Symlink,
+            0o020000 => FileType::Char,
+            0o060000 => FileType::Block,
+            0o010000 => FileType::Fifo,
+            _ => FileType::Other,
+        };
+        let (bytes, range, size) = match g.content {
+            GhostContent::None => (LayerTar::Member(&[]), 0..0, 0),
+            GhostContent::Whole(r) => (LayerTar::Member(&[]), r.clone(), r.len() as u64),
+            GhostContent::Assembled(v) => {
+                let n = v.len();
+                (LayerTar::Owned(v), 0..n, n as u64)
+            }
+        };
+        let entry = FileEntry {
+            path,
+            kind,
+            mode: g.entry.mode & 0o7777,
+            size: g.entry.size.unwrap_or(size),
+            mtime: g
+                .entry
+                .mtim
+                .as_ref()
+                .map_or(0, |t| i64::try_from(t.tv_sec).unwrap_or(i64::MAX)),
+            link: g.entry.symlnk_target.clone(),
+            deleted: false,
+            uid: u64::from(g.entry.uid),
+            gid: u64::from(g.entry.gid),
+            origin: g.member.clone(),
+            mount: None,
+            credential: false,
+            deleted_while_open: true,
+        };
+        fs.add_file(entry, bytes, range);
     }
 }
 

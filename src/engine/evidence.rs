@@ -345,6 +345,9 @@ pub struct FileEntry {
     /// A credential: a file under `/var/run/secrets` or `/run/secrets` (Kubernetes
     /// service-account tokens, mounted secrets).
     pub credential: bool,
+    /// Deleted while a process held it open: no longer in any filesystem, its bytes kept by
+    /// CRIU in a ghost image (`origin`).
+    pub deleted_while_open: bool,
 }
 
 /// One mount of the container: what its mount namespace held at the checkpoint (CRIU's
@@ -380,8 +383,11 @@ pub struct Mount {
 
 impl FileEntry {
     /// Where the file was read, in a word: `diff` (rootfs-diff.tar, deleted.files), `shm`
-    /// (/dev/shm) or `tmpfs` (another memory-backed mount).
+    /// (/dev/shm), `tmpfs` (another memory-backed mount) or `ghost` (deleted while open).
     pub fn layer(&self) -> &'static str {
+        if self.deleted_while_open {
+            return "ghost";
+        }
         match self.mount.as_deref() {
             None => "diff",
             Some("/dev/shm") => "shm",

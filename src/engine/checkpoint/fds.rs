@@ -2,13 +2,13 @@
 //! descriptors, and `fs-*.img` (cwd and root), turned into [`OpenFile`]s with `/proc`-style
 //! names (`pipe:[INODE]`, `socket:[INODE]`, `anon_inode:[eventfd]`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::engine::checkpoint::archive::Archive;
 use crate::engine::checkpoint::image::{decode_all, decode_first, magic};
 use crate::engine::checkpoint::proto::{
-    FdTypes, FdinfoEntry, FileEntry, FsEntry, RegFileEntry, TaskKobjIdsEntry,
+    FdTypes, FdinfoEntry, FileEntry, FsEntry, MemfdInodeEntry, RegFileEntry, TaskKobjIdsEntry,
 };
 use crate::engine::checkpoint::tasks::Task;
 use crate::engine::error::Error;
@@ -20,6 +20,10 @@ use crate::engine::net::{proto_name, sock_type, tcp_state};
 #[derive(Debug, Default)]
 pub struct FileTable {
     by_id: BTreeMap<u32, FileEntry>,
+    /// memfd names by inode id (`memfd.img`).
+    memfd_names: BTreeMap<u64, String>,
+    /// Regular-file objects whose file was deleted while open (ghost files).
+    deleted: BTreeSet<u32>,
 }
 
 impl FileTable {
@@ -63,13 +67,61 @@ impl FileTable {
                 Err(e) => problems.push(e),
             }
         }
-        FileTable { by_id }
+        let mut memfd_names = BTreeMap::new();
+        if let Some(data) = ar.image("memfd.img") {
+            match decode_all::<MemfdInodeEntry>(
+                &ar.display_name("checkpoint/memfd.img"),
+                data,
+                magic::MEMFD_INODE,
+                "memfd_inode",
+            ) {
+                Ok((entries, errs)) => {
+                    problems.extend(errs);
+                    for m in entries {
+                        memfd_names
+                            .insert(m.inode_id, String::from_utf8_lossy(&m.name).into_owned());
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        FileTable {
+            by_id,
+            memfd_names,
+            deleted: BTreeSet::new(),
+        }
     }
 
-    /// The path of a regular-file object.
+    /// Marks regular-file objects as deleted while open (their paths get ` (deleted)`).
+    pub fn mark_deleted(&mut self, ids: impl IntoIterator<Item = u32>) {
+        self.deleted.extend(ids);
+    }
+
+    /// The path of a file object as /proc shows it: a regular file's path (` (deleted)`
+    /// when it was deleted while open), a memfd's `/memfd:NAME (deleted)`.
     pub fn path_of(&self, id: u32) -> Option<String> {
+        let f = self.by_id.get(&id)?;
+        if let Some(m) = &f.memfd {
+            return Some(self.memfd_path(m.inode_id));
+        }
+        let mut path = self.name_of(id)?;
+        if self.deleted.contains(&id) {
+            path.push_str(" (deleted)");
+        }
+        Some(path)
+    }
+
+    /// The path a regular-file object was opened under, as recorded (no ` (deleted)`).
+    pub fn name_of(&self, id: u32) -> Option<String> {
         let reg = self.by_id.get(&id)?.reg.as_ref()?;
         Some(String::from_utf8_lossy(&reg.name).into_owned())
+    }
+
+    fn memfd_path(&self, inode_id: u32) -> String {
+        match self.memfd_names.get(&u64::from(inode_id)) {
+            Some(name) => format!("/memfd:{name} (deleted)"),
+            None => "/memfd: (deleted)".to_string(),
+        }
     }
 
     /// Describes file object `id` as (type, path, details).
@@ -186,11 +238,10 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, FileDetails) {
             d.size = reg.size;
             d.mode = reg.mode.map(u64::from);
             d.mnt_id = reg.mnt_id.map(i64::from);
-            (
-                kind.into(),
-                String::from_utf8_lossy(&reg.name).into_owned(),
-                d,
-            )
+            let path = table
+                .path_of(f.id)
+                .unwrap_or_else(|| String::from_utf8_lossy(&reg.name).into_owned());
+            (kind.into(), path, d)
         }
         FdTypes::Pipe => {
             let pipe_id = f.pipe.as_ref().map_or(0, |p| p.pipe_id);
@@ -254,7 +305,13 @@ fn describe(table: &FileTable, f: &FileEntry) -> (String, String, FileDetails) {
         FdTypes::Fanotify => ("anon_inode".into(), "anon_inode:[fanotify]".into(), d),
         FdTypes::Timerfd => anon("timerfd"),
         FdTypes::Pidfd => anon("pidfd"),
-        FdTypes::Memfd => ("memfd".into(), "memfd:".into(), d),
+        FdTypes::Memfd => {
+            let path = f.memfd.as_ref().map_or_else(
+                || "/memfd: (deleted)".to_string(),
+                |m| table.memfd_path(m.inode_id),
+            );
+            ("memfd".into(), path, d)
+        }
         FdTypes::Ns => ("ns".into(), "ns:[?]".into(), d),
         FdTypes::Ext => ("external".into(), format!("[external file {}]", f.id), d),
         other => (
@@ -285,9 +342,27 @@ fn ip(words: &[u32], v6: bool) -> IpAddr {
     }
 }
 
+/// A unix socket's name as /proc/net/unix shows it: an abstract name (leading NUL) as `@`
+/// and the rest, its NULs as `@`; a path without the NUL that ends it in the image.
 fn unix_name(name: &[u8]) -> String {
     match name.split_first() {
-        Some((0, rest)) => format!("@{}", String::from_utf8_lossy(rest)),
-        _ => String::from_utf8_lossy(name).into_owned(),
+        Some((0, rest)) => format!("@{}", String::from_utf8_lossy(rest).replace('\0', "@")),
+        _ => {
+            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            String::from_utf8_lossy(name.get(..end).unwrap_or(name)).into_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unix_name;
+
+    #[test]
+    fn unix_names_as_proc_shows_them() {
+        assert_eq!(unix_name(b"/run/app.sock\0"), "/run/app.sock");
+        assert_eq!(unix_name(b"/run/app.sock"), "/run/app.sock");
+        assert_eq!(unix_name(b"\0abstract\0x"), "@abstract@x");
+        assert_eq!(unix_name(b""), "");
     }
 }

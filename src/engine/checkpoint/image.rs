@@ -73,6 +73,10 @@ pub mod magic {
     pub const SECCOMP: u32 = 0x6441_3049;
     /// `ipcns-var-<id>.img`.
     pub const IPC_VAR: u32 = 0x5311_5007;
+    /// `remap-fpath.img` (files opened under another path: deleted, linked, procfs).
+    pub const REMAP_FPATH: u32 = 0x5913_3954;
+    /// `ghost-file-<hex id>.img` (a deleted-but-open file's inode and contents).
+    pub const GHOST_FILE: u32 = 0x5258_3605;
 }
 
 /// One size-prefixed entry of an image.

@@ -30,6 +30,7 @@ mod fdinfo;
 mod files;
 mod fown;
 mod fs;
+pub mod ghost;
 mod ids;
 mod inventory;
 pub mod mm;
@@ -62,6 +63,7 @@ pub use files::{
 };
 pub use fown::FownEntry;
 pub use fs::FsEntry;
+pub use ghost::{GhostChunkEntry, GhostFileEntry, RemapFilePathEntry};
 pub use ids::TaskKobjIdsEntry;
 pub use inventory::{InventoryEntry, Lsmtype};
 pub use mm::{MmEntry, VmaEntry};

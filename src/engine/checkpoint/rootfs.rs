@@ -108,6 +108,26 @@ impl RootfsDiff {
         }
     }
 
+    /// Adds one file that is not in a tar (a ghost file: deleted while open), its bytes at
+    /// `range` of `bytes`; it hides an entry at the same path. `entry.path` is normalised
+    /// and `entry.credential` set here.
+    pub fn add_file(&mut self, mut entry: FileEntry, bytes: LayerTar<'_>, range: Range<usize>) {
+        let layer = self.layers.len();
+        let owned = match bytes {
+            LayerTar::Member(_) => None,
+            LayerTar::Owned(v) => Some(v),
+        };
+        self.layers.push(Layer {
+            member: entry.origin.clone(),
+            owned,
+        });
+        entry.path = normalise(&entry.path);
+        entry.credential = entry.kind == FileType::File && is_credential(&entry.path);
+        self.by_path.insert(entry.path.clone(), self.entries.len());
+        self.entries.push(entry);
+        self.data.push((layer, range));
+    }
+
     /// How many tars are indexed (the diff, then memory-backed mounts).
     pub fn layer_count(&self) -> usize {
         self.layers.len()
@@ -314,6 +334,7 @@ impl RootfsDiff {
                 gid,
                 origin: name.clone(),
                 mount: mount.map(str::to_string),
+                deleted_while_open: false,
             });
             self.data.push((layer, data));
         }
@@ -345,6 +366,7 @@ impl RootfsDiff {
                 origin: "deleted.files".to_string(),
                 mount: None,
                 credential: false,
+                deleted_while_open: false,
             });
             self.data.push((usize::MAX, 0..0));
         }

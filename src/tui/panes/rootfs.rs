@@ -397,6 +397,9 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, _cx: &Ctx, focused: bool) {
         if let Some(e) = n.entry.as_ref().filter(|e| e.mount.is_some()) {
             spans.push(Span::styled(format!("  [{}]", e.layer()), dim));
         }
+        if n.entry.as_ref().is_some_and(|e| e.deleted_while_open) {
+            spans.push(Span::styled("  (deleted while open)", alert));
+        }
         if n.entry.as_ref().is_some_and(|e| e.credential) {
             spans.push(Span::styled("  [credential]", alert));
         }
