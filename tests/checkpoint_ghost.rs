@@ -2,7 +2,8 @@
 //! written the way CRIU writes them (`remap-fpath.img`, `ghost-file-<hex id>.img` with the
 //! contents raw or in chunks, `memfd.img`): the deleted file is listed under its original
 //! path, marked, and reads back byte for byte; its descriptor and memory areas say
-//! `(deleted)` as /proc does; a memfd is `/memfd:NAME (deleted)`.
+//! `(deleted)` as /proc does; a memfd is `/memfd:NAME (deleted)`. Bytes in flight on
+//! sockets (`tcp-stream-<hex inode>.img`, `sk-queues.img`) are in the sockets' details.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -113,7 +114,12 @@ fn checkpoint(content: &[u8], chunks: bool) -> Checkpoint {
                 0,
             ),
         ],
-        fds: vec![(3, 3, FdTypes::Reg), (4, 4, FdTypes::Memfd)],
+        fds: vec![
+            (3, 3, FdTypes::Reg),
+            (4, 4, FdTypes::Memfd),
+            (5, 5, FdTypes::Inetsk),
+            (6, 6, FdTypes::Unixsk),
+        ],
         cwd_root: (1, 1),
         ..Default::default()
     };
@@ -130,12 +136,35 @@ fn checkpoint(content: &[u8], chunks: bool) -> Checkpoint {
         }),
         ..Default::default()
     };
+    // An established TCP connection (inode 0x9c41) and a connected unix stream socket.
+    let mut tcp = support::demo::inet_listener(5, 0x9c41, 40000);
+    if let Some(sk) = tcp.isk.as_mut() {
+        sk.state = 1;
+        sk.dst_port = 443;
+        sk.dst_addr = vec![0x0100_000a];
+    }
+    let unix = proto::FileEntry {
+        r#type: FdTypes::Unixsk as i32,
+        id: 6,
+        usk: Some(proto::UnixSkEntry {
+            id: 6,
+            ino: 555,
+            r#type: 1,
+            state: 1,
+            peer: 556,
+            name: b"/run/agent.sock\0".to_vec(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
     let c = ckpt::Checkpoint {
         procs: vec![p],
         files: vec![
             ckpt::reg_file(1, "/", 0o40755),
             ckpt::reg_file(3, "/tmp/ghost.bin", 0o100755),
             memfd,
+            tcp,
+            unix,
         ],
         hostname: "ghost".into(),
         ..Default::default()
@@ -172,6 +201,31 @@ fn checkpoint(content: &[u8], chunks: bool) -> Checkpoint {
             }],
         ),
     ));
+    let mut stream = Vec::new();
+    stream.extend_from_slice(&IMG_COMMON.to_le_bytes());
+    stream.extend_from_slice(&magic::TCP_STREAM.to_le_bytes());
+    framed(
+        &mut stream,
+        &proto::TcpStreamEntry {
+            inq_len: 12,
+            outq_len: 13,
+            ..Default::default()
+        },
+        b"GET /cmd\r\n\r\nEXFIL:secrets",
+    );
+    members.push(("checkpoint/tcp-stream-9c41.img".into(), stream));
+    let mut queues = Vec::new();
+    queues.extend_from_slice(&IMG_COMMON.to_le_bytes());
+    queues.extend_from_slice(&magic::SK_QUEUES.to_le_bytes());
+    for packet in [&b"hello "[..], &b"agent"[..]] {
+        let pe = proto::SkPacketEntry {
+            id_for: 6,
+            length: packet.len() as u32,
+            scm: Vec::new(),
+        };
+        framed(&mut queues, &pe, packet);
+    }
+    members.push(("checkpoint/sk-queues.img".into(), queues));
     let mut b = tar::Builder::new(Vec::new());
     for (n, d) in &members {
         let mut h = tar::Header::new_gnu();
@@ -235,4 +289,22 @@ fn a_deleted_open_file_is_listed_marked_and_readable() {
             Some("/tmp/ghost.bin (deleted)")
         );
     }
+}
+
+#[test]
+fn bytes_in_flight_are_in_the_sockets_details() {
+    let ck = checkpoint(&payload(), false);
+    assert!(ck.info().warnings.is_empty(), "{:?}", ck.info().warnings);
+    let files = ck.files(1).unwrap();
+    let fd = |n: i64| files.items.iter().find(|f| f.fd == Some(n)).unwrap();
+    let tcp = &fd(5).details;
+    assert_eq!(tcp.recv_queue.as_deref(), Some(&b"GET /cmd\r\n\r\n"[..]));
+    assert_eq!(tcp.send_queue.as_deref(), Some(&b"EXFIL:secrets"[..]));
+    let unix = &fd(6).details;
+    assert_eq!(unix.recv_queue.as_deref(), Some(&b"hello agent"[..]));
+    assert_eq!(fd(6).path, "socket:[555]");
+    let json = serde_json::to_value(unix).unwrap();
+    assert_eq!(json["name"], "/run/agent.sock");
+    assert_eq!(json["recv_queued"], 11);
+    assert_eq!(json["recv_queue"], "68656c6c6f206167656e74");
 }

@@ -231,7 +231,17 @@ pub fn files(
             .details
             .entries()
             .iter()
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| match *k {
+                // Queued bytes: the start here, all of them (up to 4 KiB) in --json.
+                "recv_queue" | "send_queue" => {
+                    let hex = v.to_string();
+                    match hex.get(..64).filter(|_| hex.len() > 64) {
+                        Some(head) => format!("{k}={head}..."),
+                        None => format!("{k}={hex}"),
+                    }
+                }
+                _ => format!("{k}={v}"),
+            })
             .collect();
         t.row(vec![
             f.pid.to_string(),

@@ -11,6 +11,7 @@ pub mod mounts;
 pub mod pagemap;
 pub mod proto;
 pub mod rootfs;
+pub mod sockq;
 pub mod tasks;
 pub mod unpacked;
 
@@ -83,6 +84,7 @@ impl Checkpoint {
         // ghost images.
         let ghosts = ghost::read_ghosts(&archive, &mut warnings);
         files.mark_deleted(ghosts.keys().copied());
+        files.load_queues(&archive, &mut warnings);
         let mut tasks = BTreeMap::new();
         for entry in tree {
             let pid = entry.pid;

@@ -36,7 +36,17 @@ pub struct FileDetails {
     pub socket: Option<SocketDetails>,
     /// Why the socket's details could not be read (JSON key `error`).
     pub socket_error: Option<String>,
+    /// A socket's receive queue at the dump: bytes that had arrived and the process had not
+    /// read yet (checkpoints; JSON: `recv_queued` bytes, `recv_queue` the first
+    /// [`QUEUE_SHOWN`] of them in hex).
+    pub recv_queue: Option<Vec<u8>>,
+    /// A socket's send queue: bytes the process had written that the peer had not
+    /// acknowledged (JSON: `send_queued`, `send_queue`).
+    pub send_queue: Option<Vec<u8>>,
 }
+
+/// How many bytes of a socket queue the JSON and the tables show (in hex).
+pub const QUEUE_SHOWN: usize = 4096;
 
 /// What a socket is and where it talks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +165,16 @@ impl FileDetails {
         put("cloexec", self.cloexec.then_some(Fact::Flag(true)));
         put("deleted", self.deleted.then_some(Fact::Flag(true)));
         put("error", self.socket_error.as_deref().map(text));
+        for (key, len_key, queue) in [
+            ("recv_queue", "recv_queued", &self.recv_queue),
+            ("send_queue", "send_queued", &self.send_queue),
+        ] {
+            if let Some(q) = queue.as_ref().filter(|q| !q.is_empty()) {
+                put(len_key, Some(Fact::Number(q.len() as u64)));
+                let shown = q.get(..QUEUE_SHOWN).unwrap_or(q);
+                put(key, Some(text(&crate::engine::findings::hex_string(shown))));
+            }
+        }
         match &self.socket {
             None => {}
             Some(SocketDetails::Inet(i)) => {

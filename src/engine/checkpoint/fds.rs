@@ -10,6 +10,7 @@ use crate::engine::checkpoint::image::{decode_all, decode_first, magic};
 use crate::engine::checkpoint::proto::{
     FdTypes, FdinfoEntry, FileEntry, FsEntry, MemfdInodeEntry, RegFileEntry, TaskKobjIdsEntry,
 };
+use crate::engine::checkpoint::sockq::{Queues, read_sk_queues, read_tcp_stream};
 use crate::engine::checkpoint::tasks::Task;
 use crate::engine::error::Error;
 use crate::engine::evidence::{OpenFile, Walk};
@@ -24,6 +25,8 @@ pub struct FileTable {
     memfd_names: BTreeMap<u64, String>,
     /// Regular-file objects whose file was deleted while open (ghost files).
     deleted: BTreeSet<u32>,
+    /// Socket queues by socket file id.
+    queues: BTreeMap<u32, Queues>,
 }
 
 impl FileTable {
@@ -89,6 +92,20 @@ impl FileTable {
             by_id,
             memfd_names,
             deleted: BTreeSet::new(),
+            queues: BTreeMap::new(),
+        }
+    }
+
+    /// Reads the bytes queued on sockets: unix sockets' packets (`sk-queues.img`) and TCP
+    /// connections' in-flight data (`tcp-stream-<inode>.img`).
+    pub fn load_queues(&mut self, ar: &Archive, warnings: &mut Vec<String>) {
+        self.queues = read_sk_queues(ar, warnings);
+        for f in self.by_id.values() {
+            if let Some(sk) = &f.isk
+                && let Some(q) = read_tcp_stream(ar, sk.ino, warnings)
+            {
+                self.queues.insert(f.id, q);
+            }
         }
     }
 
@@ -210,6 +227,16 @@ impl FileTable {
 }
 
 fn describe(table: &FileTable, f: &FileEntry) -> (String, String, FileDetails) {
+    let (kind, path, mut d) = describe_kind(table, f);
+    if let Some(q) = table.queues.get(&f.id) {
+        d.recv_queue = Some(q.recv.clone()).filter(|b| !b.is_empty());
+        d.send_queue = Some(q.send.clone()).filter(|b| !b.is_empty());
+    }
+    d.deleted = table.deleted.contains(&f.id);
+    (kind, path, d)
+}
+
+fn describe_kind(table: &FileTable, f: &FileEntry) -> (String, String, FileDetails) {
     let mut d = FileDetails::default();
     let anon = |name: &str| {
         (

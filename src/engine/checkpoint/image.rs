@@ -77,6 +77,10 @@ pub mod magic {
     pub const REMAP_FPATH: u32 = 0x5913_3954;
     /// `ghost-file-<hex id>.img` (a deleted-but-open file's inode and contents).
     pub const GHOST_FILE: u32 = 0x5258_3605;
+    /// `sk-queues.img` (the receive queues of unix and packet sockets).
+    pub const SK_QUEUES: u32 = 0x5626_4026;
+    /// `tcp-stream-<hex inode>.img` (a TCP connection's in-flight bytes).
+    pub const TCP_STREAM: u32 = 0x5146_5506;
 }
 
 /// One size-prefixed entry of an image.

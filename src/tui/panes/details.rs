@@ -7,7 +7,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use crate::engine::evidence::{Pid, SocketDetails};
-use crate::sanitize::sanitize;
+use crate::sanitize::{sanitize, sanitize_bytes};
 use crate::tui::command::Ctx;
 use crate::tui::theme;
 
@@ -110,6 +110,22 @@ pub fn lines(cx: &Ctx, pid: Pid) -> Vec<Line<'static>> {
                     sanitize(&s.path),
                     sanitize(&desc)
                 )));
+                // Bytes in flight: received and not read, written and not acknowledged.
+                for (what, q) in [
+                    ("received, unread", &s.details.recv_queue),
+                    ("sent, unacknowledged", &s.details.send_queue),
+                ] {
+                    if let Some(q) = q {
+                        out.push(Line::styled(
+                            format!(
+                                "        {what}: {} bytes: {}",
+                                q.len(),
+                                sanitize_bytes(q.get(..64).unwrap_or(q))
+                            ),
+                            theme::ALERT,
+                        ));
+                    }
+                }
             }
         }
         Err(e) => out.push(Line::styled(
