@@ -8,6 +8,7 @@ mod support;
 mod checkpoint_cache;
 mod checkpoint_fixtures;
 mod checkpoint_ghost;
+mod checkpoint_parents;
 mod checkpoint_tmpfs;
 mod checkpoint_zombie;
 mod clean_exit;

@@ -60,6 +60,7 @@ fuzz_target!(|data: &[u8]| {
     let memory = ProcessMemory {
         pages_member: "pages".into(),
         index,
+        parent: None,
     };
     let _ = memory.index.present_pages();
     let probes = runs

@@ -433,8 +433,8 @@ impl Evidence for Checkpoint {
                 dst.fill(0);
                 continue;
             };
-            let pages = self.archive.get(&memory.pages_member).unwrap_or_default();
-            let got = memory.read(pages, at, dst);
+            let pages = |member: &str| self.archive.get(member).unwrap_or_default();
+            let got = memory.read_chain(&pages, at, dst);
             for r in got.captured {
                 out.push(r.start + from..r.end + from);
             }
@@ -447,7 +447,7 @@ impl Evidence for Checkpoint {
         let mut out: Vec<Range<u64>> = Vec::new();
         for piece in split(&task.shmem, range) {
             let found = match piece {
-                Piece::Private(r) => task.memory.captured(r),
+                Piece::Private(r) => task.memory.captured_chain(r),
                 Piece::Shmem {
                     range,
                     shmid,

@@ -37,6 +37,8 @@ pub struct Archive {
     size: u64,
     blob: Option<Blob>,
     members: BTreeMap<String, Member>,
+    /// Symbolic links (never followed on disk): member name -> target as written.
+    links: BTreeMap<String, String>,
     warnings: Vec<String>,
 }
 
@@ -79,6 +81,7 @@ impl Archive {
             });
         }
         let mut members = BTreeMap::new();
+        let mut links = BTreeMap::new();
         let mut warnings = Vec::new();
         let len = blob.len();
         let mut tar = tar::Archive::new(std::io::Cursor::new(&blob[..]));
@@ -96,6 +99,15 @@ impl Archive {
             last_pos = start;
             let header = entry.header();
             let kind = header.entry_type();
+            if kind.is_symlink() {
+                if let (Some(member), Ok(Some(target))) = (
+                    entry.path().ok().map(|p| normalise(&p.to_string_lossy())),
+                    entry.link_name(),
+                ) {
+                    links.insert(member, target.to_string_lossy().into_owned());
+                }
+                continue;
+            }
             if !(kind.is_file() || kind == tar::EntryType::Continuous) {
                 continue;
             }
@@ -125,6 +137,7 @@ impl Archive {
             size,
             blob: Some(blob),
             members,
+            links,
             warnings,
         };
         archive.rebase_bare_images();
@@ -133,14 +146,16 @@ impl Archive {
 
     fn open_dir(path: &Path) -> Result<Archive> {
         let mut members = BTreeMap::new();
+        let mut links = BTreeMap::new();
         let mut warnings = Vec::new();
-        collect_dir(path, "", 0, &mut members, &mut warnings)?;
+        collect_dir(path, "", 0, &mut members, &mut links, &mut warnings)?;
         let mut archive = Archive {
             path: path.to_path_buf(),
             format: "directory",
             size: 0,
             blob: None,
             members,
+            links,
             warnings,
         };
         if archive.rebase_bare_images() {
@@ -157,6 +172,11 @@ impl Archive {
         if bare {
             let old = std::mem::take(&mut self.members);
             self.members = old
+                .into_iter()
+                .map(|(k, v)| (format!("{IMAGES_DIR}{k}"), v))
+                .collect();
+            let links = std::mem::take(&mut self.links);
+            self.links = links
                 .into_iter()
                 .map(|(k, v)| (format!("{IMAGES_DIR}{k}"), v))
                 .collect();
@@ -208,6 +228,40 @@ impl Archive {
             .keys()
             .filter_map(|k| k.strip_prefix(IMAGES_DIR))
             .filter(|k| !k.contains('/'))
+    }
+
+    /// The folder of the parent images of the images folder `dir` (`checkpoint/`): its
+    /// `parent` link resolved inside the evidence (`../pre-checkpoint` -> `pre-checkpoint/`).
+    /// `Ok(None)` without a link; an error naming the link when it leads outside the evidence
+    /// (absolute, or above its root) or to a folder the evidence does not hold.
+    pub fn parent_images(&self, dir: &str) -> std::result::Result<Option<String>, String> {
+        let link = format!("{dir}parent");
+        let Some(target) = self.links.get(&link) else {
+            return Ok(None);
+        };
+        let outside = || format!("{link} -> {target} leads outside the evidence (not followed)");
+        if target.starts_with('/') {
+            return Err(outside());
+        }
+        let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+        for part in target.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    if parts.pop().is_none() {
+                        return Err(outside());
+                    }
+                }
+                p => parts.push(p),
+            }
+        }
+        let resolved = format!("{}/", parts.join("/"));
+        if resolved == "/" || !self.members.keys().any(|k| k.starts_with(&resolved)) {
+            return Err(format!(
+                "{link} -> {target}: the parent images are not in the evidence"
+            ));
+        }
+        Ok(Some(resolved))
     }
 
     /// A printable name for a member, for error messages: `archive.tar:checkpoint/core-1.img`.
@@ -287,6 +341,7 @@ fn collect_dir(
     prefix: &str,
     depth: u32,
     members: &mut BTreeMap<String, Member>,
+    links: &mut BTreeMap<String, String>,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let dir = root.join(prefix);
@@ -304,7 +359,19 @@ fn collect_dir(
                 Err(e) => warnings.push(e.to_string()),
             }
         } else if ftype.is_dir() && depth == 0 {
-            collect_dir(root, &format!("{key}/"), depth + 1, members, warnings)?;
+            collect_dir(
+                root,
+                &format!("{key}/"),
+                depth + 1,
+                members,
+                links,
+                warnings,
+            )?;
+        } else if ftype.is_symlink() {
+            // Recorded, not followed: a `parent` link is resolved inside the evidence only.
+            if let Ok(target) = std::fs::read_link(item.path()) {
+                links.insert(key, target.to_string_lossy().into_owned());
+            }
         }
     }
     Ok(())

@@ -5,13 +5,17 @@ use std::ops::Range;
 use crate::engine::checkpoint::pagemap::PageIndex;
 use crate::engine::evidence::PartialRead;
 
-/// One process's captured memory: its page index and the pages file it points into.
+/// One process's captured memory: its page index and the pages file it points into, and
+/// the same process in the parent (pre-dump) images, where the pages this dump marks "in
+/// the parent" are.
 #[derive(Debug, Clone, Default)]
 pub struct ProcessMemory {
     /// Normalised member name of the pages file (`checkpoint/pages-2.img`).
     pub pages_member: String,
     /// The page index.
     pub index: PageIndex,
+    /// The process's memory in the parent images, when the evidence has them.
+    pub parent: Option<Box<ProcessMemory>>,
 }
 
 impl ProcessMemory {
@@ -60,9 +64,63 @@ impl ProcessMemory {
         pages.get(f..f.checked_add(len)?)
     }
 
-    /// Captured ranges within `range`.
+    /// Captured ranges within `range` in this image only.
     pub fn captured(&self, range: Range<u64>) -> Vec<Range<u64>> {
         self.index.captured(range)
+    }
+
+    /// [`ProcessMemory::read`] through the parent chain: pages this image marks "in the
+    /// parent" are read from the parent's images (and so on up). `pages` gives a pages
+    /// file's bytes by member name.
+    pub fn read_chain<'a>(
+        &self,
+        pages: &dyn Fn(&str) -> &'a [u8],
+        addr: u64,
+        buf: &mut [u8],
+    ) -> PartialRead {
+        let mut out = self.read(pages(&self.pages_member), addr, buf);
+        let Some(parent) = &self.parent else {
+            return out;
+        };
+        let end = addr.saturating_add(buf.len() as u64);
+        let mut ranges = std::mem::take(&mut out.captured);
+        for r in self.index.in_parent(addr..end) {
+            let from = (r.start - addr) as usize;
+            let to = (r.end - addr) as usize;
+            let Some(dst) = buf.get_mut(from..to) else {
+                continue;
+            };
+            let got = parent.read_chain(pages, r.start, dst);
+            ranges.extend(
+                got.captured
+                    .into_iter()
+                    .map(|c| c.start + from..c.end + from),
+            );
+        }
+        ranges.sort_by_key(|r| r.start);
+        for r in ranges {
+            out.push(r);
+        }
+        out
+    }
+
+    /// Captured ranges within `range`, through the parent chain, coalesced.
+    pub fn captured_chain(&self, range: Range<u64>) -> Vec<Range<u64>> {
+        let mut all = self.index.captured(range.clone());
+        if let Some(parent) = &self.parent {
+            for r in self.index.in_parent(range) {
+                all.extend(parent.captured_chain(r));
+            }
+            all.sort_by_key(|r| r.start);
+        }
+        let mut out: Vec<Range<u64>> = Vec::new();
+        for r in all {
+            match out.last_mut() {
+                Some(last) if last.end >= r.start => last.end = last.end.max(r.end),
+                _ => out.push(r),
+            }
+        }
+        out
     }
 }
 

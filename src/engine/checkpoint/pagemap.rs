@@ -198,6 +198,19 @@ impl PageIndex {
             })
     }
 
+    /// Ranges within `range` whose pages are in the parent (pre-dump) image.
+    pub fn in_parent(&self, range: Range<u64>) -> Vec<Range<u64>> {
+        let start = self.first_after(range.start);
+        self.runs
+            .get(start..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|r| r.start < range.end)
+            .filter(|r| r.state == PageState::InParent)
+            .map(|r| r.start.max(range.start)..r.end.min(range.end))
+            .collect()
+    }
+
     /// Captured (present) ranges within `range`, coalesced when adjacent.
     pub fn captured(&self, range: Range<u64>) -> Vec<Range<u64>> {
         let mut out: Vec<Range<u64>> = Vec::new();

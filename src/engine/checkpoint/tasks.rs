@@ -116,14 +116,73 @@ pub fn read_task(ar: &Archive, tree: PstreeEntry, problems: &mut Vec<Error>) -> 
         }
     }
     match read_pagemap(ar, &format!("checkpoint/pagemap-{pid}.img")) {
-        Ok(Some((memory, errs))) => {
-            task.memory = memory;
+        Ok(Some((mut memory, errs))) => {
             problems.extend(errs);
+            memory.parent = parent_memory(ar, pid, "checkpoint/", &memory, 1, problems);
+            task.memory = memory;
         }
         Ok(None) => {}
         Err(e) => problems.push(e),
     }
     task
+}
+
+/// Parent images followed at most this deep (CRIU pre-dump chains are short; a loop of
+/// `parent` links must end).
+const MAX_PARENTS: usize = 8;
+
+/// The process's memory in the parent images of the images folder `dir` (incremental
+/// dumps: pages unchanged since a pre-dump are only there), when `memory` has pages in the
+/// parent. A parent that is not in the evidence is a problem, never a guess.
+fn parent_memory(
+    ar: &Archive,
+    pid: Pid,
+    dir: &str,
+    memory: &ProcessMemory,
+    depth: usize,
+    problems: &mut Vec<Error>,
+) -> Option<Box<ProcessMemory>> {
+    if memory.index.in_parent(0..u64::MAX).is_empty() {
+        return None;
+    }
+    let missing =
+        |why: String| Error::Missing(format!("pid {pid}: pages in a parent image: {why}"));
+    if depth > MAX_PARENTS {
+        problems.push(missing(format!(
+            "more than {MAX_PARENTS} parent images (a loop?)"
+        )));
+        return None;
+    }
+    let parent_dir = match ar.parent_images(dir) {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            problems.push(missing(format!(
+                "{dir} has no parent link; those pages are not captured"
+            )));
+            return None;
+        }
+        Err(why) => {
+            problems.push(missing(why));
+            return None;
+        }
+    };
+    match read_pagemap(ar, &format!("{parent_dir}pagemap-{pid}.img")) {
+        Ok(Some((mut parent, errs))) => {
+            problems.extend(errs);
+            parent.parent = parent_memory(ar, pid, &parent_dir, &parent, depth + 1, problems);
+            Some(Box::new(parent))
+        }
+        Ok(None) => {
+            problems.push(missing(format!(
+                "{parent_dir}pagemap-{pid}.img is not in the evidence"
+            )));
+            None
+        }
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    }
 }
 
 /// Reads a pagemap image (`pagemap-<pid>.img`, `pagemap-shmem-<id>.img`) and indexes it
@@ -166,7 +225,11 @@ pub fn read_pagemap(ar: &Archive, member: &str) -> Result<Option<(ProcessMemory,
             }
         }
     }
-    let pages_member = format!("checkpoint/pages-{}.img", head.pages_id);
+    // The pages file is in the pagemap's own folder (`checkpoint/`, or a parent's).
+    let dir = member
+        .rfind('/')
+        .map_or("", |i| member.get(..=i).unwrap_or(""));
+    let pages_member = format!("{dir}pages-{}.img", head.pages_id);
     let pages_len = match ar.get(&pages_member) {
         Some(p) => p.len() as u64,
         None => {
@@ -180,6 +243,7 @@ pub fn read_pagemap(ar: &Archive, member: &str) -> Result<Option<(ProcessMemory,
         ProcessMemory {
             pages_member,
             index,
+            parent: None,
         },
         problems,
     )))

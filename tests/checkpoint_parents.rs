@@ -1,0 +1,216 @@
+//! Incremental dumps: CRIU's pre-dump chains keep pages that did not change since a
+//! pre-dump only in the parent images (`parent` link of an images folder; Podman's
+//! `--with-previous` exports carry them in `pre-checkpoint/`). A two-level chain reads as
+//! the full dump of the same moment would, in an archive and in a folder; a missing parent
+//! and a parent link leading outside the evidence are reported, never guessed or followed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use crate::support;
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use podmortem::engine::checkpoint::Checkpoint;
+use podmortem::engine::checkpoint::archive::Archive;
+use podmortem::engine::checkpoint::pagemap::{PAGE_SIZE, PE_PARENT, PE_PRESENT};
+use podmortem::engine::checkpoint::proto::mm as vm;
+use podmortem::engine::evidence::Evidence;
+use podmortem::engine::mapped::Blob;
+use podmortem::engine::search::{Collect, SearchRequest, search};
+use support::ckpt::{self, Pm, Proc};
+
+const BASE: u64 = 0x7f00_0000_0000;
+const PAGES: u64 = 8;
+
+/// One dump level of the process: `present` pages with their fill byte; every other page
+/// of the area is in the parent.
+fn level(present: &[(u64, u8)]) -> ckpt::Checkpoint {
+    let mut p = Proc {
+        pid: 1,
+        pgid: 1,
+        sid: 1,
+        threads: vec![(1, "app".into())],
+        comm: "app".into(),
+        files_id: 1,
+        vmas: vec![ckpt::vma(
+            BASE,
+            BASE + PAGES * PAGE_SIZE,
+            3,
+            vm::MAP_PRIVATE | vm::MAP_ANONYMOUS,
+            vm::VMA_AREA_REGULAR | vm::VMA_ANON_PRIVATE,
+            0,
+            0,
+        )],
+        ..Default::default()
+    };
+    let mut pagemap = Vec::new();
+    for i in 0..PAGES {
+        let fill = present.iter().find(|(p, _)| *p == i).map(|(_, f)| *f);
+        if let Some(f) = fill {
+            p.poke(BASE + i * PAGE_SIZE, &vec![f; PAGE_SIZE as usize]);
+        }
+        pagemap.push(Pm {
+            vaddr: BASE + i * PAGE_SIZE,
+            nr_pages: 1,
+            flags: Some(if fill.is_some() {
+                PE_PRESENT
+            } else {
+                PE_PARENT
+            }),
+            in_parent: None,
+            compat: false,
+        });
+    }
+    p.pagemap = Some(pagemap);
+    ckpt::Checkpoint {
+        procs: vec![p],
+        files: vec![ckpt::reg_file(1, "/bin/app", 0o100755)],
+        hostname: "chain".into(),
+        ..Default::default()
+    }
+}
+
+/// The three levels: A (oldest, every page), B (pages 0-1 changed), C (the final dump:
+/// pages 0, 6, 7 changed). What a full dump of C's moment holds, page by page.
+fn chain() -> (Vec<(String, Vec<u8>)>, Vec<u8>) {
+    let a: Vec<(u64, u8)> = (0..PAGES).map(|i| (i, 0xa0 + i as u8)).collect();
+    let b = [(0, 0xb0), (1, 0xb1)];
+    let c = [(0, 0xc0), (6, 0xc6), (7, 0xc7)];
+    let mut members = Vec::new();
+    for (lvl, dir) in [
+        (level(&c), "checkpoint/"),
+        (level(&b), "pre-checkpoint/"),
+        (level(&a), "pre2/"),
+    ] {
+        for (name, data) in lvl.members() {
+            if let Some(img) = name.strip_prefix("checkpoint/") {
+                members.push((format!("{dir}{img}"), data));
+            } else if dir == "checkpoint/" {
+                members.push((name, data));
+            }
+        }
+    }
+    let mut want = Vec::new();
+    for fill in [0xc0u8, 0xb1, 0xa2, 0xa3, 0xa4, 0xa5, 0xc6, 0xc7] {
+        want.extend(std::iter::repeat_n(fill, PAGE_SIZE as usize));
+    }
+    (members, want)
+}
+
+fn tar_of(members: &[(String, Vec<u8>)], links: &[(&str, &str)]) -> Checkpoint {
+    let mut b = tar::Builder::new(Vec::new());
+    for (n, d) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(d.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, n, &d[..]).unwrap();
+    }
+    for (from, to) in links {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, from, to).unwrap();
+    }
+    let tar = b.into_inner().unwrap();
+    let ar = Archive::from_tar(
+        Path::new("chain.tar"),
+        "tar",
+        tar.len() as u64,
+        Blob::Owned(tar),
+    )
+    .unwrap();
+    Checkpoint::from_archive(ar).unwrap()
+}
+
+const LINKS: [(&str, &str); 2] = [
+    ("checkpoint/parent", "../pre-checkpoint"),
+    ("pre-checkpoint/parent", "../pre2"),
+];
+
+fn memory(ck: &Checkpoint) -> (Vec<u8>, usize) {
+    let mut buf = vec![0u8; (PAGES * PAGE_SIZE) as usize];
+    let got = ck.read_memory(1, BASE, &mut buf).unwrap();
+    (buf, got.captured_len())
+}
+
+#[test]
+fn a_two_level_chain_reads_as_the_full_dump() {
+    let (members, want) = chain();
+    let ck = tar_of(&members, &LINKS);
+    assert!(ck.info().warnings.is_empty(), "{:?}", ck.info().warnings);
+    let (got, captured) = memory(&ck);
+    assert_eq!(captured, want.len());
+    assert!(got == want, "bytes differ from the full dump's");
+    assert_eq!(
+        ck.captured_ranges(1, 0..u64::MAX).unwrap(),
+        vec![BASE..BASE + PAGES * PAGE_SIZE]
+    );
+    // Search sees every level: the fill bytes of pages from C, B and A.
+    let mut sink = Collect::default();
+    let req = SearchRequest {
+        regex: regex::bytes::Regex::new(r"(?-u)\xb1\xa2|\xa5\xc6").unwrap(),
+        pids: None,
+    };
+    search(&ck, &req, &AtomicBool::new(false), &mut sink).unwrap();
+    let addrs: Vec<u64> = sink.hits.iter().map(|h| h.address).collect();
+    assert_eq!(addrs, [BASE + 2 * PAGE_SIZE - 1, BASE + 6 * PAGE_SIZE - 1]);
+}
+
+#[test]
+fn the_chain_in_an_extracted_folder() {
+    let (members, want) = chain();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, data) in &members {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data).unwrap();
+    }
+    for (from, to) in LINKS {
+        std::os::unix::fs::symlink(to, dir.path().join(from)).unwrap();
+    }
+    let ck = Checkpoint::open(dir.path()).unwrap();
+    assert!(ck.info().warnings.is_empty(), "{:?}", ck.info().warnings);
+    assert!(memory(&ck).0 == want);
+}
+
+#[test]
+fn a_missing_or_outside_parent_is_reported_not_guessed() {
+    let (members, _) = chain();
+    // The grandparent is gone: pages 2-5 (only in A) are not captured, and info says why.
+    let without_a: Vec<(String, Vec<u8>)> = members
+        .iter()
+        .filter(|(n, _)| !n.starts_with("pre2/"))
+        .cloned()
+        .collect();
+    let ck = tar_of(&without_a, &LINKS);
+    let (got, captured) = memory(&ck);
+    assert_eq!(captured, 4 * PAGE_SIZE as usize);
+    assert_eq!(got[(2 * PAGE_SIZE) as usize], 0);
+    let warnings = ck.info().warnings.join("\n");
+    assert!(warnings.contains("not in the evidence"), "{warnings}");
+    // A link leading out of the evidence is not followed.
+    for to in ["../../etc", "/var/lib/criu/1"] {
+        let ck = tar_of(&members, &[("checkpoint/parent", to)]);
+        let warnings = ck.info().warnings.join("\n");
+        assert!(
+            warnings.contains("outside the evidence"),
+            "{to}: {warnings}"
+        );
+        assert_eq!(memory(&ck).1, 3 * PAGE_SIZE as usize);
+    }
+    // A loop of parent links ends.
+    let ck = tar_of(
+        &members,
+        &[
+            ("checkpoint/parent", "../pre-checkpoint"),
+            ("pre-checkpoint/parent", "../checkpoint"),
+        ],
+    );
+    let (_, captured) = memory(&ck);
+    assert!(captured >= 3 * PAGE_SIZE as usize);
+}
