@@ -5,6 +5,7 @@
 
 mod support;
 
+mod checkpoint_arch;
 mod checkpoint_cache;
 mod checkpoint_fixtures;
 mod checkpoint_ghost;

@@ -260,9 +260,18 @@ impl Checkpoint {
             .values()
             .map(|t| t.memory.index.present_pages())
             .sum();
+        // The architecture the tasks ran on (every task of a dump has the same).
+        let arch =
+            self.tasks.values().find_map(|t| t.core.as_ref()).map(
+                |c| match proto::March::try_from(c.mtype) {
+                    Ok(m) => format!("{m:?}").to_lowercase().replace("x86_64", "x86-64"),
+                    Err(_) => format!("unknown ({})", c.mtype),
+                },
+            );
         d.insert(
             "summary".into(),
             json!({
+                "architecture": arch,
                 "processes": self.processes.len(),
                 "threads": self.processes.iter().map(|p| p.threads.len()).sum::<usize>(),
                 "captured_pages": pages,

@@ -66,6 +66,8 @@ pub struct Proc {
     pub brk: (u64, u64),
     /// Executable file id.
     pub exe_file_id: u32,
+    /// Architecture (`March`; `None`: x86-64).
+    pub march: Option<i32>,
     /// (fd, file id, type) triples.
     pub fds: Vec<(u32, u32, proto::FdTypes)>,
     /// cwd and root file ids.
@@ -254,7 +256,7 @@ impl Checkpoint {
                     ..Default::default()
                 };
                 let core = proto::CoreEntry {
-                    mtype: 1,
+                    mtype: p.march.unwrap_or(1),
                     tc: (*tid == p.pid).then(|| proto::TaskCoreEntry {
                         task_state: 1,
                         comm: p
