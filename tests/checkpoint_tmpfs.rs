@@ -181,3 +181,27 @@ fn mounts_equal_crits_mountpoints_joined_with_the_spec() {
             .all(|w| w[0].mountpoint <= w[1].mountpoint)
     );
 }
+
+#[test]
+fn the_workbench_shows_the_mounts_in_the_evidence_popup() {
+    let Some(tar) = archive() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = support::tui::Harness::open(&tar, dir.path(), (160, 60));
+    h.key(crossterm::event::KeyCode::Char('I'));
+    let screen = h.screen();
+    assert!(screen.contains("Evidence"), "{screen}");
+    for _ in 0..60 {
+        h.key(crossterm::event::KeyCode::Down);
+        if h.screen().contains("mounts (30)") {
+            break;
+        }
+    }
+    let screen = h.screen();
+    assert!(screen.contains("mounts (30)"), "{screen}");
+    assert!(
+        screen.contains("saved in checkpoint/tmpfs-dev-49.tar.gz.img"),
+        "{screen}"
+    );
+    h.key(crossterm::event::KeyCode::Esc);
+    assert!(!h.screen().contains("mounts (30)"));
+}

@@ -170,6 +170,8 @@ fn tour() -> Vec<(u64, &'static [u8])> {
         (500, b"6"), // findings: the label quotes the name
         (500, b"?"),
         (500, b"\x1b"),
+        (500, b"I"), // the evidence popup: container metadata, mounts, warnings
+        (500, b"\x1b"),
         (600, b"q"),
     ]
 }

@@ -52,6 +52,8 @@ pub enum Action {
     FocusPrev,
     /// Show or hide the help.
     ToggleHelp,
+    /// Show what the evidence is: metadata, mounts, warnings.
+    ShowEvidence,
     /// Close the overlay, cancel editing or the running job.
     Cancel,
     /// Move up one line.

@@ -15,7 +15,7 @@ use crate::jobs::{JobEvent, Jobs};
 use crate::tui::action::{Action, Pane};
 pub use crate::tui::command::{Command, Ctx, Level, PromptKind};
 pub use crate::tui::panes::prompt::Prompt;
-use crate::tui::panes::{details, findings, hex, maps, processes, rootfs, search};
+use crate::tui::panes::{details, evidence, findings, hex, maps, processes, rootfs, search};
 use crate::tui::paths::default_export_path;
 use crate::tui::strings::msg;
 
@@ -36,6 +36,13 @@ pub enum Overlay {
         /// First line shown.
         scroll: u16,
         /// The lines, read from the evidence when the popup opened.
+        lines: Vec<Line<'static>>,
+    },
+    /// What the evidence is: metadata, mounts, warnings.
+    Evidence {
+        /// First line shown.
+        scroll: u16,
+        /// The lines, made when the popup opened.
         lines: Vec<Line<'static>>,
     },
     /// A text prompt.
@@ -325,6 +332,10 @@ impl App {
                 self.focus = Pane::ALL[(self.focus.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
             }
             Action::ToggleHelp => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            Action::ShowEvidence => {
+                let lines = evidence::lines(&self.ctx());
+                self.overlay = Some(Overlay::Evidence { scroll: 0, lines });
+            }
             Action::Export => {
                 let default = default_export_path(&self.info.path);
                 self.apply(Command::prompt(
@@ -452,10 +463,14 @@ impl App {
             return;
         };
         match overlay {
-            Overlay::Help { scroll } | Overlay::Details { scroll, .. } => match action {
-                Action::Cancel | Action::ToggleHelp | Action::Quit | Action::Enter => {
-                    self.overlay = None
-                }
+            Overlay::Help { scroll }
+            | Overlay::Details { scroll, .. }
+            | Overlay::Evidence { scroll, .. } => match action {
+                Action::Cancel
+                | Action::ToggleHelp
+                | Action::ShowEvidence
+                | Action::Quit
+                | Action::Enter => self.overlay = None,
                 Action::Up => *scroll = scroll.saturating_sub(1),
                 Action::Down => *scroll = scroll.saturating_add(1),
                 Action::PageUp => *scroll = scroll.saturating_sub(10),

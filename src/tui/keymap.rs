@@ -130,6 +130,13 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(
         Global,
+        "I",
+        "the evidence: format, container, metadata, mounts, warnings",
+        None,
+        &[(Char('I'), Action::ShowEvidence)],
+    ),
+    b(
+        Global,
         "b",
         "bookmark the selection as a finding (note; #words become tags)",
         None,

@@ -11,7 +11,9 @@ use crate::tui::action::Pane;
 use crate::tui::app::{App, Level, Overlay};
 use crate::tui::layout::layout_panes;
 pub use crate::tui::layout::{WIDE, centered, main_area};
-use crate::tui::panes::{details, findings, help, hex, maps, processes, prompt, rootfs, search};
+use crate::tui::panes::{
+    details, evidence, findings, help, hex, maps, processes, prompt, rootfs, search,
+};
 use crate::tui::{keymap, strings, theme};
 
 /// The panes shown and their areas: (pane, area, focused).
@@ -50,6 +52,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Some(Overlay::Details { pid, scroll, lines }) => {
             details::draw(f, area, *pid, lines, *scroll)
         }
+        Some(Overlay::Evidence { scroll, lines }) => evidence::draw(f, area, lines, *scroll),
         Some(Overlay::Prompt(p)) => prompt::draw(f, area, p),
         None => {}
     }
