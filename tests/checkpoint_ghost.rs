@@ -13,18 +13,14 @@
 
 use crate::support;
 
-use std::path::Path;
-
 use podmortem::engine::capability::container_fs;
 use podmortem::engine::checkpoint::Checkpoint;
-use podmortem::engine::checkpoint::archive::Archive;
 use podmortem::engine::checkpoint::image::{IMG_COMMON, magic};
 use podmortem::engine::checkpoint::pagemap::PAGE_SIZE;
 use podmortem::engine::checkpoint::proto::{
     self, FdTypes, GhostChunkEntry, GhostFileEntry, RemapFilePathEntry, mm as vm,
 };
 use podmortem::engine::evidence::Evidence;
-use podmortem::engine::mapped::Blob;
 use prost::Message;
 use support::ckpt::{self, Proc};
 
@@ -226,22 +222,7 @@ fn checkpoint(content: &[u8], chunks: bool) -> Checkpoint {
         framed(&mut queues, &pe, packet);
     }
     members.push(("checkpoint/sk-queues.img".into(), queues));
-    let mut b = tar::Builder::new(Vec::new());
-    for (n, d) in &members {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(d.len() as u64);
-        h.set_mode(0o644);
-        b.append_data(&mut h, n, &d[..]).unwrap();
-    }
-    let tar = b.into_inner().unwrap();
-    let ar = Archive::from_tar(
-        Path::new("ghost.tar"),
-        "tar",
-        tar.len() as u64,
-        Blob::Owned(tar),
-    )
-    .unwrap();
-    Checkpoint::from_archive(ar).unwrap()
+    ckpt::open_tar("ghost.tar", ckpt::tar_of(&members, &[])).unwrap()
 }
 
 fn payload() -> Vec<u8> {

@@ -12,17 +12,13 @@
 
 use crate::support;
 
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use podmortem::engine::checkpoint::Checkpoint;
-use podmortem::engine::checkpoint::archive::Archive;
 use podmortem::engine::checkpoint::pagemap::{PAGE_SIZE, PE_PARENT, PE_PRESENT};
-use podmortem::engine::checkpoint::proto::mm as vm;
 use podmortem::engine::evidence::Evidence;
-use podmortem::engine::mapped::Blob;
 use podmortem::engine::search::{Collect, SearchRequest, search};
-use support::ckpt::{self, Pm, Proc};
+use support::ckpt::{self, Pm};
 
 const BASE: u64 = 0x7f00_0000_0000;
 const PAGES: u64 = 8;
@@ -30,24 +26,7 @@ const PAGES: u64 = 8;
 /// One dump level of the process: `present` pages with their fill byte; every other page
 /// of the area is in the parent.
 fn level(present: &[(u64, u8)]) -> ckpt::Checkpoint {
-    let mut p = Proc {
-        pid: 1,
-        pgid: 1,
-        sid: 1,
-        threads: vec![(1, "app".into())],
-        comm: "app".into(),
-        files_id: 1,
-        vmas: vec![ckpt::vma(
-            BASE,
-            BASE + PAGES * PAGE_SIZE,
-            3,
-            vm::MAP_PRIVATE | vm::MAP_ANONYMOUS,
-            vm::VMA_AREA_REGULAR | vm::VMA_ANON_PRIVATE,
-            0,
-            0,
-        )],
-        ..Default::default()
-    };
+    let mut p = ckpt::anon_proc("app", BASE, PAGES);
     let mut pagemap = Vec::new();
     for i in 0..PAGES {
         let fill = present.iter().find(|(p, _)| *p == i).map(|(_, f)| *f);
@@ -67,12 +46,7 @@ fn level(present: &[(u64, u8)]) -> ckpt::Checkpoint {
         });
     }
     p.pagemap = Some(pagemap);
-    ckpt::Checkpoint {
-        procs: vec![p],
-        files: vec![ckpt::reg_file(1, "/bin/app", 0o100755)],
-        hostname: "chain".into(),
-        ..Default::default()
-    }
+    ckpt::one_proc(p, "chain")
 }
 
 /// The three levels: A (oldest, every page), B (pages 0-1 changed), C (the final dump:
@@ -103,28 +77,7 @@ fn chain() -> (Vec<(String, Vec<u8>)>, Vec<u8>) {
 }
 
 fn tar_of(members: &[(String, Vec<u8>)], links: &[(&str, &str)]) -> Checkpoint {
-    let mut b = tar::Builder::new(Vec::new());
-    for (n, d) in members {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(d.len() as u64);
-        h.set_mode(0o644);
-        b.append_data(&mut h, n, &d[..]).unwrap();
-    }
-    for (from, to) in links {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        b.append_link(&mut h, from, to).unwrap();
-    }
-    let tar = b.into_inner().unwrap();
-    let ar = Archive::from_tar(
-        Path::new("chain.tar"),
-        "tar",
-        tar.len() as u64,
-        Blob::Owned(tar),
-    )
-    .unwrap();
-    Checkpoint::from_archive(ar).unwrap()
+    ckpt::open_tar("chain.tar", ckpt::tar_of(members, links)).unwrap()
 }
 
 const LINKS: [(&str, &str); 2] = [

@@ -5,53 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::support;
+use support::cache_dir::{fresh_cache, run};
 
 const SECRETS: &str = "FORENSIC_SECRET_7f3a9c|RWX_PAYLOAD_SECRET_5e8d21|tok_ABC123XYZ";
 
-/// A fresh cache folder whose `isf/` is the tests' shared ISF cache (so only the AVML index
-/// starts cold).
-fn fresh_cache() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let isf = support::kernel::cache_root().join("isf");
-    std::fs::create_dir_all(&isf).unwrap();
-    std::os::unix::fs::symlink(&isf, dir.path().join("isf")).unwrap();
-    let root = dir.path().to_path_buf();
-    (dir, root)
-}
-
-/// Runs podmortem with `cache` as its cache folder and a debug log; (stdout, log).
-fn run(cache: &Path, args: &[&str]) -> (String, String) {
-    let log = cache.join("run.log");
-    let _ = std::fs::remove_file(&log);
-    let out = Command::new(env!("CARGO_BIN_EXE_podmortem"))
-        .args(args)
-        .arg("--log")
-        .arg(&log)
-        .env("PODMORTEM_CACHE_DIR", cache)
-        .env("PODMORTEM_LOG", "podmortem=debug")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        std::fs::read_to_string(&log).unwrap_or_default(),
-    )
-}
-
-/// The cached indexes in `cache`.
 fn indexes(cache: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(cache.join("avml"))
-        .map(|r| r.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| p.extension().is_some_and(|x| x == "avmlidx"));
-    v
+    support::cache_dir::cached(cache, "avml", "avmlidx")
 }
 
 /// `ps --json` and a physical search of the dump (reads spread over all of its memory).

@@ -348,22 +348,7 @@ fn with_member(
     let mut members = c.members();
     let m = members.iter_mut().find(|(n, _)| n == name).unwrap();
     f(&mut m.1);
-    let mut b = tar::Builder::new(Vec::new());
-    for (n, d) in &members {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(d.len() as u64);
-        h.set_mode(0o644);
-        b.append_data(&mut h, n, &d[..]).unwrap();
-    }
-    let tar = b.into_inner().unwrap();
-    let ar = Archive::from_tar(
-        Path::new("corrupt.tar"),
-        "tar",
-        tar.len() as u64,
-        Blob::Owned(tar),
-    )
-    .map_err(|e| e.to_string())?;
-    Checkpoint::from_archive(ar).map_err(|e| e.to_string())
+    ckpt::open_tar("corrupt.tar", ckpt::tar_of(&members, &[])).map_err(|e| e.to_string())
 }
 
 #[test]

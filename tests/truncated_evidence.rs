@@ -18,8 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use podmortem::engine::checkpoint::pagemap::PAGE_SIZE;
-use podmortem::engine::checkpoint::proto::mm as vm;
-use support::ckpt::{self, Proc};
+use support::ckpt;
 use support::terminal::{PtySession, check_terminal_bytes, pty_available};
 
 const BASE: u64 = 0x7f00_0000_0000;
@@ -28,34 +27,11 @@ const PAGES: u64 = 4096;
 
 /// A checkpoint .tar whose one process has `PAGES` captured pages, each starting `NEEDLE`.
 fn big_checkpoint(path: &Path) {
-    let mut p = Proc {
-        pid: 1,
-        pgid: 1,
-        sid: 1,
-        threads: vec![(1, "app".into())],
-        comm: "app".into(),
-        files_id: 1,
-        vmas: vec![ckpt::vma(
-            BASE,
-            BASE + PAGES * PAGE_SIZE,
-            3,
-            vm::MAP_PRIVATE | vm::MAP_ANONYMOUS,
-            vm::VMA_AREA_REGULAR | vm::VMA_ANON_PRIVATE,
-            0,
-            0,
-        )],
-        ..Default::default()
-    };
+    let mut p = ckpt::anon_proc("app", BASE, PAGES);
     for i in 0..PAGES {
         p.poke(BASE + i * PAGE_SIZE, b"NEEDLE");
     }
-    let c = ckpt::Checkpoint {
-        procs: vec![p],
-        files: vec![ckpt::reg_file(1, "/bin/app", 0o100755)],
-        hostname: "shrinking".into(),
-        ..Default::default()
-    };
-    std::fs::write(path, c.to_tar()).unwrap();
+    std::fs::write(path, ckpt::one_proc(p, "shrinking").to_tar()).unwrap();
 }
 
 #[test]

@@ -124,37 +124,14 @@ const HITS_PER_PAGE: u64 = 25;
 /// A checkpoint whose one process has 16 MiB captured with `NEEDLE` every 160 bytes.
 fn many_hits_checkpoint(dir: &std::path::Path) -> std::path::PathBuf {
     const BASE: u64 = 0x7f00_0000_0000;
-    let mut p = Proc {
-        pid: 1,
-        pgid: 1,
-        sid: 1,
-        threads: vec![(1, "app".into())],
-        comm: "app".into(),
-        files_id: 1,
-        vmas: vec![ckpt::vma(
-            BASE,
-            BASE + HIT_PAGES * PAGE_SIZE,
-            3,
-            vm::MAP_PRIVATE | vm::MAP_ANONYMOUS,
-            vm::VMA_AREA_REGULAR | vm::VMA_ANON_PRIVATE,
-            0,
-            0,
-        )],
-        ..Default::default()
-    };
+    let mut p = ckpt::anon_proc("app", BASE, HIT_PAGES);
     for page in 0..HIT_PAGES {
         for i in 0..HITS_PER_PAGE {
             p.poke(BASE + page * PAGE_SIZE + i * 160, b"NEEDLE");
         }
     }
-    let c = ckpt::Checkpoint {
-        procs: vec![p],
-        files: vec![ckpt::reg_file(1, "/bin/app", 0o100755)],
-        hostname: "node".into(),
-        ..Default::default()
-    };
     let path = dir.join("hits.tar");
-    std::fs::write(&path, c.to_tar()).unwrap();
+    std::fs::write(&path, ckpt::one_proc(p, "node").to_tar()).unwrap();
     path
 }
 

@@ -464,3 +464,68 @@ impl Checkpoint {
         }
     }
 }
+
+/// A process (pid 1, `comm`) with one private anonymous read-write memory area of `pages`
+/// pages at `base`, nothing captured yet (poke its memory), file id 1 as its files table.
+pub fn anon_proc(comm: &str, base: u64, pages: u64) -> Proc {
+    Proc {
+        pid: 1,
+        pgid: 1,
+        sid: 1,
+        threads: vec![(1, comm.into())],
+        comm: comm.into(),
+        files_id: 1,
+        vmas: vec![vma(
+            base,
+            base + pages * PAGE_SIZE,
+            3,
+            proto::mm::MAP_PRIVATE | proto::mm::MAP_ANONYMOUS,
+            proto::mm::VMA_AREA_REGULAR | proto::mm::VMA_ANON_PRIVATE,
+            0,
+            0,
+        )],
+        ..Default::default()
+    }
+}
+
+/// One process's checkpoint, its executable `/bin/app` as file id 1.
+pub fn one_proc(p: Proc, hostname: &str) -> Checkpoint {
+    Checkpoint {
+        procs: vec![p],
+        files: vec![reg_file(1, "/bin/app", 0o100755)],
+        hostname: hostname.into(),
+        ..Default::default()
+    }
+}
+
+/// A tar of `members` (name, bytes) and symbolic `links` (name, target), as an export is.
+pub fn tar_of(members: &[(String, Vec<u8>)], links: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (n, d) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(d.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, n, &d[..]).unwrap();
+    }
+    for (from, to) in links {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, from, to).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// Opens a tar held in memory as a checkpoint (named `name` in messages).
+pub fn open_tar(
+    name: &str,
+    tar: Vec<u8>,
+) -> podmortem::engine::error::Result<podmortem::engine::checkpoint::Checkpoint> {
+    let ar = podmortem::engine::checkpoint::archive::Archive::from_tar(
+        std::path::Path::new(name),
+        "tar",
+        tar.len() as u64,
+        podmortem::engine::mapped::Blob::Owned(tar),
+    )?;
+    podmortem::engine::checkpoint::Checkpoint::from_archive(ar)
+}

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod btf;
+pub mod cache_dir;
 pub mod ckpt;
 pub mod corrupt;
 pub mod cpu;
