@@ -164,3 +164,34 @@ impl std::fmt::Debug for Blob {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn released_pages_read_the_same_bytes_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("evidence");
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let blob = Blob::map(&path).unwrap();
+        let slice = &blob[70_000..200_000];
+        assert_eq!(slice, &data[70_000..200_000]);
+        release(slice);
+        assert_eq!(
+            slice,
+            &data[70_000..200_000],
+            "faulted in again from the file"
+        );
+        blob.release(0, u64::MAX);
+        release_all();
+        assert_eq!(&blob[..], &data[..]);
+        // Bytes outside every map of evidence are left alone (a heap buffer is not zeroed).
+        let heap = vec![0x5au8; 1 << 20];
+        release(&heap[4096..8192]);
+        assert!(heap.iter().all(|&b| b == 0x5a));
+        check().unwrap();
+    }
+}
