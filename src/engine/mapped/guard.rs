@@ -7,9 +7,9 @@
 //! anonymous zero pages over the rest of that map (`mmap(MAP_FIXED)`, a plain system call, safe
 //! in a signal handler), records the map and the offset, and returns, so the read goes on.
 //! The engine then reports [`fault`] as an error naming the file and the offset
-//! ([`check`]), and the workbench saves its findings, restores the terminal and exits with
-//! that message. A SIGBUS outside every registered map goes to the handler that was there
-//! before (Rust's own), or ends the process as it would have.
+//! ([`check`](super::check)), and the workbench saves its findings, restores the terminal
+//! and exits with that message. A SIGBUS outside every registered map goes to the handler
+//! that was there before (Rust's own), or ends the process as it would have.
 //!
 //! The handler touches only atomics and makes one system call; everything else (paths,
 //! messages) lives outside it.
