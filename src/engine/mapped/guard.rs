@@ -112,10 +112,11 @@ impl Drop for Registration {
     }
 }
 
-/// Drops the pages of `[addr, addr + len)`, widened to whole fault-around blocks and cut to the guarded
-/// map that holds `addr`, from the process's resident set (`madvise(MADV_DONTNEED)`); does
-/// nothing when `addr` lies in no guarded map (a heap buffer, say). A refused call is only
-/// logged. See [`crate::engine::mapped::release`] for why this is sound.
+/// Drops the pages of `[addr, addr + len)`, widened to whole fault-around blocks and cut to
+/// the guarded map that holds `addr`, from the process's resident set
+/// (`madvise(MADV_DONTNEED)`); does nothing when `addr` lies in no guarded map (a heap
+/// buffer, say). A refused call is only logged. See [`crate::engine::mapped::release`] for
+/// why this is sound.
 #[allow(unsafe_code)]
 pub fn release(addr: usize, len: usize) {
     if len == 0 || addr == 0 {
