@@ -1,7 +1,8 @@
 //! Read-only access to evidence files: memory-mapped, never written.
 //!
 //! This is the one place in the crate with `unsafe`: the mmap constructor, and [`guard`],
-//! which keeps a file that shrinks under its map from killing the process (SIGBUS).
+//! which keeps a file that shrinks under its map from killing the process (SIGBUS) and drops
+//! the pages a scan is done with from the resident set ([`release`]).
 
 pub mod guard;
 
@@ -103,6 +104,48 @@ impl Blob {
     }
 }
 
+/// Drops the pages of mapped evidence behind `bytes` from the process's resident set, once
+/// a scan is done with them: without it, the peak resident set of a search counts every
+/// page of the dump it read (gigabytes for a node's memory). Pages are whole: a page that
+/// `bytes` only partly covers is dropped too. Does nothing when `bytes` is not in a map of
+/// evidence (a buffer on the heap, owned bytes).
+///
+/// Sound, and cheap to get wrong only in speed: evidence is mapped read-only and private, so
+/// no page of a map was ever written, and `MADV_DONTNEED` on such a page only unmaps it; a
+/// later read (through `bytes` itself, or any other slice of the map still alive) faults the
+/// same bytes in again from the file's page cache.
+pub fn release(bytes: &[u8]) {
+    guard::release(bytes.as_ptr() as usize, bytes.len());
+}
+
+/// Drops every page of every map of evidence from the process's resident set (see
+/// [`release`]), after a walk that read pages all over a dump (a kernel's task list, every
+/// process's page tables): cheap, as only the page tables of pages actually mapped are
+/// visited, and the pages still needed are faulted in again from the page cache.
+pub fn release_all() {
+    guard::release_all();
+}
+
+impl Blob {
+    /// Drops the pages of `len` bytes at offset `at` of a mapped blob from the process's
+    /// resident set (see [`release`]); nothing for owned bytes.
+    pub fn release(&self, at: u64, len: u64) {
+        let Blob::Mapped(m) = self else {
+            return;
+        };
+        let size = m.map.len() as u64;
+        if at >= size {
+            return;
+        }
+        let len = len.min(size - at);
+        if let (Ok(at), Ok(len)) = (usize::try_from(at), usize::try_from(len))
+            && let Some(bytes) = m.map.get(at..at.saturating_add(len))
+        {
+            release(bytes);
+        }
+    }
+}
+
 impl Deref for Blob {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -119,5 +162,36 @@ impl std::fmt::Debug for Blob {
             Blob::Mapped(m) => write!(f, "Blob::Mapped({} bytes)", m.map.len()),
             Blob::Owned(v) => write!(f, "Blob::Owned({} bytes)", v.len()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn released_pages_read_the_same_bytes_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("evidence");
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let blob = Blob::map(&path).unwrap();
+        let slice = &blob[70_000..200_000];
+        assert_eq!(slice, &data[70_000..200_000]);
+        release(slice);
+        assert_eq!(
+            slice,
+            &data[70_000..200_000],
+            "faulted in again from the file"
+        );
+        blob.release(0, u64::MAX);
+        release_all();
+        assert_eq!(&blob[..], &data[..]);
+        // Bytes outside every map of evidence are left alone (a heap buffer is not zeroed).
+        let heap = vec![0x5au8; 1 << 20];
+        release(&heap[4096..8192]);
+        assert!(heap.iter().all(|&b| b == 0x5a));
+        check().unwrap();
     }
 }

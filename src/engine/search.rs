@@ -27,6 +27,10 @@ pub use scan::{
 use crate::engine::error::Result;
 use crate::engine::evidence::{Evidence, Pid, Vma};
 
+/// Processes whose memory areas and page tables are walked between two
+/// [`release_all`](crate::engine::mapped::release_all)s while a haystack is built.
+const RELEASE_EVERY: usize = 64;
+
 /// What to search for and where, in processes' memory.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
@@ -77,9 +81,13 @@ impl<'e> ProcessMemory<'e> {
             owner: Vec::new(),
             pieces: Vec::new(),
         };
-        for p in ev.processes()? {
+        for (i, p) in ev.processes()?.into_iter().enumerate() {
             if pids.is_some_and(|pids| !pids.contains(&p.pid)) {
                 continue;
+            }
+            if i % RELEASE_EVERY == RELEASE_EVERY - 1 {
+                // Page tables all over the dump were read: do not keep their pages resident.
+                crate::engine::mapped::release_all();
             }
             let maps = match ev.maps(p.pid) {
                 Ok(walk) => {
@@ -110,6 +118,7 @@ impl<'e> ProcessMemory<'e> {
                 maps,
             });
         }
+        crate::engine::mapped::release_all();
         let pieces: Vec<usize> = hay.pieces.iter().flatten().map(|(_, b)| b.len()).collect();
         tracing::debug!(
             processes = hay.procs.len(),
@@ -144,8 +153,8 @@ impl<'e> ProcessMemory<'e> {
     }
 
     /// `len` bytes at `addr` of run `run` from its pieces: borrowed when one piece holds
-    /// them, else copied into `buf` (`Ok(None)`); `Err(())` when the run has no pieces or
-    /// they fall short.
+    /// them, else copied into `buf` (`Ok(None)`, the pieces' pages then dropped from the
+    /// resident set); `Err(())` when the run has no pieces or they fall short.
     fn read_pieces(
         &self,
         run: usize,
@@ -166,11 +175,14 @@ impl<'e> ProcessMemory<'e> {
         }
         buf.clear();
         buf.extend_from_slice(rest);
+        crate::engine::mapped::release(rest);
         while buf.len() < len {
             i += 1;
             let &(_, bytes) = pieces.get(i).ok_or(())?;
             let want = len - buf.len();
-            buf.extend_from_slice(bytes.get(..want).unwrap_or(bytes));
+            let part = bytes.get(..want).unwrap_or(bytes);
+            buf.extend_from_slice(part);
+            crate::engine::mapped::release(part);
         }
         Ok(None)
     }

@@ -41,6 +41,8 @@ use crate::engine::time::rfc3339_micros;
 
 /// Longest cmdline or environment block read from a process.
 const MAX_ARG_BLOCK: u64 = 256 << 10;
+/// Tasks read between two [`release_all`](crate::engine::mapped::release_all)s at open.
+const RELEASE_EVERY: usize = 256;
 
 /// A kernel memory dump opened for analysis.
 #[derive(Debug)]
@@ -187,7 +189,11 @@ impl KernelDump {
         dump.start_epoch_ns = start_clock_epoch_ns(&dump.space);
         let (list, w) = task_list(&dump.space)?;
         warnings.extend(w);
-        for task in list {
+        for (i, task) in list.into_iter().enumerate() {
+            if i % RELEASE_EVERY == RELEASE_EVERY - 1 {
+                // Task structures lie all over the dump: keep few of their pages resident.
+                crate::engine::mapped::release_all();
+            }
             match read_task(&dump.space, task) {
                 Ok(info) => {
                     if dump.tasks.contains_key(&info.pid) {
@@ -215,6 +221,9 @@ impl KernelDump {
             "task list walked"
         );
         dump.warnings = warnings;
+        // The walk read task structures all over the dump: leave none of their pages
+        // resident (what is read next faults its own pages in).
+        crate::engine::mapped::release_all();
         Ok(dump)
     }
 

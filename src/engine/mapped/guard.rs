@@ -7,9 +7,9 @@
 //! anonymous zero pages over the rest of that map (`mmap(MAP_FIXED)`, a plain system call, safe
 //! in a signal handler), records the map and the offset, and returns, so the read goes on.
 //! The engine then reports [`fault`] as an error naming the file and the offset
-//! ([`check`]), and the workbench saves its findings, restores the terminal and exits with
-//! that message. A SIGBUS outside every registered map goes to the handler that was there
-//! before (Rust's own), or ends the process as it would have.
+//! ([`check`](super::check)), and the workbench saves its findings, restores the terminal
+//! and exits with that message. A SIGBUS outside every registered map goes to the handler
+//! that was there before (Rust's own), or ends the process as it would have.
 //!
 //! The handler touches only atomics and makes one system call; everything else (paths,
 //! messages) lives outside it.
@@ -42,6 +42,11 @@ static SLOT: [Slot; SLOTS] = [FREE; SLOTS];
 /// Set by the handler on the first fault it absorbs: a cheap test for the event loop.
 static FAULTED: AtomicBool = AtomicBool::new(false);
 static PAGE: AtomicUsize = AtomicUsize::new(4096);
+/// The span of pages Linux maps around a read fault when they are in the page cache
+/// (`fault_around_bytes`, 64 KiB by default): what [`release`] rounds its ranges out to.
+const FAULT_AROUND: usize = 64 << 10;
+/// One past the highest slot ever used (what [`release`] looks through).
+static USED: AtomicUsize = AtomicUsize::new(0);
 static INSTALL: Once = Once::new();
 /// The paths of the guarded maps, by slot (never touched by the handler).
 static PATHS: Mutex<Vec<Option<PathBuf>>> = Mutex::new(Vec::new());
@@ -81,6 +86,7 @@ pub fn register(path: &Path, start: *const u8, len: usize) -> Registration {
             slot.fault.store(NONE, Ordering::Relaxed);
             slot.len.store(len, Ordering::Relaxed);
             slot.start.store(start as usize, Ordering::Release);
+            USED.fetch_max(i + 1, Ordering::AcqRel);
             return Registration { slot: Some(i) };
         }
     }
@@ -102,6 +108,82 @@ impl Drop for Registration {
         {
             let mut gone = GONE.lock().unwrap_or_else(|p| p.into_inner());
             gone.get_or_insert_with(|| fault_of(path, offset));
+        }
+    }
+}
+
+/// Drops the pages of `[addr, addr + len)`, widened to whole fault-around blocks and cut to
+/// the guarded map that holds `addr`, from the process's resident set
+/// (`madvise(MADV_DONTNEED)`); does nothing when `addr` lies in no guarded map (a heap
+/// buffer, say). A refused call is only logged. See [`crate::engine::mapped::release`] for
+/// why this is sound.
+#[allow(unsafe_code)]
+pub fn release(addr: usize, len: usize) {
+    if len == 0 || addr == 0 {
+        return;
+    }
+    // Held while the range is looked up and released: a registration is dropped (under this
+    // lock) before its map is unmapped, so the map found here stays mapped until the end.
+    let _paths = PATHS.lock().unwrap_or_else(|p| p.into_inner());
+    let page = PAGE.load(Ordering::Relaxed);
+    let used = USED.load(Ordering::Acquire).min(SLOTS);
+    for slot in SLOT.iter().take(used) {
+        let start = slot.start.load(Ordering::Acquire);
+        let size = slot.len.load(Ordering::Relaxed);
+        if start == 0 || addr < start || addr - start >= size {
+            continue;
+        }
+        // Whole blocks of the kernel's fault-around (pages near a fault that are in the
+        // page cache are mapped with it), cut to the map.
+        let end = start + size;
+        let block = FAULT_AROUND.max(page);
+        let from = (addr & !(block - 1)).max(start);
+        let to = addr
+            .saturating_add(len)
+            .min(end)
+            .checked_next_multiple_of(block)
+            .unwrap_or(end)
+            .min(end);
+        if from >= to {
+            return;
+        }
+        // SAFETY: [from, to) lies inside a live map of evidence made by `Blob::map`:
+        // read-only (`PROT_READ`) and private, so none of its pages was ever written, and it
+        // stays mapped while the lock is held. For such a map MADV_DONTNEED only unmaps the
+        // pages from this process: the next read faults the same bytes in again from the
+        // file (or zeros, where the SIGBUS handler put anonymous pages), so every `&[u8]`
+        // into the range stays valid and keeps its contents.
+        let r = unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED) };
+        if r != 0 {
+            tracing::debug!(
+                "madvise(MADV_DONTNEED) refused: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        return;
+    }
+}
+
+/// Drops every page of every guarded map from the process's resident set (see [`release`]).
+#[allow(unsafe_code)]
+pub fn release_all() {
+    let _paths = PATHS.lock().unwrap_or_else(|p| p.into_inner());
+    let used = USED.load(Ordering::Acquire).min(SLOTS);
+    for slot in SLOT.iter().take(used) {
+        let start = slot.start.load(Ordering::Acquire);
+        let size = slot.len.load(Ordering::Relaxed);
+        if start == 0 || size == 0 {
+            continue;
+        }
+        // SAFETY: as in `release`: a whole live read-only private map of evidence (maps
+        // start on a page), kept mapped by the lock; its pages read the same when faulted in
+        // again.
+        let r = unsafe { libc::madvise(start as *mut libc::c_void, size, libc::MADV_DONTNEED) };
+        if r != 0 {
+            tracing::debug!(
+                "madvise(MADV_DONTNEED) refused: {}",
+                std::io::Error::last_os_error()
+            );
         }
     }
 }

@@ -101,6 +101,9 @@ fn search_window(
             });
         }
     }
+    // Done with these bytes: drop the pages of mapped evidence they are in from the resident
+    // set, so that a search's memory does not grow with the dump.
+    crate::engine::mapped::release(bytes);
     Ok(Searched {
         resume,
         stopped_at: None,

@@ -19,6 +19,7 @@ mod index_cache;
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -34,6 +35,10 @@ use crate::engine::mapped::Blob;
 const STREAM_ID: &[u8] = b"sNaPpY";
 /// How far ahead of the chunk-header walk the file is read (the map is advised random).
 const READ_AHEAD: u64 = 32 << 20;
+/// Compressed bytes decoded between two releases of the file's pages from the resident set.
+const RELEASE_AFTER: u64 = 32 << 20;
+/// The span of file pages a read fault maps (Linux's default `fault_around_bytes`).
+const FAULT_AROUND: u64 = 64 << 10;
 
 /// An AVML compressed image with its chunk index.
 pub(crate) struct AvmlImage {
@@ -49,6 +54,8 @@ pub(crate) struct AvmlImage {
     warnings: Vec<String>,
     /// Recently decoded chunks.
     cache: Mutex<ChunkCache>,
+    /// Compressed bytes decoded since the file's pages were last released.
+    read_since_release: AtomicU64,
 }
 
 impl std::fmt::Debug for AvmlImage {
@@ -145,6 +152,7 @@ impl AvmlImage {
             ranges,
             warnings,
             cache: Mutex::new(ChunkCache::default()),
+            read_since_release: AtomicU64::new(0),
         }
     }
 }
@@ -302,6 +310,8 @@ fn walk_stream(
         }
         if p >= ahead {
             data.will_need(p, READ_AHEAD);
+            // What is walked stays out of the resident set (the walk reads the whole file).
+            data.release(0, p);
             ahead = p + READ_AHEAD / 2;
         }
         let Some(head) = bytes_at(data, p, 4) else {
@@ -400,6 +410,23 @@ impl AvmlImage {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Decodes `chunk` into `dst`; every [`RELEASE_AFTER`] bytes of chunks read, drops the
+    /// file's pages from the resident set (reads go all over the file; the pages of the
+    /// chunks still in use are faulted in again from the page cache).
+    fn decode(&self, chunk: &Chunk, dst: &mut [u8]) -> Result<()> {
+        let decoded = chunk.decode_into(&self.blob, &self.file, dst);
+        // A read fault maps the pages around it too (64 KiB): count at least that much.
+        let touched = chunk.body_len().max(FAULT_AROUND);
+        let read = self
+            .read_since_release
+            .fetch_add(touched, Ordering::Relaxed);
+        if read >= RELEASE_AFTER {
+            self.read_since_release.store(0, Ordering::Relaxed);
+            self.blob.release(0, self.blob.len() as u64);
+        }
+        decoded
+    }
+
     /// Copies `dst.len()` decoded bytes from `offset` in `chunk` into `dst`.
     fn fill(&self, chunk: &Chunk, offset: u64, dst: &mut [u8]) -> Result<()> {
         let cached = self.cache().get(chunk.file);
@@ -409,14 +436,14 @@ impl AvmlImage {
                     dst.copy_from_slice(&bytes);
                     Ok(())
                 }
-                _ => chunk.decode_into(&self.blob, &self.file, dst),
+                _ => self.decode(chunk, dst),
             };
         }
         let bytes = match cached {
             Some(bytes) => bytes,
             None => {
                 let mut fresh = vec![0u8; chunk.ulen as usize];
-                chunk.decode_into(&self.blob, &self.file, &mut fresh)?;
+                self.decode(chunk, &mut fresh)?;
                 let fresh: Arc<[u8]> = Arc::from(fresh);
                 self.cache().put(chunk.file, Arc::clone(&fresh));
                 fresh

@@ -61,8 +61,9 @@ impl<'a> PhysHaystack<'a> {
 
 impl PhysHaystack<'_> {
     /// Copies `len` bytes at `addr`, which span adjacent physical ranges, into `buf` range
-    /// by range from the bytes the source lends (no zero-filling first); false when a part
-    /// is not lent (then `buf` is left to be overwritten).
+    /// by range from the bytes the source lends (no zero-filling first), dropping the pages
+    /// copied from the resident set; false when a part is not lent (then `buf` is left to
+    /// be overwritten).
     fn copy_ranges(&self, addr: u64, len: usize, buf: &mut Vec<u8>) -> bool {
         let Some(end) = addr.checked_add(len as u64) else {
             return false;
@@ -81,6 +82,7 @@ impl PhysHaystack<'_> {
                 .and_then(|n| self.phys.slice(at, n));
             let Some(part) = part else { return false };
             buf.extend_from_slice(part);
+            crate::engine::mapped::release(part);
             at = upto;
             i += 1;
         }
