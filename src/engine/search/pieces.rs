@@ -8,11 +8,14 @@
 //! position finds what the whole window's search would, as long as its match (or, when it
 //! finds none, the positions it rules out) lies far enough from the piece's edges; the
 //! positions near an edge are searched in a small buffer stitched from the pieces around it.
+//! Patterns without such a bound but without look-around are searched piece by piece when
+//! no match can cross any of the window's piece edges: a match holds only bytes of the
+//! pattern's [`ByteSet`], so an edge with a byte outside it on either side cuts no match.
 //! The iteration itself (where the next search starts, empty matches) is the one of
-//! `regex`'s `find_iter`. Patterns without a bound, or with a long one, are searched in one
-//! copy of the window as before.
+//! `regex`'s `find_iter`. Other windows are searched in one copy, as before.
 
 use regex::bytes::Regex;
+use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Bytes of context the regex engine may look at on either side of a position (look-around
 /// assertions; a Unicode word boundary looks at up to one encoded character).
@@ -24,14 +27,93 @@ pub(super) const MAX_BOUND: usize = 4096;
 /// computed from its source, parsed with Unicode and case folding on (which only lengthen
 /// matches, so it bounds the pattern whatever options it was built with).
 pub(super) fn bound(regex: &Regex) -> Option<usize> {
-    let hir = regex_syntax::ParserBuilder::new()
+    let hir = parser().parse(regex.as_str()).ok()?;
+    hir.properties().maximum_len().filter(|&l| l <= MAX_BOUND)
+}
+
+/// The bytes that can occur in a match of a pattern without look-around assertions.
+pub(super) struct ByteSet([bool; 256]);
+
+impl ByteSet {
+    /// The bytes of `regex`'s matches (a superset: parsed with Unicode and case folding on,
+    /// any non-ASCII character standing for every byte from 0x80), or `None` when it has
+    /// look-around assertions or does not parse.
+    pub(super) fn of(regex: &Regex) -> Option<ByteSet> {
+        let hir = parser().parse(regex.as_str()).ok()?;
+        if !hir.properties().look_set().is_empty() {
+            return None;
+        }
+        let mut set = ByteSet([false; 256]);
+        set.add(&hir);
+        Some(set)
+    }
+
+    fn add(&mut self, hir: &Hir) {
+        match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => {}
+            HirKind::Literal(lit) => lit.0.iter().for_each(|&b| self.byte(b)),
+            HirKind::Class(Class::Bytes(c)) => {
+                for r in c.ranges() {
+                    (r.start()..=r.end()).for_each(|b| self.byte(b));
+                }
+            }
+            HirKind::Class(Class::Unicode(c)) => {
+                for r in c.ranges() {
+                    let (lo, hi) = (u32::from(r.start()), u32::from(r.end()));
+                    if lo < 0x80 {
+                        (lo..=hi.min(0x7f)).for_each(|b| self.byte(b as u8));
+                    }
+                    if hi >= 0x80 {
+                        self.byte(0x80);
+                    }
+                }
+            }
+            HirKind::Repetition(rep) => self.add(&rep.sub),
+            HirKind::Capture(cap) => self.add(&cap.sub),
+            HirKind::Concat(subs) | HirKind::Alternation(subs) => {
+                subs.iter().for_each(|h| self.add(h));
+            }
+        }
+    }
+
+    /// Adds `b`; a non-ASCII byte adds all of them.
+    fn byte(&mut self, b: u8) {
+        if b < 0x80 {
+            if let Some(slot) = self.0.get_mut(usize::from(b)) {
+                *slot = true;
+            }
+        } else {
+            self.0.iter_mut().skip(0x80).for_each(|slot| *slot = true);
+        }
+    }
+
+    /// True when no match can hold both `a` and the byte after it, `b`.
+    pub(super) fn cuts(&self, a: u8, b: u8) -> bool {
+        !self.0.get(usize::from(a)).copied().unwrap_or(true)
+            || !self.0.get(usize::from(b)).copied().unwrap_or(true)
+    }
+}
+
+/// The parser of [`bound`] and [`ByteSet::of`]: Unicode and case folding on, which only
+/// widen what a pattern matches, so what it says holds for any options the regex was built
+/// with.
+fn parser() -> regex_syntax::Parser {
+    regex_syntax::ParserBuilder::new()
         .unicode(true)
         .utf8(false)
         .case_insensitive(true)
         .build()
-        .parse(regex.as_str())
-        .ok()?;
-    hir.properties().maximum_len().filter(|&l| l <= MAX_BOUND)
+}
+
+/// True when every edge between consecutive `parts` has a byte outside `set` on one side.
+pub(super) fn separable(set: &ByteSet, parts: &[&[u8]]) -> bool {
+    parts.windows(2).all(|w| match (w.first(), w.get(1)) {
+        (Some(a), Some(b)) => match (a.last(), b.first()) {
+            (Some(&x), Some(&y)) => set.cuts(x, y),
+            _ => false,
+        },
+        _ => true,
+    })
 }
 
 /// A window `[from, end)` made of consecutive borrowed pieces.
@@ -40,15 +122,16 @@ pub(super) struct Concat<'a> {
     end: u64,
     /// Each piece with the address of its first byte.
     parts: Vec<(u64, &'a [u8])>,
-    /// The bound, plus the look-ahead context.
-    reach: u64,
+    /// The bound plus the look-ahead context; `None` when no match crosses a piece edge.
+    reach: Option<u64>,
     stitch: Vec<u8>,
 }
 
 impl<'a> Concat<'a> {
     /// The window at `from` made of `parts` in order (their lengths sum to its length), for
-    /// a pattern whose longest match is `bound` bytes.
-    pub(super) fn new(from: u64, parts: &[&'a [u8]], bound: usize) -> Concat<'a> {
+    /// a pattern whose longest match is `bound` bytes, or (`None`) one without look-around
+    /// none of whose matches crosses an edge between parts (see [`separable`]).
+    pub(super) fn new(from: u64, parts: &[&'a [u8]], bound: Option<usize>) -> Concat<'a> {
         let mut at = from;
         let parts = parts
             .iter()
@@ -62,7 +145,7 @@ impl<'a> Concat<'a> {
             from,
             end: at,
             parts,
-            reach: bound as u64 + CONTEXT,
+            reach: bound.map(|b| b as u64 + CONTEXT),
             stitch: Vec::new(),
         }
     }
@@ -115,7 +198,9 @@ impl<'a> Concat<'a> {
     /// The leftmost-first match starting at or after `at`, as `Regex::find_at` over one
     /// copy of the window finds it.
     fn find_at(&mut self, regex: &Regex, mut at: u64) -> Option<(u64, u64)> {
-        let reach = self.reach;
+        let Some(reach) = self.reach else {
+            return self.find_separate(regex, at);
+        };
         loop {
             let (vs, piece) = self.piece_at(at)?;
             let ve = vs + piece.len() as u64;
@@ -148,6 +233,24 @@ impl<'a> Concat<'a> {
                 }
                 _ if be == self.end => return None,
                 _ => at = be - reach,
+            }
+        }
+    }
+
+    /// [`Concat::find_at`] when no match crosses a piece edge and none looks around: the
+    /// first match of the piece holding `at` that starts in it, else of the next pieces.
+    fn find_separate(&self, regex: &Regex, mut at: u64) -> Option<(u64, u64)> {
+        loop {
+            let (vs, piece) = self.piece_at(at)?;
+            let ve = vs + piece.len() as u64;
+            let m = regex.find_at(piece, usize::try_from(at - vs).ok()?);
+            match m {
+                Some(m) if ve == self.end || vs + (m.start() as u64) < ve => {
+                    return Some((vs + m.start() as u64, vs + m.end() as u64));
+                }
+                _ if ve == self.end => return None,
+                // Only an empty match at its end: the next piece decides what starts there.
+                _ => at = ve,
             }
         }
     }
@@ -230,7 +333,7 @@ mod tests {
                 for shift in [0, 1, 3] {
                     let mut parts = vec![&text[..shift]];
                     parts.extend(text[shift..].chunks(step));
-                    let mut c = Concat::new(0x1000, &parts, l);
+                    let mut c = Concat::new(0x1000, &parts, Some(l));
                     let mut it = c.matches(&re);
                     let mut got = Vec::new();
                     while let Some((s, e)) = it.next_match() {
@@ -240,5 +343,59 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Unbounded patterns without look-around: cut only where a byte outside their set
+    /// lies on one side, the pieces give `find_iter`'s matches; elsewhere the window is not
+    /// separable.
+    #[test]
+    fn separable_cuts_same_matches() {
+        let text = b"abc FORENSIC_SECRET_00af x aaaa\x00aaab\x00\x00ba b\nzz".repeat(30);
+        for re in [
+            r"[a-z]{3,}",
+            r"FORENSIC_SECRET_[0-9a-f]+",
+            r"a*",
+            r"b|a+",
+            r"[^\x00]+",
+        ] {
+            let re = Regex::new(re).unwrap();
+            let set = ByteSet::of(&re).unwrap();
+            let want: Vec<_> = re
+                .find_iter(&text)
+                .map(|m| (m.start() as u64, m.end() as u64))
+                .collect();
+            let mut tried = 0;
+            for step in [1, 2, 3, 7, 16, 100] {
+                let parts: Vec<&[u8]> = text.chunks(step).collect();
+                // Also cut only at the edges the set allows.
+                let mut cut = Vec::new();
+                let mut start = 0;
+                for i in (step..text.len()).step_by(step) {
+                    if set.cuts(text[i - 1], text[i]) {
+                        cut.push(&text[start..i]);
+                        start = i;
+                    }
+                }
+                cut.push(&text[start..]);
+                for parts in [parts, cut] {
+                    if !separable(&set, &parts) {
+                        continue;
+                    }
+                    tried += 1;
+                    let mut c = Concat::new(0, &parts, None);
+                    let mut it = c.matches(&re);
+                    let mut got = Vec::new();
+                    while let Some(m) = it.next_match() {
+                        got.push(m);
+                    }
+                    assert_eq!(got, want, "{re} in pieces of {step}");
+                }
+            }
+            assert!(tried >= 6, "{re}: {tried}");
+        }
+        let set = ByteSet::of(&Regex::new(r"[a-z]{3,}").unwrap()).unwrap();
+        assert!(!separable(&set, &[b"ab", b"cd"]));
+        assert!(separable(&set, &[b"ab", b"\x00cd", b"e"]) == set.cuts(b'd', b'e'));
+        assert!(ByteSet::of(&Regex::new(r"\bx+").unwrap()).is_none());
     }
 }

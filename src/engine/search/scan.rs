@@ -135,6 +135,7 @@ pub fn scan_with(
         hay,
         regex,
         bound: super::pieces::bound(regex),
+        bytes: super::pieces::ByteSet::of(regex),
     };
     if threads > 1 && summary.total > 2 * WINDOW {
         windows::parallel(&search, cancel, sink, &mut summary, threads)?;

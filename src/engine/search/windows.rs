@@ -17,7 +17,7 @@ use std::sync::{Condvar, Mutex};
 
 use regex::bytes::Regex;
 
-use super::pieces::Concat;
+use super::pieces::{self, Concat};
 use super::scan::{Haystack, MAX_MATCH_BYTES, OVERLAP, Sink, Summary, WINDOW};
 use crate::engine::error::Result;
 use crate::engine::search::Hit;
@@ -68,6 +68,8 @@ pub(super) struct Search<'s> {
     pub(super) hay: &'s dyn Haystack,
     pub(super) regex: &'s Regex,
     pub(super) bound: Option<usize>,
+    /// The bytes its matches may hold, when it has no look-around (see [`pieces::ByteSet`]).
+    pub(super) bytes: Option<pieces::ByteSet>,
 }
 
 /// Searches window `w` from `from`, pushing each hit to `emit` (which returns `false` to
@@ -82,14 +84,18 @@ fn search_window(
     let read_end = w.report.end.saturating_add(OVERLAP).min(w.run_end);
     // At most WINDOW + OVERLAP bytes: fits any usize podmortem runs on.
     let len = usize::try_from(read_end.saturating_sub(from)).unwrap_or(usize::MAX);
-    if let Some(bound) = s.bound {
-        let mut parts = Vec::new();
-        if s.hay.pieces(w.run, from, len, &mut parts) {
-            if let [one] = parts[..] {
-                let mut found = regex_matches(s.regex, from, one);
-                return report(s, w, &mut found, emit);
-            }
-            let mut concat = Concat::new(from, &parts, bound);
+    let mut parts = Vec::new();
+    if (s.bound.is_some() || s.bytes.is_some()) && s.hay.pieces(w.run, from, len, &mut parts) {
+        if let [one] = parts[..] {
+            let mut found = regex_matches(s.regex, from, one);
+            return report(s, w, &mut found, emit);
+        }
+        let in_place = s.bound.is_some()
+            || s.bytes
+                .as_ref()
+                .is_some_and(|set| pieces::separable(set, &parts));
+        if in_place {
+            let mut concat = Concat::new(from, &parts, s.bound);
             let mut matches = concat.matches(s.regex);
             let mut next = || {
                 let (start, end) = matches.next_match()?;
@@ -377,7 +383,8 @@ mod tests {
         Search {
             hay,
             regex,
-            bound: super::super::pieces::bound(regex),
+            bound: pieces::bound(regex),
+            bytes: pieces::ByteSet::of(regex),
         }
     }
 
