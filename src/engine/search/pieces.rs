@@ -106,14 +106,53 @@ fn parser() -> regex_syntax::Parser {
 }
 
 /// True when every edge between consecutive `parts` has a byte outside `set` on one side.
-pub(super) fn separable(set: &ByteSet, parts: &[&[u8]]) -> bool {
-    parts.windows(2).all(|w| match (w.first(), w.get(1)) {
-        (Some(a), Some(b)) => match (a.last(), b.first()) {
-            (Some(&x), Some(&y)) => set.cuts(x, y),
-            _ => false,
-        },
-        _ => true,
-    })
+#[cfg(test)]
+fn separable(set: &ByteSet, parts: &[&[u8]]) -> bool {
+    parts.windows(2).all(|w| cut_between(set, w))
+}
+
+/// True when `pair` is two parts whose edge has a byte outside `set` on one side.
+fn cut_between(set: &ByteSet, pair: &[&[u8]]) -> bool {
+    let last = pair.first().and_then(|a| a.last());
+    match (last, pair.get(1).and_then(|b| b.first())) {
+        (Some(&x), Some(&y)) => set.cuts(x, y),
+        _ => false,
+    }
+}
+
+/// `parts` with each run of parts joined by edges a match may cross copied into one buffer
+/// (kept in `joined`), so that every edge left is [`separable`].
+pub(super) fn join<'p>(
+    set: &ByteSet,
+    parts: &[&'p [u8]],
+    joined: &'p mut Vec<Vec<u8>>,
+) -> Vec<&'p [u8]> {
+    // Each group of parts, as (first, end) indices.
+    let mut starts = vec![0];
+    for (i, pair) in parts.windows(2).enumerate() {
+        if cut_between(set, pair) {
+            starts.push(i + 1);
+        }
+    }
+    let ends = starts.iter().skip(1).copied().chain([parts.len()]);
+    let groups: Vec<(usize, usize)> = starts.iter().copied().zip(ends).collect();
+    joined.clear();
+    for &(a, b) in &groups {
+        if b - a > 1 {
+            joined.push(parts.get(a..b).unwrap_or_default().concat());
+        }
+    }
+    let mut copies = joined.iter();
+    groups
+        .iter()
+        .filter_map(|&(a, b)| {
+            if b - a > 1 {
+                copies.next().map(Vec::as_slice)
+            } else {
+                parts.get(a).copied()
+            }
+        })
+        .collect()
 }
 
 /// A window `[from, end)` made of consecutive borrowed pieces.
@@ -377,7 +416,10 @@ mod tests {
                     }
                 }
                 cut.push(&text[start..]);
-                for parts in [parts, cut] {
+                let mut joined = Vec::new();
+                let any = join(&set, &parts, &mut joined);
+                assert!(separable(&set, &any));
+                for parts in [parts.clone(), cut, any] {
                     if !separable(&set, &parts) {
                         continue;
                     }
@@ -391,7 +433,7 @@ mod tests {
                     assert_eq!(got, want, "{re} in pieces of {step}");
                 }
             }
-            assert!(tried >= 6, "{re}: {tried}");
+            assert!(tried >= 12, "{re}: {tried}");
         }
         let set = ByteSet::of(&Regex::new(r"[a-z]{3,}").unwrap()).unwrap();
         assert!(!separable(&set, &[b"ab", b"cd"]));

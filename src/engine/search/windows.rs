@@ -84,26 +84,25 @@ fn search_window(
     let read_end = w.report.end.saturating_add(OVERLAP).min(w.run_end);
     // At most WINDOW + OVERLAP bytes: fits any usize podmortem runs on.
     let len = usize::try_from(read_end.saturating_sub(from)).unwrap_or(usize::MAX);
+    let mut joined = Vec::new();
     let mut parts = Vec::new();
     if (s.bound.is_some() || s.bytes.is_some()) && s.hay.pieces(w.run, from, len, &mut parts) {
+        // Without a bound, pieces joined by an edge a match may cross are copied together.
+        if let (None, Some(set)) = (s.bound, &s.bytes) {
+            parts = pieces::join(set, &parts, &mut joined);
+        }
         if let [one] = parts[..] {
             let mut found = regex_matches(s.regex, from, one);
             return report(s, w, &mut found, emit);
         }
-        let in_place = s.bound.is_some()
-            || s.bytes
-                .as_ref()
-                .is_some_and(|set| pieces::separable(set, &parts));
-        if in_place {
-            let mut concat = Concat::new(from, &parts, s.bound);
-            let mut matches = concat.matches(s.regex);
-            let mut next = || {
-                let (start, end) = matches.next_match()?;
-                let bytes = matches.concat().bytes(start, end, MAX_MATCH_BYTES);
-                Some((start, end, bytes))
-            };
-            return report(s, w, &mut next, emit);
-        }
+        let mut concat = Concat::new(from, &parts, s.bound);
+        let mut matches = concat.matches(s.regex);
+        let mut next = || {
+            let (start, end) = matches.next_match()?;
+            let bytes = matches.concat().bytes(start, end, MAX_MATCH_BYTES);
+            Some((start, end, bytes))
+        };
+        return report(s, w, &mut next, emit);
     }
     let bytes = s.hay.read(w.run, from, len, buf)?;
     let mut found = regex_matches(s.regex, from, bytes);
