@@ -39,6 +39,7 @@ mod kernel_vma_hashes;
 mod kernel_vmas;
 mod kernel_walkers;
 mod scale_evidence;
+mod search_in_place;
 mod search_pieces;
 mod synthetic_checkpoint;
 mod terminal_safety;

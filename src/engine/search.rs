@@ -9,6 +9,7 @@
 
 mod hit;
 mod pattern;
+mod pieces;
 mod scan;
 mod windows;
 
@@ -219,6 +220,32 @@ impl Haystack for ProcessMemory<'_> {
         buf.resize(len, 0);
         self.ev.read_memory(p.pid, addr, buf)?;
         Ok(buf)
+    }
+
+    fn pieces<'a>(&'a self, run: usize, addr: u64, len: usize, out: &mut Vec<&'a [u8]>) -> bool {
+        let Some(pieces) = self.pieces.get(run).filter(|v| !v.is_empty()) else {
+            return false;
+        };
+        let Some(end) = addr.checked_add(len as u64) else {
+            return false;
+        };
+        let mut i = pieces.partition_point(|(at, b)| at.saturating_add(b.len() as u64) <= addr);
+        let mut at = addr;
+        while at < end {
+            let Some(&(start, bytes)) = pieces.get(i).filter(|(start, _)| *start <= at) else {
+                return false;
+            };
+            let lo = usize::try_from(at - start).unwrap_or(usize::MAX);
+            let upto = end.min(start.saturating_add(bytes.len() as u64));
+            let hi = usize::try_from(upto - start).unwrap_or(usize::MAX);
+            let Some(part) = bytes.get(lo..hi) else {
+                return false;
+            };
+            out.push(part);
+            at = upto;
+            i += 1;
+        }
+        true
     }
 
     fn space(&self, run: usize, address: u64) -> Space {

@@ -44,6 +44,19 @@ pub trait Haystack: Sync {
         buf: &'a mut Vec<u8>,
     ) -> Result<&'a [u8]>;
 
+    /// The `len` bytes at `addr` of run `run` as the evidence's own slices, in order, pushed
+    /// to `out` (false, and `out` unspecified, when it does not lend all of them): a window
+    /// spread over several slices is then searched in place rather than copied.
+    fn pieces<'a>(
+        &'a self,
+        _run: usize,
+        _addr: u64,
+        _len: usize,
+        _out: &mut Vec<&'a [u8]>,
+    ) -> bool {
+        false
+    }
+
     /// Where a match at `address` of run `run` lies (its process and mapping, or its
     /// physical page's owner).
     fn space(&self, run: usize, address: u64) -> Space;
@@ -118,10 +131,16 @@ pub fn scan_with(
         total: runs.iter().map(|r| r.end.saturating_sub(r.start)).sum(),
         ..Summary::default()
     };
+    let search = windows::Search {
+        hay,
+        regex,
+        bound: super::pieces::bound(regex),
+        bytes: super::pieces::ByteSet::of(regex),
+    };
     if threads > 1 && summary.total > 2 * WINDOW {
-        windows::parallel(hay, regex, cancel, sink, &mut summary, threads)?;
+        windows::parallel(&search, cancel, sink, &mut summary, threads)?;
     } else {
-        windows::sequential(hay, regex, cancel, sink, &mut summary)?;
+        windows::sequential(&search, cancel, sink, &mut summary)?;
     }
     // Bytes of a file that shrank while mapped read as zeros: say so rather than report a
     // search that silently skipped them.

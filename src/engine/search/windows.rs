@@ -17,6 +17,7 @@ use std::sync::{Condvar, Mutex};
 
 use regex::bytes::Regex;
 
+use super::pieces::{self, Concat};
 use super::scan::{Haystack, MAX_MATCH_BYTES, OVERLAP, Sink, Summary, WINDOW};
 use crate::engine::error::Result;
 use crate::engine::search::Hit;
@@ -61,38 +62,91 @@ struct Searched {
     stopped_at: Option<u64>,
 }
 
+/// What a scan searches: the haystack, the pattern, and the pattern's longest match when
+/// it has a short one (see [`pieces::bound`]).
+pub(super) struct Search<'s> {
+    pub(super) hay: &'s dyn Haystack,
+    pub(super) regex: &'s Regex,
+    pub(super) bound: Option<usize>,
+    /// The bytes its matches may hold, when it has no look-around (see [`pieces::ByteSet`]).
+    pub(super) bytes: Option<pieces::ByteSet>,
+}
+
 /// Searches window `w` from `from`, pushing each hit to `emit` (which returns `false` to
 /// stop).
 fn search_window(
-    hay: &dyn Haystack,
-    regex: &Regex,
+    s: &Search<'_>,
     w: &Window,
     from: u64,
     buf: &mut Vec<u8>,
     emit: &mut dyn FnMut(Hit) -> bool,
 ) -> Result<Searched> {
     let read_end = w.report.end.saturating_add(OVERLAP).min(w.run_end);
-    let last = w.report.end == w.run_end;
     // At most WINDOW + OVERLAP bytes: fits any usize podmortem runs on.
     let len = usize::try_from(read_end.saturating_sub(from)).unwrap_or(usize::MAX);
-    let bytes = hay.read(w.run, from, len, buf)?;
+    let mut joined = Vec::new();
+    let mut parts = Vec::new();
+    if (s.bound.is_some() || s.bytes.is_some()) && s.hay.pieces(w.run, from, len, &mut parts) {
+        // Without a bound, pieces joined by an edge a match may cross are copied together.
+        if let (None, Some(set)) = (s.bound, &s.bytes) {
+            parts = pieces::join(set, &parts, &mut joined);
+        }
+        if let [one] = parts[..] {
+            let mut found = regex_matches(s.regex, from, one);
+            return report(s, w, &mut found, emit);
+        }
+        let mut concat = Concat::new(from, &parts, s.bound);
+        let mut matches = concat.matches(s.regex);
+        let mut next = || {
+            let (start, end) = matches.next_match()?;
+            let bytes = matches.concat().bytes(start, end, MAX_MATCH_BYTES);
+            Some((start, end, bytes))
+        };
+        return report(s, w, &mut next, emit);
+    }
+    let bytes = s.hay.read(w.run, from, len, buf)?;
+    let mut found = regex_matches(s.regex, from, bytes);
+    report(s, w, &mut found, emit)
+}
+
+/// The matches of `regex` in `bytes` (at address `from`) as (start, end, kept bytes).
+fn regex_matches<'b>(
+    regex: &'b Regex,
+    from: u64,
+    bytes: &'b [u8],
+) -> impl FnMut() -> Option<(u64, u64, Vec<u8>)> + 'b {
+    let mut it = regex.find_iter(bytes);
+    move || {
+        let m = it.next()?;
+        let matched = m.as_bytes();
+        let kept = matched.get(..MAX_MATCH_BYTES).unwrap_or(matched).to_vec();
+        Some((from + m.start() as u64, from + m.end() as u64, kept))
+    }
+}
+
+/// Turns the matches `next` yields in window `w` into hits for `emit`: empty matches
+/// skipped, those the next window reports left to it.
+fn report(
+    s: &Search<'_>,
+    w: &Window,
+    next: &mut dyn FnMut() -> Option<(u64, u64, Vec<u8>)>,
+    emit: &mut dyn FnMut(Hit) -> bool,
+) -> Result<Searched> {
+    let last = w.report.end == w.run_end;
     let mut resume = w.report.end;
-    for m in regex.find_iter(bytes) {
-        if m.is_empty() {
+    while let Some((address, end, bytes)) = next() {
+        if address == end {
             continue;
         }
-        let address = from + m.start() as u64;
         if !last && address >= w.report.end {
             break; // the next window reports it
         }
-        let end = from + m.end() as u64;
         resume = resume.max(end);
-        let matched = m.as_bytes();
         let hit = Hit {
-            space: hay.space(w.run, address),
+            space: s.hay.space(w.run, address),
             address,
-            len: matched.len(),
-            bytes: matched.get(..MAX_MATCH_BYTES).unwrap_or(matched).to_vec(),
+            len: usize::try_from(end - address).unwrap_or(usize::MAX),
+            bytes,
         };
         if !emit(hit) {
             return Ok(Searched {
@@ -121,21 +175,20 @@ fn start_of(w: &Window, prev: Option<(usize, u64)>) -> u64 {
 
 /// Searches every window on the calling thread.
 pub(super) fn sequential(
-    hay: &dyn Haystack,
-    regex: &Regex,
+    s: &Search<'_>,
     cancel: &AtomicBool,
     sink: &mut dyn Sink,
     summary: &mut Summary,
 ) -> Result<()> {
     let mut buf = Vec::new();
     let mut prev = None;
-    for w in windows(hay.runs()) {
+    for w in windows(s.hay.runs()) {
         if cancel.load(Ordering::Relaxed) {
             summary.stopped = true;
             return Ok(());
         }
         let from = start_of(&w, prev);
-        match deliver(hay, regex, &w, from, &mut buf, sink, summary)? {
+        match deliver(s, &w, from, &mut buf, sink, summary)? {
             Some(resume) => prev = Some((w.run, resume)),
             None => return Ok(()),
         }
@@ -146,8 +199,7 @@ pub(super) fn sequential(
 /// Searches window `w` from `from` streaming into `sink`; where the next window resumes,
 /// or `None` when the sink stopped.
 fn deliver(
-    hay: &dyn Haystack,
-    regex: &Regex,
+    s: &Search<'_>,
     w: &Window,
     from: u64,
     buf: &mut Vec<u8>,
@@ -155,7 +207,7 @@ fn deliver(
     summary: &mut Summary,
 ) -> Result<Option<u64>> {
     let mut hits = 0;
-    let searched = search_window(hay, regex, w, from, buf, &mut |hit| {
+    let searched = search_window(s, w, from, buf, &mut |hit| {
         hits += 1;
         sink.hit(hit)
     })?;
@@ -188,14 +240,13 @@ struct Ahead {
 
 /// Searches windows on `threads` threads; delivers exactly what [`sequential`] would.
 pub(super) fn parallel(
-    hay: &dyn Haystack,
-    regex: &Regex,
+    s: &Search<'_>,
     cancel: &AtomicBool,
     sink: &mut dyn Sink,
     summary: &mut Summary,
     threads: usize,
 ) -> Result<()> {
-    let all = windows(hay.runs());
+    let all = windows(s.hay.runs());
     let next = AtomicUsize::new(0);
     let delivered = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -230,8 +281,7 @@ pub(super) fn parallel(
                             hits.push(h);
                             hits.len() < MAX_BUFFERED
                         };
-                        let searched =
-                            search_window(hay, regex, w, w.report.start, &mut buf, &mut keep);
+                        let searched = search_window(s, w, w.report.start, &mut buf, &mut keep);
                         searched.map(|s| s.stopped_at.is_none().then_some((hits, s)))
                     };
                     let mut guard = done.lock().unwrap_or_else(|e| e.into_inner());
@@ -287,7 +337,7 @@ pub(super) fn parallel(
                         finish(w, searched, sink, summary)?
                     }
                     // A match ran into it, or too many hits to buffer: search it again here.
-                    _ => deliver(hay, regex, w, from, &mut buf, sink, summary)?,
+                    _ => deliver(s, w, from, &mut buf, sink, summary)?,
                 };
                 match resume {
                     Some(resume) => prev = Some((w.run, resume)),
@@ -331,6 +381,15 @@ mod tests {
         mem
     }
 
+    fn search<'s>(hay: &'s dyn Haystack, regex: &'s Regex) -> Search<'s> {
+        Search {
+            hay,
+            regex,
+            bound: pieces::bound(regex),
+            bytes: pieces::ByteSet::of(regex),
+        }
+    }
+
     fn run(
         hay: &dyn Haystack,
         re: &str,
@@ -347,10 +406,11 @@ mod tests {
             ..Summary::default()
         };
         let cancel = AtomicBool::new(false);
+        let s = search(hay, &re);
         if threads == 1 {
-            sequential(hay, &re, &cancel, &mut sink, &mut summary).unwrap();
+            sequential(&s, &cancel, &mut sink, &mut summary).unwrap();
         } else {
-            parallel(hay, &re, &cancel, &mut sink, &mut summary, threads).unwrap();
+            parallel(&s, &cancel, &mut sink, &mut summary, threads).unwrap();
         }
         (
             sink.hits.iter().map(|h| (h.address, h.len)).collect(),
@@ -407,8 +467,7 @@ mod tests {
         let mut sink = Collect::default();
         let mut summary = Summary::default();
         parallel(
-            &hay,
-            &re,
+            &search(&hay, &re),
             &AtomicBool::new(true),
             &mut sink,
             &mut summary,

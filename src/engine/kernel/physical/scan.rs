@@ -115,6 +115,30 @@ impl Haystack for PhysHaystack<'_> {
         Ok(buf)
     }
 
+    fn pieces<'b>(&'b self, _run: usize, addr: u64, len: usize, out: &mut Vec<&'b [u8]>) -> bool {
+        let Some(end) = addr.checked_add(len as u64) else {
+            return false;
+        };
+        self.phys.prefetch(addr, 2 * len as u64);
+        let ranges = self.phys.ranges();
+        let mut at = addr;
+        let mut i = ranges.partition_point(|r| r.end <= at);
+        while at < end {
+            let Some(r) = ranges.get(i).filter(|r| r.start <= at) else {
+                return false;
+            };
+            let upto = r.end.min(end);
+            let part = usize::try_from(upto - at)
+                .ok()
+                .and_then(|n| self.phys.slice(at, n));
+            let Some(part) = part else { return false };
+            out.push(part);
+            at = upto;
+            i += 1;
+        }
+        true
+    }
+
     fn space(&self, _run: usize, address: u64) -> Space {
         Space::Physical {
             owner: self.owner.and_then(|lookup| lookup(address)),
