@@ -91,22 +91,31 @@ fn search_window(
         if let (None, Some(set)) = (s.bound, &s.bytes) {
             parts = pieces::join(set, &parts, &mut joined);
         }
-        if let [one] = parts[..] {
+        let searched = if let [one] = parts[..] {
             let mut found = regex_matches(s.regex, from, one);
-            return report(s, w, &mut found, emit);
-        }
-        let mut concat = Concat::new(from, &parts, s.bound);
-        let mut matches = concat.matches(s.regex);
-        let mut next = || {
-            let (start, end) = matches.next_match()?;
-            let bytes = matches.concat().bytes(start, end, MAX_MATCH_BYTES);
-            Some((start, end, bytes))
+            report(s, w, &mut found, emit)
+        } else {
+            let mut concat = Concat::new(from, &parts, s.bound);
+            let mut matches = concat.matches(s.regex);
+            let mut next = || {
+                let (start, end) = matches.next_match()?;
+                let bytes = matches.concat().bytes(start, end, MAX_MATCH_BYTES);
+                Some((start, end, bytes))
+            };
+            report(s, w, &mut next, emit)
         };
-        return report(s, w, &mut next, emit);
+        // Done with these bytes: drop the pages of mapped evidence they are in from the
+        // resident set, so that a search's memory does not grow with the dump.
+        for part in &parts {
+            crate::engine::mapped::release(part);
+        }
+        return searched;
     }
     let bytes = s.hay.read(w.run, from, len, buf)?;
     let mut found = regex_matches(s.regex, from, bytes);
-    report(s, w, &mut found, emit)
+    let searched = report(s, w, &mut found, emit);
+    crate::engine::mapped::release(bytes);
+    searched
 }
 
 /// The matches of `regex` in `bytes` (at address `from`) as (start, end, kept bytes).
@@ -155,9 +164,6 @@ fn report(
             });
         }
     }
-    // Done with these bytes: drop the pages of mapped evidence they are in from the resident
-    // set, so that a search's memory does not grow with the dump.
-    crate::engine::mapped::release(bytes);
     Ok(Searched {
         resume,
         stopped_at: None,
