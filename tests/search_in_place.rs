@@ -59,7 +59,7 @@ fn hits(hay: &dyn Haystack, re: &Regex, threads: usize) -> Vec<Hit> {
 
 #[test]
 fn pieces_find_what_one_copy_finds() {
-    let len = 3 * WINDOW as usize + 5000;
+    let len = 2 * WINDOW as usize + 5000;
     let mut x = 0x2545_f491_4f6c_dd1du64;
     let mut mem: Vec<u8> = (0..len)
         .map(|_| {
