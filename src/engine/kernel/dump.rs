@@ -189,19 +189,14 @@ impl KernelDump {
         dump.start_epoch_ns = start_clock_epoch_ns(&dump.space);
         let (list, w) = task_list(&dump.space)?;
         warnings.extend(w);
-        for (i, task) in list.into_iter().enumerate() {
-            if i % RELEASE_EVERY == RELEASE_EVERY - 1 {
-                // Task structures lie all over the dump: keep few of their pages resident.
-                crate::engine::mapped::release_all();
-            }
-            match read_task(&dump.space, task) {
-                Ok(info) => {
+        for (task, read) in read_tasks(&dump.space, &list) {
+            match read {
+                Ok((info, fs_root)) => {
                     if dump.tasks.contains_key(&info.pid) {
                         warnings.push(format!("task at {task:#x}: pid {} listed twice", info.pid));
                         continue;
                     }
                     let root = dump.root_of(&info);
-                    let fs_root = fs_root(&dump.space, task);
                     let task = Task {
                         info,
                         root,
@@ -399,6 +394,37 @@ impl KernelDump {
 }
 
 /// `task->fs->root`, when the task has a `fs_struct`.
+/// Reads every task of the list (its facts and its root folder), on every core for long
+/// lists (a node's thousands of tasks: each read decodes scattered pages, AVML chunks), in
+/// list order.
+fn read_tasks(k: &KernelSpace, list: &[u64]) -> Vec<(u64, Result<(TaskInfo, Option<PathRef>)>)> {
+    let one = |(i, &task): (usize, &u64)| {
+        if i % RELEASE_EVERY == RELEASE_EVERY - 1 {
+            // Task structures lie all over the dump: keep few of their pages resident.
+            crate::engine::mapped::release_all();
+        }
+        (
+            task,
+            read_task(k, task).map(|info| (info, fs_root(k, task))),
+        )
+    };
+    let threads = crate::engine::search::threads();
+    if threads < 2 || list.len() < 128 {
+        return list.iter().enumerate().map(one).collect();
+    }
+    let per = list.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = list
+            .chunks(per)
+            .map(|part| s.spawn(move || part.iter().enumerate().map(one).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
 fn fs_root(k: &dyn KernelMemory, task: u64) -> Option<PathRef> {
     let fs = k.read_field_u64(task, "task_struct", "fs").ok()?;
     if fs == 0 {
