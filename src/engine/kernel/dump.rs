@@ -394,10 +394,13 @@ impl KernelDump {
 }
 
 /// `task->fs->root`, when the task has a `fs_struct`.
+/// One task as read: its facts and its root folder.
+type TaskRead = Result<(TaskInfo, Option<PathRef>)>;
+
 /// Reads every task of the list (its facts and its root folder), on every core for long
 /// lists (a node's thousands of tasks: each read decodes scattered pages, AVML chunks), in
 /// list order.
-fn read_tasks(k: &KernelSpace, list: &[u64]) -> Vec<(u64, Result<(TaskInfo, Option<PathRef>)>)> {
+fn read_tasks(k: &KernelSpace, list: &[u64]) -> Vec<(u64, TaskRead)> {
     let one = |(i, &task): (usize, &u64)| {
         if i % RELEASE_EVERY == RELEASE_EVERY - 1 {
             // Task structures lie all over the dump: keep few of their pages resident.
