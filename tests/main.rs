@@ -15,6 +15,7 @@ mod checkpoint_zombie;
 mod clean_exit;
 mod cli;
 mod corruption;
+mod criu_ghost_real;
 mod demo_assets;
 mod e2e_tmux;
 mod evidence_untouched;

@@ -83,7 +83,7 @@ impl Checkpoint {
         // Files deleted while open: their descriptors say `(deleted)`, their bytes are in
         // ghost images.
         let ghosts = ghost::read_ghosts(&archive, &mut warnings);
-        files.mark_deleted(ghosts.keys().copied());
+        files.mark_deleted(ghosts.by_file.keys().copied());
         files.load_queues(&archive, &mut warnings);
         let mut tasks = BTreeMap::new();
         for entry in tree {
@@ -296,15 +296,21 @@ impl Checkpoint {
     }
 }
 
-/// Adds each ghost file to the filesystem view under the path it was opened as.
-fn add_ghost_files(files: &FileTable, ghosts: BTreeMap<u32, ghost::Ghost>, fs: &mut RootfsDiff) {
+/// Adds each ghost file to the filesystem view under the path it was opened as (under each
+/// path, when its file objects were opened under several).
+fn add_ghost_files(files: &FileTable, ghosts: ghost::Ghosts, fs: &mut RootfsDiff) {
     use crate::engine::checkpoint::ghost::GhostContent;
     use crate::engine::checkpoint::rootfs::LayerTar;
     use crate::engine::evidence::FileType;
-    for (id, g) in ghosts {
-        let Some(path) = files.name_of(id) else {
-            continue;
-        };
+    for (id, g) in ghosts.images {
+        let paths: std::collections::BTreeSet<String> = ghosts
+            .by_file
+            .iter()
+            .filter(|&(_, &ghost)| ghost == id)
+            .filter_map(|(&file, _)| files.name_of(file))
+            .collect();
+        let last = paths.len().saturating_sub(1);
+        let mut content = g.content;
         let kind = match g.entry.mode & 0o170000 {
             0o100000 => FileType::File,
             0o040000 => FileType::Dir,
@@ -314,34 +320,42 @@ fn add_ghost_files(files: &FileTable, ghosts: BTreeMap<u32, ghost::Ghost>, fs: &
             0o010000 => FileType::Fifo,
             _ => FileType::Other,
         };
-        let (bytes, range, size) = match g.content {
-            GhostContent::None => (LayerTar::Member(&[]), 0..0, 0),
-            GhostContent::Whole(r) => (LayerTar::Member(&[]), r.clone(), r.len() as u64),
-            GhostContent::Assembled(v) => {
-                let n = v.len();
-                (LayerTar::Owned(v), 0..n, n as u64)
-            }
-        };
-        let entry = FileEntry {
-            path,
-            kind,
-            mode: g.entry.mode & 0o7777,
-            size: g.entry.size.unwrap_or(size),
-            mtime: g
-                .entry
-                .mtim
-                .as_ref()
-                .map_or(0, |t| i64::try_from(t.tv_sec).unwrap_or(i64::MAX)),
-            link: g.entry.symlnk_target.clone(),
-            deleted: false,
-            uid: u64::from(g.entry.uid),
-            gid: u64::from(g.entry.gid),
-            origin: g.member.clone(),
-            mount: None,
-            credential: false,
-            deleted_while_open: true,
-        };
-        fs.add_file(entry, bytes, range);
+        for (i, path) in paths.into_iter().enumerate() {
+            // The assembled bytes are copied only for a file kept under several paths.
+            let here = if i == last {
+                std::mem::replace(&mut content, GhostContent::None)
+            } else {
+                content.clone()
+            };
+            let (bytes, range, size) = match here {
+                GhostContent::None => (LayerTar::Member(&[]), 0..0, 0),
+                GhostContent::Whole(r) => (LayerTar::Member(&[]), r.clone(), r.len() as u64),
+                GhostContent::Assembled(v) => {
+                    let n = v.len();
+                    (LayerTar::Owned(v), 0..n, n as u64)
+                }
+            };
+            let entry = FileEntry {
+                path,
+                kind,
+                mode: g.entry.mode & 0o7777,
+                size: g.entry.size.unwrap_or(size),
+                mtime: g
+                    .entry
+                    .mtim
+                    .as_ref()
+                    .map_or(0, |t| i64::try_from(t.tv_sec).unwrap_or(i64::MAX)),
+                link: g.entry.symlnk_target.clone(),
+                deleted: false,
+                uid: u64::from(g.entry.uid),
+                gid: u64::from(g.entry.gid),
+                origin: g.member.clone(),
+                mount: None,
+                credential: false,
+                deleted_while_open: true,
+            };
+            fs.add_file(entry, bytes, range);
+        }
     }
 }
 

@@ -2,9 +2,11 @@
 //! regular file unlinked while a task held it open is kept whole by CRIU in
 //! `ghost-file-<hex id>.img`, and `remap-fpath.img` ties it to the file object (`files.img`
 //! id) whose path no longer leads to it. [`read_ghosts`] indexes them; the rootfs view shows
-//! each under its original path, and `files` marks its descriptors `(deleted)`.
+//! each under its original path, and `files` marks its descriptors `(deleted)`. Several file
+//! objects can share one ghost image (each `open` of the file, and a mapping of it, is its
+//! own object): the image is read once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use crate::engine::checkpoint::archive::Archive;
@@ -37,9 +39,19 @@ pub enum GhostContent {
     Assembled(Vec<u8>),
 }
 
-/// The ghost files of the checkpoint, by the `files.img` id of the file object.
-pub fn read_ghosts(ar: &Archive, warnings: &mut Vec<String>) -> BTreeMap<u32, Ghost> {
-    let mut out = BTreeMap::new();
+/// The ghost files of a checkpoint.
+#[derive(Debug, Clone, Default)]
+pub struct Ghosts {
+    /// For each file object deleted while open (`files.img` id), the id of the ghost image
+    /// that keeps it.
+    pub by_file: BTreeMap<u32, u32>,
+    /// The ghost images read, by their id (`ghost-file-<hex id>.img`).
+    pub images: BTreeMap<u32, Ghost>,
+}
+
+/// The ghost files of the checkpoint.
+pub fn read_ghosts(ar: &Archive, warnings: &mut Vec<String>) -> Ghosts {
+    let mut out = Ghosts::default();
     let Some(data) = ar.image("remap-fpath.img") else {
         return out;
     };
@@ -54,6 +66,8 @@ pub fn read_ghosts(ar: &Archive, warnings: &mut Vec<String>) -> BTreeMap<u32, Gh
             return out;
         }
     };
+    // Each ghost image is read once, however many file objects it keeps.
+    let mut tried = BTreeSet::new();
     for r in remaps {
         let ghost = match r.remap_type {
             Some(t) => t == remap_type::GHOST,
@@ -63,6 +77,10 @@ pub fn read_ghosts(ar: &Archive, warnings: &mut Vec<String>) -> BTreeMap<u32, Gh
             continue;
         }
         let id = r.remap_id & !REMAP_GHOST_BIT;
+        out.by_file.insert(r.orig_id, id);
+        if !tried.insert(id) {
+            continue;
+        }
         let member = format!("checkpoint/ghost-file-{id:x}.img");
         let Some(data) = ar.get(&member) else {
             warnings.push(format!("{}: missing", ar.display_name(&member)));
@@ -71,8 +89,8 @@ pub fn read_ghosts(ar: &Archive, warnings: &mut Vec<String>) -> BTreeMap<u32, Gh
         match read_ghost(&ar.display_name(&member), data) {
             Ok((entry, content, problems)) => {
                 warnings.extend(problems);
-                out.insert(
-                    r.orig_id,
+                out.images.insert(
+                    id,
                     Ghost {
                         member,
                         entry,
