@@ -57,3 +57,51 @@ fn second_open_reads_the_layout_and_answers_the_same() {
     run(&cache, &["cache", "--clean", "--all"]);
     assert!(layouts(&cache).is_empty());
 }
+
+/// The walked process list is cached beside the layout: the second open reads it (after a
+/// sample of it checked out against the dump) and answers exactly as the first; a cached
+/// list that lies about a task is walked again.
+#[test]
+fn second_open_reads_the_process_list_and_answers_the_same() {
+    let Some(dump) = support::decompressed("linux-6.1", "dump.avml.zst") else {
+        return;
+    };
+    let isf = support::kernel::isf_dir("linux-6.1").unwrap();
+    let (_keep, cache) = fresh_cache();
+    let (d, i) = (dump.to_str().unwrap(), isf.to_str().unwrap());
+    let ps = |cache: &Path| run(cache, &["ps", "--json", d, "--isf", i]);
+    let (first, log) = ps(&cache);
+    assert!(log.contains("task list walked"), "{log}");
+    assert!(log.contains("from_cache=false"), "{log}");
+    let lists = support::cache_dir::cached(&cache, "kernel", "tasks");
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    let (second, log) = ps(&cache);
+    assert_eq!(first, second);
+    let walked = log
+        .lines()
+        .find(|l| l.contains("task list walked"))
+        .unwrap();
+    assert!(walked.contains("from_cache=true"), "{walked}");
+    // Another open's answers come from the same cached list.
+    let (maps, _) = run(&cache, &["maps", "--json", d, "--isf", i, "--pid", "1"]);
+    assert!(maps.contains("\"start\""), "{maps}");
+
+    // A list whose tasks' names were changed does not check out: walked again.
+    let text = std::fs::read_to_string(&lists[0]).unwrap();
+    let lie = text.replace("\"comm\":\"", "\"comm\":\"x");
+    assert_ne!(lie, text);
+    std::fs::write(&lists[0], lie).unwrap();
+    let (third, log) = ps(&cache);
+    assert_eq!(first, third);
+    let walked = log
+        .lines()
+        .find(|l| l.contains("task list walked"))
+        .unwrap();
+    assert!(walked.contains("from_cache=false"), "{walked}");
+    // Rewritten as the walk found it; garbage counts as absent.
+    std::fs::write(&lists[0], b"[").unwrap();
+    let (fourth, _) = ps(&cache);
+    assert_eq!(first, fourth);
+    let (kinds, _) = run(&cache, &["cache", "--json"]);
+    assert!(kinds.contains("\"process-list\""), "{kinds}");
+}

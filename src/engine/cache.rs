@@ -9,7 +9,8 @@
 //! - `avml/`: the chunk indexes of AVML compressed dumps, so a second open does not walk
 //!   the whole file again (a few bytes per 64 KiB chunk);
 //! - `kernel/`: where a dump's kernel is (its VMCOREINFO and KASLR layout), so a second open
-//!   does not scan physical memory for it (a few hundred bytes per dump);
+//!   does not scan physical memory for it (a few hundred bytes per dump), and its walked
+//!   process list, so a second open does not walk it again (about 1 KiB per task);
 //! - `demo/`: the demo checkpoint built into the binary.
 //!
 //! Decompressed checkpoints are the large entries: the folder keeps at most
@@ -76,7 +77,8 @@ pub fn parse_size(text: &str) -> Option<u64> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     /// Kind: "checkpoint" (decompressed archive), "symbols" (an index), "avml-index" (an AVML
-    /// dump's chunk index), "kernel-layout" (where a dump's kernel is), "demo", "other" (a
+    /// dump's chunk index), "kernel-layout" (where a dump's kernel is), "process-list" (a
+    /// dump's walked tasks), "demo", "other" (a
     /// file left half-written).
     pub kind: &'static str,
     /// The file.
@@ -148,6 +150,8 @@ pub fn entries(root: &Path) -> Vec<Entry> {
             out.push(Entry {
                 kind: if name.contains(".part-") {
                     "other"
+                } else if dir == KERNEL && name.ends_with(".tasks") {
+                    "process-list"
                 } else {
                     kind
                 },

@@ -127,7 +127,7 @@ pub struct Process {
 }
 
 /// One thread of a process.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Thread {
     /// Thread id.
     pub tid: Pid,

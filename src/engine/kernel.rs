@@ -19,6 +19,7 @@ pub mod sockets;
 pub mod space;
 pub mod structs;
 pub mod symbols;
+mod task_cache;
 pub mod tasks;
 pub mod vmas;
 pub mod vmcoreinfo;

@@ -31,7 +31,7 @@ const CHUNK: usize = 1 << 20;
 /// The decompressed tar of the compressed archive `path` (whose bytes are `compressed`),
 /// from the cache, decompressing it there first if needed; `decoder` makes a fresh
 /// decompressing reader over the bytes.
-pub fn unpacked<'a, R: Read + 'a>(
+pub fn unpacked<'a, R: Read + Send + 'a>(
     path: &Path,
     compressed: &'a [u8],
     content_size: Option<u64>,
@@ -56,7 +56,7 @@ pub fn unpacked<'a, R: Read + 'a>(
 }
 
 /// The cached tar, made if missing; `None` when the cache's disk has no room for it.
-fn cached<'a, R: Read + 'a>(
+fn cached<'a, R: Read + Send + 'a>(
     path: &Path,
     compressed: &'a [u8],
     content_size: Option<u64>,
@@ -133,39 +133,68 @@ fn reuse(tar: &Path) -> Option<PathBuf> {
 /// Decompresses into `out`, leaving zero blocks as holes; fails past `max` bytes (the room
 /// on the disk) rather than filling it. Each run of non-zero blocks is one positioned write
 /// (a write per 4 KiB block made the first open of a large checkpoint several times slower
-/// than its decompression).
-fn write_sparse(source: &Path, mut reader: impl Read, out: &Path, max: u64) -> Result<u64> {
+/// than its decompression). Decompression and writing overlap: the decoder fills buffers
+/// on a thread of its own while this one looks for holes and writes.
+fn write_sparse(source: &Path, reader: impl Read + Send, out: &Path, max: u64) -> Result<u64> {
+    use std::sync::mpsc;
     let file = File::create(out).map_err(|e| Error::io(out, e))?;
-    let mut buf = vec![0u8; CHUNK];
-    let mut total: u64 = 0;
-    loop {
-        let n = fill(&mut reader, &mut buf).map_err(|e| Error::Corrupt {
-            file: source.display().to_string(),
-            at: 0,
-            reason: format!("decompression failed after {total} bytes: {e}"),
-        })?;
-        if n == 0 {
-            break;
+    let decode_error = |total: u64, e: std::io::Error| Error::Corrupt {
+        file: source.display().to_string(),
+        at: 0,
+        reason: format!("decompression failed after {total} bytes: {e}"),
+    };
+    std::thread::scope(|scope| {
+        // Filled buffers go to the writer, emptied ones come back: two buffers in flight.
+        // Both ends live in this closure: returning early (an error) ends the decoder too.
+        let (full_tx, full_rx) = mpsc::sync_channel::<std::io::Result<(Vec<u8>, usize)>>(1);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        for _ in 0..2 {
+            let _ = empty_tx.send(vec![0u8; CHUNK]);
         }
-        let data = buf.get(..n).unwrap_or_default();
-        for run in data_runs(data) {
-            let bytes = data.get(run.clone()).unwrap_or_default();
-            file.write_all_at(bytes, total + run.start as u64)
-                .map_err(|e| Error::io(out, e))?;
+        scope.spawn(move || {
+            let mut reader = reader;
+            while let Ok(mut buf) = empty_rx.recv() {
+                let got = fill(&mut reader, &mut buf);
+                let end = matches!(got, Ok(0) | Err(_));
+                if full_tx.send(got.map(|n| (buf, n))).is_err() || end {
+                    break;
+                }
+            }
+        });
+        let mut total: u64 = 0;
+        loop {
+            let (buf, n) = match full_rx.recv() {
+                Ok(Ok((buf, n))) => (buf, n),
+                Ok(Err(e)) => return Err(decode_error(total, e)),
+                Err(_) => break,
+            };
+            if n == 0 {
+                break;
+            }
+            let data = buf.get(..n).unwrap_or_default();
+            for run in data_runs(data) {
+                let bytes = data.get(run.clone()).unwrap_or_default();
+                file.write_all_at(bytes, total + run.start as u64)
+                    .map_err(|e| Error::io(out, e))?;
+            }
+            total += n as u64;
+            if total > max {
+                return Err(Error::io(
+                    out,
+                    std::io::Error::other(format!(
+                        "the checkpoint decompresses to more than the {max} bytes free there"
+                    )),
+                ));
+            }
+            let _ = empty_tx.send(buf);
         }
-        total += n as u64;
-        if total > max {
-            return Err(Error::io(
-                out,
-                std::io::Error::other(format!(
-                    "the checkpoint decompresses to more than the {max} bytes free there"
-                )),
-            ));
-        }
-    }
-    file.set_len(total).map_err(|e| Error::io(out, e))?;
-    file.sync_all().map_err(|e| Error::io(out, e))?;
-    Ok(total)
+        // Ends the decoder thread if it waits for a buffer.
+        drop(empty_tx);
+        drop(full_rx);
+        file.set_len(total).map_err(|e| Error::io(out, e))?;
+        file.sync_all().map_err(|e| Error::io(out, e))?;
+        Ok(total)
+    })
 }
 
 /// A block of zeros, to compare blocks with (a slice comparison is a vectorised `memcmp`).

@@ -8,41 +8,37 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicBool;
 
-use regex::bytes::Regex;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::engine::capability::PhysicalSpace;
 use crate::engine::checkpoint::tasks::split_nul;
 use crate::engine::error::{Error, Result};
-use crate::engine::evidence::{
-    Evidence, EvidenceInfo, EvidenceKind, OpenFile, PartialRead, Pid, Process, Slices, Vma, Walk,
-};
+use crate::engine::evidence::{Pid, Process, Vma, Walk};
 use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
 use crate::engine::kernel::cgroup::{container_id, pod_uid};
 use crate::engine::kernel::clock::start_clock_epoch_ns;
 use crate::engine::kernel::dpath::{PathRef, file_path};
 use crate::engine::kernel::files::{FilesWalk, walk_open_files};
-use crate::engine::kernel::isf::{CacheDir, SymbolSource};
+use crate::engine::kernel::isf::CacheDir;
 use crate::engine::kernel::kaslr::{self, KernelLayout};
 use crate::engine::kernel::layout_cache;
 use crate::engine::kernel::memory::KernelMemory;
-use crate::engine::kernel::phys_search::{OwnerProcess, search_with_owners};
 use crate::engine::kernel::physical::{PhysicalMemory, open_physical};
 use crate::engine::kernel::space::KernelSpace;
 use crate::engine::kernel::structs::Structs;
 pub use crate::engine::kernel::symbols::missing_isf;
+use crate::engine::kernel::task_cache::{self, Walked, WalkedTask};
+
+mod evidence_impl;
+mod parallel;
 use crate::engine::kernel::symbols::{SymbolFiles, choose_symbols};
-use crate::engine::kernel::tasks::{TaskInfo, read_task, task_list};
+use crate::engine::kernel::tasks::{TaskInfo, task_list};
 use crate::engine::kernel::vmas::walk_vmas;
-use crate::engine::search::{Sink, Summary};
 use crate::engine::time::rfc3339_micros;
+use parallel::read_tasks;
 
 /// Longest cmdline or environment block read from a process.
 const MAX_ARG_BLOCK: u64 = 256 << 10;
-/// Tasks read between two [`release_all`](crate::engine::mapped::release_all)s at open.
-const RELEASE_EVERY: usize = 256;
 
 /// A kernel memory dump opened for analysis.
 #[derive(Debug)]
@@ -60,6 +56,8 @@ pub struct KernelDump {
     start_epoch_ns: Option<i128>,
     /// How the symbols were chosen (for `info`).
     symbols_matched: &'static str,
+    /// The process list came from the cache of an earlier open (for `info`).
+    tasks_from_cache: bool,
 }
 
 /// One process: what the kernel says and its page-table root.
@@ -185,40 +183,48 @@ impl KernelDump {
             hostname,
             warnings: Vec::new(),
             start_epoch_ns: None,
+            tasks_from_cache: false,
         };
         dump.start_epoch_ns = start_clock_epoch_ns(&dump.space);
-        let (list, w) = task_list(&dump.space)?;
-        warnings.extend(w);
-        for (task, read) in read_tasks(&dump.space, &list) {
-            match read {
-                Ok((info, fs_root)) => {
-                    if dump.tasks.contains_key(&info.pid) {
-                        warnings.push(format!("task at {task:#x}: pid {} listed twice", info.pid));
-                        continue;
-                    }
-                    let root = dump.root_of(&info);
-                    let task = Task {
-                        info,
-                        root,
-                        fs_root,
-                        maps: OnceLock::new(),
-                        files: OnceLock::new(),
-                    };
-                    dump.tasks.insert(task.info.pid, task);
+        // The process list, as an earlier open of this dump walked it, else walked now.
+        let cached = stored
+            .as_ref()
+            .and_then(|loc| task_cache::load(loc, &isf_hash, &layout, &dump.space));
+        dump.tasks_from_cache = cached.is_some();
+        let walked = match cached {
+            Some(w) => w,
+            None => {
+                let w = dump.walk_tasks()?;
+                if let Some(loc) = &stored
+                    && let Err(e) = task_cache::store(loc, &isf_hash, &layout, &w)
+                {
+                    tracing::warn!("cannot cache the process list: {e}");
                 }
-                Err(e) => warnings.push(format!("task at {task:#x}: {e}")),
+                w
             }
+        };
+        warnings.extend(walked.warnings);
+        for w in walked.tasks {
+            let (root, fs_root) = (w.root(), w.fs_root());
+            let process = dump.model_of(&w.info, w.cmdline, w.exe);
+            dump.processes.push(process);
+            let task = Task {
+                root,
+                fs_root,
+                info: w.info,
+                maps: OnceLock::new(),
+                files: OnceLock::new(),
+            };
+            dump.tasks.insert(task.info.pid, task);
         }
-        dump.processes = dump.tasks.values().map(|t| dump.process_of(t)).collect();
+        dump.processes.sort_by_key(|p| p.pid);
         tracing::debug!(
             processes = dump.processes.len(),
             warnings = warnings.len(),
+            from_cache = dump.tasks_from_cache,
             "task list walked"
         );
         dump.warnings = warnings;
-        // The walk read task structures all over the dump: leave none of their pages
-        // resident (what is read next faults its own pages in).
-        crate::engine::mapped::release_all();
         Ok(dump)
     }
 
@@ -282,13 +288,52 @@ impl KernelDump {
         }
     }
 
-    /// The model of one process.
-    fn process_of(&self, t: &Task) -> Process {
-        let i = &t.info;
-        let cmdline = match &i.args {
-            Some(r) if !i.kernel_thread => split_nul(&self.read_block(t, r)),
-            _ => Vec::new(),
-        };
+    /// Walks the task list: every task's facts, page-table root and root folder, then
+    /// its command line and executable, on every core. The walk's pages are released after.
+    fn walk_tasks(&self) -> Result<Walked> {
+        let (list, mut warnings) = task_list(&self.space)?;
+        let mut seen = std::collections::HashSet::new();
+        let mut tasks = Vec::with_capacity(list.len());
+        for (task, read) in read_tasks(&self.space, &list) {
+            match read {
+                Ok((info, fs_root)) => {
+                    if !seen.insert(info.pid) {
+                        warnings.push(format!("task at {task:#x}: pid {} listed twice", info.pid));
+                        continue;
+                    }
+                    tasks.push(Task {
+                        root: self.root_of(&info),
+                        info,
+                        fs_root,
+                        maps: OnceLock::new(),
+                        files: OnceLock::new(),
+                    });
+                }
+                Err(e) => warnings.push(format!("task at {task:#x}: {e}")),
+            }
+        }
+        // Command lines and executables: scattered pages again, on every core.
+        let tasks = parallel::map_ordered(&tasks, |t| {
+            let cmdline = match &t.info.args {
+                Some(r) if !t.info.kernel_thread => split_nul(&self.read_block(t, r)),
+                _ => Vec::new(),
+            };
+            WalkedTask {
+                info: t.info.clone(),
+                root: t.root.map(|r| r.0),
+                fs_root: t.fs_root.map(|p| (p.mnt, p.dentry)),
+                cmdline,
+                exe: self.exe_of(t),
+            }
+        });
+        // The walk read task structures all over the dump: leave none of their pages
+        // resident (what is read next faults its own pages in).
+        crate::engine::mapped::release_all();
+        Ok(Walked { tasks, warnings })
+    }
+
+    /// The model of one process from what the walk read.
+    fn model_of(&self, i: &TaskInfo, cmdline: Vec<String>, exe: Option<String>) -> Process {
         let container = i.cgroup.as_deref().and_then(container_id);
         Process {
             pid: i.pid,
@@ -303,7 +348,7 @@ impl KernelDump {
             threads: i.threads.clone(),
             state: i.state.clone(),
             exit_code: None,
-            exe: self.exe_of(t),
+            exe,
             kernel_thread: i.kernel_thread,
             start_time: i.start_ns.map(|ns| ns as f64 / 1e9),
             created: i
@@ -393,49 +438,6 @@ impl KernelDump {
     }
 }
 
-/// `task->fs->root`, when the task has a `fs_struct`.
-/// One task as read: its facts and its root folder.
-type TaskRead = Result<(TaskInfo, Option<PathRef>)>;
-
-/// Reads every task of the list (its facts and its root folder), on every core for long
-/// lists (a node's thousands of tasks: each read decodes scattered pages, AVML chunks), in
-/// list order.
-fn read_tasks(k: &KernelSpace, list: &[u64]) -> Vec<(u64, TaskRead)> {
-    let one = |(i, &task): (usize, &u64)| {
-        if i % RELEASE_EVERY == RELEASE_EVERY - 1 {
-            // Task structures lie all over the dump: keep few of their pages resident.
-            crate::engine::mapped::release_all();
-        }
-        (
-            task,
-            read_task(k, task).map(|info| (info, fs_root(k, task))),
-        )
-    };
-    let threads = crate::engine::search::threads();
-    if threads < 2 || list.len() < 128 {
-        return list.iter().enumerate().map(one).collect();
-    }
-    let per = list.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let parts: Vec<_> = list
-            .chunks(per)
-            .map(|part| s.spawn(move || part.iter().enumerate().map(one).collect::<Vec<_>>()))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
-}
-
-fn fs_root(k: &dyn KernelMemory, task: u64) -> Option<PathRef> {
-    let fs = k.read_field_u64(task, "task_struct", "fs").ok()?;
-    if fs == 0 {
-        return None;
-    }
-    PathRef::read(k, k.field_addr(fs, "fs_struct", "root").ok()?).ok()
-}
-
 /// The kernel release and host name from `init_uts_ns`.
 fn uts(k: &dyn KernelMemory) -> (Option<String>, Option<String>) {
     let field = |f: &str| -> Option<String> {
@@ -446,202 +448,4 @@ fn uts(k: &dyn KernelMemory) -> (Option<String>, Option<String>) {
         (!s.is_empty()).then(|| String::from_utf8_lossy(&s).into_owned())
     };
     (field("release"), field("nodename"))
-}
-
-impl Evidence for KernelDump {
-    fn info(&self) -> EvidenceInfo {
-        let layout = self.layout();
-        let phys = self.space.phys();
-        let isf = self.space.isf();
-        let mut d = Map::new();
-        d.insert("banner".into(), json!(self.banner));
-        d.insert("kernel_release".into(), json!(self.release));
-        d.insert("hostname".into(), json!(self.hostname));
-        d.insert(
-            "kaslr".into(),
-            json!({
-                "virtual_shift": format!("{:#x}", layout.virtual_shift),
-                "physical_shift": format!("{:#x}", layout.physical_shift),
-                "dtb": format!("{:#x}", layout.dtb),
-                "five_level_paging": layout.la57,
-                "found_by": layout.source.describe(),
-            }),
-        );
-        d.insert("source_format".into(), json!(phys.format()));
-        d.insert(
-            "physical_ranges".into(),
-            Value::Array(
-                phys.ranges()
-                    .iter()
-                    .map(|r| json!({"start": format!("{:#x}", r.start), "end": format!("{:#x}", r.end)}))
-                    .collect(),
-            ),
-        );
-        match isf.source() {
-            SymbolSource::IsfFile => {
-                d.insert(
-                    "isf".into(),
-                    json!({"path": isf.path().display().to_string(), "from_cache": isf.from_cache()}),
-                );
-                d.insert(
-                    "symbols".into(),
-                    json!({"source": "isf", "path": isf.path().display().to_string(),
-                           "from_cache": isf.from_cache(), "chosen": self.symbols_matched}),
-                );
-            }
-            SymbolSource::Vmlinux { path, system_map } => {
-                d.insert(
-                    "symbols".into(),
-                    json!({"source": "vmlinux", "path": path.display().to_string(),
-                           "system_map": system_map.as_ref().map(|p| p.display().to_string()),
-                           "types": isf.user_type_count(), "symbols": isf.symbol_count(),
-                           "chosen": self.symbols_matched}),
-                );
-            }
-            SymbolSource::DumpBtf {
-                btf_at,
-                btf_len,
-                from_cache,
-            } => {
-                d.insert(
-                    "symbols".into(),
-                    json!({"source": "btf+kallsyms", "btf_physical": format!("{btf_at:#x}"),
-                           "btf_bytes": btf_len, "from_cache": from_cache,
-                           "types": isf.user_type_count(), "symbols": isf.symbol_count(),
-                           "chosen": self.symbols_matched}),
-                );
-            }
-        }
-        d.insert("processes".into(), json!(self.processes.len()));
-        d.insert("containers".into(), self.containers());
-        let title = match (&self.release, &self.hostname) {
-            (Some(r), Some(h)) => format!("Linux {r} on {h}"),
-            (Some(r), None) => format!("Linux {r}"),
-            _ => "Linux kernel memory dump".to_string(),
-        };
-        EvidenceInfo {
-            path: self.path.clone(),
-            kind: EvidenceKind::KernelDump,
-            format: phys.format().to_string(),
-            size: self.size,
-            engine: None,
-            title,
-            details: d,
-            warnings: self.warnings.clone(),
-        }
-    }
-
-    fn processes(&self) -> Result<Vec<Process>> {
-        Ok(self.processes.clone())
-    }
-
-    fn maps(&self, pid: Pid) -> Result<Walk<Vma>> {
-        Ok(self.maps_walk(self.get(pid)?).clone())
-    }
-
-    fn environment(&self, pid: Pid) -> Result<Vec<String>> {
-        let task = self.get(pid)?;
-        Ok(match &task.info.env {
-            Some(r) if !task.info.kernel_thread => split_nul(&self.read_block(task, r)),
-            _ => Vec::new(),
-        })
-    }
-
-    fn files(&self, pid: Pid) -> Result<Walk<OpenFile>> {
-        Ok(self.files_walk(self.get(pid)?)?.clone())
-    }
-
-    fn read_memory(&self, pid: Pid, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
-        let task = self.get(pid)?;
-        match task.root {
-            Some(root) => self.space.read_user(root, VirtAddr(addr), buf),
-            None => {
-                buf.fill(0);
-                Ok(PartialRead::default())
-            }
-        }
-    }
-
-    fn memory_slice(&self, pid: Pid, addr: u64, len: usize) -> Option<&[u8]> {
-        let root = self.tasks.get(&pid)?.root?;
-        let last = addr.checked_add(len.checked_sub(1)? as u64)?;
-        if addr >> 12 != last >> 12 {
-            return None; // pages are not contiguous in physical memory
-        }
-        let t = self
-            .space
-            .paging()
-            .translate(self.space.phys(), root, VirtAddr(addr))
-            .ok()??;
-        self.space.phys().slice(t.phys.get(), len)
-    }
-
-    fn physical(&self) -> Option<&dyn PhysicalSpace> {
-        Some(self)
-    }
-
-    fn captured_slices(&self, pid: Pid, range: Range<u64>) -> Result<Option<Slices<'_>>> {
-        let task = self.get(pid)?;
-        let Some(root) = task.root else {
-            return Ok(Some(Vec::new()));
-        };
-        let maps = self.maps_of(task);
-        let areas: Vec<Range<u64>> = if maps.is_empty() {
-            vec![range]
-        } else {
-            maps.iter()
-                .map(|v| v.start.max(range.start)..v.end.min(range.end))
-                .filter(|r| r.start < r.end)
-                .collect()
-        };
-        self.space.user_slices(root, &areas)
-    }
-
-    fn captured_ranges(&self, pid: Pid, range: Range<u64>) -> Result<Vec<Range<u64>>> {
-        let task = self.get(pid)?;
-        let Some(root) = task.root else {
-            return Ok(Vec::new());
-        };
-        let maps = self.maps_of(task);
-        if maps.is_empty() {
-            return self.space.user_captured(root, range);
-        }
-        let mut out: Vec<Range<u64>> = Vec::new();
-        for v in maps {
-            let lo = v.start.max(range.start);
-            let hi = v.end.min(range.end);
-            if lo >= hi {
-                continue;
-            }
-            for r in self.space.user_captured(root, lo..hi)? {
-                match out.last_mut() {
-                    Some(last) if last.end == r.start => last.end = r.end,
-                    _ => out.push(r),
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-impl PhysicalSpace for KernelDump {
-    fn ranges(&self) -> Vec<Range<u64>> {
-        self.space.phys().ranges().to_vec()
-    }
-
-    fn search(&self, regex: &Regex, cancel: &AtomicBool, sink: &mut dyn Sink) -> Result<Summary> {
-        let procs = self
-            .tasks
-            .values()
-            .filter(|t| !t.info.kernel_thread)
-            .filter_map(|t| {
-                Some(OwnerProcess {
-                    pid: t.info.pid,
-                    comm: t.info.comm.clone(),
-                    root: t.root?,
-                })
-            })
-            .collect();
-        search_with_owners(&self.space, procs, regex, cancel, sink)
-    }
 }

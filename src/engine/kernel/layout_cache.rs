@@ -47,6 +47,23 @@ pub(crate) struct Location {
     size: u64,
 }
 
+impl Location {
+    /// Another cache file of the same dump, `<identity>.<ext>` beside the layout's.
+    pub(crate) fn sibling(&self, ext: &str) -> PathBuf {
+        self.file.with_file_name(format!("{}.{ext}", self.key))
+    }
+
+    /// The dump's identity.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The dump's size in bytes.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+}
+
 /// What a previous open found.
 #[derive(Debug, Clone)]
 pub(crate) struct Known {

@@ -21,7 +21,7 @@ const PF_KTHREAD: u32 = 0x0020_0000;
 const MAX_PID_LEVEL: u32 = 32;
 
 /// What the kernel says about one thread-group leader.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskInfo {
     /// Kernel virtual address of the `task_struct`.
     pub task: u64,

@@ -1,0 +1,64 @@
+//! Reading a dump's thousands of tasks on every core: each task's structures, command line
+//! and executable lie on scattered pages (AVML chunks to decode), so the open's walk is
+//! split in as many ordered parts as there are cores.
+
+use crate::engine::error::Result;
+use crate::engine::kernel::dpath::PathRef;
+use crate::engine::kernel::memory::KernelMemory;
+use crate::engine::kernel::space::KernelSpace;
+use crate::engine::kernel::tasks::{TaskInfo, read_task};
+
+/// Items handled between two [`release_all`](crate::engine::mapped::release_all)s: what
+/// a walk over the whole dump touched is not left resident.
+const RELEASE_EVERY: usize = 256;
+/// Shorter lists are not worth a thread.
+const PARALLEL_FROM: usize = 128;
+
+/// `f` of every item, in order: on every core for long lists, releasing the mapped pages
+/// touched every [`RELEASE_EVERY`] items of each part.
+pub(super) fn map_ordered<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let one = |(i, item): (usize, &T)| {
+        if i % RELEASE_EVERY == RELEASE_EVERY - 1 {
+            crate::engine::mapped::release_all();
+        }
+        f(item)
+    };
+    let threads = crate::engine::search::threads();
+    if threads < 2 || items.len() < PARALLEL_FROM {
+        return items.iter().enumerate().map(one).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let one = &one;
+    std::thread::scope(|s| {
+        let parts: Vec<_> = items
+            .chunks(per)
+            .map(|part| s.spawn(move || part.iter().enumerate().map(one).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// One task as read: its facts and its root folder.
+pub(super) type TaskRead = Result<(TaskInfo, Option<PathRef>)>;
+
+/// Reads every task of the list (its facts and its root folder), in list order.
+pub(super) fn read_tasks(k: &KernelSpace, list: &[u64]) -> Vec<(u64, TaskRead)> {
+    map_ordered(list, |&task| {
+        (
+            task,
+            read_task(k, task).map(|info| (info, fs_root(k, task))),
+        )
+    })
+}
+
+/// `task->fs->root`, when the task has a `fs_struct`.
+fn fs_root(k: &dyn KernelMemory, task: u64) -> Option<PathRef> {
+    let fs = k.read_field_u64(task, "task_struct", "fs").ok()?;
+    if fs == 0 {
+        return None;
+    }
+    PathRef::read(k, k.field_addr(fs, "fs_struct", "root").ok()?).ok()
+}
