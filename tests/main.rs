@@ -39,6 +39,8 @@ mod kernel_task_list;
 mod kernel_vma_hashes;
 mod kernel_vmas;
 mod kernel_walkers;
+mod peer_diff;
+mod peer_diff_fixtures;
 mod scale_evidence;
 mod search_in_place;
 mod search_pieces;
