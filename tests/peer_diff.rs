@@ -33,6 +33,8 @@ struct Plant {
     mode: Option<&'static str>,
     /// Other bytes for /etc/app.conf.
     conf: Option<&'static [u8]>,
+    /// Child processes `/bin/app --worker` (with `WORKER=1` in their environment).
+    workers: u32,
 }
 
 /// The second code page of /usr/lib/libdemo.so.
@@ -90,8 +92,28 @@ fn replica(n: u32, plant: &Plant) -> Checkpoint {
     p.fds = vec![(0, 4, FdTypes::Pipe), (1, 4, FdTypes::Pipe)];
     p.cwd_root = (3, 3);
     let conf = plant.conf.unwrap_or(b"mode=prod\n").to_vec();
+    let mut procs = vec![p];
+    for w in 0..plant.workers {
+        // Started in another order in each peer: pids say nothing.
+        let wpid = pid + 1 + (w + n) % plant.workers;
+        let base = data + 0x1000_0000 * u64::from(w + 1);
+        let mut c: Proc = ckpt::anon_proc("worker", base, 2);
+        c.pid = wpid;
+        c.ppid = pid;
+        c.pgid = pid;
+        c.sid = pid;
+        c.threads = vec![(wpid, "worker".into())];
+        c.arg = c.strings(base, &["/bin/app", "--worker"]);
+        let mut wenv = env.clone();
+        wenv.push("WORKER=1");
+        c.env = c.strings(base + 0x200, &wenv);
+        c.exe_file_id = 1;
+        c.files_id = 2;
+        c.cwd_root = (3, 3);
+        procs.push(c);
+    }
     let c = ckpt::Checkpoint {
-        procs: vec![p],
+        procs,
         files: vec![
             ckpt::reg_file(1, "/bin/app", 0o100755),
             ckpt::reg_file(2, "/usr/lib/libdemo.so", 0o100755),
@@ -353,4 +375,74 @@ fn fewer_than_two_peers_or_labels_are_refused() {
     assert!(matches!(e, DiffError::TooFewPeers { given: 1 }), "{e}");
     let e = diff(&[&one as &dyn Evidence, &one], &["a"]).unwrap_err();
     assert!(matches!(e, DiffError::Labels { .. }), "{e}");
+}
+
+#[test]
+fn a_missing_process_is_one_difference_not_one_per_artifact() {
+    let two = || Plant {
+        workers: 1,
+        ..clean()
+    };
+    let r = compare(&[two(), two(), clean()]);
+    let d = &r.peers[2].differences;
+    assert!(r.peers[0].differences.is_empty() && r.peers[1].differences.is_empty());
+    // The worker, and the one variable no process of this peer has; its PATH, its maps,
+    // its cwd (which the peer's other process has) are not listed one by one.
+    let got: Vec<(Kind, Direction, usize, &str)> = d
+        .iter()
+        .map(|d| (d.kind, d.direction, d.present_in, d.description.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                Kind::Process,
+                Direction::Missing,
+                2,
+                "lacks /bin/app --worker (exe /bin/app, uid 0), child of /bin/app --serve"
+            ),
+            (
+                Kind::Env,
+                Direction::Missing,
+                2,
+                "lacks environment variable WORKER=1 of /bin/app --worker"
+            ),
+        ]
+    );
+    assert_eq!(d[0].at.pid, None, "no such process here");
+    assert_eq!(d[1].at.variable.as_deref(), Some("WORKER"));
+}
+
+#[test]
+fn equal_workers_are_counted_whatever_their_pids() {
+    let r = compare(&[
+        Plant {
+            workers: 2,
+            ..clean()
+        },
+        Plant {
+            workers: 2,
+            ..clean()
+        },
+        Plant {
+            workers: 3,
+            ..clean()
+        },
+    ]);
+    assert_eq!(r.baseline.processes.len(), 3);
+    assert_eq!(
+        r.baseline.processes[2],
+        "/bin/app --serve > /bin/app --worker #2"
+    );
+    let d = only(&r, 2);
+    assert_eq!(
+        (d.kind, d.direction, d.present_in),
+        (Kind::Process, Direction::Extra, 1)
+    );
+    assert!(
+        d.description.starts_with("/bin/app --worker #3"),
+        "{}",
+        d.description
+    );
+    assert!(d.key.ends_with("#3"), "{}", d.key);
 }

@@ -286,13 +286,9 @@ fn baseline_summary(s: &Stack<'_>, keys: &BTreeSet<&str>, code_pages: CodePages)
             continue;
         };
         *artifacts.entry(a.kind).or_insert(0) += 1;
-        if a.kind == Kind::Socket && a.content.contains(" LISTEN ") {
+        if a.kind == Kind::Socket && a.content.contains(" LISTEN") {
             let who = owner_label(p, a.owner).unwrap_or_default();
-            listeners.push(format!(
-                "{} port {} ({who})",
-                a.content.split(' ').next().unwrap_or(""),
-                a.at.port.unwrap_or(0)
-            ));
+            listeners.push(format!("{} ({who})", a.short));
         }
     }
     artifacts.insert(Kind::Code, code_pages.compared);
