@@ -135,6 +135,10 @@ fn three_replicas_the_tampered_one_has_exactly_the_planted_differences() {
         "{masq}"
     );
     assert!(masq.contains("argv[0] names another program"), "{masq}");
+    // Ranked first among the equally rare: it is flagged.
+    assert_eq!(diffs(&peers[2])[0]["pid"], 15);
+    assert_eq!(diffs(&peers[2])[0]["suspicious"], true);
+    assert_eq!(diffs(&peers[2])[1].get("suspicious"), None);
     assert!(text("env", 34).contains("STOLEN_TOKEN=ghp_exfil123"));
     assert!(text("socket", 27).contains("listener") && text("socket", 27).contains("4444"));
     let rootfs: Vec<&Value> = diffs(&peers[2])

@@ -42,6 +42,8 @@ pub(crate) struct Artifact {
     pub short: String,
     /// Where it is in this evidence.
     pub at: Locator,
+    /// Worth a look whatever its rarity (RWX memory, a masquerading process).
+    pub suspicious: bool,
 }
 
 /// What one evidence holds, normalised: the input of [`crate::engine::diff::compare`].
@@ -160,6 +162,7 @@ fn push(
         description,
         short,
         at: Locator::default(),
+        suspicious: false,
     });
     p.artifacts.last_mut()
 }
@@ -185,6 +188,7 @@ fn process_artifact(p: &mut Profile, i: usize, node: &ProcNode) {
     let short = node.name.clone();
     if let Some(a) = push(p, Kind::Process, Some(i), String::new(), short, d) {
         a.fold = None;
+        a.suspicious = node.masquerade;
         a.at.pid = Some(node.pid);
         a.at.path = node.exe_raw.clone();
     }
@@ -256,6 +260,7 @@ fn map_artifact(p: &mut Profile, i: usize, node: &ProcNode, v: &Vma, norm: &Norm
     if let Some(a) = push(p, Kind::Map, Some(i), content, what, d) {
         a.ident = ident;
         a.fold = fold;
+        a.suspicious = !flag.is_empty();
         a.at.pid = Some(node.pid);
         a.at.start = Some(v.start);
         a.at.end = Some(v.end);

@@ -124,6 +124,12 @@ pub struct Difference {
     pub present_in: usize,
     /// How many peers were compared.
     pub peers: usize,
+    /// Worth a look whatever its rarity: a writable-and-executable or anonymous executable
+    /// area, a process whose `argv[0]` names another program than its executable, a code
+    /// page that differs (JSON: present only when true). Ranked first among equally rare
+    /// differences.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub suspicious: bool,
     /// The process the artifact belongs to, as its normalised path from the root of the tree
     /// (`sh -c ... > nc -l -p 4444`); absent for the container's files and mounts.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -185,6 +185,7 @@ pub(crate) fn stack(profiles: &[Profile], labels: &[String]) -> DiffReport {
                 description: a.description.clone(),
                 present_in: s.count(k),
                 peers: n,
+                suspicious: a.suspicious,
                 process: owner_label(p, a.owner),
                 instead_of,
                 at: a.at.clone(),
@@ -219,6 +220,7 @@ pub(crate) fn stack(profiles: &[Profile], labels: &[String]) -> DiffReport {
                 description: format!("lacks {}", a.description),
                 present_in: s.count(k),
                 peers: n,
+                suspicious: a.suspicious,
                 process: owner_label(q, a.owner),
                 instead_of: None,
                 at,
@@ -251,16 +253,14 @@ fn new_to(a: &Artifact, other: &HashSet<(Kind, &str)>) -> bool {
     }
 }
 
-/// Rarest first; then by kind, direction and text.
+/// Rarest first; then what is suspicious, then by kind, direction and text.
 fn rank(d: &mut [Difference]) {
     d.sort_by(|a, b| {
-        (a.shared_by(), a.kind, a.direction, &a.description, &a.key).cmp(&(
-            b.shared_by(),
-            b.kind,
-            b.direction,
-            &b.description,
-            &b.key,
-        ))
+        let order = |d: &Difference| (d.shared_by(), !d.suspicious, d.kind, d.direction);
+        order(a)
+            .cmp(&order(b))
+            .then_with(|| a.description.cmp(&b.description))
+            .then_with(|| a.key.cmp(&b.key))
     });
 }
 
@@ -388,6 +388,7 @@ fn code_differences(profiles: &[Profile], majority: usize) -> CodeResult {
                 ),
                 present_in: present,
                 peers: n,
+                suspicious: true,
                 process: owner_label(p, Some(name)),
                 instead_of: common.filter(|(ch, _)| *ch != h).map(|(ch, _)| format!("sha256 {}", hex_string(&ch))),
                 at: c.at.clone(),
