@@ -86,7 +86,7 @@ pub(crate) fn code_pages(
                 out.push(CodePage {
                     owner,
                     path: path.clone(),
-                    offset: v.pgoff.saturating_add(page - v.start),
+                    offset: v.pgoff.saturating_add(page.saturating_sub(v.start)),
                     hash: hash.into(),
                     at: Locator {
                         pid: Some(node.pid),
