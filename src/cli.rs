@@ -27,8 +27,9 @@ pub struct Cli {
     /// The command; without one, EVIDENCE is opened in the workbench.
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Evidence to open in the workbench (checkpoint archive or folder, memory dump).
-    pub evidence: Option<PathBuf>,
+    /// Evidence to open in the workbench (checkpoint archive or folder, memory dump); with
+    /// several, the first is opened and all are compared in the Diff pane (as `diff` does).
+    pub evidence: Vec<PathBuf>,
     /// Volatility 3 ISF symbols for a kernel memory dump (file or folder). Without it (and
     /// without --vmlinux) a dump's symbols come from its own BTF and kallsyms.
     #[arg(long, global = true)]

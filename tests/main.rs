@@ -47,6 +47,7 @@ mod search_pieces;
 mod synthetic_checkpoint;
 mod terminal_safety;
 mod truncated_evidence;
+mod tui_diff;
 mod tui_node;
 mod tui_perf;
 mod tui_snapshots;
