@@ -5,6 +5,7 @@
 //! through [`crate::sanitize`].
 
 mod cache;
+mod diff;
 mod extract;
 mod isf;
 mod memory;
@@ -26,8 +27,9 @@ pub struct Cli {
     /// The command; without one, EVIDENCE is opened in the workbench.
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Evidence to open in the workbench (checkpoint archive or folder, memory dump).
-    pub evidence: Option<PathBuf>,
+    /// Evidence to open in the workbench (checkpoint archive or folder, memory dump); with
+    /// several, the first is opened and all are compared in the Diff pane (as `diff` does).
+    pub evidence: Vec<PathBuf>,
     /// Volatility 3 ISF symbols for a kernel memory dump (file or folder). Without it (and
     /// without --vmlinux) a dump's symbols come from its own BTF and kallsyms.
     #[arg(long, global = true)]
@@ -194,6 +196,18 @@ pub enum Command {
         #[arg(long)]
         all_vmas: bool,
     },
+    /// Compare replicas of one workload (two or more checkpoints or dumps): the baseline
+    /// (what the majority has) and, per evidence, what it has that the others lack or lacks
+    /// that they have, rarest first; pids, addresses, ids, inode numbers, timestamps and
+    /// list order are left out. With two, each lists what the other lacks.
+    Diff {
+        /// The evidences (at least two).
+        #[arg(required = true, num_args = 2..)]
+        evidences: Vec<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Export the saved findings of the evidence as JSON (the workbench's `e`).
     Export {
         /// The evidence whose findings to export.
@@ -336,6 +350,8 @@ impl Command {
             | Command::Extract { target: t, .. } => Some(&t.evidence),
             Command::Read { evidence, .. } | Command::Export { evidence, .. } => Some(evidence),
             Command::Isf { dump, .. } => dump.as_deref(),
+            // Errors of a diff name their evidence themselves.
+            Command::Diff { .. } => None,
             Command::Demo | Command::Cache { .. } => None,
         }
     }
@@ -425,6 +441,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             },
             &mut out,
         ),
+        Command::Diff { evidences, json } => diff::diff(cli, evidences, *json, &mut out),
         Command::Export { evidence, output } => export(&*open(evidence, cli)?, evidence, output),
         Command::Isf { dump, out, force } => {
             if cli.isf.is_some() {

@@ -13,6 +13,7 @@ pub mod bytes;
 pub mod cache;
 pub mod capability;
 pub mod checkpoint;
+pub mod diff;
 pub mod error;
 pub mod evidence;
 pub mod extract;

@@ -63,6 +63,11 @@ pub enum JobEvent {
         /// (pid, number of writable+executable or anonymous executable areas).
         counts: Vec<(Pid, usize)>,
     },
+    /// The peer diff of the workbench's evidence and the other evidences given.
+    Diff {
+        /// The report (peer 0 is the workbench's evidence), or why it could not be made.
+        result: Result<Box<crate::engine::diff::DiffReport>, String>,
+    },
     /// A rootfs file was read and hashed for its preview.
     Preview {
         /// Generation of the request.
@@ -297,6 +302,27 @@ impl Jobs {
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "marks done"
             );
+        });
+    }
+
+    /// Compares evidences in the background ([`crate::engine::diff::diff`]), each named by
+    /// the label at the same index.
+    pub fn diff(&self, evidences: Vec<Arc<dyn Evidence>>, labels: Vec<String>) {
+        let emit = self.emit.clone();
+        self.run(move || {
+            let started = Instant::now();
+            let refs: Vec<&dyn Evidence> = evidences.iter().map(|e| &**e).collect();
+            let names: Vec<&str> = labels.iter().map(String::as_str).collect();
+            let result = crate::engine::diff::diff(&refs, &names)
+                .map(Box::new)
+                .map_err(|e| e.to_string());
+            tracing::debug!(
+                peers = labels.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                ok = result.is_ok(),
+                "diff done"
+            );
+            emit(JobEvent::Diff { result });
         });
     }
 

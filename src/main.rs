@@ -1,6 +1,7 @@
 //! The `podmortem` binary: parses the command line and hands off to the CLI or the workbench.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -12,10 +13,10 @@ fn main() -> ExitCode {
     if let Err(e) = podmortem::log::init(cli.log.as_deref()) {
         let _ = writeln!(std::io::stderr(), "podmortem: warning: no log: {e}");
     }
-    let result = match (&cli.command, &cli.evidence) {
-        (Some(Command::Demo), _) => demo_path().and_then(|p| workbench(&cli, &p)),
+    let result = match (&cli.command, cli.evidence.split_first()) {
+        (Some(Command::Demo), _) => demo_path().and_then(|p| workbench(&cli, &p, &[])),
         (Some(cmd), _) => run(&cli, cmd),
-        (None, Some(path)) => workbench(&cli, path),
+        (None, Some((path, peers))) => workbench(&cli, path, peers),
         (None, None) => {
             eprintln!("podmortem: give EVIDENCE to open the workbench, or a command (see --help)");
             return ExitCode::from(2);
@@ -39,9 +40,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// Opens the interactive workbench (or, without a terminal, prints `info`).
-fn workbench(cli: &Cli, path: &std::path::Path) -> anyhow::Result<()> {
+/// Opens the interactive workbench on `path`, compared with `peers` in its Diff pane (or,
+/// without a terminal, prints `info`, or with peers the `diff`).
+fn workbench(cli: &Cli, path: &std::path::Path, peers: &[PathBuf]) -> anyhow::Result<()> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        if !peers.is_empty() {
+            eprintln!(
+                "podmortem: not a terminal: printing `diff` instead of opening the workbench"
+            );
+            let mut evidences = vec![path.to_path_buf()];
+            evidences.extend(peers.iter().cloned());
+            return run(
+                cli,
+                &Command::Diff {
+                    evidences,
+                    json: false,
+                },
+            );
+        }
         eprintln!("podmortem: not a terminal: printing `info` instead of opening the workbench");
         return run(
             cli,
@@ -52,7 +68,11 @@ fn workbench(cli: &Cli, path: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     let ev = open(path, cli)?;
-    podmortem::tui::run(Arc::from(ev))
+    let mut others = Vec::with_capacity(peers.len());
+    for p in peers {
+        others.push((p.display().to_string(), Arc::from(open(p, cli)?)));
+    }
+    podmortem::tui::run_with_peers(Arc::from(ev), others)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

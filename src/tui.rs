@@ -40,6 +40,15 @@ enum Event {
 
 /// Runs the workbench on evidence until the analyst quits (or SIGTERM/SIGHUP arrives).
 pub fn run(ev: Arc<dyn Evidence>) -> Result<()> {
+    run_with_peers(ev, Vec::new())
+}
+
+/// Runs the workbench on evidence, compared with `peers` (label, evidence) in the Diff
+/// pane, until the analyst quits.
+pub fn run_with_peers(
+    ev: Arc<dyn Evidence>,
+    peers: Vec<(String, Arc<dyn Evidence>)>,
+) -> Result<()> {
     let (tx, rx) = mpsc::channel::<Event>();
     let emit: Emitter = {
         let tx = tx.clone();
@@ -62,6 +71,7 @@ pub fn run(ev: Arc<dyn Evidence>) -> Result<()> {
         });
     }
     let mut app = App::new(ev, Jobs::threaded(emit), &SessionOptions::default());
+    app.compare_with(peers);
     let mut terminal = ratatui::init();
     {
         let tx = tx.clone();

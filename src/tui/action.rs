@@ -20,17 +20,21 @@ pub enum Pane {
     Rootfs,
     /// The analyst's findings.
     Findings,
+    /// The peer diff: what each evidence opened together has that the others lack (only
+    /// when several are open: `podmortem A B C`).
+    Diff,
 }
 
 impl Pane {
     /// All panes in tab order.
-    pub const ALL: [Pane; 6] = [
+    pub const ALL: [Pane; 7] = [
         Pane::Processes,
         Pane::Maps,
         Pane::Hex,
         Pane::Search,
         Pane::Rootfs,
         Pane::Findings,
+        Pane::Diff,
     ];
 
     /// Position in the tab order.

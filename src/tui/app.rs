@@ -15,7 +15,7 @@ use crate::jobs::{JobEvent, Jobs};
 use crate::tui::action::{Action, Pane};
 pub use crate::tui::command::{Command, Ctx, Level, PromptKind};
 pub use crate::tui::panes::prompt::Prompt;
-use crate::tui::panes::{details, evidence, findings, hex, maps, processes, rootfs, search};
+use crate::tui::panes::{details, diff, evidence, findings, hex, maps, processes, rootfs, search};
 use crate::tui::paths::default_export_path;
 use crate::tui::strings::msg;
 
@@ -79,6 +79,8 @@ pub struct App {
     pub rootfs: rootfs::State,
     /// Findings list state.
     pub findings: findings::State,
+    /// The peer diff (several evidences open).
+    pub diff: diff::State,
     /// The findings.
     pub session: Session,
     /// Where they are saved.
@@ -189,6 +191,7 @@ impl App {
             search: search::State::default(),
             rootfs,
             findings: findings::State::default(),
+            diff: diff::State::default(),
             session,
             store,
             evidence_sha256: None,
@@ -205,6 +208,50 @@ impl App {
         }
         app.sync_selection();
         app
+    }
+
+    /// Compares the evidence with `peers` (label, evidence) in the background and shows the
+    /// Diff pane ([`crate::engine::diff`]); the workbench's evidence is the first peer.
+    pub fn compare_with(&mut self, peers: Vec<(String, Arc<dyn Evidence>)>) {
+        if peers.is_empty() {
+            return;
+        }
+        let mut labels = vec![self.info.path.display().to_string()];
+        let mut evidences = vec![self.ev.clone()];
+        for (label, ev) in peers {
+            labels.push(label);
+            evidences.push(ev);
+        }
+        diff::started(&mut self.diff, labels.clone());
+        self.jobs.diff(evidences, labels);
+    }
+
+    /// The panes shown, in tab order (the Diff pane only with several evidences open).
+    pub fn panes(&self) -> Vec<Pane> {
+        Pane::ALL
+            .into_iter()
+            .filter(|p| *p != Pane::Diff || self.diff.enabled)
+            .collect()
+    }
+
+    /// Focuses a pane, if it is shown.
+    fn focus_pane(&mut self, pane: Pane) {
+        if self.panes().contains(&pane) {
+            self.focus = pane;
+        } else if pane == Pane::Diff {
+            self.info_msg(msg::NO_PEERS);
+        }
+    }
+
+    /// Focuses the next (or previous) shown pane in tab order.
+    fn focus_step(&mut self, forward: bool) {
+        let panes = self.panes();
+        let n = panes.len().max(1);
+        let at = panes.iter().position(|p| *p == self.focus).unwrap_or(0);
+        let next = if forward { at + 1 } else { at + n - 1 };
+        if let Some(p) = panes.get(next % n) {
+            self.focus = *p;
+        }
     }
 
     /// True while a pane has work left in steps: the event loop ticks instead of sleeping.
@@ -326,11 +373,9 @@ impl App {
         }
         match action {
             Action::Quit => self.should_quit = true,
-            Action::Focus(p) => self.focus = p,
-            Action::FocusNext => self.focus = Pane::ALL[(self.focus.index() + 1) % Pane::ALL.len()],
-            Action::FocusPrev => {
-                self.focus = Pane::ALL[(self.focus.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
-            }
+            Action::Focus(p) => self.focus_pane(p),
+            Action::FocusNext => self.focus_step(true),
+            Action::FocusPrev => self.focus_step(false),
             Action::ToggleHelp => self.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::ShowEvidence => {
                 let lines = evidence::lines(&self.ctx());
@@ -382,6 +427,11 @@ impl App {
                 &ctx!(self, sel, &self.search.hits, &self.search.last_pattern),
                 action,
             ),
+            Pane::Diff => diff::update(
+                &mut self.diff,
+                &ctx!(self, sel, &self.search.hits, &self.search.last_pattern),
+                action,
+            ),
         }
     }
 
@@ -395,7 +445,7 @@ impl App {
     pub fn apply(&mut self, cmd: Command) {
         tracing::trace!(?cmd, "command");
         match cmd {
-            Command::Focus(p) => self.focus = p,
+            Command::Focus(p) => self.focus_pane(p),
             Command::OpenHex {
                 pid,
                 addr,
@@ -511,6 +561,10 @@ impl App {
             }
             JobEvent::Preview { generation, result } => {
                 rootfs::on_preview(&mut self.rootfs, generation, result)
+            }
+            JobEvent::Diff { result } => {
+                let cmds = diff::finished(&mut self.diff, result);
+                self.apply_all(cmds);
             }
             other => {
                 let cmds = search::on_job(&mut self.search, other);

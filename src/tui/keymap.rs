@@ -50,7 +50,7 @@ const fn b(
 }
 
 use KeyCode::{BackTab, Char, Down, End, Enter, Esc, Home, Left, PageDown, PageUp, Right, Tab, Up};
-use Pane::{Findings, Hex, Maps, Processes, Rootfs, Search};
+use Pane::{Diff, Findings, Hex, Maps, Processes, Rootfs, Search};
 use Scope::{Global, Nav};
 
 /// Every key of the workbench, in the order of the help.
@@ -114,8 +114,8 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(
         Global,
-        "1-6, Tab, Shift-Tab",
-        "switch pane",
+        "1-7, Tab, Shift-Tab",
+        "switch pane (7 Diff: podmortem A B C)",
         None,
         &[
             (Char('1'), Action::Focus(Processes)),
@@ -124,6 +124,7 @@ pub const BINDINGS: &[Binding] = &[
             (Char('4'), Action::Focus(Search)),
             (Char('5'), Action::Focus(Rootfs)),
             (Char('6'), Action::Focus(Findings)),
+            (Char('7'), Action::Focus(Diff)),
             (Tab, Action::FocusNext),
             (BackTab, Action::FocusPrev),
         ],
@@ -422,6 +423,21 @@ pub const BINDINGS: &[Binding] = &[
         "e",
         "export all findings to JSON",
         Some(("e", "export")),
+        &[],
+    ),
+    // Diff
+    b(
+        Scope::Pane(Diff),
+        "↑↓ PgUp PgDn Home End",
+        "move through each evidence's differences (rarest first; + has, - lacks, ! flagged)",
+        Some(("↑↓", "move")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Diff),
+        "Enter",
+        "go to the object (differences of the evidence open in the workbench, the first)",
+        Some(("⏎", "go to")),
         &[],
     ),
 ];

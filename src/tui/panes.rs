@@ -1,6 +1,7 @@
 //! The panes of the workbench: each file holds a pane's state, its update and its drawing.
 
 pub mod details;
+pub mod diff;
 pub mod evidence;
 pub mod findings;
 pub mod help;

@@ -11,6 +11,7 @@ pub fn pane_title(p: Pane) -> &'static str {
         Pane::Search => "Search",
         Pane::Rootfs => "Rootfs",
         Pane::Findings => "Findings",
+        Pane::Diff => "Diff",
     }
 }
 
@@ -105,6 +106,23 @@ pub mod msg {
     /// The sort order changed.
     pub fn sorted(order: impl std::fmt::Debug) -> String {
         format!("sorted by {order:?}").to_lowercase()
+    }
+
+    /// The Diff pane asked for with one evidence open.
+    pub const NO_PEERS: &str = "open several evidences to compare them: podmortem A B C";
+    /// Enter on a difference of another evidence than the workbench's.
+    pub fn other_peer(peer: &str) -> String {
+        format!("this difference is in {peer}: open it first in the workbench to go to it")
+    }
+    /// Enter on a difference with nothing in the workbench to show.
+    pub const NOTHING_TO_SHOW: &str =
+        "nothing to go to: the evidence lacks it (see the peers that have it)";
+    /// Enter on a mount.
+    pub const MOUNTS_IN_EVIDENCE: &str = "mounts are listed in the evidence popup (I)";
+
+    /// The peer diff ended.
+    pub fn diff_done(differences: usize, peers: usize) -> String {
+        format!("diff done: {differences} difference(s) across {peers} evidences")
     }
 
     /// A search ended.

@@ -12,7 +12,7 @@ use crate::tui::app::{App, Level, Overlay};
 use crate::tui::layout::layout_panes;
 pub use crate::tui::layout::{WIDE, centered, main_area};
 use crate::tui::panes::{
-    details, evidence, findings, help, hex, maps, processes, prompt, rootfs, search,
+    details, diff, evidence, findings, help, hex, maps, processes, prompt, rootfs, search,
 };
 use crate::tui::{keymap, strings, theme};
 
@@ -43,6 +43,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             Pane::Search => search::draw(f, rect, &app.search, &cx, focused),
             Pane::Rootfs => rootfs::draw(f, rect, &app.rootfs, &cx, focused),
             Pane::Findings => findings::draw(f, rect, &app.findings, &cx, focused),
+            Pane::Diff => diff::draw(f, rect, &app.diff, &cx, focused),
         }
     }
     draw_status(f, status, app);
@@ -86,7 +87,8 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App) {
 
 fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
     let mut spans = Vec::new();
-    for (i, p) in Pane::ALL.iter().enumerate() {
+    for p in &app.panes() {
+        let i = p.index();
         let mut title = strings::pane_title(*p).to_string();
         match p {
             Pane::Findings if !app.session.findings.is_empty() => {
@@ -140,7 +142,8 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
         }
         None => keymap::hints(app.focus),
     };
-    let panes = app.overlay.is_none().then_some(("1-6/Tab", "panes"));
+    let keys = format!("1-{}/Tab", app.panes().len());
+    let panes = app.overlay.is_none().then_some((keys.as_str(), "panes"));
     // Drop hints from the end (quit, then the pane's own) until the line fits; `?` stays.
     let width = |h: &[(&str, &str)]| -> usize {
         h.iter()

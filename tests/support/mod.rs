@@ -14,6 +14,7 @@ pub mod kernel;
 pub mod kernel_image;
 pub mod kernel_mem;
 pub mod physical;
+pub mod replicas;
 pub mod scale;
 pub mod terminal;
 pub mod tmux;
