@@ -116,8 +116,12 @@ pub enum Command {
         #[arg(long, value_parser = parse_u64)]
         len: u64,
         /// Write exactly LEN raw bytes to stdout (uncaptured bytes as zeros).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "json")]
         raw: bool,
+        /// Print JSON: the bytes in hex (`??` where not captured) and where each range
+        /// came from (this dump, a parent image, not captured).
+        #[arg(long)]
+        json: bool,
     },
     /// Search process memory (or a dump's physical memory) with a regular expression.
     Search {
@@ -366,7 +370,17 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             addr,
             len,
             raw,
-        } => memory::read(&*open(evidence, cli)?, *pid, *addr, *len, *raw, &mut out),
+            json,
+        } => {
+            let how = if *raw {
+                memory::ReadOutput::Raw
+            } else if *json {
+                memory::ReadOutput::Json
+            } else {
+                memory::ReadOutput::Hexdump
+            };
+            memory::read(&*open(evidence, cli)?, *pid, *addr, *len, how, &mut out)
+        }
         Command::Search {
             target,
             regex,

@@ -10,6 +10,7 @@ mod checkpoint_cache;
 mod checkpoint_fixtures;
 mod checkpoint_ghost;
 mod checkpoint_parents;
+mod checkpoint_saved;
 mod checkpoint_tmpfs;
 mod checkpoint_zombie;
 mod clean_exit;
