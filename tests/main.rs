@@ -17,6 +17,7 @@ mod clean_exit;
 mod cli;
 mod corruption;
 mod criu_ghost_real;
+mod criu_piggie_real;
 mod demo_assets;
 mod e2e_tmux;
 mod evidence_untouched;
