@@ -197,6 +197,10 @@ pub enum Command {
         /// Every memory area of the process.
         #[arg(long)]
         all_vmas: bool,
+        /// Every object a checkpoint saved beyond memory (socket queues, files deleted while
+        /// open, memfd contents), under OUT/saved/; with --pid, those that process held.
+        #[arg(long)]
+        saved: bool,
     },
     /// Export the saved findings of the evidence as JSON (the workbench's `e`).
     Export {
@@ -422,6 +426,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             len,
             vma,
             all_vmas,
+            saved,
         } => extract::extract(
             &*open(&target.evidence, cli)?,
             &target.evidence,
@@ -435,6 +440,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
                 len: *len,
                 vma: *vma,
                 all_vmas: *all_vmas,
+                saved: *saved,
                 json: target.json,
             },
             &mut out,

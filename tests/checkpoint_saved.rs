@@ -325,3 +325,59 @@ fn the_cli_and_the_workbench_find_the_same_hits() {
         "{screen}"
     );
 }
+
+#[test]
+fn extract_writes_every_saved_object() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().join("x");
+    let run = |extra: &[&str]| {
+        let res = std::process::Command::new(env!("CARGO_BIN_EXE_podmortem"))
+            .arg("extract")
+            .arg(criu_ghost())
+            .arg("-o")
+            .arg(&o)
+            .args(["--saved", "--json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(res.status.success(), "{res:?}");
+        serde_json::from_slice::<Value>(&res.stdout).unwrap()
+    };
+    let done = run(&[]);
+    let files: Vec<(&str, &str)> = done
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["path"].as_str().unwrap(), d["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(files.len(), 7, "{files:?}");
+    let read = |name: &str| std::fs::read(o.join("saved").join(name)).unwrap();
+    assert_eq!(read("07-memfd-pid16951-fd5.bin"), b"MEMFD_PAYLOAD");
+    assert_eq!(read("01-socket-pid16951-fd7-recv.bin"), b"TCP_REPLY_UNREAD");
+    assert_eq!(read("03-socket-pid16951-fd9-recv.bin"), b"UNIX_QUEUED_MSG");
+    // The child's receive queue then the parent's send queue: the whole stream.
+    let mut stream = read("04-socket-pid16957-fd3-recv.bin");
+    stream.extend(read("02-socket-pid16951-fd7-send.bin"));
+    let want: Vec<u8> = (0..773)
+        .flat_map(|n| format!("TCP_SENDQ_{n:06}|").into_bytes())
+        .collect();
+    assert!(stream == want);
+    assert!(read("05-ghost_file-pid16951-fd3.bin").starts_with(b"GHOST_PAYLOAD_"));
+    // No overwriting without --force.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_podmortem"))
+        .arg("extract")
+        .arg(criu_ghost())
+        .arg("-o")
+        .arg(&o)
+        .arg("--saved")
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        run(&["--force", "--pid", "16957"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
