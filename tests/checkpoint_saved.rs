@@ -318,10 +318,23 @@ fn the_cli_and_the_workbench_find_the_same_hits() {
         .map(|hit| serde_json::to_value(hit).unwrap())
         .collect();
     assert_eq!(cli, tui);
-    // The list names the socket and its queue.
+    // The list names the socket and its queue; Enter shows its holder's details, where
+    // the queued bytes are.
     let screen = h.screen();
     assert!(
         screen.contains("socket:[726182] recv queue, fd 7"),
+        "{screen}"
+    );
+    let at = tui.iter().position(|v| v["space"] == "socket").unwrap();
+    for _ in 0..at {
+        h.key(KeyCode::Down);
+    }
+    h.key(KeyCode::Enter);
+    let screen = h.screen();
+    assert!(screen.contains("Process 16951"), "{screen}");
+    assert!(screen.contains("received, unread: 16 bytes"), "{screen}");
+    assert!(
+        screen.contains("match at +0x0 of socket:[726182]"),
         "{screen}"
     );
 }

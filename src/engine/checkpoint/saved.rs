@@ -261,6 +261,10 @@ impl Checkpoint {
 
 impl SavedData for Checkpoint {
     fn saved(&self, pids: Option<&[Pid]>) -> Walk<Saved<'_>> {
+        let files = &self.files;
+        if files.queues().is_empty() && files.deleted().is_empty() && files.memfds().is_empty() {
+            return Walk::default();
+        }
         let mut problems = Vec::new();
         let holders = self.holders(&mut problems);
         let mut items = Vec::new();
