@@ -17,8 +17,8 @@
 # then dumps the tree with `criu dump --tcp-established --network-lock skip`, kills it,
 # and prints what was planted and the images folder's size.
 #
-# Needs root and a CRIU binary: CRIU=/path/to/criu (built from source; tested with CRIU 4.2
-# at /work/criu-build/criu/criu). Usage: CRIU=... scripts/make-criu-ghost.sh OUT_DIR
+# Needs root and a CRIU binary: CRIU=/path/to/criu (built from source by
+# scripts/build-criu.sh; tested with CRIU 4.2 at /work/criu-build/criu/criu). Usage: CRIU=... scripts/make-criu-ghost.sh OUT_DIR
 set -euo pipefail
 : "${CRIU:?set CRIU to the criu binary}"
 out=$(realpath -m "${1:?usage: CRIU=... $0 OUT_DIR}")

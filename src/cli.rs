@@ -118,8 +118,12 @@ pub enum Command {
         #[arg(long, value_parser = parse_u64)]
         len: u64,
         /// Write exactly LEN raw bytes to stdout (uncaptured bytes as zeros).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "json")]
         raw: bool,
+        /// Print JSON: the bytes in hex (`??` where not captured) and where each range
+        /// came from (this dump, a parent image, not captured).
+        #[arg(long)]
+        json: bool,
     },
     /// Search process memory (or a dump's physical memory) with a regular expression.
     Search {
@@ -195,6 +199,10 @@ pub enum Command {
         /// Every memory area of the process.
         #[arg(long)]
         all_vmas: bool,
+        /// Every object a checkpoint saved beyond memory (socket queues, files deleted while
+        /// open, memfd contents), under OUT/saved/; with --pid, those that process held.
+        #[arg(long)]
+        saved: bool,
     },
     /// Compare replicas of one workload (two or more checkpoints or dumps): the baseline
     /// (what the majority has) and, per evidence, what it has that the others lack or lacks
@@ -382,7 +390,17 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             addr,
             len,
             raw,
-        } => memory::read(&*open(evidence, cli)?, *pid, *addr, *len, *raw, &mut out),
+            json,
+        } => {
+            let how = if *raw {
+                memory::ReadOutput::Raw
+            } else if *json {
+                memory::ReadOutput::Json
+            } else {
+                memory::ReadOutput::Hexdump
+            };
+            memory::read(&*open(evidence, cli)?, *pid, *addr, *len, how, &mut out)
+        }
         Command::Search {
             target,
             regex,
@@ -424,6 +442,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             len,
             vma,
             all_vmas,
+            saved,
         } => extract::extract(
             &*open(&target.evidence, cli)?,
             &target.evidence,
@@ -437,6 +456,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
                 len: *len,
                 vma: *vma,
                 all_vmas: *all_vmas,
+                saved: *saved,
                 json: target.json,
             },
             &mut out,

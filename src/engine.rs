@@ -23,6 +23,8 @@ pub mod kernel;
 pub mod mapped;
 pub mod net;
 pub mod open;
+pub mod page_source;
+pub mod saved;
 pub mod search;
 pub mod time;
 pub mod walk;

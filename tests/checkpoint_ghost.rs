@@ -79,9 +79,25 @@ fn ghost_image(content: &[u8], chunks: bool) -> Vec<u8> {
     out
 }
 
+/// Where the memfd is mapped shared (two pages).
+pub(crate) const MEMFD_MAP: u64 = 0x7f10_0000_0000;
+
+/// What the memfd holds: [`MEMFD_SIZE`] bytes over two pages.
+pub(crate) fn memfd_contents() -> Vec<u8> {
+    let mut v = b"MEMFD_SECRET:".to_vec();
+    v.resize(MEMFD_SIZE as usize - 9, b'.');
+    v.extend_from_slice(b"MEMFD_END");
+    v
+}
+
+/// Size of the memfd.
+pub(crate) const MEMFD_SIZE: u64 = PAGE_SIZE + 100;
+
 /// A checkpoint whose process has `/tmp/ghost.bin` open (fd 3) and mapped though it was
-/// deleted (ghost id 0x1a), and a memfd named `payload` (fd 4).
-fn checkpoint(content: &[u8], chunks: bool) -> Checkpoint {
+/// deleted (ghost id 0x1a), a memfd named `payload` (fd 4, also mapped shared at
+/// [`MEMFD_MAP`], its contents in shared-memory object 77), a TCP connection with bytes in
+/// both queues (fd 5) and a unix socket with two packets queued (fd 6).
+pub(crate) fn checkpoint(content: &[u8], chunks: bool) -> Checkpoint {
     let mut p = Proc {
         pid: 1,
         pgid: 1,
@@ -107,6 +123,15 @@ fn checkpoint(content: &[u8], chunks: bool) -> Checkpoint {
                 vm::MAP_PRIVATE | vm::MAP_ANONYMOUS,
                 vm::VMA_AREA_REGULAR | vm::VMA_ANON_PRIVATE,
                 0,
+                0,
+            ),
+            ckpt::vma(
+                MEMFD_MAP,
+                MEMFD_MAP + 2 * PAGE_SIZE,
+                3,
+                vm::MAP_SHARED,
+                vm::VMA_AREA_REGULAR | vm::VMA_AREA_MEMFD,
+                4,
                 0,
             ),
         ],
@@ -163,6 +188,12 @@ fn checkpoint(content: &[u8], chunks: bool) -> Checkpoint {
             unix,
         ],
         hostname: "ghost".into(),
+        shmem: vec![(77, 90, {
+            let mut pages = memfd_contents();
+            pages.resize(2 * PAGE_SIZE as usize, 0);
+            let (a, b) = pages.split_at(PAGE_SIZE as usize);
+            [(0, a.to_vec()), (PAGE_SIZE, b.to_vec())].into()
+        })],
         ..Default::default()
     };
     let mut members = c.members();
@@ -189,7 +220,7 @@ fn checkpoint(content: &[u8], chunks: bool) -> Checkpoint {
                 name: b"payload".to_vec(),
                 uid: 0,
                 gid: 0,
-                size: 0,
+                size: MEMFD_SIZE,
                 shmid: 77,
                 seals: 0,
                 inode_id: 9,
@@ -225,7 +256,7 @@ fn checkpoint(content: &[u8], chunks: bool) -> Checkpoint {
     ckpt::open_tar("ghost.tar", ckpt::tar_of(&members, &[])).unwrap()
 }
 
-fn payload() -> Vec<u8> {
+pub(crate) fn payload() -> Vec<u8> {
     // Two data pages around a hole, and a short tail.
     let mut v = vec![0u8; 3 * 4096 + 100];
     v[..4096].fill(0x7f);

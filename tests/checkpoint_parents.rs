@@ -167,3 +167,179 @@ fn a_missing_or_outside_parent_is_reported_not_guessed() {
     let (_, captured) = memory(&ck);
     assert!(captured >= 3 * PAGE_SIZE as usize);
 }
+
+/// The chain of [`chain`] as a `.tar` file on disk, for the binary and the workbench.
+fn chain_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let (members, _) = chain();
+    let path = dir.join("chain.tar");
+    std::fs::write(&path, ckpt::tar_of(&members, &LINKS)).unwrap();
+    path
+}
+
+/// Page `i` of the area as a range.
+fn page(i: u64) -> std::ops::Range<u64> {
+    BASE + i * PAGE_SIZE..BASE + (i + 1) * PAGE_SIZE
+}
+
+#[test]
+fn every_byte_names_the_level_it_came_from() {
+    use podmortem::engine::evidence::{Absence, PageSource, SourcedRange};
+    let (members, _) = chain();
+    let ck = tar_of(&members, &LINKS);
+    assert_eq!(ck.memory_levels(1), 3);
+    let parent = |depth: u32, images: &str| PageSource::Parent {
+        depth,
+        images: images.into(),
+    };
+    let run = |r: std::ops::Range<u64>, source: PageSource| SourcedRange {
+        start: r.start,
+        end: r.end,
+        source,
+    };
+    // C holds pages 0, 6, 7; B page 1; A pages 2-5. Around the area: nothing dumped.
+    let got = ck
+        .memory_sources(1, BASE - PAGE_SIZE..BASE + (PAGES + 1) * PAGE_SIZE)
+        .unwrap();
+    let not_dumped = PageSource::NotCaptured {
+        why: Absence::NotDumped,
+    };
+    assert_eq!(
+        got,
+        [
+            run(BASE - PAGE_SIZE..BASE, not_dumped.clone()),
+            run(page(0), PageSource::ThisDump),
+            run(page(1), parent(1, "pre-checkpoint")),
+            run(page(2).start..page(5).end, parent(2, "pre2")),
+            run(page(6).start..page(7).end, PageSource::ThisDump),
+            run(page(8), not_dumped),
+        ]
+    );
+    // A range inside one page is cut to it.
+    let mid = page(3).start + 10;
+    assert_eq!(
+        ck.memory_sources(1, mid..mid + 5).unwrap(),
+        [run(mid..mid + 5, parent(2, "pre2"))]
+    );
+    // Without the grandparent, its pages are in a parent image that is not here.
+    let without_a: Vec<(String, Vec<u8>)> = members
+        .iter()
+        .filter(|(n, _)| !n.starts_with("pre2/"))
+        .cloned()
+        .collect();
+    let ck = tar_of(&without_a, &LINKS);
+    assert_eq!(ck.memory_levels(1), 2);
+    assert_eq!(
+        ck.memory_sources(1, page(2)).unwrap(),
+        [run(
+            page(2),
+            PageSource::NotCaptured {
+                why: Absence::ParentMissing
+            }
+        )]
+    );
+    // A single-level dump: this dump only.
+    let mut p = ckpt::anon_proc("app", BASE, 2);
+    p.poke(BASE, b"x");
+    let c = ckpt::one_proc(p, "one");
+    let ck = ckpt::open_tar("one.tar", c.to_tar()).unwrap();
+    assert_eq!(ck.memory_levels(1), 1);
+    assert_eq!(
+        ck.memory_sources(1, page(0)).unwrap(),
+        [run(page(0), PageSource::ThisDump)]
+    );
+}
+
+#[test]
+fn read_says_where_each_range_came_from() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let path = chain_file(dir.path());
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_podmortem"))
+            .arg("read")
+            .arg(&path)
+            .args(["--pid", "1", "--addr", &format!("{:#x}", page(0).end - 2)])
+            .args(["--len", &(PAGE_SIZE + 4).to_string()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let v: serde_json::Value = serde_json::from_str(&run(&["--json"])).unwrap();
+    assert_eq!(v["pid"], 1);
+    assert_eq!(v["address"], format!("{:#x}", page(0).end - 2));
+    assert_eq!(v["len"], PAGE_SIZE + 4);
+    assert_eq!(v["captured"], PAGE_SIZE + 4);
+    let hex = v["hex"].as_str().unwrap();
+    assert!(
+        hex.starts_with("c0c0b1b1") && hex.ends_with("b1b1a2a2"),
+        "{hex}"
+    );
+    let sources = serde_json::json!([
+        {"start": format!("{:#x}", page(0).end - 2), "end": format!("{:#x}", page(1).start),
+         "source": "this_dump"},
+        {"start": format!("{:#x}", page(1).start), "end": format!("{:#x}", page(1).end),
+         "source": "parent", "depth": 1, "images": "pre-checkpoint"},
+        {"start": format!("{:#x}", page(2).start), "end": format!("{:#x}", page(2).start + 2),
+         "source": "parent", "depth": 2, "images": "pre2"},
+    ]);
+    assert_eq!(v["sources"], sources);
+    // The hexdump ends with the same, in words.
+    let text = run(&[]);
+    let tail: Vec<&str> = text.lines().skip_while(|l| *l != "sources:").collect();
+    assert_eq!(
+        tail,
+        [
+            "sources:".to_string(),
+            format!(
+                "  {:016x}-{:016x}  this dump",
+                page(0).end - 2,
+                page(1).start
+            ),
+            format!(
+                "  {:016x}-{:016x}  parent 1 (pre-checkpoint)",
+                page(1).start,
+                page(1).end
+            ),
+            format!(
+                "  {:016x}-{:016x}  parent 2 (pre2)",
+                page(2).start,
+                page(2).start + 2
+            ),
+        ]
+    );
+}
+
+#[test]
+fn the_hex_viewer_names_the_level_of_the_cursor() {
+    use crossterm::event::KeyCode;
+    let dir = tempfile::tempdir().unwrap();
+    let path = chain_file(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let mut h = support::tui::Harness::open(&path, data.path(), (120, 40));
+    let title = |h: &support::tui::Harness| {
+        let screen = h.screen();
+        screen
+            .lines()
+            .find(|l| l.contains(" Hex: "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    // The process's memory areas, the first opened in the viewer.
+    h.key(KeyCode::Char('m'));
+    h.key(KeyCode::Enter);
+    for (i, want) in [
+        (0, "│ this dump"),
+        (1, "│ parent 1 (pre-checkpoint)"),
+        (4, "│ parent 2 (pre2)"),
+        (7, "│ this dump"),
+    ] {
+        h.key(KeyCode::Char('g'));
+        h.typing(&format!("{:#x}", page(i).start + 16));
+        h.key(KeyCode::Enter);
+        assert_eq!(h.app.hex.cursor, page(i).start + 16);
+        let t = title(&h);
+        assert!(t.contains(want), "page {i}: {t}");
+    }
+}

@@ -1,5 +1,6 @@
-//! `podmortem extract`: copies rootfs-diff files and process memory out of the evidence into
-//! a folder the analyst names, never elsewhere (see [`crate::engine::extract`]): names are
+//! `podmortem extract`: copies rootfs-diff files, process memory and what a checkpoint saved
+//! beyond memory (socket queues, deleted-but-open files, memfds) out of the evidence into a
+//! folder the analyst names, never elsewhere (see [`crate::engine::extract`]): names are
 //! made safe, nothing is overwritten without `--force`, and the folder may not lie inside an
 //! evidence folder. Memory is written sparse (uncaptured pages are holes that read as zeros),
 //! so a huge, mostly uncaptured mapping costs only what was captured.
@@ -38,6 +39,8 @@ pub struct ExtractArgs<'a> {
     pub vma: Option<u64>,
     /// Every memory area of the process.
     pub all_vmas: bool,
+    /// The objects saved beyond memory (of `pid` when given).
+    pub saved: bool,
     /// Print JSON.
     pub json: bool,
 }
@@ -50,9 +53,9 @@ pub fn extract(
     out: &mut dyn Write,
 ) -> Result<()> {
     let wants_memory = args.addr.is_some() || args.vma.is_some() || args.all_vmas;
-    if args.files.is_empty() && !args.all_files && !wants_memory {
+    if args.files.is_empty() && !args.all_files && !wants_memory && !args.saved {
         bail!(
-            "nothing to extract: give --file PATH, --all-files, or --pid with --addr/--len, --vma or --all-vmas"
+            "nothing to extract: give --file PATH, --all-files, --saved, or --pid with --addr/--len, --vma or --all-vmas"
         );
     }
     if wants_memory && args.pid.is_none() {
@@ -92,6 +95,9 @@ pub fn extract(
             done.push(extract_memory(ev, pid, r, args.out, args.force)?);
         }
     }
+    if args.saved {
+        done.extend(extract_saved(ev, args)?);
+    }
 
     if args.json {
         return json(&done, out);
@@ -113,6 +119,51 @@ pub fn extract(
         ]);
     }
     t.print(out)
+}
+
+/// Writes the objects saved beyond memory as `saved/NN-KIND-pidP-fdF[-QUEUE].bin` (`mapped`
+/// for a file only mapped; `NN` keeps the names apart).
+fn extract_saved(ev: &dyn Evidence, args: &ExtractArgs<'_>) -> Result<Vec<Extracted>> {
+    let Some(data) = ev.saved_data() else {
+        bail!(
+            "--saved extracts what a checkpoint saved beyond memory; {} has none",
+            ev.info().kind.describe()
+        );
+    };
+    let pids = args.pid.map(|p| vec![p]);
+    let walk = data.saved(pids.as_deref());
+    super::tables::warn(&walk.problems);
+    let mut done = Vec::new();
+    for (i, s) in walk.items.iter().enumerate() {
+        let o = &s.object;
+        let kind = serde_json::to_value(o.kind)?;
+        let mut name = format!("saved/{:02}-{}", i + 1, kind.as_str().unwrap_or("saved"));
+        if let Some(pid) = o.pid {
+            name.push_str(&format!("-pid{pid}"));
+            match o.fd {
+                Some(fd) => name.push_str(&format!("-fd{fd}")),
+                None => name.push_str("-mapped"),
+            }
+        }
+        if let Some(q) = o.queue {
+            name.push_str(&format!(
+                "-{}",
+                serde_json::to_value(q)?.as_str().unwrap_or("")
+            ));
+        }
+        name.push_str(".bin");
+        let path = extract_to(args.out, &name, &s.bytes, args.force)?;
+        done.push(Extracted {
+            kind: "saved",
+            source: o.place(),
+            pid: o.pid,
+            path,
+            size: s.bytes.len() as u64,
+            captured: s.bytes.len() as u64,
+            sha256: Some(hex_string(&Sha256::digest(&s.bytes))),
+        });
+    }
+    Ok(done)
 }
 
 /// The memory ranges asked for.

@@ -9,13 +9,40 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::cli::output::Table;
-use crate::engine::evidence::{Evidence, PartialRead, Pid, hex};
+use crate::engine::evidence::{Evidence, PageSource, PartialRead, Pid, SourcedRange, hex};
 use crate::engine::findings::hex_string;
 use crate::engine::search::{Hit, Pattern, SearchRequest, Sink, Space, search as run_search};
-use crate::sanitize::sanitize_bytes;
+use crate::sanitize::{sanitize, sanitize_bytes};
 
 /// Reads larger than this are refused for the hexdump (use --raw and a pipe).
 const MAX_READ: u64 = 1 << 30;
+/// Reads larger than this are refused for `--json` (its hex is held in memory).
+const MAX_JSON_READ: u64 = 16 << 20;
+
+/// How `podmortem read` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOutput {
+    /// A hexdump (`??` = not captured), then where the bytes came from.
+    Hexdump,
+    /// The bytes unchanged (uncaptured bytes as zeros).
+    Raw,
+    /// One JSON object: the bytes in hex and where each range came from.
+    Json,
+}
+
+/// `podmortem read --json`.
+#[derive(Serialize)]
+struct ReadJson<'a> {
+    pid: Pid,
+    #[serde(serialize_with = "hex::u64")]
+    address: u64,
+    len: u64,
+    captured: u64,
+    /// Where each range came from, covering the read.
+    sources: &'a [SourcedRange],
+    /// The bytes, two hex digits each, `??` where not captured.
+    hex: String,
+}
 
 /// `podmortem read`.
 pub fn read(
@@ -23,9 +50,10 @@ pub fn read(
     pid: Pid,
     addr: u64,
     len: u64,
-    raw: bool,
+    how: ReadOutput,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let raw = how == ReadOutput::Raw;
     if raw && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         bail!(
             "--raw writes the evidence's bytes unchanged, which must not reach a terminal: \
@@ -35,11 +63,16 @@ pub fn read(
     if len > MAX_READ {
         bail!("--len {len} is over the {MAX_READ}-byte limit of one read");
     }
-    if addr.checked_add(len).is_none() {
-        bail!("{addr:#x} + {len} wraps around the address space");
+    if how == ReadOutput::Json && len > MAX_JSON_READ {
+        bail!("--len {len} is over the {MAX_JSON_READ}-byte limit of --json (use --raw)");
     }
+    let Some(end) = addr.checked_add(len) else {
+        bail!("{addr:#x} + {len} wraps around the address space");
+    };
+    let sources = ev.memory_sources(pid, addr..end)?;
     let mut missing = 0usize;
     let mut done = 0u64;
+    let mut hex_text = String::new();
     let mut buf = vec![0u8; len.min(1 << 20) as usize];
     while done < len {
         let n = (len - done).min(buf.len() as u64) as usize;
@@ -47,12 +80,39 @@ pub fn read(
         let at = addr + done;
         let got = ev.read_memory(pid, at, chunk)?;
         missing += n - got.captured_len();
-        if raw {
-            out.write_all(chunk)?;
-        } else {
-            out.write_all(hexdump(at, chunk, &got).as_bytes())?;
+        match how {
+            ReadOutput::Raw => out.write_all(chunk)?,
+            ReadOutput::Hexdump => out.write_all(hexdump(at, chunk, &got).as_bytes())?,
+            ReadOutput::Json => {
+                for (i, b) in chunk.iter().enumerate() {
+                    if got.is_captured(i) {
+                        let _ = write!(hex_text, "{b:02x}");
+                    } else {
+                        hex_text.push_str("??");
+                    }
+                }
+            }
         }
         done += n as u64;
+    }
+    match how {
+        ReadOutput::Json => {
+            let line = crate::sanitize::json::to_string(&ReadJson {
+                pid,
+                address: addr,
+                len,
+                captured: len - missing as u64,
+                sources: &sources,
+                hex: hex_text,
+            })?;
+            writeln!(out, "{line}")?;
+            return Ok(());
+        }
+        // Where the bytes came from, unless all of them are this dump's.
+        ReadOutput::Hexdump if !matches!(&sources[..], [s] if s.source == PageSource::ThisDump) => {
+            out.write_all(sources_text(&sources).as_bytes())?;
+        }
+        _ => {}
     }
     if missing > 0 {
         eprintln!(
@@ -65,6 +125,21 @@ pub fn read(
         );
     }
     Ok(())
+}
+
+/// The `sources:` block after a hexdump: one line per range.
+pub fn sources_text(sources: &[SourcedRange]) -> String {
+    let mut s = String::from("sources:\n");
+    for r in sources {
+        let _ = writeln!(
+            s,
+            "  {:016x}-{:016x}  {}",
+            r.start,
+            r.end,
+            sanitize(&r.source.describe())
+        );
+    }
+    s
 }
 
 /// Formats bytes as a hexdump; uncaptured bytes are `??` (hex) and `?` (text).
@@ -156,7 +231,7 @@ impl Printer<'_> {
         let text = String::from_utf8_lossy(&hit.bytes).into_owned();
         let match_hex = hex_string(&hit.bytes);
         let line = match &hit.space {
-            Space::Process(_) => crate::sanitize::json::to_string(&HitOut {
+            Space::Process(_) | Space::Saved(_) => crate::sanitize::json::to_string(&HitOut {
                 hit,
                 text,
                 match_hex,
@@ -201,6 +276,16 @@ impl Printer<'_> {
                     excerpt,
                 ]
             }
+            // Saved bytes: the offset in the object, its kind, and what it was.
+            Space::Saved(o) => vec![
+                o.pid.map_or_else(String::new, |p| p.to_string()),
+                o.comm.clone().unwrap_or_default(),
+                format!("+{:#x}", hit.address),
+                String::new(),
+                o.kind.short().to_string(),
+                o.place(),
+                excerpt,
+            ],
         });
     }
 }
@@ -285,6 +370,8 @@ pub fn search(
         summary.bytes,
         if physical {
             "physical memory"
+        } else if ev.saved_data().is_some() {
+            "captured memory and saved bytes (socket queues, deleted files, memfds)"
         } else {
             "captured memory"
         }

@@ -232,8 +232,8 @@ pub fn files(
             .entries()
             .iter()
             .map(|(k, v)| match *k {
-                // Queued bytes: the start here, all of them (up to 4 KiB) in --json.
-                "recv_queue" | "send_queue" => {
+                // Queued or kept bytes: the start here, all of them (up to 4 KiB) in --json.
+                "recv_queue" | "send_queue" | "contents" => {
                     let hex = v.to_string();
                     match hex.get(..64).filter(|_| hex.len() > 64) {
                         Some(head) => format!("{k}={head}..."),

@@ -1,6 +1,7 @@
 //! Capabilities a back end may offer beyond [`Evidence`]: a kernel dump has physical memory,
-//! a container checkpoint has a filesystem diff, later parent images. Clients ask for one
-//! with [`Evidence::physical`] or [`Evidence::container_fs`] and get `None` when the evidence
+//! a container checkpoint has a filesystem diff and bytes saved beyond memory (socket
+//! queues, deleted-but-open files, memfds). Clients ask for one with [`Evidence::physical`],
+//! [`Evidence::container_fs`] or [`Evidence::saved_data`] and get `None` when the evidence
 //! lacks it, so the compiler sees which code needs which capability.
 
 use std::borrow::Cow;
@@ -10,7 +11,8 @@ use std::sync::atomic::AtomicBool;
 use regex::bytes::Regex;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::evidence::{Evidence, FileEntry, Mount};
+use crate::engine::evidence::{Evidence, FileEntry, Mount, Pid};
+use crate::engine::saved::Saved;
 use crate::engine::search::{Sink, Summary};
 
 /// The physical memory of the evidence (kernel memory dumps).
@@ -38,6 +40,15 @@ pub trait ContainerFs: Send + Sync {
     /// The container's mounts, sorted by mount point (empty when the evidence does not
     /// record them).
     fn mounts(&self) -> Vec<Mount>;
+}
+
+/// Bytes the evidence saved beyond processes' memory (checkpoints): socket queues, files
+/// deleted while open, memfd contents.
+pub trait SavedData: Send + Sync {
+    /// The saved objects held by any of `pids` (all objects when `None`), with their bytes,
+    /// in a stable order: sockets, then ghost files, then memfds, each by holder. Objects
+    /// with no bytes are left out; what could not be read is a problem of the walk.
+    fn saved(&self, pids: Option<&[Pid]>) -> crate::engine::walk::Walk<Saved<'_>>;
 }
 
 /// The filesystem changes of `ev`, or the error that it has none (a kernel dump's

@@ -11,6 +11,7 @@ pub mod mounts;
 pub mod pagemap;
 pub mod proto;
 pub mod rootfs;
+pub mod saved;
 pub mod sockq;
 pub mod tasks;
 pub mod unpacked;
@@ -29,12 +30,13 @@ use crate::engine::checkpoint::image::{decode_first, magic};
 use crate::engine::checkpoint::memory::{Piece, ProcessMemory, split};
 use crate::engine::checkpoint::rootfs::RootfsDiff;
 use crate::engine::checkpoint::tasks::{
-    Task, is_dead, process_of, read_pagemap, read_pstree, read_task, split_nul, vmas_of,
+    Task, is_dead, process_of, read_pstree, read_task, split_nul, vmas_of,
 };
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{
     Evidence, EvidenceInfo, EvidenceKind, FileEntry, OpenFile, PartialRead, Pid, Process, Vma, Walk,
 };
+use crate::engine::page_source::{Absence, Cover, PageSource, SourcedRange};
 
 /// Longest cmdline or environment block read from memory.
 const MAX_ARG_BLOCK: u64 = 1 << 20;
@@ -96,20 +98,24 @@ impl Checkpoint {
             }
             tasks.insert(pid, read_task(&archive, entry, &mut problems));
         }
+        // Shared memfd mappings (CRIU 4 dumps shared anonymous memory as memfds too): their
+        // pages are in the memfd's shared-memory object.
+        for task in tasks.values_mut() {
+            tasks::add_memfd_windows(task, &|id| {
+                files.memfd_of(id).map(|(_, m)| u64::from(m.shmid))
+            });
+        }
         let mut shmem = BTreeMap::new();
-        for shmid in tasks.values().flat_map(|t| t.shmem.iter().map(|w| w.shmid)) {
-            if shmem.contains_key(&shmid) {
-                continue;
-            }
-            match read_pagemap(&archive, &format!("checkpoint/pagemap-shmem-{shmid}.img")) {
-                Ok(Some((memory, errs))) => {
-                    problems.extend(errs);
-                    shmem.insert(shmid, memory);
-                }
-                Ok(None) => {}
-                Err(e) => problems.push(e),
+        let memfd_shmids = files.memfds().values().map(|m| u64::from(m.shmid));
+        let mapped = tasks.values().flat_map(|t| t.shmem.iter().map(|w| w.shmid));
+        for shmid in mapped.chain(memfd_shmids) {
+            if !shmem.contains_key(&shmid)
+                && let Some(memory) = tasks::read_shmem(&archive, shmid, &mut problems)
+            {
+                shmem.insert(shmid, memory);
             }
         }
+        saved::keep_memfd_heads(&archive, &shmem, &mut files);
         let mut maps = BTreeMap::new();
         let mut processes = Vec::new();
         for (pid, task) in &tasks {
@@ -140,7 +146,7 @@ impl Checkpoint {
             .unwrap_or_else(|| RootfsDiff::empty("rootfs-diff.tar"));
         let before = memory_fs.layer_count();
         mounts::add_memory_layers(&archive, &mounts, &mut memory_fs, &mut warnings);
-        add_ghost_files(&files, ghosts, &mut memory_fs);
+        ghost::add_ghost_files(&files, ghosts, &mut memory_fs);
         if archive.get("rootfs-diff.tar").is_some() || memory_fs.layer_count() > before {
             rootfs = Some(memory_fs);
         }
@@ -296,69 +302,6 @@ impl Checkpoint {
     }
 }
 
-/// Adds each ghost file to the filesystem view under the path it was opened as (under each
-/// path, when its file objects were opened under several).
-fn add_ghost_files(files: &FileTable, ghosts: ghost::Ghosts, fs: &mut RootfsDiff) {
-    use crate::engine::checkpoint::ghost::GhostContent;
-    use crate::engine::checkpoint::rootfs::LayerTar;
-    use crate::engine::evidence::FileType;
-    for (id, g) in ghosts.images {
-        let paths: std::collections::BTreeSet<String> = ghosts
-            .by_file
-            .iter()
-            .filter(|&(_, &ghost)| ghost == id)
-            .filter_map(|(&file, _)| files.name_of(file))
-            .collect();
-        let last = paths.len().saturating_sub(1);
-        let mut content = g.content;
-        let kind = match g.entry.mode & 0o170000 {
-            0o100000 => FileType::File,
-            0o040000 => FileType::Dir,
-            0o120000 => FileType::Symlink,
-            0o020000 => FileType::Char,
-            0o060000 => FileType::Block,
-            0o010000 => FileType::Fifo,
-            _ => FileType::Other,
-        };
-        for (i, path) in paths.into_iter().enumerate() {
-            // The assembled bytes are copied only for a file kept under several paths.
-            let here = if i == last {
-                std::mem::replace(&mut content, GhostContent::None)
-            } else {
-                content.clone()
-            };
-            let (bytes, range, size) = match here {
-                GhostContent::None => (LayerTar::Member(&[]), 0..0, 0),
-                GhostContent::Whole(r) => (LayerTar::Member(&[]), r.clone(), r.len() as u64),
-                GhostContent::Assembled(v) => {
-                    let n = v.len();
-                    (LayerTar::Owned(v), 0..n, n as u64)
-                }
-            };
-            let entry = FileEntry {
-                path,
-                kind,
-                mode: g.entry.mode & 0o7777,
-                size: g.entry.size.unwrap_or(size),
-                mtime: g
-                    .entry
-                    .mtim
-                    .as_ref()
-                    .map_or(0, |t| i64::try_from(t.tv_sec).unwrap_or(i64::MAX)),
-                link: g.entry.symlnk_target.clone(),
-                deleted: false,
-                uid: u64::from(g.entry.uid),
-                gid: u64::from(g.entry.gid),
-                origin: g.member.clone(),
-                mount: None,
-                credential: false,
-                deleted_while_open: true,
-            };
-            fs.add_file(entry, bytes, range);
-        }
-    }
-}
-
 /// The empty walk of a dead task's memory or files, saying why it is empty.
 fn dead_walk<T>(pid: Pid, what: &str) -> Walk<T> {
     Walk {
@@ -478,7 +421,7 @@ impl Evidence for Checkpoint {
                 } => match self.shmem.get(&shmid) {
                     Some(m) => {
                         let len = range.end - range.start;
-                        m.captured(offset..offset.saturating_add(len))
+                        m.captured_chain(offset..offset.saturating_add(len))
                             .into_iter()
                             .map(|c| c.start - offset + range.start..c.end - offset + range.start)
                             .collect()
@@ -494,6 +437,55 @@ impl Evidence for Checkpoint {
             }
         }
         Ok(out)
+    }
+
+    fn memory_levels(&self, pid: Pid) -> usize {
+        let Some(task) = self.tasks.get(&pid) else {
+            return 1;
+        };
+        let depth = |mut m: &ProcessMemory| {
+            let mut n = 1;
+            while let Some(p) = &m.parent {
+                n += 1;
+                m = p;
+            }
+            n
+        };
+        let shared = task.shmem.iter().filter_map(|w| self.shmem.get(&w.shmid));
+        shared.map(depth).fold(depth(&task.memory), usize::max)
+    }
+
+    fn memory_sources(&self, pid: Pid, range: Range<u64>) -> Result<Vec<SourcedRange>> {
+        let task = self.task(pid)?;
+        let mut cover = Cover::default();
+        for piece in split(&task.shmem, range) {
+            match piece {
+                Piece::Private(r) => cover.extend(task.memory.sources(r, 0)),
+                Piece::Shmem {
+                    range,
+                    shmid,
+                    offset,
+                } => match self.shmem.get(&shmid) {
+                    // The object's offsets, back to the mapping's addresses.
+                    Some(m) => cover.extend(
+                        m.sources(offset..offset.saturating_add(range.end - range.start), 0)
+                            .into_iter()
+                            .map(|s| SourcedRange {
+                                start: s.start - offset + range.start,
+                                end: s.end - offset + range.start,
+                                source: s.source,
+                            }),
+                    ),
+                    None => cover.push(
+                        range,
+                        PageSource::NotCaptured {
+                            why: Absence::NotDumped,
+                        },
+                    ),
+                },
+            }
+        }
+        Ok(cover.finish())
     }
 
     fn memory_slice(&self, pid: Pid, addr: u64, len: usize) -> Option<&[u8]> {
@@ -513,6 +505,10 @@ impl Evidence for Checkpoint {
     }
 
     fn container_fs(&self) -> Option<&dyn ContainerFs> {
+        Some(self)
+    }
+
+    fn saved_data(&self) -> Option<&dyn crate::engine::capability::SavedData> {
         Some(self)
     }
 }

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use crate::engine::capability::{ContainerFs, PhysicalSpace};
+use crate::engine::capability::{ContainerFs, PhysicalSpace, SavedData};
 use crate::engine::error::Result;
 pub use crate::engine::file_details::{FileDetails, SocketDetails};
+pub use crate::engine::page_source::{Absence, PageSource, SourcedRange};
 pub use crate::engine::walk::Walk;
 
 /// A process id as the evidence stores it (for a container, the id inside its pid namespace).
@@ -427,6 +428,22 @@ pub trait Evidence: Send + Sync {
     /// The captured virtual ranges of a process within `range`, sorted and coalesced.
     fn captured_ranges(&self, pid: Pid, range: Range<u64>) -> Result<Vec<Range<u64>>>;
 
+    /// Where the bytes of `range` of a process's memory are, run by run in address order,
+    /// covering all of `range`: this dump's pages, a parent image's (incremental
+    /// checkpoints), or not captured and why. Evidence of one level (kernel dumps) says
+    /// "this dump" for [`Evidence::captured_ranges`] and "not dumped" elsewhere.
+    fn memory_sources(&self, pid: Pid, range: Range<u64>) -> Result<Vec<SourcedRange>> {
+        let captured = self.captured_ranges(pid, range.clone())?;
+        Ok(crate::engine::page_source::from_captured(range, &captured))
+    }
+
+    /// How many dump levels hold a process's memory: 1, plus one per parent image of an
+    /// incremental checkpoint that the evidence holds for it (clients name the source of
+    /// every byte when there are several).
+    fn memory_levels(&self, _pid: Pid) -> usize {
+        1
+    }
+
     /// Zero-copy access to captured memory, when the back end stores `len` bytes at `addr`
     /// contiguously (a fast path for search); `None` otherwise.
     fn memory_slice(&self, _pid: Pid, _addr: u64, _len: usize) -> Option<&[u8]> {
@@ -449,6 +466,12 @@ pub trait Evidence: Send + Sync {
 
     /// The container's filesystem changes, when the evidence has them (checkpoints).
     fn container_fs(&self) -> Option<&dyn ContainerFs> {
+        None
+    }
+
+    /// Bytes saved beyond processes' memory (socket queues, files deleted while open, memfd
+    /// contents), when the evidence has them (checkpoints).
+    fn saved_data(&self) -> Option<&dyn SavedData> {
         None
     }
 }

@@ -112,11 +112,11 @@ pub fn extract_with(
 /// One file written by an extraction.
 #[derive(Debug, Clone, Serialize)]
 pub struct Extracted {
-    /// `rootfs` or `memory`.
+    /// `rootfs`, `memory` or `saved` (bytes a checkpoint saved beyond memory).
     pub kind: &'static str,
-    /// The rootfs path, or the memory area as `0xSTART-0xEND`.
+    /// The rootfs path, the memory area as `0xSTART-0xEND`, or where saved bytes were.
     pub source: String,
-    /// The process, for memory.
+    /// The process, for memory and saved bytes (their holder).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<Pid>,
     /// The file written.

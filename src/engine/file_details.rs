@@ -43,6 +43,10 @@ pub struct FileDetails {
     /// A socket's send queue: bytes the process had written that the peer had not
     /// acknowledged (JSON: `send_queued`, `send_queue`).
     pub send_queue: Option<Vec<u8>>,
+    /// The first bytes (at most [`QUEUE_SHOWN`]) of what a file held that the evidence kept
+    /// apart from any filesystem: a memfd's contents (checkpoints; JSON `contents`, in hex;
+    /// the whole size is `size`).
+    pub contents: Option<Vec<u8>>,
 }
 
 /// How many bytes of a socket queue the JSON and the tables show (in hex).
@@ -174,6 +178,13 @@ impl FileDetails {
                 let shown = q.get(..QUEUE_SHOWN).unwrap_or(q);
                 put(key, Some(text(&crate::engine::findings::hex_string(shown))));
             }
+        }
+        if let Some(c) = self.contents.as_ref().filter(|c| !c.is_empty()) {
+            let shown = c.get(..QUEUE_SHOWN).unwrap_or(c);
+            put(
+                "contents",
+                Some(text(&crate::engine::findings::hex_string(shown))),
+            );
         }
         match &self.socket {
             None => {}

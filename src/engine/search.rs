@@ -2,14 +2,16 @@
 //!
 //! A search is a [`Pattern`] (built once, the same for the CLI and the TUI), a
 //! [`Haystack`] (the runs of one address space: a process's captured memory, physical memory,
-//! later socket queues or file contents) and a [`Sink`] that receives [`Hit`]s and progress.
-//! [`scan`] is the one window/overlap walk over any haystack; [`search`] builds the haystack
-//! of processes' captured memory. Physical memory is searched through the evidence's
+//! socket queues and file contents a checkpoint saved) and a [`Sink`] that receives [`Hit`]s
+//! and progress. [`scan`] is the one window/overlap walk over any haystack; [`search`]
+//! builds the haystack of processes' captured memory followed by the bytes a checkpoint
+//! saved beyond it. Physical memory is searched through the evidence's
 //! [`PhysicalSpace`](crate::engine::capability::PhysicalSpace) capability.
 
 mod hit;
 mod pattern;
 mod pieces;
+mod saved;
 mod scan;
 mod windows;
 
@@ -20,6 +22,7 @@ use regex::bytes::Regex;
 
 pub use hit::{Hit, InProcess, PhysOwner, Space};
 pub use pattern::{Pattern, SIZE_LIMIT};
+pub use saved::{Chain, SavedBytes};
 pub use scan::{
     Buffers, Collect, Haystack, MAX_MATCH_BYTES, OVERLAP, Sink, Summary, WINDOW, scan, scan_with,
     threads,
@@ -264,7 +267,9 @@ impl Haystack for ProcessMemory<'_> {
     }
 }
 
-/// Searches the captured memory of the requested processes.
+/// Searches the captured memory of the requested processes, then the bytes the evidence
+/// saved beyond memory that they held (socket queues, files deleted while open, memfds:
+/// hits in [`Space::Saved`]).
 pub fn search(
     ev: &dyn Evidence,
     req: &SearchRequest,
@@ -272,7 +277,11 @@ pub fn search(
     sink: &mut dyn Sink,
 ) -> Result<Summary> {
     let hay = ProcessMemory::new(ev, req.pids.as_deref())?;
-    scan(&hay, &req.regex, cancel, sink)
+    let saved = SavedBytes::of(ev, req.pids.as_deref());
+    if saved.is_empty() {
+        return scan(&hay, &req.regex, cancel, sink);
+    }
+    scan(&Chain::new(&hay, &saved), &req.regex, cancel, sink)
 }
 
 fn find_vma(maps: &[Vma], addr: u64) -> Option<&Vma> {

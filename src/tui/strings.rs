@@ -38,6 +38,16 @@ pub mod msg {
     /// The tree was ungrouped.
     pub const UNGROUPED: &str = "ungrouped";
 
+    /// A hit in bytes saved beyond memory was opened (its holder's details follow).
+    pub fn saved_hit(offset: u64, place: &str) -> String {
+        format!("match at +{offset:#x} of {place} (saved bytes, not memory)")
+    }
+
+    /// The note proposed for a bookmarked hit in saved bytes.
+    pub fn saved_hit_note(pattern: &str, offset: u64, place: &str) -> String {
+        format!("/{pattern}/ matched at +{offset:#x} of {place}")
+    }
+
     /// Something the workbench needed could not be read.
     pub fn unreadable(what: &str, e: impl Display) -> String {
         format!("{what} unreadable: {e}")

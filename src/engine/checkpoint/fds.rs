@@ -21,8 +21,10 @@ use crate::engine::net::{proto_name, sock_type, tcp_state};
 #[derive(Debug, Default)]
 pub struct FileTable {
     by_id: BTreeMap<u32, FileEntry>,
-    /// memfd names by inode id (`memfd.img`).
-    memfd_names: BTreeMap<u64, String>,
+    /// memfd inodes by inode id (`memfd.img`).
+    memfds: BTreeMap<u64, MemfdInodeEntry>,
+    /// The first bytes of each memfd's contents, by inode id.
+    memfd_heads: BTreeMap<u64, Vec<u8>>,
     /// Regular-file objects whose file was deleted while open (ghost files).
     deleted: BTreeSet<u32>,
     /// Socket queues by socket file id.
@@ -70,7 +72,7 @@ impl FileTable {
                 Err(e) => problems.push(e),
             }
         }
-        let mut memfd_names = BTreeMap::new();
+        let mut memfds = BTreeMap::new();
         if let Some(data) = ar.image("memfd.img") {
             match decode_all::<MemfdInodeEntry>(
                 &ar.display_name("checkpoint/memfd.img"),
@@ -81,8 +83,7 @@ impl FileTable {
                 Ok((entries, errs)) => {
                     problems.extend(errs);
                     for m in entries {
-                        memfd_names
-                            .insert(m.inode_id, String::from_utf8_lossy(&m.name).into_owned());
+                        memfds.entry(m.inode_id).or_insert(m);
                     }
                 }
                 Err(e) => problems.push(e),
@@ -90,7 +91,8 @@ impl FileTable {
         }
         FileTable {
             by_id,
-            memfd_names,
+            memfds,
+            memfd_heads: BTreeMap::new(),
             deleted: BTreeSet::new(),
             queues: BTreeMap::new(),
         }
@@ -135,10 +137,47 @@ impl FileTable {
     }
 
     fn memfd_path(&self, inode_id: u32) -> String {
-        match self.memfd_names.get(&u64::from(inode_id)) {
-            Some(name) => format!("/memfd:{name} (deleted)"),
+        match self.memfds.get(&u64::from(inode_id)) {
+            Some(m) => format!("/memfd:{} (deleted)", String::from_utf8_lossy(&m.name)),
             None => "/memfd: (deleted)".to_string(),
         }
+    }
+
+    /// The memfd inodes (`memfd.img`), by inode id.
+    pub fn memfds(&self) -> &BTreeMap<u64, MemfdInodeEntry> {
+        &self.memfds
+    }
+
+    /// The memfd inode of file object `id` (a memfd descriptor, or a memfd mapping's file).
+    pub fn memfd_of(&self, id: u32) -> Option<(u64, &MemfdInodeEntry)> {
+        let inode = u64::from(self.by_id.get(&id)?.memfd.as_ref()?.inode_id);
+        Some((inode, self.memfds.get(&inode)?))
+    }
+
+    /// Keeps the first bytes of a memfd's contents, for its descriptors' details.
+    pub fn set_memfd_head(&mut self, inode_id: u64, head: Vec<u8>) {
+        self.memfd_heads.insert(inode_id, head);
+    }
+
+    /// The bytes queued on sockets, by socket file id.
+    pub fn queues(&self) -> &BTreeMap<u32, Queues> {
+        &self.queues
+    }
+
+    /// The ids of regular-file objects deleted while open.
+    pub fn deleted(&self) -> &BTreeSet<u32> {
+        &self.deleted
+    }
+
+    /// The descriptors of a process as (fd, file object id), with the images that could not
+    /// be decoded as problems.
+    pub fn descriptors(&self, ar: &Archive, task: &Task) -> Walk<(i64, u32)> {
+        let mut problems = Vec::new();
+        let items = fdinfo(ar, task, &mut problems)
+            .into_iter()
+            .map(|fd| (i64::from(fd.fd), fd.id))
+            .collect();
+        Walk { items, problems }
     }
 
     /// Describes file object `id` as (type, path, details).
@@ -159,44 +198,16 @@ impl FileTable {
         let pid = task.tree.pid;
         let mut out = Vec::new();
         let mut problems = Vec::new();
-        let ids: Option<TaskKobjIdsEntry> =
-            task.core.as_ref().and_then(|c| c.ids.clone()).or_else(|| {
-                let name = format!("ids-{pid}.img");
-                match decode_first::<TaskKobjIdsEntry>(&name, ar.image(&name)?, magic::IDS, "ids") {
-                    Ok((ids, _)) => Some(ids),
-                    Err(e) => {
-                        problems.push(format!("pid {pid}: no descriptor table: {e}"));
-                        None
-                    }
-                }
+        for fd in fdinfo(ar, task, &mut problems) {
+            let (kind, path, mut details) = self.describe(fd.id);
+            details.cloexec = fd.flags & 1 != 0;
+            out.push(OpenFile {
+                pid,
+                fd: Some(i64::from(fd.fd)),
+                kind,
+                path,
+                details,
             });
-        if let Some(ids) = ids {
-            let name = format!("fdinfo-{}.img", ids.files_id);
-            let fds = match ar
-                .image(&name)
-                .map(|data| decode_all::<FdinfoEntry>(&name, data, magic::FDINFO, "fdinfo"))
-            {
-                None => Vec::new(),
-                Some(Ok((fds, errs))) => {
-                    problems.extend(errs.iter().map(|e| format!("pid {pid}: {e}")));
-                    fds
-                }
-                Some(Err(e)) => {
-                    problems.push(format!("pid {pid}: {e}"));
-                    Vec::new()
-                }
-            };
-            for fd in fds {
-                let (kind, path, mut details) = self.describe(fd.id);
-                details.cloexec = fd.flags & 1 != 0;
-                out.push(OpenFile {
-                    pid,
-                    fd: Some(i64::from(fd.fd)),
-                    kind,
-                    path,
-                    details,
-                });
-            }
         }
         let fs_name = format!("fs-{pid}.img");
         let fs = ar
@@ -222,6 +233,41 @@ impl FileTable {
         Walk {
             items: out,
             problems,
+        }
+    }
+}
+
+/// The descriptor entries of a process's table (`fdinfo-<files_id>.img`); images that
+/// could not be decoded are problems (a missing one is not: zombies have none).
+fn fdinfo(ar: &Archive, task: &Task, problems: &mut Vec<String>) -> Vec<FdinfoEntry> {
+    let pid = task.tree.pid;
+    let ids: Option<TaskKobjIdsEntry> =
+        task.core.as_ref().and_then(|c| c.ids.clone()).or_else(|| {
+            let name = format!("ids-{pid}.img");
+            match decode_first::<TaskKobjIdsEntry>(&name, ar.image(&name)?, magic::IDS, "ids") {
+                Ok((ids, _)) => Some(ids),
+                Err(e) => {
+                    problems.push(format!("pid {pid}: no descriptor table: {e}"));
+                    None
+                }
+            }
+        });
+    let Some(ids) = ids else {
+        return Vec::new();
+    };
+    let name = format!("fdinfo-{}.img", ids.files_id);
+    match ar
+        .image(&name)
+        .map(|data| decode_all::<FdinfoEntry>(&name, data, magic::FDINFO, "fdinfo"))
+    {
+        None => Vec::new(),
+        Some(Ok((fds, errs))) => {
+            problems.extend(errs.iter().map(|e| format!("pid {pid}: {e}")));
+            fds
+        }
+        Some(Err(e)) => {
+            problems.push(format!("pid {pid}: {e}"));
+            Vec::new()
         }
     }
 }
@@ -333,11 +379,18 @@ fn describe_kind(table: &FileTable, f: &FileEntry) -> (String, String, FileDetai
         FdTypes::Timerfd => anon("timerfd"),
         FdTypes::Pidfd => anon("pidfd"),
         FdTypes::Memfd => {
-            let path = f.memfd.as_ref().map_or_else(
-                || "/memfd: (deleted)".to_string(),
-                |m| table.memfd_path(m.inode_id),
-            );
-            ("memfd".into(), path, d)
+            let Some(m) = &f.memfd else {
+                return ("memfd".into(), "/memfd: (deleted)".into(), d);
+            };
+            d.flags = Some(u64::from(m.flags));
+            d.pos = Some(m.pos);
+            let inode = u64::from(m.inode_id);
+            if let Some(i) = table.memfds.get(&inode) {
+                d.size = Some(i.size);
+                d.mode = i.mode.map(u64::from);
+            }
+            d.contents = table.memfd_heads.get(&inode).cloned();
+            ("memfd".into(), table.memfd_path(m.inode_id), d)
         }
         FdTypes::Ns => ("ns".into(), "ns:[?]".into(), d),
         FdTypes::Ext => ("external".into(), format!("[external file {}]", f.id), d),

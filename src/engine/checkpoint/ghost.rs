@@ -10,9 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use crate::engine::checkpoint::archive::Archive;
+use crate::engine::checkpoint::fds::FileTable;
 use crate::engine::checkpoint::image::{ImageReader, decode_all, decode_lenient, magic};
 use crate::engine::checkpoint::proto::ghost::{REMAP_GHOST_BIT, remap_type};
 use crate::engine::checkpoint::proto::{GhostChunkEntry, GhostFileEntry, RemapFilePathEntry};
+use crate::engine::checkpoint::rootfs::RootfsDiff;
+use crate::engine::evidence::FileEntry;
 
 /// A chunked ghost file is assembled in memory up to this size (the rest is not shown).
 const MAX_ASSEMBLED: u64 = 1 << 30;
@@ -166,4 +169,66 @@ fn read_ghost(
         }
     }
     Ok((entry, GhostContent::Assembled(bytes), problems))
+}
+
+/// Adds each ghost file to the filesystem view under the path it was opened as (under each
+/// path, when its file objects were opened under several).
+pub fn add_ghost_files(files: &FileTable, ghosts: Ghosts, fs: &mut RootfsDiff) {
+    use crate::engine::checkpoint::rootfs::LayerTar;
+    use crate::engine::evidence::FileType;
+    for (id, g) in ghosts.images {
+        let paths: std::collections::BTreeSet<String> = ghosts
+            .by_file
+            .iter()
+            .filter(|&(_, &ghost)| ghost == id)
+            .filter_map(|(&file, _)| files.name_of(file))
+            .collect();
+        let last = paths.len().saturating_sub(1);
+        let mut content = g.content;
+        let kind = match g.entry.mode & 0o170000 {
+            0o100000 => FileType::File,
+            0o040000 => FileType::Dir,
+            0o120000 => FileType::Symlink,
+            0o020000 => FileType::Char,
+            0o060000 => FileType::Block,
+            0o010000 => FileType::Fifo,
+            _ => FileType::Other,
+        };
+        for (i, path) in paths.into_iter().enumerate() {
+            // The assembled bytes are copied only for a file kept under several paths.
+            let here = if i == last {
+                std::mem::replace(&mut content, GhostContent::None)
+            } else {
+                content.clone()
+            };
+            let (bytes, range, size) = match here {
+                GhostContent::None => (LayerTar::Member(&[]), 0..0, 0),
+                GhostContent::Whole(r) => (LayerTar::Member(&[]), r.clone(), r.len() as u64),
+                GhostContent::Assembled(v) => {
+                    let n = v.len();
+                    (LayerTar::Owned(v), 0..n, n as u64)
+                }
+            };
+            let entry = FileEntry {
+                path,
+                kind,
+                mode: g.entry.mode & 0o7777,
+                size: g.entry.size.unwrap_or(size),
+                mtime: g
+                    .entry
+                    .mtim
+                    .as_ref()
+                    .map_or(0, |t| i64::try_from(t.tv_sec).unwrap_or(i64::MAX)),
+                link: g.entry.symlnk_target.clone(),
+                deleted: false,
+                uid: u64::from(g.entry.uid),
+                gid: u64::from(g.entry.gid),
+                origin: g.member.clone(),
+                mount: None,
+                credential: false,
+                deleted_while_open: true,
+            };
+            fs.add_file(entry, bytes, range);
+        }
+    }
 }

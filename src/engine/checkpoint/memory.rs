@@ -2,8 +2,9 @@
 
 use std::ops::Range;
 
-use crate::engine::checkpoint::pagemap::PageIndex;
+use crate::engine::checkpoint::pagemap::{PageIndex, PageState};
 use crate::engine::evidence::PartialRead;
+use crate::engine::page_source::{Absence, Cover, PageSource, SourcedRange};
 
 /// One process's captured memory: its page index and the pages file it points into, and
 /// the same process in the parent (pre-dump) images, where the pages this dump marks "in
@@ -102,6 +103,44 @@ impl ProcessMemory {
             out.push(r);
         }
         out
+    }
+
+    /// The images folder this memory was read from (`checkpoint`, `pre-checkpoint`): the
+    /// folder of its pages file.
+    pub fn images(&self) -> &str {
+        self.pages_member
+            .rsplit_once('/')
+            .map_or("", |(dir, _)| dir)
+    }
+
+    /// Where each byte of `range` is, through the parent chain: this image's pages
+    /// (`depth` 0: this dump; else the parent `depth` levels up), a parent's, or not
+    /// captured and why. Covers all of `range`.
+    pub fn sources(&self, range: Range<u64>, depth: u32) -> Vec<SourcedRange> {
+        let mut cover = Cover::default();
+        let not = |why| PageSource::NotCaptured { why };
+        let mut pos = range.start;
+        for (r, state) in self.index.states(range.clone()) {
+            cover.push(pos..r.start, not(Absence::NotDumped));
+            pos = r.end;
+            match state {
+                PageState::Present { .. } if depth == 0 => cover.push(r, PageSource::ThisDump),
+                PageState::Present { .. } => cover.push(
+                    r,
+                    PageSource::Parent {
+                        depth,
+                        images: self.images().to_string(),
+                    },
+                ),
+                PageState::Lazy => cover.push(r, not(Absence::Lazy)),
+                PageState::InParent => match &self.parent {
+                    Some(p) => cover.extend(p.sources(r, depth.saturating_add(1))),
+                    None => cover.push(r, not(Absence::ParentMissing)),
+                },
+            }
+        }
+        cover.push(pos..range.end, not(Absence::NotDumped));
+        cover.finish()
     }
 
     /// Captured ranges within `range`, through the parent chain, coalesced.

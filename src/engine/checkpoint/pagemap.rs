@@ -198,6 +198,18 @@ impl PageIndex {
             })
     }
 
+    /// The runs within `range` (cut to it) with their states, in address order; addresses
+    /// between them have no pagemap entry (never dumped).
+    pub fn states(&self, range: Range<u64>) -> impl Iterator<Item = (Range<u64>, PageState)> + '_ {
+        let start = self.first_after(range.start);
+        self.runs
+            .get(start..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(move |r| r.start < range.end)
+            .map(move |r| (r.start.max(range.start)..r.end.min(range.end), r.state))
+    }
+
     /// Ranges within `range` whose pages are in the parent (pre-dump) image.
     pub fn in_parent(&self, range: Range<u64>) -> Vec<Range<u64>> {
         let start = self.first_after(range.start);

@@ -118,7 +118,9 @@ pub fn read_task(ar: &Archive, tree: PstreeEntry, problems: &mut Vec<Error>) -> 
     match read_pagemap(ar, &format!("checkpoint/pagemap-{pid}.img")) {
         Ok(Some((mut memory, errs))) => {
             problems.extend(errs);
-            memory.parent = parent_memory(ar, pid, "checkpoint/", &memory, 1, problems);
+            let image = format!("pagemap-{pid}.img");
+            let what = format!("pid {pid}");
+            memory.parent = parent_memory(ar, &image, &what, "checkpoint/", &memory, 1, problems);
             task.memory = memory;
         }
         Ok(None) => {}
@@ -131,12 +133,14 @@ pub fn read_task(ar: &Archive, tree: PstreeEntry, problems: &mut Vec<Error>) -> 
 /// `parent` links must end).
 const MAX_PARENTS: usize = 8;
 
-/// The process's memory in the parent images of the images folder `dir` (incremental
-/// dumps: pages unchanged since a pre-dump are only there), when `memory` has pages in the
-/// parent. A parent that is not in the evidence is a problem, never a guess.
-fn parent_memory(
+/// The memory of pagemap `image` (`pagemap-<pid>.img`, `pagemap-shmem-<id>.img`) in the
+/// parent images of the images folder `dir` (incremental dumps: pages unchanged since a
+/// pre-dump are only there), when `memory` has pages in the parent; `what` names its owner
+/// in problems (`pid 7`). A parent that is not in the evidence is a problem, never a guess.
+pub fn parent_memory(
     ar: &Archive,
-    pid: Pid,
+    image: &str,
+    what: &str,
     dir: &str,
     memory: &ProcessMemory,
     depth: usize,
@@ -145,8 +149,7 @@ fn parent_memory(
     if memory.index.in_parent(0..u64::MAX).is_empty() {
         return None;
     }
-    let missing =
-        |why: String| Error::Missing(format!("pid {pid}: pages in a parent image: {why}"));
+    let missing = |why: String| Error::Missing(format!("{what}: pages in a parent image: {why}"));
     if depth > MAX_PARENTS {
         problems.push(missing(format!(
             "more than {MAX_PARENTS} parent images (a loop?)"
@@ -166,15 +169,16 @@ fn parent_memory(
             return None;
         }
     };
-    match read_pagemap(ar, &format!("{parent_dir}pagemap-{pid}.img")) {
+    match read_pagemap(ar, &format!("{parent_dir}{image}")) {
         Ok(Some((mut parent, errs))) => {
             problems.extend(errs);
-            parent.parent = parent_memory(ar, pid, &parent_dir, &parent, depth + 1, problems);
+            parent.parent =
+                parent_memory(ar, image, what, &parent_dir, &parent, depth + 1, problems);
             Some(Box::new(parent))
         }
         Ok(None) => {
             problems.push(missing(format!(
-                "{parent_dir}pagemap-{pid}.img is not in the evidence"
+                "{parent_dir}{image} is not in the evidence"
             )));
             None
         }
@@ -182,6 +186,52 @@ fn parent_memory(
             problems.push(e);
             None
         }
+    }
+}
+
+/// The shared-memory object `shmid` (`pagemap-shmem-<shmid>.img`, with its parents in an
+/// incremental dump), when the evidence has it.
+pub fn read_shmem(ar: &Archive, shmid: u64, problems: &mut Vec<Error>) -> Option<ProcessMemory> {
+    let image = format!("pagemap-shmem-{shmid}.img");
+    match read_pagemap(ar, &format!("checkpoint/{image}")) {
+        Ok(Some((mut memory, errs))) => {
+            problems.extend(errs);
+            let what = format!("shared memory {shmid}");
+            memory.parent = parent_memory(ar, &image, &what, "checkpoint/", &memory, 1, problems);
+            Some(memory)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    }
+}
+
+/// Adds the task's shared memfd mappings to its shared-memory windows: their pages are in
+/// the memfd's object, `shmid_of` gives it from the mapping's file id (`None`: not a memfd
+/// that `memfd.img` describes). Private mappings keep their own (copied-on-write) pages.
+pub fn add_memfd_windows(task: &mut Task, shmid_of: &dyn Fn(u32) -> Option<u64>) {
+    let Some(mm) = &task.mm else { return };
+    let before = task.shmem.len();
+    for v in &mm.vmas {
+        let shared = v.flags & vm::MAP_SHARED != 0 && v.status & vm::VMA_ANON_SHARED == 0;
+        if v.status & vm::VMA_AREA_MEMFD == 0 || !shared || v.start >= v.end {
+            continue;
+        }
+        let Some(shmid) = u32::try_from(v.shmid).ok().and_then(shmid_of) else {
+            continue;
+        };
+        task.shmem.push(ShmemWindow {
+            start: v.start,
+            end: v.end,
+            offset: v.pgoff,
+            shmid,
+        });
+    }
+    if task.shmem.len() > before {
+        task.shmem.sort_by_key(|w| w.start);
+        task.shmem.dedup_by(|b, a| b.start < a.end);
     }
 }
 

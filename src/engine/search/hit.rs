@@ -3,6 +3,7 @@
 use serde::{Serialize, Serializer};
 
 use crate::engine::evidence::{Perms, Pid, hex};
+use crate::engine::saved::SavedObject;
 
 /// One match of a search.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,9 @@ pub enum Space {
         /// pages) or when the back end cannot tell.
         owner: Option<PhysOwner>,
     },
+    /// Bytes saved beyond memory (a socket queue, a file deleted while open, a memfd): the
+    /// address is the offset in the object.
+    Saved(SavedObject),
 }
 
 /// Where in a process a match lies.
@@ -64,7 +68,15 @@ impl Hit {
     pub fn process(&self) -> Option<&InProcess> {
         match &self.space {
             Space::Process(p) => Some(p),
-            Space::Physical { .. } => None,
+            Space::Physical { .. } | Space::Saved(_) => None,
+        }
+    }
+
+    /// The saved object of a hit in bytes saved beyond memory.
+    pub fn saved(&self) -> Option<&SavedObject> {
+        match &self.space {
+            Space::Saved(o) => Some(o),
+            Space::Process(_) | Space::Physical { .. } => None,
         }
     }
 
@@ -75,6 +87,7 @@ impl Hit {
         match &self.space {
             Space::Process(p) => Some((p.pid, self.address)),
             Space::Physical { owner } => owner.as_ref().map(|o| (o.pid, o.address)),
+            Space::Saved(_) => None,
         }
     }
 
@@ -84,6 +97,7 @@ impl Hit {
         match &self.space {
             Space::Process(p) => Some(p.pid),
             Space::Physical { owner } => owner.as_ref().map(|o| o.pid),
+            Space::Saved(o) => o.pid,
         }
     }
 }
@@ -111,6 +125,16 @@ struct PhysicalJson<'a> {
     owner: Option<&'a PhysOwner>,
 }
 
+/// A hit in saved bytes as JSON: the object's facts (`space`, `pid`, `comm`, `fd`, `inode`,
+/// `queue`, `path`, `origin`, `size`), then `offset` and `len`.
+#[derive(Serialize)]
+struct SavedJson<'a> {
+    #[serde(flatten)]
+    object: &'a SavedObject,
+    offset: u64,
+    len: usize,
+}
+
 impl Serialize for Hit {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match &self.space {
@@ -128,6 +152,12 @@ impl Serialize for Hit {
                 physical: self.address,
                 len: self.len,
                 owner: owner.as_ref(),
+            }
+            .serialize(s),
+            Space::Saved(object) => SavedJson {
+                object,
+                offset: self.address,
+                len: self.len,
             }
             .serialize(s),
         }
@@ -176,5 +206,25 @@ mod tests {
         );
         assert_eq!(hit.pid(), Some(9));
         assert!(hit.process().is_none());
+        let hit = Hit {
+            space: Space::Saved(SavedObject {
+                kind: crate::engine::saved::SavedKind::Socket,
+                pid: Some(7),
+                comm: Some("app".into()),
+                fd: Some(5),
+                inode: Some(4242),
+                queue: Some(crate::engine::saved::Queue::Recv),
+                path: "socket:[4242]".into(),
+                origin: "checkpoint/tcp-stream-1092.img".into(),
+                size: 16,
+            }),
+            address: 4,
+            ..hit
+        };
+        assert_eq!(
+            serde_json::to_string(&hit).unwrap(),
+            r#"{"space":"socket","pid":7,"comm":"app","fd":5,"inode":4242,"queue":"recv","path":"socket:[4242]","origin":"checkpoint/tcp-stream-1092.img","size":16,"offset":4,"len":3}"#
+        );
+        assert_eq!((hit.pid(), hit.in_process()), (Some(7), None));
     }
 }

@@ -81,6 +81,17 @@ pub fn lines(cx: &Ctx, pid: Pid) -> Vec<Line<'static>> {
                     f.kind,
                     sanitize(&f.path)
                 )));
+                // What a memfd held (kept in the evidence apart from any filesystem).
+                if let Some(c) = f.details.contents.as_ref().filter(|c| !c.is_empty()) {
+                    out.push(Line::styled(
+                        format!(
+                            "        contents: {} bytes: {}",
+                            f.details.size.unwrap_or(c.len() as u64),
+                            sanitize_bytes(c.get(..64).unwrap_or(c))
+                        ),
+                        theme::ALERT,
+                    ));
+                }
             }
             out.push(Line::raw(""));
             out.push(Line::styled(

@@ -167,6 +167,14 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
                     highlight: Some(a..a + len.max(1)),
                 });
                 out.push(Command::Focus(Pane::Hex));
+            } else if let Some(h) = st.hits.get(st.cursor.selected)
+                && let Some(o) = h.saved()
+            {
+                // Bytes saved beyond memory: the holder's details show them.
+                out.push(Command::info(msg::saved_hit(h.address, &o.place())));
+                if let Some(pid) = o.pid {
+                    out.push(Command::Details(pid));
+                }
             } else if st.hits.get(st.cursor.selected).is_some() {
                 out.push(Command::info(msg::NO_OWNER));
             } else if !st.running {
@@ -188,6 +196,23 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
                 out.push(Command::Bookmark {
                     target,
                     note: String::new(),
+                });
+            } else if let Some(h) = st.hits.get(st.cursor.selected)
+                && let Some(o) = h.saved()
+                && let Some(pid) = o.pid
+            {
+                // Saved bytes: the process that held them, the place in the note.
+                let target = Target::Process {
+                    pid,
+                    comm: cx.comm(pid),
+                    cmdline: cx
+                        .process(pid)
+                        .map(|p| p.cmdline.clone())
+                        .unwrap_or_default(),
+                };
+                out.push(Command::Bookmark {
+                    target,
+                    note: msg::saved_hit_note(&st.last_pattern, h.address, &o.place()),
                 });
             }
         }
@@ -340,6 +365,11 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
                 format!("virtual {:#x}", o.address),
             ),
             Space::Physical { owner: None } => ("", "phys".to_string(), String::new()),
+            Space::Saved(o) => (
+                o.comm.as_deref().unwrap_or(""),
+                o.kind.short().to_string(),
+                o.place(),
+            ),
         };
         let comm: String = sanitize(comm).chars().take(12).collect();
         lines.push(Line::from(vec![
@@ -348,7 +378,11 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
                     "{:>7} {:<12} {:<14} {:<5} ",
                     h.pid().map_or_else(|| "-".to_string(), |p| p.to_string()),
                     comm,
-                    format!("{:#x}", h.address),
+                    match h.space {
+                        // Saved bytes: the offset in the object.
+                        Space::Saved(_) => format!("+{:#x}", h.address),
+                        _ => format!("{:#x}", h.address),
+                    },
                     perms
                 ),
                 style,

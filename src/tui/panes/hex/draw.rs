@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{HexLine, INSPECTOR_WIDTH, State, geometry_of, selection, vma_at};
+use crate::engine::evidence::PageSource;
 use crate::sanitize::sanitize;
 use crate::tui::command::Ctx;
 use crate::tui::theme;
@@ -68,7 +69,14 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
         ),
         None => "not mapped".into(),
     };
-    let title = format!(" Hex: {pid} {comm} │ {:#x} │ {where_}", st.cursor);
+    // Where the byte under the cursor came from: named for an incremental checkpoint's
+    // every byte, elsewhere only when it is not this dump's.
+    let source = view
+        .and_then(|v| v.source.as_ref())
+        .filter(|s| st.caches.chained() || **s != PageSource::ThisDump)
+        .map(|s| format!(" │ {}", sanitize(&s.describe())))
+        .unwrap_or_default();
+    let title = format!(" Hex: {pid} {comm} │ {:#x} │ {where_}{source}", st.cursor);
     let mut out = vec![Line::styled(
         title,
         if focused {

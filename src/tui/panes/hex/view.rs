@@ -15,7 +15,7 @@ use super::folds::{Block, Class, RunIndex};
 use super::layout::{self, FOLD_SCAN_BYTES, HexLine, Memory, Spec, Specials};
 use super::pages::{PAGE, PAGE_BYTES, Page, PageCache};
 use super::{Geometry, State};
-use crate::engine::evidence::{Evidence, Pid};
+use crate::engine::evidence::{Evidence, PageSource, Pid};
 
 /// Pages read (or windows of captured ranges looked up) at most per update to count folds
 /// (8 MiB of pages: a few ms).
@@ -60,6 +60,8 @@ pub struct View {
     pub lines: Vec<HexLine>,
     /// The 8 bytes from the cursor on (`None`: not captured).
     pub at_cursor: Vec<Option<u8>>,
+    /// Where the byte under the cursor came from (this dump, a parent image, not captured).
+    pub source: Option<PageSource>,
 }
 
 impl View {
@@ -83,12 +85,20 @@ pub struct Caches {
     view: Option<View>,
     /// Reads spent on counting folds since the last [`end_update`].
     spent: u32,
+    /// Dump levels holding the process's memory (more than 1: an incremental checkpoint).
+    levels: usize,
 }
 
 impl Caches {
     /// The view last laid out, if any.
     pub fn view(&self) -> Option<&View> {
         self.view.as_ref()
+    }
+
+    /// True when the process's memory is spread over several dump levels (an incremental
+    /// checkpoint): the source of every byte is worth naming.
+    pub fn chained(&self) -> bool {
+        self.levels > 1
     }
 }
 
@@ -115,6 +125,7 @@ pub fn update(ev: &dyn Evidence, st: &mut State, g: Geometry) {
         *caches = Caches {
             pid: Some(pid),
             spent: caches.spent,
+            levels: ev.memory_levels(pid),
             ..Caches::default()
         };
     }
@@ -135,10 +146,20 @@ pub fn update(ev: &dyn Evidence, st: &mut State, g: Geometry) {
     let lines = layout::lines(&mut src, &spec, g.rows);
     let at_cursor = src.row(key.cursor, 8);
     caches.spent = src.reads;
+    let page = key.cursor - key.cursor % PAGE;
+    let source = ev
+        .memory_sources(pid, page..page.saturating_add(PAGE))
+        .ok()
+        .and_then(|runs| {
+            runs.into_iter()
+                .find(|r| (r.start..r.end).contains(&key.cursor))
+        })
+        .map(|r| r.source);
     caches.view = Some(View {
         key,
         lines,
         at_cursor,
+        source,
     });
 }
 
