@@ -35,10 +35,14 @@ use crate::engine::mapped::Blob;
 const STREAM_ID: &[u8] = b"sNaPpY";
 /// How far ahead of the chunk-header walk the file is read (the map is advised random).
 const READ_AHEAD: u64 = 32 << 20;
-/// Compressed bytes decoded between two releases of the file's pages from the resident set.
-const RELEASE_AFTER: u64 = 32 << 20;
-/// The span of file pages a read fault maps (Linux's default `fault_around_bytes`).
-const FAULT_AROUND: u64 = 64 << 10;
+/// File bytes counted as mapped between two releases of the file's pages from the resident
+/// set.
+const RELEASE_AFTER: u64 = 64 << 20;
+/// The span of file pages one read fault may map: a whole large folio of the page cache
+/// (up to a PMD, 2 MiB, on kernels whose file systems cache files in large folios; Linux's
+/// `fault_around_bytes`, 64 KiB, otherwise). Counting less let a node dump's task walk map
+/// 230 MB of the file between two releases.
+const FAULT_AROUND: u64 = 2 << 20;
 
 /// An AVML compressed image with its chunk index.
 pub(crate) struct AvmlImage {
@@ -113,6 +117,8 @@ pub(crate) fn open(blob: Blob, path: &Path, file: String) -> Result<AvmlImage> {
             cache = %loc.file.display(),
             "avml: chunk index read from the cache"
         );
+        // Reads go anywhere in the file: no read-around of the pages near each.
+        blob.advise_random();
         return Ok(AvmlImage::new(blob, file, index));
     }
     // The walk reads the whole file in order; later reads go anywhere.
