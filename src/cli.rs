@@ -5,6 +5,7 @@
 //! through [`crate::sanitize`].
 
 mod cache;
+mod containers;
 mod diff;
 mod extract;
 mod isf;
@@ -161,6 +162,10 @@ pub enum Command {
     /// mount), options, and where the evidence holds what it contained (tmpfs images,
     /// /dev/shm, the rootfs diff) or that the runtime keeps it outside (external).
     Mounts(Target),
+    /// List the containers: runtime, id, name, pod, namespace, pod UID, QoS class, image,
+    /// sandbox and monitor (conmon, containerd-shim) with where each was read, their
+    /// processes (with the tree's `!` marks), listeners, connections and mounts.
+    Containers(Target),
     /// Copy rootfs-diff files or process memory into a folder you name (never next to or
     /// inside the evidence; nothing overwritten without --force; memory written sparse, named
     /// like Volatility's `pid.N.vma.0xSTART-0xEND.dmp`).
@@ -347,6 +352,7 @@ impl Command {
             | Command::Search { target: t, .. }
             | Command::Rootfs { target: t, .. }
             | Command::Mounts(t)
+            | Command::Containers(t)
             | Command::Extract { target: t, .. } => Some(&t.evidence),
             Command::Read { evidence, .. } | Command::Export { evidence, .. } => Some(evidence),
             Command::Isf { dump, .. } => dump.as_deref(),
@@ -407,6 +413,9 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             memory::search(&*ev, &opts, *physical, &mut out)
         }
         Command::Mounts(t) => tables::mounts(&*open(&t.evidence, cli)?, t.json, &mut out),
+        Command::Containers(t) => {
+            containers::containers(&*open(&t.evidence, cli)?, t.json, &mut out)
+        }
         Command::Rootfs { target, cat } => tables::rootfs(
             &*open(&target.evidence, cli)?,
             cat.as_deref(),

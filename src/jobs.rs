@@ -283,11 +283,8 @@ impl Jobs {
             let mut counts = Vec::new();
             let mut last = Instant::now();
             for pid in pids {
-                match ev.maps(pid) {
-                    Ok(vmas) => {
-                        let n = vmas.iter().filter(|v| v.is_suspicious()).count();
-                        counts.push((pid, n));
-                    }
+                match crate::engine::evidence::suspicious_areas(&*ev, pid) {
+                    Ok(n) => counts.push((pid, n)),
                     Err(e) => tracing::debug!(pid, "marks: memory areas unreadable: {e}"),
                 }
                 if last.elapsed() >= FLUSH_EVERY {

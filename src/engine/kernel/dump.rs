@@ -1,4 +1,4 @@
-//! [`KernelDump`]: a Linux memory dump with its ISF, as [`Evidence`].
+//! [`KernelDump`]: a Linux memory dump with its ISF, as [`Evidence`](crate::engine::evidence::Evidence).
 //!
 //! Opening maps the file (lazily), picks the ISF, finds and checks the kernel layout
 //! (see [`kaslr`]), walks the task list once and keeps the
@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use crate::engine::checkpoint::tasks::split_nul;
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::{Pid, Process, Vma, Walk};
+use crate::engine::identity::cgroup::{container_id, pod_uid};
 use crate::engine::kernel::addr::{PhysAddr, VirtAddr};
-use crate::engine::kernel::cgroup::{container_id, pod_uid};
 use crate::engine::kernel::clock::start_clock_epoch_ns;
 use crate::engine::kernel::dpath::{PathRef, file_path};
 use crate::engine::kernel::files::{FilesWalk, walk_open_files};
