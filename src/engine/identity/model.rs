@@ -115,6 +115,26 @@ impl Container {
         }
     }
 
+    /// The label with the runtime and QoS class: `shop/web-0/nginx · containerd ·
+    /// burstable`, `counter · podman`.
+    pub fn describe(&self) -> String {
+        let mut s = self.label();
+        if self.sandbox && self.name.is_none() {
+            s.push_str(" sandbox");
+        }
+        for part in [
+            self.runtime.map(Runtime::name),
+            self.qos.map(QosClass::name),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            s.push_str(" · ");
+            s.push_str(part);
+        }
+        s
+    }
+
     /// True if `query` names this container: its name, pod/name, full id, or an id prefix
     /// of at least 4 digits.
     pub fn matches(&self, query: &str) -> bool {
