@@ -206,9 +206,13 @@ pub enum Command {
     /// that they have, rarest first; pids, addresses, ids, inode numbers, timestamps and
     /// list order are left out. With two, each lists what the other lacks.
     Diff {
-        /// The evidences (at least two).
-        #[arg(required = true, num_args = 2..)]
+        /// The evidences (at least two; one with --peers).
+        #[arg(required = true, num_args = 1..)]
         evidences: Vec<PathBuf>,
+        /// Compare these containers of the one evidence (a node dump) as peers, each by its
+        /// own processes: names, pod/name, full ids or id prefixes (see `containers`).
+        #[arg(long, num_args = 2.., value_name = "NAME|ID")]
+        peers: Vec<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -450,7 +454,11 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             },
             &mut out,
         ),
-        Command::Diff { evidences, json } => diff::diff(cli, evidences, *json, &mut out),
+        Command::Diff {
+            evidences,
+            json,
+            peers,
+        } => diff::diff(cli, evidences, peers, *json, &mut out),
         Command::Export { evidence, output } => export(&*open(evidence, cli)?, evidence, output),
         Command::Isf { dump, out, force } => {
             if cli.isf.is_some() {

@@ -521,3 +521,62 @@ fn checkpoint_counter_identity() {
     assert_eq!(c.sources["name"], "config.dump name");
     assert_eq!(c.pids, vec![1, 6, 7]);
 }
+
+/// `diff --peers` within the node dump: a container against itself differs in nothing;
+/// counter against holdout differs in their processes; an unknown name is an error.
+#[test]
+fn node_peer_diff() {
+    let (Some(dump), Some(isf)) = (
+        support::decompressed("linux-6.1-node", "dump.elf.zst"),
+        support::kernel::isf_dir("linux-6.1-node"),
+    ) else {
+        eprintln!("skipped: fixture linux-6.1-node absent");
+        return;
+    };
+    let run = |peers: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_podmortem"))
+            .args(["diff", "--json", "--isf"])
+            .arg(&isf)
+            .arg(&dump)
+            .arg("--peers")
+            .args(peers)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            out.stdout,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, err) = run(&["counter", "c6916fe6"]);
+    assert!(ok, "{err}");
+    let same: Value = serde_json::from_slice(&stdout).unwrap();
+    for p in same["peers"].as_array().unwrap() {
+        assert_eq!(p["evidence"], "counter");
+        assert_eq!(p["differences"], json!([]), "a container against itself");
+    }
+    let (ok, stdout, err) = run(&["counter", "holdout"]);
+    assert!(ok, "{err}");
+    let d: Value = serde_json::from_slice(&stdout).unwrap();
+    let holdout = &d["peers"][1];
+    assert_eq!(holdout["evidence"], "holdout");
+    let descriptions: Vec<&str> = holdout["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["kind"] == "process")
+        .map(|x| x["description"].as_str().unwrap())
+        .collect();
+    assert!(
+        descriptions
+            .iter()
+            .any(|s| s.contains("holdoutd child-b 13")),
+        "{descriptions:?}"
+    );
+    assert!(
+        !descriptions.iter().any(|s| s.contains("counter.py")),
+        "only holdout's own processes"
+    );
+    let (ok, _, err) = run(&["counter", "nope"]);
+    assert!(!ok && err.contains("no container named \"nope\""), "{err}");
+}
