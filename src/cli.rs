@@ -5,6 +5,7 @@
 //! through [`crate::sanitize`].
 
 mod cache;
+mod containers;
 mod diff;
 mod extract;
 mod isf;
@@ -165,6 +166,10 @@ pub enum Command {
     /// mount), options, and where the evidence holds what it contained (tmpfs images,
     /// /dev/shm, the rootfs diff) or that the runtime keeps it outside (external).
     Mounts(Target),
+    /// List the containers: runtime, id, name, pod, namespace, pod UID, QoS class, image,
+    /// sandbox and monitor (conmon, containerd-shim) with where each was read, their
+    /// processes (with the tree's `!` marks), listeners, connections and mounts.
+    Containers(Target),
     /// Copy rootfs-diff files or process memory into a folder you name (never next to or
     /// inside the evidence; nothing overwritten without --force; memory written sparse, named
     /// like Volatility's `pid.N.vma.0xSTART-0xEND.dmp`).
@@ -209,9 +214,13 @@ pub enum Command {
     /// that they have, rarest first; pids, addresses, ids, inode numbers, timestamps and
     /// list order are left out. With two, each lists what the other lacks.
     Diff {
-        /// The evidences (at least two).
-        #[arg(required = true, num_args = 2..)]
+        /// The evidences (at least two; one with --peers).
+        #[arg(required = true, num_args = 1..)]
         evidences: Vec<PathBuf>,
+        /// Compare these containers of the one evidence (a node dump) as peers, each by its
+        /// own processes: names, pod/name, full ids or id prefixes (see `containers`).
+        #[arg(long, num_args = 2.., value_name = "NAME|ID")]
+        peers: Vec<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -355,6 +364,7 @@ impl Command {
             | Command::Search { target: t, .. }
             | Command::Rootfs { target: t, .. }
             | Command::Mounts(t)
+            | Command::Containers(t)
             | Command::Extract { target: t, .. } => Some(&t.evidence),
             Command::Read { evidence, .. } | Command::Export { evidence, .. } => Some(evidence),
             Command::Isf { dump, .. } => dump.as_deref(),
@@ -425,6 +435,9 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             memory::search(&*ev, &opts, *physical, &mut out)
         }
         Command::Mounts(t) => tables::mounts(&*open(&t.evidence, cli)?, t.json, &mut out),
+        Command::Containers(t) => {
+            containers::containers(&*open(&t.evidence, cli)?, t.json, &mut out)
+        }
         Command::Rootfs { target, cat } => tables::rootfs(
             &*open(&target.evidence, cli)?,
             cat.as_deref(),
@@ -461,7 +474,11 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             },
             &mut out,
         ),
-        Command::Diff { evidences, json } => diff::diff(cli, evidences, *json, &mut out),
+        Command::Diff {
+            evidences,
+            json,
+            peers,
+        } => diff::diff(cli, evidences, peers, *json, &mut out),
         Command::Export { evidence, output } => export(&*open(evidence, cli)?, evidence, output),
         Command::Isf { dump, out, force } => {
             if cli.isf.is_some() {

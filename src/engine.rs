@@ -19,6 +19,7 @@ pub mod evidence;
 pub mod extract;
 pub mod file_details;
 pub mod findings;
+pub mod identity;
 pub mod kernel;
 pub mod mapped;
 pub mod net;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use regex::bytes::Regex;
 use sha2::{Digest, Sha256};
 
-use crate::engine::evidence::{Evidence, Pid};
+use crate::engine::evidence::{Evidence, Pid, Process};
 use crate::engine::search::{Hit, SearchRequest, Sink, Summary, search};
 
 /// Messages from jobs.
@@ -62,6 +62,11 @@ pub enum JobEvent {
     Marks {
         /// (pid, number of writable+executable or anonymous executable areas).
         counts: Vec<(Pid, usize)>,
+    },
+    /// Who the evidence's containers are ([`crate::engine::identity::identify`]).
+    Containers {
+        /// One record per container.
+        containers: Vec<crate::engine::identity::Container>,
     },
     /// The peer diff of the workbench's evidence and the other evidences given.
     Diff {
@@ -283,11 +288,8 @@ impl Jobs {
             let mut counts = Vec::new();
             let mut last = Instant::now();
             for pid in pids {
-                match ev.maps(pid) {
-                    Ok(vmas) => {
-                        let n = vmas.iter().filter(|v| v.is_suspicious()).count();
-                        counts.push((pid, n));
-                    }
+                match crate::engine::evidence::suspicious_areas(&*ev, pid) {
+                    Ok(n) => counts.push((pid, n)),
                     Err(e) => tracing::debug!(pid, "marks: memory areas unreadable: {e}"),
                 }
                 if last.elapsed() >= FLUSH_EVERY {
@@ -302,6 +304,22 @@ impl Jobs {
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "marks done"
             );
+        });
+    }
+
+    /// Names the containers of the processes in the background (conmon's and the shims'
+    /// open files and one environment per container are read).
+    pub fn containers(&self, ev: Arc<dyn Evidence>, procs: Vec<Process>) {
+        let emit = self.emit.clone();
+        self.run(move || {
+            let started = Instant::now();
+            let containers = crate::engine::identity::identify(&*ev, &procs);
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                n = containers.len(),
+                "containers named"
+            );
+            emit(JobEvent::Containers { containers });
         });
     }
 

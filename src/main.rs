@@ -55,6 +55,7 @@ fn workbench(cli: &Cli, path: &std::path::Path, peers: &[PathBuf]) -> anyhow::Re
                 &Command::Diff {
                     evidences,
                     json: false,
+                    peers: Vec::new(),
                 },
             );
         }

@@ -24,6 +24,7 @@ mod evidence_untouched;
 mod extract;
 mod findings_durability;
 mod findings_export;
+mod identity;
 mod isf_dwarf;
 mod kernel_avml_cache;
 mod kernel_dump;

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::output::json;
 use crate::cli::tables::warn;
@@ -12,16 +12,30 @@ use crate::engine::diff::{DiffReport, Direction};
 use crate::engine::evidence::Evidence;
 use crate::sanitize::sanitize;
 
-/// `podmortem diff`: opens every evidence, compares them, prints the report.
-pub fn diff(cli: &Cli, paths: &[PathBuf], as_json: bool, out: &mut dyn Write) -> Result<()> {
-    let mut evidences: Vec<Box<dyn Evidence>> = Vec::with_capacity(paths.len());
-    for p in paths {
-        evidences.push(open(p, cli)?);
-    }
-    let refs: Vec<&dyn Evidence> = evidences.iter().map(|e| &**e).collect();
-    let labels: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-    let report = crate::engine::diff::diff(&refs, &label_refs)?;
+/// `podmortem diff`: opens every evidence, compares them (or, with `peers`, the named
+/// containers of the one evidence), prints the report.
+pub fn diff(
+    cli: &Cli,
+    paths: &[PathBuf],
+    peers: &[String],
+    as_json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let report = if peers.is_empty() {
+        evidences(cli, paths)?
+    } else {
+        let [path] = paths else {
+            anyhow::bail!(
+                "--peers compares containers of one evidence: give one, not {}",
+                paths.len()
+            );
+        };
+        let ev = open(path, cli)?;
+        let containers = crate::engine::identity::containers(&*ev)
+            .with_context(|| path.display().to_string())?;
+        let chosen = crate::engine::identity::select(&containers, peers)?;
+        crate::engine::diff::peers(&*ev, &chosen).with_context(|| path.display().to_string())?
+    };
     for peer in &report.peers {
         let named: Vec<String> = peer
             .warnings
@@ -34,6 +48,21 @@ pub fn diff(cli: &Cli, paths: &[PathBuf], as_json: bool, out: &mut dyn Write) ->
         return json(&report, out);
     }
     print(&report, out)
+}
+
+/// Opens and compares evidences.
+fn evidences(cli: &Cli, paths: &[PathBuf]) -> Result<DiffReport> {
+    if paths.len() < 2 {
+        anyhow::bail!("a diff needs at least two evidences (or one with --peers)");
+    }
+    let mut evidences: Vec<Box<dyn Evidence>> = Vec::with_capacity(paths.len());
+    for p in paths {
+        evidences.push(open(p, cli)?);
+    }
+    let refs: Vec<&dyn Evidence> = evidences.iter().map(|e| &**e).collect();
+    let labels: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    Ok(crate::engine::diff::diff(&refs, &label_refs)?)
 }
 
 /// The report as text: the baseline in short, then each peer's differences, rarest first.

@@ -27,6 +27,9 @@
 //! contents outside code pages, and the order of every list. Two of the same (two equal
 //! workers, three `/dev/null` descriptors) are counted (`#2`, `#3`).
 //!
+//! Within one node dump, [`peers`] compares containers (the replicas of one image or
+//! name), each by its own processes.
+//!
 //! The baseline holds what more than half of the peers have. With two peers there is no
 //! majority: the baseline is what both have, and each peer lists what it has that the other
 //! lacks (both directions, as two `extra` lists; no `missing`).
@@ -37,12 +40,13 @@ pub mod model;
 pub mod normalise;
 mod stack;
 
-pub use collect::{Profile, profile};
+pub use collect::{Profile, container_profile, profile};
 pub use model::{
     Baseline, CodePages, DiffError, DiffReport, Difference, Direction, Kind, Locator, PeerDiff,
 };
 
 use crate::engine::evidence::Evidence;
+use crate::engine::identity::Container;
 
 /// Compares `evidences` (N ≥ 2), each named by the label at the same index.
 pub fn diff(evidences: &[&dyn Evidence], labels: &[&str]) -> Result<DiffReport, DiffError> {
@@ -65,6 +69,24 @@ pub fn diff(evidences: &[&dyn Evidence], labels: &[&str]) -> Result<DiffReport, 
         })?);
     }
     let labels: Vec<String> = labels.iter().map(|l| (*l).to_string()).collect();
+    compare(&profiles, &labels)
+}
+
+/// Compares containers of one evidence (a node dump) as peers: each one's processes only
+/// ([`container_profile`]), named by its label (`counter`, `shop/web-0/nginx`).
+pub fn peers(ev: &dyn Evidence, containers: &[&Container]) -> Result<DiffReport, DiffError> {
+    let mut profiles = Vec::with_capacity(containers.len());
+    let mut labels = Vec::with_capacity(containers.len());
+    for c in containers {
+        let label = c.label();
+        profiles.push(
+            container_profile(ev, c).map_err(|source| DiffError::Evidence {
+                label: label.clone(),
+                source,
+            })?,
+        );
+        labels.push(label);
+    }
     compare(&profiles, &labels)
 }
 

@@ -476,6 +476,12 @@ pub trait Evidence: Send + Sync {
     }
 }
 
+/// How many memory areas of `pid` are writable and executable, or anonymous and executable
+/// ([`Vma::is_suspicious`]): the process tree's `!` mark.
+pub fn suspicious_areas(ev: &dyn Evidence, pid: Pid) -> Result<usize> {
+    Ok(ev.maps(pid)?.iter().filter(|v| v.is_suspicious()).count())
+}
+
 /// Orders processes as a tree (parents before children) with their depth.
 pub fn tree_order(procs: &[Process]) -> Vec<(usize, &Process)> {
     let pids: std::collections::HashSet<Pid> = procs.iter().map(|p| p.pid).collect();

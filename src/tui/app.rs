@@ -203,6 +203,9 @@ impl App {
         }
         let pids = app.procs.iter().map(|p| p.pid).collect();
         app.jobs.scan_marks(app.ev.clone(), pids);
+        if app.procs.iter().any(|p| p.container_id.is_some()) {
+            app.jobs.containers(app.ev.clone(), app.procs.clone());
+        }
         if let Some(c) = app.rootfs.first_preview() {
             app.apply(c);
         }
@@ -558,6 +561,12 @@ impl App {
                         .marks
                         .insert(pid, processes::Marks { suspicious_vmas: n });
                 }
+            }
+            JobEvent::Containers { containers } => {
+                self.processes.containers = containers
+                    .iter()
+                    .filter_map(|c| Some((c.id.clone()?, c.describe())))
+                    .collect();
             }
             JobEvent::Preview { generation, result } => {
                 rootfs::on_preview(&mut self.rootfs, generation, result)

@@ -12,9 +12,10 @@ use crate::engine::diff::code::{CodePage, code_pages};
 use crate::engine::diff::model::{Kind, Locator};
 use crate::engine::diff::normalise::{Normaliser, ProcNode, process_tree};
 use crate::engine::error::Result;
-use crate::engine::evidence::{Evidence, FileEntry, FileType, OpenFile, Vma, VmaKind};
+use crate::engine::evidence::{Evidence, FileEntry, FileType, OpenFile, Process, Vma, VmaKind};
 use crate::engine::file_details::SocketDetails;
 use crate::engine::findings::hex_string;
+use crate::engine::identity::Container;
 use crate::units::human_size;
 
 /// One artifact of one evidence.
@@ -79,7 +80,31 @@ impl Profile {
 pub fn profile(ev: &dyn Evidence) -> Result<Profile> {
     let procs = ev.processes()?;
     let norm = Normaliser::of(&ev.info(), &procs);
-    let nodes = process_tree(&procs, &norm);
+    profile_procs(ev, &procs, &norm, true)
+}
+
+/// The profile of one container of `ev` (see [`crate::engine::identity`]): its processes
+/// only, its name normalised as a container's name; the evidence's filesystem changes and
+/// mounts are left out (they are the evidence's, not the container's).
+pub fn container_profile(ev: &dyn Evidence, container: &Container) -> Result<Profile> {
+    let procs: Vec<Process> = ev
+        .processes()?
+        .into_iter()
+        .filter(|p| container.pids.binary_search(&p.pid).is_ok())
+        .collect();
+    let norm = Normaliser::of(&ev.info(), &procs).with_name(container.name.as_deref());
+    profile_procs(ev, &procs, &norm, false)
+}
+
+/// Reads the artifacts of `procs` (and, with `container`, the evidence's filesystem changes
+/// and mounts).
+fn profile_procs(
+    ev: &dyn Evidence,
+    procs: &[Process],
+    norm: &Normaliser,
+    container: bool,
+) -> Result<Profile> {
+    let nodes = process_tree(procs, norm);
     let mut p = Profile {
         processes: nodes,
         ..Profile::default()
@@ -97,7 +122,7 @@ pub fn profile(ev: &dyn Evidence) -> Result<Profile> {
             continue;
         }
         match ev.environment(node.pid) {
-            Ok(env) => env_artifacts(&mut p, i, &node, &env, &norm),
+            Ok(env) => env_artifacts(&mut p, i, &node, &env, norm),
             Err(e) => p
                 .warnings
                 .push(format!("pid {}: environment: {e}", node.pid)),
@@ -108,9 +133,9 @@ pub fn profile(ev: &dyn Evidence) -> Result<Profile> {
                     p.warnings.push(format!("pid {}: maps: {w}", node.pid));
                 }
                 for v in maps.iter() {
-                    map_artifact(&mut p, i, &node, v, &norm);
+                    map_artifact(&mut p, i, &node, v, norm);
                 }
-                code_pages(ev, i, &node, &maps, &norm, &mut p.code, &mut p.warnings);
+                code_pages(ev, i, &node, &maps, norm, &mut p.code, &mut p.warnings);
             }
             Err(e) => p.warnings.push(format!("pid {}: maps: {e}", node.pid)),
         }
@@ -124,8 +149,10 @@ pub fn profile(ev: &dyn Evidence) -> Result<Profile> {
             Err(e) => p.warnings.push(format!("pid {}: files: {e}", node.pid)),
         }
     }
-    file_artifacts(&mut p, &files, &norm);
-    container_artifacts(&mut p, ev, &norm);
+    file_artifacts(&mut p, &files, norm);
+    if container {
+        container_artifacts(&mut p, ev, norm);
+    }
     number(&mut p.artifacts);
     Ok(p)
 }

@@ -60,6 +60,18 @@ impl Normaliser {
         Normaliser { names }
     }
 
+    /// The same with one more container name (a container of a node dump compared with its
+    /// peers).
+    pub fn with_name(mut self, name: Option<&str>) -> Normaliser {
+        if let Some(n) = name.filter(|n| n.len() >= MIN_NAME) {
+            self.names.push((n.to_string(), "<container-name>"));
+            self.names
+                .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+            self.names.dedup();
+        }
+        self
+    }
+
     /// `text` with the evidence's own names replaced where they stand as words (not inside
     /// a longer run of letters and digits: the name `web` leaves `website` alone).
     pub fn text(&self, text: &str) -> String {

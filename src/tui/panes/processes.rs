@@ -46,6 +46,8 @@ pub struct State {
     pub group: bool,
     /// Marks by pid, computed in the background after the first frame.
     pub marks: HashMap<Pid, Marks>,
+    /// Who each container is (`counter · podman`), by container id, from a job.
+    pub containers: HashMap<String, String>,
     /// The visible rows last computed, and what they were computed from.
     cache: RowsCache,
 }
@@ -394,11 +396,12 @@ pub fn draw(f: &mut Frame, area: Rect, st: &State, cx: &Ctx, focused: bool) {
             } else {
                 theme::TITLE
             };
-            let pod = p
-                .pod_uid
-                .as_deref()
-                .map(|u| format!("  pod {}", sanitize(u)))
-                .unwrap_or_default();
+            let named = p.container_id.as_ref().and_then(|id| st.containers.get(id));
+            let pod = match (named, &p.pod_uid) {
+                (Some(n), _) => format!("  {}", sanitize(n)),
+                (None, Some(u)) => format!("  pod {}", sanitize(u)),
+                (None, None) => String::new(),
+            };
             lines.push(Line::styled(
                 format!(
                     "▣ {} ({} processes){pod}",
