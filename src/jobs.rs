@@ -285,7 +285,7 @@ impl Jobs {
             for pid in pids {
                 match ev.maps(pid) {
                     Ok(vmas) => {
-                        let n = vmas.iter().filter(|v| v.is_suspicious()).count();
+                        let n = crate::engine::triage::memory::flagged_areas(&vmas.items);
                         counts.push((pid, n));
                     }
                     Err(e) => tracing::debug!(pid, "marks: memory areas unreadable: {e}"),
