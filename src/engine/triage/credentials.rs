@@ -250,15 +250,28 @@ pub fn memory_secrets(
 /// `/var/run/secrets` or `/run/secrets`: Kubernetes service-account tokens, mounted
 /// secrets). Why: a service-account token lets its holder call the cluster's API as the
 /// pod. False positives: every pod has one unless `automountServiceAccountToken` is off.
+/// The account's `namespace` and `ca.crt` are left out (not secrets).
 pub fn service_accounts(fs: &dyn ContainerFs, out: &mut Vec<Detection>) -> Result<()> {
     for e in fs.entries()? {
-        if !e.credential || e.deleted || e.kind != FileType::File {
+        let name = crate::engine::triage::process::basename(&e.path);
+        // A service account's namespace and CA certificate are not secrets.
+        if !e.credential
+            || e.deleted
+            || e.kind != FileType::File
+            || name == "namespace"
+            || name == "ca.crt"
+        {
             continue;
         }
+        let what = if name == "token" && e.path.contains("serviceaccount") {
+            "Kubernetes service-account token"
+        } else {
+            "mounted secret"
+        };
         let mut d = Detection::new(
             Rule::ServiceAccount,
             Severity::Medium,
-            format!("credential file /{} ({} bytes)", e.path, e.size),
+            format!("{what} /{} ({} bytes)", e.path, e.size),
         );
         d.path = Some(format!("/{}", e.path));
         out.push(d);
