@@ -1,4 +1,4 @@
-//! [`KernelDump`]: a Linux memory dump with its ISF, as [`Evidence`].
+//! [`KernelDump`]: a Linux memory dump with its ISF, as [`Evidence`](crate::engine::Evidence).
 //!
 //! Opening maps the file (lazily), picks the ISF, finds and checks the kernel layout
 //! (see [`kaslr`]), walks the task list once and keeps the
