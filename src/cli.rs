@@ -12,6 +12,7 @@ mod isf;
 mod memory;
 mod output;
 mod tables;
+mod triage;
 
 use std::path::PathBuf;
 
@@ -225,6 +226,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What stands out: memory, process, credential and network rules over the evidence,
+    /// ranked by severity then rule (README "Triage"). Secrets are masked unless
+    /// --show-secrets.
+    Triage {
+        /// Evidence and output format.
+        #[command(flatten)]
+        target: Target,
+        /// Show secrets' values whole (default: their first 4 characters and length).
+        #[arg(long)]
+        show_secrets: bool,
+        /// Leave out results below this severity (info, low, medium, high, critical).
+        #[arg(long, value_name = "S", default_value = "info")]
+        min_severity: crate::engine::triage::Severity,
+    },
     /// Export the saved findings of the evidence as JSON (the workbench's `e`).
     Export {
         /// The evidence whose findings to export.
@@ -365,7 +380,8 @@ impl Command {
             | Command::Rootfs { target: t, .. }
             | Command::Mounts(t)
             | Command::Containers(t)
-            | Command::Extract { target: t, .. } => Some(&t.evidence),
+            | Command::Extract { target: t, .. }
+            | Command::Triage { target: t, .. } => Some(&t.evidence),
             Command::Read { evidence, .. } | Command::Export { evidence, .. } => Some(evidence),
             Command::Isf { dump, .. } => dump.as_deref(),
             // Errors of a diff name their evidence themselves.
@@ -479,6 +495,20 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             json,
             peers,
         } => diff::diff(cli, evidences, peers, *json, &mut out),
+        Command::Triage {
+            target,
+            show_secrets,
+            min_severity,
+        } => triage::triage(
+            &*open(&target.evidence, cli)?,
+            &crate::engine::triage::Options {
+                show_secrets: *show_secrets,
+                min_severity: *min_severity,
+                ..Default::default()
+            },
+            target.json,
+            &mut out,
+        ),
         Command::Export { evidence, output } => export(&*open(evidence, cli)?, evidence, output),
         Command::Isf { dump, out, force } => {
             if cli.isf.is_some() {

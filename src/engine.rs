@@ -28,6 +28,7 @@ pub mod page_source;
 pub mod saved;
 pub mod search;
 pub mod time;
+pub mod triage;
 pub mod walk;
 
 pub use error::{Error, Result};

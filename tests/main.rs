@@ -49,6 +49,8 @@ mod search_in_place;
 mod search_pieces;
 mod synthetic_checkpoint;
 mod terminal_safety;
+mod triage;
+mod triage_fixtures;
 mod truncated_evidence;
 mod tui_diff;
 mod tui_hex_reads;

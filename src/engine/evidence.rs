@@ -232,11 +232,10 @@ impl Vma {
         (self.start..self.end).contains(&addr)
     }
 
-    /// Writable and executable, or anonymous and executable: worth a look.
+    /// Writable and executable, or anonymous and executable: worth a look (triage's
+    /// `memory.rwx` and `memory.anon_exec`, [`crate::engine::triage::memory::area_rule`]).
     pub fn is_suspicious(&self) -> bool {
-        self.perms.exec
-            && (self.perms.write
-                || matches!(self.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack))
+        crate::engine::triage::memory::area_rule(self).is_some()
     }
 }
 

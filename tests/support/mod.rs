@@ -18,6 +18,7 @@ pub mod replicas;
 pub mod scale;
 pub mod terminal;
 pub mod tmux;
+pub mod triage_ev;
 pub mod tui;
 pub mod walkers;
 

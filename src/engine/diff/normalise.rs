@@ -181,30 +181,6 @@ fn quote(arg: &str) -> String {
     }
 }
 
-fn basename(s: &str) -> &str {
-    s.rsplit('/').next().unwrap_or(s)
-}
-
-/// `argv[0]`'s program is neither the comm nor the executable's name, nor is the comm the
-/// script an interpreter runs (`python3 counter.py`, comm `counter.py`). The kernel cuts a
-/// comm at 15 bytes.
-fn masquerades(p: &Process) -> bool {
-    let Some(a0) = p
-        .cmdline
-        .first()
-        .map(|a| basename(a))
-        .filter(|a| !a.is_empty())
-    else {
-        return false;
-    };
-    let same = |arg: &str, name: &str| {
-        !name.is_empty() && (arg == name || (name.len() >= 15 && arg.starts_with(name)))
-    };
-    let script = p.cmdline.get(1).map(|a| basename(a)).unwrap_or_default();
-    let exe = p.exe.as_deref().map(basename).unwrap_or_default();
-    !same(a0, &p.comm) && !same(script, &p.comm) && !same(a0, exe)
-}
-
 /// Cuts a label to [`LABEL_MAX`] characters.
 fn cut(s: String) -> String {
     if s.chars().count() <= LABEL_MAX {
@@ -296,7 +272,7 @@ pub fn process_tree(procs: &[Process], norm: &Normaliser) -> Vec<ProcNode> {
         let n = ordinal.get(&i).copied().unwrap_or(1);
         let own = ids.get(i).cloned().unwrap_or_default();
         let own = if n > 1 { format!("{own}#{n}") } else { own };
-        let masquerade = masquerades(p);
+        let masquerade = crate::engine::triage::process::masquerades(p);
         let name = node_name(p, masquerade);
         let name = if n > 1 { format!("{name} #{n}") } else { name };
         let (key, label) = match par.and_then(|j| out.get(j)) {
