@@ -25,6 +25,7 @@ pub mod mapped;
 pub mod net;
 pub mod open;
 pub mod page_source;
+pub mod par;
 pub mod saved;
 pub mod search;
 pub mod time;

@@ -29,7 +29,7 @@ pub use scan::{
 };
 
 use crate::engine::error::Result;
-use crate::engine::evidence::{Evidence, Pid, Vma};
+use crate::engine::evidence::{Evidence, Pid, Process, Vma};
 
 /// Processes whose memory areas and page tables are walked between two
 /// [`release_all`](crate::engine::mapped::release_all)s while a haystack is built.
@@ -75,6 +75,13 @@ impl std::fmt::Debug for ProcessMemory<'_> {
     }
 }
 
+/// What a process's captured memory is made of: bytes the evidence lends, or runs read
+/// through it.
+enum Captured<'e> {
+    Slices(Vec<(u64, &'e [u8])>),
+    Runs(Vec<Range<u64>>),
+}
+
 impl<'e> ProcessMemory<'e> {
     /// The captured memory of the processes `pids` (all when `None`) of `ev`.
     pub fn new(ev: &'e dyn Evidence, pids: Option<&[Pid]>) -> Result<ProcessMemory<'e>> {
@@ -85,14 +92,14 @@ impl<'e> ProcessMemory<'e> {
             owner: Vec::new(),
             pieces: Vec::new(),
         };
-        for (i, p) in ev.processes()?.into_iter().enumerate() {
-            if pids.is_some_and(|pids| !pids.contains(&p.pid)) {
-                continue;
-            }
-            if i % RELEASE_EVERY == RELEASE_EVERY - 1 {
-                // Page tables all over the dump were read: do not keep their pages resident.
-                crate::engine::mapped::release_all();
-            }
+        let procs: Vec<Process> = ev
+            .processes()?
+            .into_iter()
+            .filter(|p| pids.is_none_or(|pids| pids.contains(&p.pid)))
+            .collect();
+        // Memory areas and page tables of each process, on every core (page tables all
+        // over the dump: their pages are not kept resident).
+        let gathered = crate::engine::par::map_ordered(&procs, 8, Some(RELEASE_EVERY), |p| {
             let maps = match ev.maps(p.pid) {
                 Ok(walk) => {
                     if !walk.is_complete() {
@@ -106,10 +113,18 @@ impl<'e> ProcessMemory<'e> {
                     Vec::new()
                 }
             };
-            match ev.captured_slices(p.pid, 0..u64::MAX)? {
-                Some(slices) => hay.add_slices(slices),
-                None => {
-                    for run in ev.captured_ranges(p.pid, 0..u64::MAX)? {
+            let memory = match ev.captured_slices(p.pid, 0..u64::MAX) {
+                Ok(Some(slices)) => Ok(Captured::Slices(slices)),
+                Ok(None) => ev.captured_ranges(p.pid, 0..u64::MAX).map(Captured::Runs),
+                Err(e) => Err(e),
+            };
+            (maps, memory)
+        });
+        for (p, (maps, memory)) in procs.into_iter().zip(gathered) {
+            match memory? {
+                Captured::Slices(slices) => hay.add_slices(slices),
+                Captured::Runs(runs) => {
+                    for run in runs {
                         hay.runs.push(run);
                         hay.owner.push(hay.procs.len());
                         hay.pieces.push(Vec::new());

@@ -14,31 +14,10 @@ const RELEASE_EVERY: usize = 256;
 /// Shorter lists are not worth a thread.
 const PARALLEL_FROM: usize = 128;
 
-/// `f` of every item, in order: on every core for long lists, releasing the mapped pages
+/// `f` of every item, in order, on every core for long lists, releasing the mapped pages
 /// touched every [`RELEASE_EVERY`] items of each part.
 pub(super) fn map_ordered<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let one = |(i, item): (usize, &T)| {
-        if i % RELEASE_EVERY == RELEASE_EVERY - 1 {
-            crate::engine::mapped::release_all();
-        }
-        f(item)
-    };
-    let threads = crate::engine::search::threads();
-    if threads < 2 || items.len() < PARALLEL_FROM {
-        return items.iter().enumerate().map(one).collect();
-    }
-    let per = items.len().div_ceil(threads);
-    let one = &one;
-    std::thread::scope(|s| {
-        let parts: Vec<_> = items
-            .chunks(per)
-            .map(|part| s.spawn(move || part.iter().enumerate().map(one).collect::<Vec<_>>()))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
+    crate::engine::par::map_ordered(items, PARALLEL_FROM, Some(RELEASE_EVERY), f)
 }
 
 /// One task as read: its facts and its root folder.
