@@ -20,7 +20,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use podmortem::engine::findings::Target;
 use podmortem::jobs::{Emitter, JobEvent, Jobs};
 use podmortem::tui::action::{Action, Pane};
-use podmortem::tui::app::{App, SessionOptions};
+use podmortem::tui::app::{App, Overlay, SessionOptions};
 use podmortem::tui::keymap;
 use support::tui::Harness;
 
@@ -118,6 +118,13 @@ fn demo_pane_snapshots_and_jumps() {
         if let Some(pid) = pid {
             assert_eq!(h.app.selected_process().map(|p| p.pid), Some(pid), "{d:?}");
         }
+        // A socket's or a variable's process: its details (files, sockets, environment).
+        if d.address.is_none() && (d.port.is_some() || d.variable.is_some()) {
+            assert!(
+                matches!(h.app.overlay, Some(Overlay::Details { pid: p, .. }) if Some(p) == pid),
+                "{d:?}"
+            );
+        }
         // Details popups close with Esc.
         h.key(KeyCode::Esc);
     }
@@ -169,7 +176,7 @@ fn replica_3_snapshots_enter_and_bookmark() {
     assert_eq!((top.rule.id(), top.pid), ("memory.exe_path", Some(15)));
     // The stolen token stays masked on screen.
     let screen = h.screen();
-    assert!(screen.contains("STOLEN_TOKEN"), "{screen}");
+    assert!(screen.contains("STOLEN_TOKEN=ghp_… (12 chars)"), "{screen}");
     h.key(KeyCode::Enter);
     assert_eq!(h.app.selected_process().map(|p| p.pid), Some(15));
     assert_eq!(h.app.selected_process().unwrap().comm, ".kdevtmpfsi");
@@ -180,6 +187,34 @@ fn replica_3_snapshots_enter_and_bookmark() {
         f.target.describe().contains(" 15 "),
         "{}",
         f.target.describe()
+    );
+}
+
+#[test]
+fn enter_on_a_service_account_token_selects_it_in_the_rootfs_browser() {
+    let Some(dir) = support::fixture("criu-tmpfs") else {
+        eprintln!("skipped: criu-tmpfs fixture absent");
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let mut h = triaged(&dir.join("tmpfs-sa-token.tar"), data.path(), (120, 40));
+    let top = h.app.triage.report.as_ref().unwrap().detections[0].clone();
+    assert_eq!(top.rule.id(), "credentials.service_account");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.focus, Pane::Rootfs);
+    let token = "var/run/secrets/kubernetes.io/serviceaccount/token";
+    let visible = h.app.rootfs.visible();
+    assert_eq!(visible[h.app.rootfs.cursor.selected].path, token);
+    h.key(KeyCode::Char('7'));
+    let f = bookmark(&mut h);
+    assert!(
+        matches!(&f.target, Target::File { path, size: 34, .. } if path == token),
+        "{:?}",
+        f.target
+    );
+    assert!(
+        f.note
+            .starts_with("credentials.service_account: Kubernetes")
     );
 }
 
@@ -210,6 +245,23 @@ fn esc_cancels_a_running_triage() {
         }
     };
     press(&mut app, KeyCode::Char('7'));
+    // Progress in the pane, the tab and the status line while it runs.
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    t.draw(|f| podmortem::tui::ui::draw(f, &app)).unwrap();
+    let screen: String = t
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    for s in [
+        "Triage — running 0%",
+        "7 Triage…",
+        "triage 0% · 7 Triage, Esc cancels",
+    ] {
+        assert!(screen.contains(s), "{s}: {screen}");
+    }
     press(&mut app, KeyCode::Esc);
     drop(go_tx);
     while app.triage.running {
