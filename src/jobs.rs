@@ -73,6 +73,20 @@ pub enum JobEvent {
         /// The report (peer 0 is the workbench's evidence), or why it could not be made.
         result: Result<Box<crate::engine::diff::DiffReport>, String>,
     },
+    /// Triage progress, 0-100.
+    TriageProgress {
+        /// Generation of the run.
+        generation: u64,
+        /// Percent done.
+        percent: u8,
+    },
+    /// A triage run ended (cancelled runs too: the report then says `stopped`).
+    Triage {
+        /// Generation of the run.
+        generation: u64,
+        /// The ranked report, or why triage could not run.
+        result: Result<Box<crate::engine::triage::Report>, String>,
+    },
     /// A rootfs file was read and hashed for its preview.
     Preview {
         /// Generation of the request.
@@ -107,6 +121,7 @@ pub struct Jobs {
     inline: bool,
     generation: u64,
     search_cancel: Option<Arc<AtomicBool>>,
+    triage_cancel: Option<Arc<AtomicBool>>,
 }
 
 impl std::fmt::Debug for Jobs {
@@ -178,6 +193,7 @@ impl Jobs {
             inline: false,
             generation: 0,
             search_cancel: None,
+            triage_cancel: None,
         }
     }
 
@@ -188,6 +204,7 @@ impl Jobs {
             inline: true,
             generation: 0,
             search_cancel: None,
+            triage_cancel: None,
         }
     }
 
@@ -258,6 +275,47 @@ impl Jobs {
     /// Cancels the running search, if any.
     pub fn cancel_search(&mut self) {
         if let Some(c) = self.search_cancel.take() {
+            c.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Starts triage of the evidence ([`crate::engine::triage::triage`], secrets masked),
+    /// cancelling the previous run; returns its generation. Progress comes as
+    /// [`JobEvent::TriageProgress`] when it changes, the ranked report as one
+    /// [`JobEvent::Triage`] at the end.
+    pub fn start_triage(&mut self, ev: Arc<dyn Evidence>) -> u64 {
+        self.cancel_triage();
+        self.generation += 1;
+        let generation = self.generation;
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.triage_cancel = Some(cancel.clone());
+        let emit = self.emit.clone();
+        self.run(move || {
+            let started = Instant::now();
+            let opts = crate::engine::triage::Options::default();
+            let mut progress = |percent| {
+                emit(JobEvent::TriageProgress {
+                    generation,
+                    percent,
+                })
+            };
+            let result = crate::engine::triage::triage(&*ev, &opts, &cancel, &mut progress)
+                .map(Box::new)
+                .map_err(|e| e.to_string());
+            tracing::debug!(
+                generation,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                ok = result.is_ok(),
+                "triage ended"
+            );
+            emit(JobEvent::Triage { generation, result });
+        });
+        generation
+    }
+
+    /// Cancels the running triage, if any (it ends with the detections found so far).
+    pub fn cancel_triage(&mut self) {
+        if let Some(c) = self.triage_cancel.take() {
             c.store(true, Ordering::Relaxed);
         }
     }

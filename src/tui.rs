@@ -112,8 +112,13 @@ pub fn run_with_peers(
     let run_loop = || -> Result<()> {
         let size = terminal.size()?;
         app.update(Action::Resize(size.width, size.height));
+        let mut first_frame = true;
         loop {
             terminal.draw(|f| ui::draw(f, &app))?;
+            if std::mem::take(&mut first_frame) {
+                app.after_first_frame();
+                continue;
+            }
             // Sleep until something happens, unless a pane has work left in steps: then
             // tick (the workbench idles at 0% CPU otherwise).
             let first = if app.busy() {

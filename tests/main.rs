@@ -57,3 +57,4 @@ mod tui_hex_reads;
 mod tui_node;
 mod tui_perf;
 mod tui_snapshots;
+mod tui_triage;

@@ -168,6 +168,9 @@ fn tour() -> Vec<(u64, &'static [u8])> {
         (500, b"note"),
         (300, b"\r"),
         (500, b"6"), // findings: the label quotes the name
+        (800, b"7"), // triage: reasons quote the name and the executable
+        (300, b"b"), // the note proposed quotes the reason
+        (500, b"\x1b"),
         (500, b"?"),
         (500, b"\x1b"),
         (500, b"I"), // the evidence popup: container metadata, mounts, warnings
@@ -205,6 +208,12 @@ fn workbench_in_a_pty() {
     // The tour reached the hex viewer on the hostile bytes and saved the bookmark.
     assert!(out.contains("Hex: 1 EVIL-comm"), "hex viewer not shown");
     assert!(out.contains("finding #1 saved"), "bookmark not saved");
+    // The triage job ran after the first frame and its pane showed the results.
+    assert!(out.contains("Triage"), "triage pane not shown");
+    assert!(
+        out.contains("process.spoofed_name"),
+        "triage results not shown"
+    );
 }
 
 #[test]

@@ -48,12 +48,12 @@ fn one_evidence_has_no_diff_pane() {
     std::fs::write(&path, replica_tar(1, &Plant::default())).unwrap();
     let mut h = Harness::open(&path, &dir.path().join("data"), (100, 30));
     assert!(!h.app.panes().contains(&Pane::Diff));
-    h.key(KeyCode::Char('7'));
+    h.key(KeyCode::Char('8'));
     assert_eq!(h.app.focus, Pane::Processes);
     assert!(h.screen().contains("open several evidences"));
-    assert!(!h.screen().contains("7 Diff"));
-    // Tab cycles over the six panes only.
-    for _ in 0..6 {
+    assert!(!h.screen().contains("8 Diff"));
+    // Tab cycles over the seven panes only.
+    for _ in 0..7 {
         h.key(KeyCode::Tab);
         assert_ne!(h.app.focus, Pane::Diff);
     }
@@ -64,12 +64,12 @@ fn one_evidence_has_no_diff_pane() {
 fn a_patched_code_page_is_listed_and_enter_opens_it_in_the_hex_viewer() {
     let (mut h, _dir) = patched_first((120, 40));
     assert!(h.app.panes().contains(&Pane::Diff));
-    assert!(h.screen().contains("7 Diff"));
+    assert!(h.screen().contains("8 Diff"));
     assert!(
         h.screen()
             .contains("diff done: 1 difference(s) across 3 evidences")
     );
-    h.key(KeyCode::Char('7'));
+    h.key(KeyCode::Char('8'));
     assert_eq!(h.app.focus, Pane::Diff);
     let screen = h.screen();
     assert!(
@@ -80,7 +80,7 @@ fn a_patched_code_page_is_listed_and_enter_opens_it_in_the_hex_viewer() {
     assert!(screen.contains("1/3 +!code"), "{screen}");
     assert!(screen.contains("code page of /usr/lib/libdemo.so at file offset 0x2000"));
     assert!(screen.contains("Enter: go to it"), "{screen}");
-    assert!(screen.contains("1-7/Tab"), "{screen}");
+    assert!(screen.contains("1-8/Tab"), "{screen}");
     // The cursor starts on the difference: Enter shows the page, highlighted.
     h.key(KeyCode::Enter);
     assert_eq!(h.app.focus, Pane::Hex);
@@ -88,8 +88,8 @@ fn a_patched_code_page_is_listed_and_enter_opens_it_in_the_hex_viewer() {
     assert_eq!(h.app.hex.pid, Some(31));
     assert_eq!(h.app.hex.cursor, page);
     assert_eq!(h.app.hex.highlight, Some(page..page + PAGE_SIZE));
-    // Tab from the findings reaches the Diff pane.
-    h.key(KeyCode::Char('6'));
+    // Tab from the triage reaches the Diff pane.
+    h.key(KeyCode::Char('7'));
     h.key(KeyCode::Tab);
     assert_eq!(h.app.focus, Pane::Diff);
 }
@@ -110,7 +110,7 @@ fn enter_on_another_evidences_difference_says_where_it_is() {
     ];
     h.app.compare_with(peers);
     h.drain();
-    h.key(KeyCode::Char('7'));
+    h.key(KeyCode::Char('8'));
     h.key(KeyCode::Enter);
     assert_eq!(h.app.focus, Pane::Diff);
     assert!(
@@ -143,7 +143,7 @@ fn the_tampered_replica_opened_first_jumps_to_its_masquerading_process() {
         .collect();
     h.app.compare_with(peers);
     h.drain();
-    h.key(KeyCode::Char('7'));
+    h.key(KeyCode::Char('8'));
     let screen = h.screen();
     assert!(screen.contains("10 differences  (open here)"), "{screen}");
     assert!(screen.contains("replica-1.tar: no differences"), "{screen}");
@@ -157,7 +157,7 @@ fn the_tampered_replica_opened_first_jumps_to_its_masquerading_process() {
     assert_eq!(h.app.focus, Pane::Processes);
     assert_eq!(h.app.selected_process().map(|p| p.pid), Some(15));
     // The rootfs file, last of its ten (row 0 is its header): the browser selects it.
-    h.key(KeyCode::Char('7'));
+    h.key(KeyCode::Char('8'));
     h.key(KeyCode::Home);
     for _ in 0..10 {
         h.key(KeyCode::Down);

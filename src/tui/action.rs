@@ -20,6 +20,8 @@ pub enum Pane {
     Rootfs,
     /// The analyst's findings.
     Findings,
+    /// Triage: what stands out, ranked by severity (a job run when the evidence opens).
+    Triage,
     /// The peer diff: what each evidence opened together has that the others lack (only
     /// when several are open: `podmortem A B C`).
     Diff,
@@ -27,13 +29,14 @@ pub enum Pane {
 
 impl Pane {
     /// All panes in tab order.
-    pub const ALL: [Pane; 7] = [
+    pub const ALL: [Pane; 8] = [
         Pane::Processes,
         Pane::Maps,
         Pane::Hex,
         Pane::Search,
         Pane::Rootfs,
         Pane::Findings,
+        Pane::Triage,
         Pane::Diff,
     ];
 
@@ -114,6 +117,8 @@ pub enum Action {
     Extract,
     /// Group the process tree by container.
     ToggleGroup,
+    /// Run again (triage).
+    Rerun,
     /// A key typed into a text input.
     Input(KeyEvent),
     /// Confirm a text input.

@@ -11,11 +11,13 @@ use ratatui::text::Line;
 
 use crate::engine::evidence::{Evidence, EvidenceInfo, Pid, Process, Vma};
 use crate::engine::findings::{Session, SessionStore, Target, evidence_identity};
-use crate::jobs::{JobEvent, Jobs};
+use crate::jobs::Jobs;
 use crate::tui::action::{Action, Pane};
 pub use crate::tui::command::{Command, Ctx, Level, PromptKind};
 pub use crate::tui::panes::prompt::Prompt;
-use crate::tui::panes::{details, diff, evidence, findings, hex, maps, processes, rootfs, search};
+use crate::tui::panes::{
+    details, diff, evidence, findings, hex, maps, processes, rootfs, search, triage,
+};
 use crate::tui::paths::default_export_path;
 use crate::tui::strings::msg;
 
@@ -79,6 +81,8 @@ pub struct App {
     pub rootfs: rootfs::State,
     /// Findings list state.
     pub findings: findings::State,
+    /// The triage results.
+    pub triage: triage::State,
     /// The peer diff (several evidences open).
     pub diff: diff::State,
     /// The findings.
@@ -127,7 +131,8 @@ macro_rules! ctx {
     };
 }
 
-// After the macro, which it uses.
+// After the macro, which they use.
+mod events;
 mod prompts;
 
 impl App {
@@ -191,6 +196,7 @@ impl App {
             search: search::State::default(),
             rootfs,
             findings: findings::State::default(),
+            triage: triage::State::default(),
             diff: diff::State::default(),
             session,
             store,
@@ -211,6 +217,13 @@ impl App {
         }
         app.sync_selection();
         app
+    }
+
+    /// Starts what the first frame must not wait for: triage of the evidence (a job; the
+    /// Triage pane and the status line show its progress). The event loop calls it once the
+    /// first frame is drawn.
+    pub fn after_first_frame(&mut self) {
+        self.apply(Command::StartTriage);
     }
 
     /// Compares the evidence with `peers` (label, evidence) in the background and shows the
@@ -430,6 +443,11 @@ impl App {
                 &ctx!(self, sel, &self.search.hits, &self.search.last_pattern),
                 action,
             ),
+            Pane::Triage => triage::update(
+                &mut self.triage,
+                &ctx!(self, sel, &self.search.hits, &self.search.last_pattern),
+                action,
+            ),
             Pane::Diff => diff::update(
                 &mut self.diff,
                 &ctx!(self, sel, &self.search.hits, &self.search.last_pattern),
@@ -505,6 +523,13 @@ impl App {
                 search::started(&mut self.search, generation);
             }
             Command::CancelSearch => self.jobs.cancel_search(),
+            Command::StartTriage => {
+                let generation = self.jobs.start_triage(self.ev.clone());
+                // Inline jobs (tests) have answered already: their messages wait in the
+                // queue, behind this generation.
+                triage::started(&mut self.triage, generation);
+            }
+            Command::CancelTriage => self.jobs.cancel_triage(),
             Command::PreviewFile { path, generation } => {
                 self.jobs.preview_file(self.ev.clone(), path, generation)
             }
@@ -545,40 +570,6 @@ impl App {
                 }
                 _ => {}
             },
-        }
-    }
-
-    fn on_job(&mut self, ev: JobEvent) {
-        match ev {
-            JobEvent::Hashed { result } => match result {
-                Ok(h) => self.evidence_sha256 = Some(h),
-                Err(e) => self.error_msg(format!("evidence sha256: {e}")),
-            },
-            JobEvent::Extracted { result } => self.extracted(result),
-            JobEvent::Marks { counts } => {
-                for (pid, n) in counts {
-                    self.processes
-                        .marks
-                        .insert(pid, processes::Marks { suspicious_vmas: n });
-                }
-            }
-            JobEvent::Containers { containers } => {
-                self.processes.containers = containers
-                    .iter()
-                    .filter_map(|c| Some((c.id.clone()?, c.describe())))
-                    .collect();
-            }
-            JobEvent::Preview { generation, result } => {
-                rootfs::on_preview(&mut self.rootfs, generation, result)
-            }
-            JobEvent::Diff { result } => {
-                let cmds = diff::finished(&mut self.diff, result);
-                self.apply_all(cmds);
-            }
-            other => {
-                let cmds = search::on_job(&mut self.search, other);
-                self.apply_all(cmds);
-            }
         }
     }
 }

@@ -112,6 +112,11 @@ pub enum Command {
     StartPhysicalSearch(regex::bytes::Regex),
     /// Cancel the running search.
     CancelSearch,
+    /// Run triage (cancels the running run); the Triage pane learns its generation through
+    /// [`crate::tui::panes::triage::started`].
+    StartTriage,
+    /// Cancel the running triage (the detections found so far are kept).
+    CancelTriage,
     /// Read and hash a rootfs file in the background for the preview.
     PreviewFile {
         /// Path of the file.

@@ -50,7 +50,7 @@ const fn b(
 }
 
 use KeyCode::{BackTab, Char, Down, End, Enter, Esc, Home, Left, PageDown, PageUp, Right, Tab, Up};
-use Pane::{Diff, Findings, Hex, Maps, Processes, Rootfs, Search};
+use Pane::{Diff, Findings, Hex, Maps, Processes, Rootfs, Search, Triage};
 use Scope::{Global, Nav};
 
 /// Every key of the workbench, in the order of the help.
@@ -94,7 +94,7 @@ pub const BINDINGS: &[Binding] = &[
     b(
         Nav,
         "Esc",
-        "close a popup, stop editing, cancel a running search",
+        "close a popup, stop editing, cancel a running search or triage",
         None,
         &[(Esc, Action::Cancel)],
     ),
@@ -114,8 +114,8 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(
         Global,
-        "1-7, Tab, Shift-Tab",
-        "switch pane (7 Diff: podmortem A B C)",
+        "1-8, Tab, Shift-Tab",
+        "switch pane (8 Diff: podmortem A B C)",
         None,
         &[
             (Char('1'), Action::Focus(Processes)),
@@ -124,7 +124,8 @@ pub const BINDINGS: &[Binding] = &[
             (Char('4'), Action::Focus(Search)),
             (Char('5'), Action::Focus(Rootfs)),
             (Char('6'), Action::Focus(Findings)),
-            (Char('7'), Action::Focus(Diff)),
+            (Char('7'), Action::Focus(Triage)),
+            (Char('8'), Action::Focus(Diff)),
             (Tab, Action::FocusNext),
             (BackTab, Action::FocusPrev),
         ],
@@ -423,6 +424,43 @@ pub const BINDINGS: &[Binding] = &[
         "e",
         "export all findings to JSON",
         Some(("e", "export")),
+        &[],
+    ),
+    // Triage
+    b(
+        Scope::Pane(Triage),
+        "↑↓ PgUp PgDn Home End",
+        "move through the results, ranked by severity (secrets masked)",
+        Some(("↑↓", "move")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Triage),
+        "Enter",
+        "go to the object: the process, its memory area, the address in the hex viewer, the \
+         rootfs file, a socket's or a variable's process details",
+        Some(("⏎", "go to")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Triage),
+        "b",
+        "bookmark the result as a finding (note: rule: reason)",
+        Some(("b", "bookmark")),
+        &[],
+    ),
+    b(
+        Scope::Pane(Triage),
+        "r",
+        "run triage again",
+        Some(("r", "re-run")),
+        &[(Char('r'), Action::Rerun)],
+    ),
+    b(
+        Scope::Pane(Triage),
+        "Esc",
+        "cancel the running triage (the results so far are kept)",
+        Some(("Esc", "cancel")),
         &[],
     ),
     // Diff

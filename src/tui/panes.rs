@@ -11,3 +11,4 @@ pub mod processes;
 pub mod prompt;
 pub mod rootfs;
 pub mod search;
+pub mod triage;

@@ -11,6 +11,7 @@ pub fn pane_title(p: Pane) -> &'static str {
         Pane::Search => "Search",
         Pane::Rootfs => "Rootfs",
         Pane::Findings => "Findings",
+        Pane::Triage => "Triage",
         Pane::Diff => "Diff",
     }
 }
@@ -133,6 +134,24 @@ pub mod msg {
     /// The peer diff ended.
     pub fn diff_done(differences: usize, peers: usize) -> String {
         format!("diff done: {differences} difference(s) across {peers} evidences")
+    }
+
+    /// Triage was cancelled (its partial results are kept).
+    pub const TRIAGE_CANCELLED: &str = "triage cancelled: the results so far are listed";
+    /// Enter or `b` on a triage result that names no object of the workbench.
+    pub const TRIAGE_NO_OBJECT: &str = "this result names nothing to go to";
+
+    /// A triage run ended.
+    pub fn triage_done(results: usize, summary: &str) -> String {
+        match results {
+            0 => "triage done: nothing stands out".to_string(),
+            n => format!("triage done: {n} result(s): {summary} (7 Triage)"),
+        }
+    }
+
+    /// The note proposed when a triage result is bookmarked.
+    pub fn triage_note(rule: &str, reason: &str) -> String {
+        format!("{rule}: {reason}")
     }
 
     /// A search ended.

@@ -57,6 +57,34 @@ pub const HIGHLIGHT: Style = Style::new().fg(Color::Black).bg(Color::Yellow);
 /// Progress of a running job.
 pub const PROGRESS: Style = Style::new().fg(Color::Green);
 
+/// Triage: a critical result.
+pub const SEV_CRITICAL: Style = Style::new()
+    .fg(Color::White)
+    .bg(Color::Red)
+    .add_modifier(Modifier::BOLD);
+/// Triage: a high result.
+pub const SEV_HIGH: Style = Style::new()
+    .fg(Color::LightRed)
+    .add_modifier(Modifier::BOLD);
+/// Triage: a medium result.
+pub const SEV_MEDIUM: Style = Style::new().fg(Color::Yellow);
+/// Triage: a low result.
+pub const SEV_LOW: Style = Style::new().fg(Color::Cyan);
+/// Triage: context (info).
+pub const SEV_INFO: Style = Style::new().fg(Color::DarkGray);
+
+/// The style of a triage severity.
+pub fn severity(s: crate::engine::triage::Severity) -> Style {
+    use crate::engine::triage::Severity;
+    match s {
+        Severity::Critical => SEV_CRITICAL,
+        Severity::High => SEV_HIGH,
+        Severity::Medium => SEV_MEDIUM,
+        Severity::Low => SEV_LOW,
+        Severity::Info => SEV_INFO,
+    }
+}
+
 /// The style of a list row: selected rows stand out, more so in the focused pane.
 pub fn row(selected: bool, focused: bool) -> Style {
     match (selected, focused) {

@@ -12,7 +12,7 @@ use crate::tui::app::{App, Level, Overlay};
 use crate::tui::layout::layout_panes;
 pub use crate::tui::layout::{WIDE, centered, main_area};
 use crate::tui::panes::{
-    details, diff, evidence, findings, help, hex, maps, processes, prompt, rootfs, search,
+    details, diff, evidence, findings, help, hex, maps, processes, prompt, rootfs, search, triage,
 };
 use crate::tui::{keymap, strings, theme};
 
@@ -43,6 +43,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             Pane::Search => search::draw(f, rect, &app.search, &cx, focused),
             Pane::Rootfs => rootfs::draw(f, rect, &app.rootfs, &cx, focused),
             Pane::Findings => findings::draw(f, rect, &app.findings, &cx, focused),
+            Pane::Triage => triage::draw(f, rect, &app.triage, &cx, focused),
             Pane::Diff => diff::draw(f, rect, &app.diff, &cx, focused),
         }
     }
@@ -97,6 +98,12 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
             Pane::Search if !app.search.hits.is_empty() => {
                 title.push_str(&format!("({})", app.search.hits.len()))
             }
+            Pane::Triage if app.triage.running => title.push('…'),
+            Pane::Triage => {
+                if let Some(r) = &app.triage.report {
+                    title.push_str(&format!("({})", r.detections.len()))
+                }
+            }
             _ => {}
         }
         let style = if *p == app.focus {
@@ -119,6 +126,12 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App) {
                 app.search.percent,
                 app.search.hits.len()
             ),
+            theme::PROGRESS,
+        ));
+    }
+    if app.triage.running {
+        spans.push(Span::styled(
+            format!(" triage {}% · 7 Triage, Esc cancels ", app.triage.percent),
             theme::PROGRESS,
         ));
     }

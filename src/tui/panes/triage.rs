@@ -1,0 +1,305 @@
+//! The Triage pane: what stands out in the evidence, ranked by severity. The triage engine
+//! ([`crate::engine::triage`]) runs as a job after the workbench's first frame (`r` runs it
+//! again, `Esc` cancels it and keeps what it found so far). Each result shows its severity,
+//! rule, process and reason; the selected one its identifiers and, for a memory area, its
+//! first bytes in hex. Enter goes to the result's object; `b` bookmarks it with the note
+//! `rule: reason`. Secrets stay masked (the engine's default).
+
+mod draw;
+
+pub use draw::draw;
+
+use crate::engine::findings::Target;
+use crate::engine::triage::{Detection, Report, Severity};
+use crate::sanitize::sanitize;
+use crate::tui::action::{Action, Pane};
+use crate::tui::command::{Command, Ctx};
+use crate::tui::list::ListCursor;
+use crate::tui::strings::msg;
+
+/// Rows of the pane given to the selected result's details (with their top border).
+const DETAIL_ROWS: usize = 6;
+
+/// State of the Triage pane.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// Generation of the current (or last) run; 0 before the first.
+    pub generation: u64,
+    /// A run is going on.
+    pub running: bool,
+    /// Its progress, 0-100.
+    pub percent: u8,
+    /// The last finished run's report (partial when it was cancelled).
+    pub report: Option<Report>,
+    /// Why the last run could not be made.
+    pub error: Option<String>,
+    /// Cursor over the results.
+    pub cursor: ListCursor,
+}
+
+/// A triage run has started (it replaces the previous results).
+pub fn started(st: &mut State, generation: u64) {
+    st.generation = generation;
+    st.running = true;
+    st.percent = 0;
+    st.report = None;
+    st.error = None;
+    st.cursor = ListCursor::default();
+}
+
+/// Progress of a run (stale generations are dropped).
+pub fn on_progress(st: &mut State, generation: u64, percent: u8) {
+    if generation == st.generation && st.running {
+        st.percent = percent;
+    }
+}
+
+/// A run ended: keeps its report (or its error). Stale generations are dropped; a cancelled
+/// run says so in the status line, a failed one too.
+pub fn finished(
+    st: &mut State,
+    generation: u64,
+    result: Result<Box<Report>, String>,
+) -> Vec<Command> {
+    if generation != st.generation {
+        return Vec::new();
+    }
+    st.running = false;
+    st.percent = 100;
+    st.cursor = ListCursor::default();
+    match result {
+        Ok(report) => {
+            let stopped = report.stopped;
+            st.report = Some(*report);
+            if stopped {
+                vec![Command::info(msg::TRIAGE_CANCELLED)]
+            } else {
+                Vec::new()
+            }
+        }
+        Err(e) => {
+            let out = vec![Command::error(msg::failed("triage", &e))];
+            st.error = Some(e);
+            out
+        }
+    }
+}
+
+/// The number of results of each severity, highest first, as "1 critical · 2 high"
+/// (empty when there are none).
+pub fn summary(report: &Report) -> String {
+    Severity::ALL
+        .iter()
+        .rev()
+        .filter_map(|s| {
+            let n = report
+                .detections
+                .iter()
+                .filter(|d| d.severity == *s)
+                .count();
+            (n > 0).then(|| format!("{n} {s}"))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// The status message of a finished run (none for a cancelled or failed one).
+pub fn done_message(st: &State) -> Option<String> {
+    let r = st.report.as_ref().filter(|r| !r.stopped)?;
+    Some(msg::triage_done(r.detections.len(), &summary(r)))
+}
+
+/// The selected result.
+pub fn selected(st: &State) -> Option<&Detection> {
+    st.report
+        .as_ref()
+        .and_then(|r| r.detections.get(st.cursor.selected))
+}
+
+/// Rows of the result list for `page_rows` rows of pane (the column titles and the details
+/// take the rest).
+fn list_rows(page_rows: usize) -> usize {
+    page_rows.saturating_sub(DETAIL_ROWS).max(1)
+}
+
+/// Handles an action for the Triage pane.
+pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
+    match action {
+        Action::Rerun => return vec![Command::StartTriage],
+        Action::Cancel if st.running => return vec![Command::CancelTriage],
+        _ => {}
+    }
+    let len = st.report.as_ref().map_or(0, |r| r.detections.len());
+    let page = list_rows(cx.page_rows) as isize;
+    let mut out = Vec::new();
+    match action {
+        Action::Up => st.cursor.move_by(-1, len),
+        Action::Down => st.cursor.move_by(1, len),
+        Action::PageUp => st.cursor.move_by(-page, len),
+        Action::PageDown => st.cursor.move_by(page, len),
+        Action::Home => st.cursor.home(),
+        Action::End => st.cursor.end(len),
+        Action::Enter => {
+            if let Some(d) = selected(st) {
+                out = jump(d);
+            }
+        }
+        Action::Bookmark => {
+            if let Some(d) = selected(st) {
+                out.push(match target(d, cx) {
+                    Some(target) => Command::Bookmark {
+                        target,
+                        // The reason quotes evidence: the note holds it escaped.
+                        note: msg::triage_note(d.rule.id(), &sanitize(&d.reason)),
+                    },
+                    None => Command::info(msg::TRIAGE_NO_OBJECT),
+                });
+            }
+        }
+        _ => {}
+    }
+    st.cursor.clamp(len);
+    st.cursor.scroll_to_selection(list_rows(cx.page_rows));
+    out
+}
+
+/// A rootfs path as the rootfs browser names it (triage writes it from `/`).
+fn rootfs_path(path: &str) -> String {
+    path.trim_start_matches('/').to_string()
+}
+
+/// The commands that show a result's object: a string in memory in the hex viewer, a
+/// memory area in the maps pane, a socket's or a variable's process with its details (files,
+/// sockets, environment), a process in the tree, a container file in the rootfs browser.
+fn jump(d: &Detection) -> Vec<Command> {
+    let show = |pid| Command::ShowProcess {
+        pid,
+        pane: Pane::Processes,
+    };
+    match (d.pid, d.address, d.start) {
+        (Some(pid), Some(addr), _) => vec![
+            Command::OpenHex {
+                pid,
+                addr,
+                highlight: None,
+            },
+            Command::Focus(Pane::Hex),
+        ],
+        (Some(pid), None, Some(start)) => vec![Command::ShowVma { pid, start }],
+        (Some(pid), None, None) if d.port.is_some() || d.fd.is_some() || d.variable.is_some() => {
+            vec![show(pid), Command::Details(pid)]
+        }
+        (Some(pid), None, None) => vec![show(pid)],
+        (None, ..) => match &d.path {
+            Some(p) => vec![Command::ShowFile {
+                path: rootfs_path(p),
+            }],
+            None => vec![Command::info(msg::TRIAGE_NO_OBJECT)],
+        },
+    }
+}
+
+/// What a bookmark of a result points at: the string's address (its bytes not copied: a
+/// secret stays masked), the memory area, the process, or the container file.
+fn target(d: &Detection, cx: &Ctx) -> Option<Target> {
+    let comm = |pid| d.comm.clone().unwrap_or_else(|| cx.comm(pid));
+    match (d.pid, d.address, d.start, d.end) {
+        (Some(pid), Some(address), ..) => Some(Target::Memory {
+            pid,
+            comm: comm(pid),
+            address,
+            length: 0,
+        }),
+        (Some(pid), None, Some(start), Some(end)) => {
+            let vma = cx
+                .ev
+                .maps(pid)
+                .ok()
+                .and_then(|w| w.items.into_iter().find(|v| v.start == start));
+            Some(Target::Vma {
+                pid,
+                comm: comm(pid),
+                start,
+                end,
+                perms: vma
+                    .as_ref()
+                    .map(|v| v.perms.to_string())
+                    .unwrap_or_default(),
+                path: vma.and_then(|v| v.path).or_else(|| d.path.clone()),
+            })
+        }
+        (Some(pid), ..) => Some(Target::Process {
+            pid,
+            comm: comm(pid),
+            cmdline: cx
+                .process(pid)
+                .map(|p| p.cmdline.clone())
+                .unwrap_or_default(),
+        }),
+        (None, ..) => {
+            let path = rootfs_path(d.path.as_deref()?);
+            let size = cx
+                .ev
+                .container_fs()
+                .and_then(|fs| fs.entries().ok())
+                .and_then(|es| es.into_iter().find(|e| e.path == path))
+                .map_or(0, |e| e.size);
+            Some(Target::File {
+                path,
+                size,
+                deleted: false,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::triage::{Rule, Severity};
+
+    fn report(stopped: bool) -> Box<Report> {
+        Box::new(Report {
+            detections: vec![
+                Detection::new(Rule::ExePath, Severity::Critical, "a"),
+                Detection::new(Rule::Listener, Severity::High, "b"),
+                Detection::new(Rule::Rwx, Severity::High, "c"),
+            ],
+            problems: Vec::new(),
+            stopped,
+        })
+    }
+
+    #[test]
+    fn stale_runs_are_dropped_and_cancelled_ones_say_so() {
+        let mut st = State::default();
+        started(&mut st, 2);
+        on_progress(&mut st, 1, 50);
+        assert_eq!(st.percent, 0);
+        on_progress(&mut st, 2, 40);
+        assert_eq!(st.percent, 40);
+        assert!(finished(&mut st, 1, Ok(report(false))).is_empty());
+        assert!(st.running && st.report.is_none());
+        let cmds = finished(&mut st, 2, Ok(report(true)));
+        assert!(matches!(&cmds[..], [Command::Status(m, _)] if m == msg::TRIAGE_CANCELLED));
+        assert!(done_message(&st).is_none());
+        started(&mut st, 3);
+        finished(&mut st, 3, Ok(report(false)));
+        assert_eq!(
+            done_message(&st).as_deref(),
+            Some("triage done: 3 result(s): 1 critical · 2 high (7 Triage)")
+        );
+    }
+
+    #[test]
+    fn results_without_a_process_go_to_their_rootfs_file() {
+        let mut d = Detection::new(Rule::ServiceAccount, Severity::Medium, "token");
+        d.path = Some("/var/run/secrets/token".into());
+        assert!(matches!(
+            &jump(&d)[..],
+            [Command::ShowFile { path }] if path == "var/run/secrets/token"
+        ));
+        d.path = None;
+        assert!(matches!(&jump(&d)[..], [Command::Status(..)]));
+    }
+}
