@@ -87,7 +87,7 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App) {
 }
 
 fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
-    let mut spans = Vec::new();
+    let mut tabs = Vec::new();
     for p in &app.panes() {
         let i = p.index();
         let mut title = strings::pane_title(*p).to_string();
@@ -111,7 +111,19 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
         } else {
             theme::TAB
         };
-        spans.push(Span::styled(format!(" {} {title} ", i + 1), style));
+        tabs.push((format!("{} {title}", i + 1), style));
+    }
+    // Padded tabs when they fit; on a narrow terminal (80 columns with every count shown)
+    // one space apart, so that the last ones are not cut.
+    let padded: usize = tabs.iter().map(|(t, _)| t.chars().count() + 3).sum();
+    let pad = if padded <= usize::from(area.width) {
+        " "
+    } else {
+        ""
+    };
+    let mut spans = Vec::new();
+    for (text, style) in tabs {
+        spans.push(Span::styled(format!("{pad}{text}{pad}"), style));
         spans.push(Span::raw(" "));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
