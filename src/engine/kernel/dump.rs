@@ -205,6 +205,11 @@ impl KernelDump {
         };
         warnings.extend(walked.warnings);
         for w in walked.tasks {
+            // The walk lists a pid once; a cached list is held to the same (one process,
+            // one task per pid).
+            if dump.tasks.contains_key(&w.info.pid) {
+                continue;
+            }
             let (root, fs_root) = (w.root(), w.fs_root());
             let process = dump.model_of(&w.info, w.cmdline, w.exe);
             dump.processes.push(process);
