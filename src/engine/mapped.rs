@@ -24,6 +24,12 @@ impl Blob {
     /// Maps `path` read-only. Empty files give an empty owned blob (mmap refuses length 0).
     pub fn map(path: &Path) -> Result<Blob> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        Blob::map_file(&file, path)
+    }
+
+    /// Maps the open file `file` (found at `path`, which names it in errors) read-only,
+    /// for a caller that also needs the open file's metadata.
+    pub fn map_file(file: &File, path: &Path) -> Result<Blob> {
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len == 0 {
             return Ok(Blob::Owned(Vec::new()));
@@ -33,7 +39,7 @@ impl Blob {
         // zeros plus a recorded fault that the engine reports as an error (see `check`).
         #[allow(unsafe_code)]
         let map =
-            unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(|e| Error::io(path, e))?;
+            unsafe { memmap2::MmapOptions::new().map(file) }.map_err(|e| Error::io(path, e))?;
         let guard = guard::register(path, map.as_ptr(), map.len());
         Ok(Blob::Mapped(Guarded { _guard: guard, map }))
     }

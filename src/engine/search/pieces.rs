@@ -121,12 +121,9 @@ fn cut_between(set: &ByteSet, pair: &[&[u8]]) -> bool {
 }
 
 /// `parts` with each run of parts joined by edges a match may cross copied into one buffer
-/// (kept in `joined`), so that every edge left is [`separable`].
-pub(super) fn join<'p>(
-    set: &ByteSet,
-    parts: &[&'p [u8]],
-    joined: &'p mut Vec<Vec<u8>>,
-) -> Vec<&'p [u8]> {
+/// (`arena`, cleared first and reused from call to call so that its pages stay allocated),
+/// so that every edge left is [`separable`].
+pub(super) fn join<'p>(set: &ByteSet, parts: &[&'p [u8]], arena: &'p mut Vec<u8>) -> Vec<&'p [u8]> {
     // Each group of parts, as (first, end) indices.
     let mut starts = vec![0];
     for (i, pair) in parts.windows(2).enumerate() {
@@ -136,18 +133,25 @@ pub(super) fn join<'p>(
     }
     let ends = starts.iter().skip(1).copied().chain([parts.len()]);
     let groups: Vec<(usize, usize)> = starts.iter().copied().zip(ends).collect();
-    joined.clear();
+    let group = |a: usize, b: usize| parts.get(a..b).unwrap_or_default();
+    arena.clear();
     for &(a, b) in &groups {
         if b - a > 1 {
-            joined.push(parts.get(a..b).unwrap_or_default().concat());
+            for part in group(a, b) {
+                arena.extend_from_slice(part);
+            }
         }
     }
-    let mut copies = joined.iter();
+    let arena: &'p [u8] = arena;
+    let mut at = 0;
     groups
         .iter()
         .filter_map(|&(a, b)| {
             if b - a > 1 {
-                copies.next().map(Vec::as_slice)
+                let len: usize = group(a, b).iter().map(|p| p.len()).sum();
+                let copy = arena.get(at..at + len);
+                at += len;
+                copy
             } else {
                 parts.get(a).copied()
             }

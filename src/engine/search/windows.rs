@@ -24,7 +24,8 @@ use crate::engine::search::Hit;
 
 /// Hits a worker buffers for one window; past this the window is searched again, streaming.
 const MAX_BUFFERED: usize = 4096;
-/// Windows searched ahead of the one being delivered, per thread (bounds memory).
+/// Batches of windows searched ahead of the one being delivered, per thread (bounds
+/// memory).
 const AHEAD_PER_THREAD: usize = 4;
 
 /// One window: run `run`, reporting matches that start in `report`.
@@ -84,12 +85,12 @@ fn search_window(
     let read_end = w.report.end.saturating_add(OVERLAP).min(w.run_end);
     // At most WINDOW + OVERLAP bytes: fits any usize podmortem runs on.
     let len = usize::try_from(read_end.saturating_sub(from)).unwrap_or(usize::MAX);
-    let mut joined = Vec::new();
     let mut parts = Vec::new();
     if (s.bound.is_some() || s.bytes.is_some()) && s.hay.pieces(w.run, from, len, &mut parts) {
-        // Without a bound, pieces joined by an edge a match may cross are copied together.
+        // Without a bound, pieces joined by an edge a match may cross are copied together
+        // (into `buf`, whose pages stay allocated from window to window).
         if let (None, Some(set)) = (s.bound, &s.bytes) {
-            parts = pieces::join(set, &parts, &mut joined);
+            parts = pieces::join(set, &parts, buf);
         }
         let searched = if let [one] = parts[..] {
             let mut found = regex_matches(s.regex, from, one);
@@ -244,6 +245,30 @@ struct Ahead {
     result: Result<Option<(Vec<Hit>, Searched)>>,
 }
 
+/// Consecutive windows handed to a worker at once: small windows (a process's many small
+/// areas) are grouped until they hold [`BATCH_BYTES`], so that workers and the merging
+/// thread meet once per batch, not once per area.
+fn batches(all: &[Window]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, w) in all.iter().enumerate() {
+        bytes += w.report.end - w.report.start;
+        if bytes >= BATCH_BYTES {
+            out.push(start..i + 1);
+            start = i + 1;
+            bytes = 0;
+        }
+    }
+    if start < all.len() {
+        out.push(start..all.len());
+    }
+    out
+}
+
+/// Bytes of windows in a batch (see [`batches`]).
+const BATCH_BYTES: u64 = 1 << 20;
+
 /// Searches windows on `threads` threads; delivers exactly what [`sequential`] would.
 pub(super) fn parallel(
     s: &Search<'_>,
@@ -253,11 +278,12 @@ pub(super) fn parallel(
     threads: usize,
 ) -> Result<()> {
     let all = windows(s.hay.runs());
+    let groups = batches(&all);
     let next = AtomicUsize::new(0);
     let delivered = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let ahead = (threads * AHEAD_PER_THREAD).max(2);
-    let done: Mutex<BTreeMap<usize, Ahead>> = Mutex::new(BTreeMap::new());
+    let done: Mutex<BTreeMap<usize, Vec<Ahead>>> = Mutex::new(BTreeMap::new());
     let ready = Condvar::new();
     let room = Condvar::new();
     std::thread::scope(|scope| -> Result<()> {
@@ -265,33 +291,46 @@ pub(super) fn parallel(
             scope.spawn(|| {
                 let mut buf = Vec::new();
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(w) = all.get(i) else { break };
-                    // Stay at most `ahead` windows in front of delivery.
+                    let b = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(group) = groups.get(b) else { break };
+                    // Stay at most `ahead` batches in front of delivery.
                     {
                         let mut guard = done.lock().unwrap_or_else(|e| e.into_inner());
-                        while i >= delivered.load(Ordering::Acquire) + ahead
+                        while b >= delivered.load(Ordering::Acquire) + ahead
                             && !stop.load(Ordering::Relaxed)
                         {
                             guard = room.wait(guard).unwrap_or_else(|e| e.into_inner());
                         }
                     }
-                    // A window taken is always answered (`None`: search it again), so the
-                    // merging thread never waits for one that will not come.
-                    let quit = stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed);
-                    let result = if quit {
-                        Ok(None)
-                    } else {
-                        let mut hits = Vec::new();
-                        let mut keep = |h| {
-                            hits.push(h);
-                            hits.len() < MAX_BUFFERED
-                        };
-                        let searched = search_window(s, w, w.report.start, &mut buf, &mut keep);
-                        searched.map(|s| s.stopped_at.is_none().then_some((hits, s)))
-                    };
+                    // A batch taken is always answered, window by window (`None`: search
+                    // it again), so the merging thread never waits for one that will not
+                    // come.
+                    let mut quit = false;
+                    let results = all
+                        .get(group.clone())
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|w| {
+                            quit = quit
+                                || stop.load(Ordering::Relaxed)
+                                || cancel.load(Ordering::Relaxed);
+                            let result = if quit {
+                                Ok(None)
+                            } else {
+                                let mut hits = Vec::new();
+                                let mut keep = |h| {
+                                    hits.push(h);
+                                    hits.len() < MAX_BUFFERED
+                                };
+                                let searched =
+                                    search_window(s, w, w.report.start, &mut buf, &mut keep);
+                                searched.map(|s| s.stopped_at.is_none().then_some((hits, s)))
+                            };
+                            Ahead { result }
+                        })
+                        .collect();
                     let mut guard = done.lock().unwrap_or_else(|e| e.into_inner());
-                    guard.insert(i, Ahead { result });
+                    guard.insert(b, results);
                     ready.notify_all();
                     drop(guard);
                     if quit {
@@ -303,7 +342,7 @@ pub(super) fn parallel(
         let mut buf = Vec::new();
         let mut prev = None;
         let outcome = (|| -> Result<()> {
-            for (i, w) in all.iter().enumerate() {
+            for (b, group) in groups.iter().enumerate() {
                 if cancel.load(Ordering::Relaxed) {
                     summary.stopped = true;
                     return Ok(());
@@ -311,43 +350,48 @@ pub(super) fn parallel(
                 let got = {
                     let mut guard = done.lock().unwrap_or_else(|e| e.into_inner());
                     loop {
-                        if let Some(a) = guard.remove(&i) {
+                        if let Some(a) = guard.remove(&b) {
                             break a;
                         }
                         guard = ready.wait(guard).unwrap_or_else(|e| e.into_inner());
                     }
                 };
-                delivered.store(i + 1, Ordering::Release);
+                delivered.store(b + 1, Ordering::Release);
                 room.notify_all();
-                if cancel.load(Ordering::Relaxed) {
-                    summary.stopped = true;
-                    return Ok(());
-                }
-                let from = start_of(w, prev);
-                let resume = match got.result? {
-                    // Searched ahead from the grid start, which is where it starts: use it.
-                    Some((hits, searched)) if from == w.report.start => {
-                        let mut stopped_at = None;
-                        for h in hits {
-                            let end = h.address.saturating_add(h.len as u64);
-                            summary.hits += 1;
-                            if !sink.hit(h) {
-                                stopped_at = Some(end);
-                                break;
-                            }
-                        }
-                        let searched = Searched {
-                            stopped_at,
-                            ..searched
-                        };
-                        finish(w, searched, sink, summary)?
+                let windows = all.get(group.clone()).unwrap_or_default();
+                for (w, got) in windows.iter().zip(got) {
+                    if cancel.load(Ordering::Relaxed) {
+                        summary.stopped = true;
+                        return Ok(());
                     }
-                    // A match ran into it, or too many hits to buffer: search it again here.
-                    _ => deliver(s, w, from, &mut buf, sink, summary)?,
-                };
-                match resume {
-                    Some(resume) => prev = Some((w.run, resume)),
-                    None => return Ok(()),
+                    let from = start_of(w, prev);
+                    let resume = match got.result? {
+                        // Searched ahead from the grid start, which is where it starts: use
+                        // it.
+                        Some((hits, searched)) if from == w.report.start => {
+                            let mut stopped_at = None;
+                            for h in hits {
+                                let end = h.address.saturating_add(h.len as u64);
+                                summary.hits += 1;
+                                if !sink.hit(h) {
+                                    stopped_at = Some(end);
+                                    break;
+                                }
+                            }
+                            let searched = Searched {
+                                stopped_at,
+                                ..searched
+                            };
+                            finish(w, searched, sink, summary)?
+                        }
+                        // A match ran into it, or too many hits to buffer: search it again
+                        // here.
+                        _ => deliver(s, w, from, &mut buf, sink, summary)?,
+                    };
+                    match resume {
+                        Some(resume) => prev = Some((w.run, resume)),
+                        None => return Ok(()),
+                    }
                 }
             }
             Ok(())
@@ -449,6 +493,36 @@ mod tests {
             needles.iter().any(|&(a, _)| a == 0x1000 + WINDOW - 3),
             "across an edge"
         );
+    }
+
+    #[test]
+    fn batches_of_small_runs_give_the_hits_of_one_thread() {
+        // Thousands of small runs (a process's areas) are handed out in batches; runs of
+        // every size, with matches at their edges, at the edges of batches and filling
+        // whole runs.
+        let mem = memory(6 << 20);
+        let mut bufs = Vec::new();
+        let (mut at, mut from, mut size) = (0usize, 0x4000u64, 1usize);
+        while at + size <= mem.len() {
+            bufs.push((from, &mem[at..at + size]));
+            at += size;
+            from += size as u64 + 0x1000;
+            size = (size * 7 + 4093) % 40_000 + 1;
+        }
+        assert!(bufs.len() > 200);
+        let hay = Buffers::new(Space::Physical { owner: None }, bufs);
+        assert!(batches(&windows(hay.runs())).len() > 4);
+        for re in ["ab", "[ab]{5,}", "[ab.]+", "b?"] {
+            let (one, s1) = run(&hay, re, 1, None);
+            let (many, s2) = run(&hay, re, 2, None);
+            assert_eq!(one, many, "{re}");
+            assert_eq!((s1.hits, s1.bytes), (s2.hits, s2.bytes), "{re}");
+            for limit in [1, 999, 123_456] {
+                let (one, _) = run(&hay, re, 1, Some(limit));
+                let (many, _) = run(&hay, re, 3, Some(limit));
+                assert_eq!(one, many, "{re} stopped at {limit}");
+            }
+        }
     }
 
     #[test]

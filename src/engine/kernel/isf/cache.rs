@@ -167,6 +167,8 @@ pub(crate) fn write(
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&body);
     out.extend_from_slice(&crc32(&body).to_le_bytes());
+    // A stamp of the file this one replaces must not vouch for it (see `mapped`).
+    let _ = std::fs::remove_file(file.with_extension("isfok"));
     crate::engine::cache::write_file(file, &out)
 }
 

@@ -1,11 +1,14 @@
 //! A cached ISF index used where it lies: the cache file is memory-mapped and its tables
 //! are read in place, record by record, instead of being decoded into `Vec`s. A lookup is a
-//! binary search over fixed-size records; opening costs the map, the header and the body's
-//! CRC, not an allocation and a copy of the ~10 MB of a kernel's index (about 10 ms and as
+//! binary search over fixed-size records; opening costs the map and the header, not an allocation and a copy of the ~10 MB of a kernel's index (about 10 ms and as
 //! many MiB of page faults).
 //!
 //! The body is checked by its CRC (a damaged file counts as absent, as with
-//! [`cache::read`](super::cache::read)), but its references are not validated up front as
+//! [`cache::read`](super::cache::read)) the first time the file is used; a stamp beside it
+//! (`.isfok`: the file's device, inode, size, mtime and ctime, and the CRC checked) spares
+//! later opens the read of the whole body while the file system says the file is the one
+//! checked. Its references are not validated up front as
+//! the decoded index's are: every access is bounded instead its references are not validated up front as
 //! the decoded index's are: every access is bounded instead (a name out of range reads as
 //! empty, a record out of range as absent), and type descriptors are followed only towards
 //! smaller ids and at most [`MAX_TYPE_DEPTH`](super::index::MAX_TYPE_DEPTH) deep, so a forged file can give wrong
@@ -40,6 +43,69 @@ struct Table {
     rec: usize,
 }
 
+/// What the file system says of a cache file: device, inode, size, and modification and
+/// change times in nanoseconds. Any write to the file, or its replacement, changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp([u64; 5]);
+
+/// Magic of a stamp file: "this index file, as the file system describes it, had a good
+/// CRC when it was last checked".
+const STAMP_MAGIC: &[u8; 8] = b"PMISFOK1";
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |s: i64, n: i64| {
+            (s as u64)
+                .wrapping_mul(1_000_000_000)
+                .wrapping_add(n as u64)
+        };
+        Stamp([
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            ns(meta.mtime(), meta.mtime_nsec()),
+            ns(meta.ctime(), meta.ctime_nsec()),
+        ])
+    }
+
+    /// The stamp file beside the index file `file`.
+    fn file(file: &Path) -> std::path::PathBuf {
+        file.with_extension("isfok")
+    }
+
+    /// The stamp recorded for `file` with its body's CRC, if one is, undamaged.
+    fn read(file: &Path) -> Option<(Stamp, u32)> {
+        let data = std::fs::read(Stamp::file(file)).ok()?;
+        let mut c = Cursor::new(&data, 0);
+        if c.take(8)? != STAMP_MAGIC {
+            return None;
+        }
+        let mut v = [0u64; 5];
+        for x in &mut v {
+            *x = c.u64_le()?;
+        }
+        let crc = c.u32_le()?;
+        let own = c.u32_le()?;
+        (c.is_empty() && own == cache::crc32(data.get(..52)?)).then_some((Stamp(v), crc))
+    }
+
+    /// Records that the index file described by `stamp` had a body with CRC `crc` that was
+    /// checked (failures only cost the check again next time).
+    fn write(file: &Path, stamp: Stamp, crc: u32) {
+        let mut out = STAMP_MAGIC.to_vec();
+        for x in stamp.0 {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.extend_from_slice(&crc.to_le_bytes());
+        let own = cache::crc32(&out);
+        out.extend_from_slice(&own.to_le_bytes());
+        if let Err(e) = crate::engine::cache::write_file(&Stamp::file(file), &out) {
+            tracing::debug!(cache = %file.display(), "cannot record the index's check: {e}");
+        }
+    }
+}
+
 /// A cache file of an ISF index, mapped.
 #[derive(Debug)]
 pub(crate) struct Mapped {
@@ -63,13 +129,22 @@ pub(crate) struct Mapped {
 /// `None` for anything but a valid cache of that ISF (magic, version, hash, CRC, the
 /// tables' bounds).
 pub(crate) fn map(file: &Path, hash: &[u8; 32]) -> Option<(Option<Vec<u8>>, Mapped)> {
-    let blob = Blob::map(file).ok()?;
+    let open = std::fs::File::open(file).ok()?;
+    let seen = Stamp::of(&open.metadata().ok()?);
+    let blob = Blob::map_file(&open, file).ok()?;
     let (banner, hlen) = cache::parse_header(&blob, hash)?;
     let mut c = Cursor::new(blob.get(hlen..)?, 0);
     let len = usize::try_from(c.u64_le()?).ok()?;
     let body = c.take(len)?;
-    if c.u32_le()? != cache::crc32(body) || !c.is_empty() {
+    let crc = c.u32_le()?;
+    if !c.is_empty() {
         return None;
+    }
+    if Stamp::read(file).is_none_or(|s| s != (seen, crc)) {
+        if crc != cache::crc32(body) {
+            return None;
+        }
+        Stamp::write(file, seen, crc);
     }
     let base = hlen.checked_add(8)?;
     let mut r = In(Cursor::new(body, 0));

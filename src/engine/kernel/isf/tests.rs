@@ -108,6 +108,9 @@ fn cache_round_trip_and_corruption() {
 
     let file = cache.file_for(&cold.content_hash()).unwrap();
     let good = std::fs::read(&file).unwrap();
+    // The warm load checked the body's CRC and recorded it; the next one trusts the stamp.
+    assert!(file.with_extension("isfok").is_file());
+    assert!(Isf::load_with(&isf_path, &cache).unwrap().from_cache());
     assert_eq!(
         cache::read_banner(&file, &cold.content_hash()),
         Some(Some(b"Linux version test".to_vec()))
@@ -116,7 +119,10 @@ fn cache_round_trip_and_corruption() {
     for i in (0..good.len()).step_by(7) {
         let mut bad = good.clone();
         bad[i] ^= 0xA5;
-        std::fs::write(&file, &bad).unwrap();
+        // Written aside and renamed, as every cache file is: a new inode each time.
+        let aside = file.with_extension("bad");
+        std::fs::write(&aside, &bad).unwrap();
+        std::fs::rename(&aside, &file).unwrap();
         let again = Isf::load_with(&isf_path, &cache).unwrap();
         assert!(!again.from_cache(), "flip at {i} accepted");
         assert_eq!(again, cold);

@@ -33,8 +33,13 @@ use crate::engine::mapped::Blob;
 
 /// The snappy framing format's stream identifier chunk body.
 const STREAM_ID: &[u8] = b"sNaPpY";
-/// How far ahead of the chunk-header walk the file is read (the map is advised random).
-const READ_AHEAD: u64 = 32 << 20;
+/// How far ahead of the chunk-header walk the file is asked for (`MADV_WILLNEED`, in
+/// [`READ_STEP`]s). Deep: a virtual disk serves many reads in flight about twice as fast as
+/// the kernel's own read-ahead of one sequential reader (a cold 3.3 GB AVML file: 1.8 s
+/// against 3.5 s for `cat`).
+const READ_AHEAD: u64 = 256 << 20;
+/// Bytes asked for at once ahead of the walk.
+const READ_STEP: u64 = 8 << 20;
 /// File bytes counted as mapped between two releases of the file's pages from the resident
 /// set.
 const RELEASE_AFTER: u64 = 64 << 20;
@@ -278,6 +283,7 @@ fn walk_stream(
     let mut produced = 0u64;
     let mut seen_id = false;
     let mut ahead = p;
+    let mut asked = p;
     let cut = |p: u64, produced: u64, warnings: &mut Vec<String>| {
         warnings.push(format!(
             "{file}: the stream of block {:#x}-{:#x} (header at offset {at:#x}) is truncated at \
@@ -315,10 +321,14 @@ fn walk_stream(
             }
         }
         if p >= ahead {
-            data.will_need(p, READ_AHEAD);
+            asked = asked.max(p);
+            while asked < (p + READ_AHEAD).min(size) {
+                data.will_need(asked, READ_STEP);
+                asked += READ_STEP;
+            }
             // What is walked stays out of the resident set (the walk reads the whole file).
             data.release(0, p);
-            ahead = p + READ_AHEAD / 2;
+            ahead = p + READ_STEP;
         }
         let Some(head) = bytes_at(data, p, 4) else {
             return Ok(cut(p, produced, warnings));
