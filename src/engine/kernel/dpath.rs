@@ -8,7 +8,8 @@
 //!
 //! Every layout comes from the ISF; every walk is bounded and remembers what it visited.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use crate::engine::error::{Error, Result};
 use crate::engine::kernel::isf::TypeRef;
@@ -87,6 +88,40 @@ pub fn d_path(k: &dyn KernelMemory, path_addr: u64, root: Option<PathRef>) -> Re
 /// The path of an open `struct file *` (its `f_path`), as [`d_path`].
 pub fn file_path(k: &dyn KernelMemory, file: u64, root: Option<PathRef>) -> Result<String> {
     Ok(resolve(k, PathRef::of_file(k, file)?, root)?.path)
+}
+
+/// Paths already resolved in one dump, shared by its walks: the same dentry, mount and root
+/// always give the same path in a memory image, and a node's thousands of processes map the
+/// same few hundred files. Bounded: emptied when it reaches [`PathCache::MAX`] entries.
+#[derive(Debug, Default)]
+pub struct PathCache {
+    paths: Mutex<HashMap<(PathRef, Option<PathRef>), ResolvedPath>>,
+}
+
+impl PathCache {
+    /// Most paths kept.
+    pub const MAX: usize = 1 << 16;
+
+    /// [`resolve`] of `target` relative to `root`, from the cache when it was resolved
+    /// before (failures are not kept).
+    pub fn resolve(
+        &self,
+        k: &dyn KernelMemory,
+        target: PathRef,
+        root: Option<PathRef>,
+    ) -> Result<ResolvedPath> {
+        let lock = || self.paths.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(known) = lock().get(&(target, root)) {
+            return Ok(known.clone());
+        }
+        let resolved = resolve(k, target, root)?;
+        let mut paths = lock();
+        if paths.len() >= PathCache::MAX {
+            paths.clear();
+        }
+        paths.insert((target, root), resolved.clone());
+        Ok(resolved)
+    }
 }
 
 /// Resolves `target` relative to `root` (see [`d_path`]), with what kind of name it is.

@@ -31,9 +31,10 @@ use crate::engine::kernel::task_cache::{self, Walked, WalkedTask};
 
 mod evidence_impl;
 mod parallel;
+use crate::engine::kernel::dpath::PathCache;
 use crate::engine::kernel::symbols::{SymbolFiles, choose_symbols};
 use crate::engine::kernel::tasks::{TaskInfo, task_list};
-use crate::engine::kernel::vmas::walk_vmas;
+use crate::engine::kernel::vmas::walk_vmas_with;
 use crate::engine::time::rfc3339_micros;
 use parallel::read_tasks;
 
@@ -58,6 +59,8 @@ pub struct KernelDump {
     symbols_matched: &'static str,
     /// The process list came from the cache of an earlier open (for `info`).
     tasks_from_cache: bool,
+    /// File paths resolved by the walks of memory areas.
+    paths: PathCache,
 }
 
 /// One process: what the kernel says and its page-table root.
@@ -184,6 +187,7 @@ impl KernelDump {
             warnings: Vec::new(),
             start_epoch_ns: None,
             tasks_from_cache: false,
+            paths: PathCache::default(),
         };
         dump.start_epoch_ns = start_clock_epoch_ns(&dump.space);
         // The process list, as an earlier open of this dump walked it, else walked now.
@@ -394,7 +398,7 @@ impl KernelDump {
                 return Walk::default();
             }
             let pid = t.info.pid;
-            let mut w = match walk_vmas(&self.space, t.info.mm, t.fs_root) {
+            let mut w = match walk_vmas_with(&self.space, t.info.mm, t.fs_root, &self.paths) {
                 Ok(w) => w,
                 Err(e) => Walk {
                     items: Vec::new(),

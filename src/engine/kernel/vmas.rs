@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::Walk;
 use crate::engine::evidence::{Perms, Vma, VmaKind};
-use crate::engine::kernel::dpath::{self, PathKind, PathRef, read_uint};
+use crate::engine::kernel::dpath::{self, PathCache, PathKind, PathRef, read_uint};
 use crate::engine::kernel::maple;
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::note_problem;
@@ -46,11 +46,21 @@ pub fn vmas(k: &dyn KernelMemory, mm: u64) -> Result<Vec<Vma>> {
 /// The memory areas of `mm`, paths relative to `root` (the task's `fs->root`, as Volatility
 /// and `/proc/PID/maps` show them) when given, with what was skipped.
 pub fn walk_vmas(k: &dyn KernelMemory, mm: u64, root: Option<PathRef>) -> Result<VmaWalk> {
+    walk_vmas_with(k, mm, root, &PathCache::default())
+}
+
+/// [`walk_vmas`] with the paths resolved through `paths` (one cache for a dump's walks).
+pub fn walk_vmas_with(
+    k: &dyn KernelMemory,
+    mm: u64,
+    root: Option<PathRef>,
+    paths: &PathCache,
+) -> Result<VmaWalk> {
     let (ptrs, mut problems) = vma_pointers(k, mm)?;
     let ctx = MmContext::read(k, mm)?;
     let mut vmas = Vec::with_capacity(ptrs.len());
     for vma in ptrs {
-        match describe(k, vma, &ctx, root) {
+        match describe(k, vma, &ctx, root, paths) {
             Ok(Some(v)) => vmas.push(v),
             Ok(None) => note_problem(&mut problems, || {
                 format!("vm_area_struct {vma:#x}: empty or inverted range; skipped")
@@ -192,6 +202,7 @@ fn describe(
     vma: u64,
     ctx: &MmContext,
     root: Option<PathRef>,
+    paths: &PathCache,
 ) -> Result<Option<Vma>> {
     let v = &ctx.vma;
     let start = k.u64_at(vma, v.start)?;
@@ -220,7 +231,7 @@ fn describe(
     if file != 0 {
         let pgoff = k.u64_at(vma, v.pgoff)?;
         out.pgoff = pgoff.checked_shl(PAGE_SHIFT).unwrap_or(0);
-        let resolved = dpath::resolve(k, PathRef::of_file(k, file)?, root)?;
+        let resolved = paths.resolve(k, PathRef::of_file(k, file)?, root)?;
         out.kind = if resolved.kind == PathKind::Shmem {
             VmaKind::Shmem
         } else {
