@@ -31,6 +31,7 @@ mod kernel_dump;
 mod kernel_files;
 mod kernel_isf;
 mod kernel_layout_cache;
+mod kernel_modules;
 mod kernel_own_symbols;
 mod kernel_paging;
 mod kernel_phys_cli;
