@@ -136,8 +136,6 @@ pub struct ModuleLayout {
     args: Option<u64>,
     /// `mkobj.mod`: a module's kobject points back at the module.
     pub mkobj_mod: Option<u64>,
-    /// Size of `struct module`.
-    pub size: u64,
     /// `module_state` values and their names (`live`, ...).
     states: Vec<(u64, String)>,
 }
@@ -257,7 +255,6 @@ impl ModuleLayout {
             mkobj_mod: off(m, "mkobj")
                 .zip(off("module_kobject", "mod"))
                 .map(|(a, b)| a + b),
-            size: isf.struct_size(m).unwrap_or(0),
             states,
         })
     }
