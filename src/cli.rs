@@ -9,6 +9,7 @@ mod containers;
 mod diff;
 mod extract;
 mod isf;
+mod kernel;
 mod memory;
 mod output;
 mod tables;
@@ -226,6 +227,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the kernel modules of a memory dump (as Volatility's linux.lsmod): name, state,
+    /// code base and size, taints, load parameters.
+    Modules(Target),
     /// What stands out: memory, process, credential and network rules over the evidence,
     /// ranked by severity then rule (README "Triage"). Secrets are masked unless
     /// --show-secrets.
@@ -380,6 +384,7 @@ impl Command {
             | Command::Rootfs { target: t, .. }
             | Command::Mounts(t)
             | Command::Containers(t)
+            | Command::Modules(t)
             | Command::Extract { target: t, .. }
             | Command::Triage { target: t, .. } => Some(&t.evidence),
             Command::Read { evidence, .. } | Command::Export { evidence, .. } => Some(evidence),
@@ -495,6 +500,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             json,
             peers,
         } => diff::diff(cli, evidences, peers, *json, &mut out),
+        Command::Modules(t) => kernel::modules(&*open(&t.evidence, cli)?, t.json, &mut out),
         Command::Triage {
             target,
             show_secrets,

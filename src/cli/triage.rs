@@ -44,8 +44,14 @@ pub fn triage(ev: &dyn Evidence, opts: &Options, as_json: bool, out: &mut dyn Wr
     t.print(out)
 }
 
-/// The object of a detection in a few words: its range, address, port or path.
+/// The object of a detection in a few words: its module, range, address, port or path.
 fn object(d: &Detection) -> String {
+    if let Some(m) = &d.module {
+        return match d.address {
+            Some(a) => format!("module {m} {a:#x}"),
+            None => format!("module {m}"),
+        };
+    }
     if let (Some(s), Some(e)) = (d.start, d.end) {
         return format!("{s:#x}-{e:#x}");
     }

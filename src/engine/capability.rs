@@ -1,8 +1,10 @@
-//! Capabilities a back end may offer beyond [`Evidence`]: a kernel dump has physical memory,
-//! a container checkpoint has a filesystem diff and bytes saved beyond memory (socket
+//! Capabilities a back end may offer beyond [`Evidence`]: a kernel dump has physical memory
+//! and the kernel's own objects (modules, system-call tables, eBPF programs, tracers), a
+//! container checkpoint has a filesystem diff and bytes saved beyond memory (socket
 //! queues, deleted-but-open files, memfds). Clients ask for one with [`Evidence::physical`],
-//! [`Evidence::container_fs`] or [`Evidence::saved_data`] and get `None` when the evidence
-//! lacks it, so the compiler sees which code needs which capability.
+//! [`Evidence::kernel`], [`Evidence::container_fs`] or [`Evidence::saved_data`] and get
+//! `None` when the evidence lacks it, so the compiler sees which code needs which
+//! capability.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -11,7 +13,12 @@ use std::sync::atomic::AtomicBool;
 use regex::bytes::Regex;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::evidence::{Evidence, FileEntry, Mount, Pid};
+use crate::engine::evidence::{Evidence, FileEntry, Mount, Pid, Walk};
+use crate::engine::kernel::bpf::BpfProgram;
+use crate::engine::kernel::hidden::HiddenScan;
+use crate::engine::kernel::modules::Module;
+use crate::engine::kernel::ptrace::Traced;
+use crate::engine::kernel::syscalls::SyscallCheck;
 use crate::engine::saved::Saved;
 use crate::engine::search::{Sink, Summary};
 
@@ -25,6 +32,27 @@ pub trait PhysicalSpace: Send + Sync {
     /// [`Space::Physical`](crate::engine::search::Space), with the process that maps it)
     /// into `sink` in address order until it returns `false` or `cancel` is set.
     fn search(&self, regex: &Regex, cancel: &AtomicBool, sink: &mut dyn Sink) -> Result<Summary>;
+}
+
+/// The running kernel's own objects (kernel memory dumps): what a rootkit changes or hides.
+/// Each call reads the dump again; the lists are small, the hidden-module scan reads the
+/// modules' mapped memory.
+pub trait KernelObjects: Send + Sync {
+    /// The modules on the kernel's module list, as lsmod lists them.
+    fn modules(&self) -> Result<Walk<Module>>;
+
+    /// Modules found in the modules' memory that the list does not hold (see
+    /// [`hidden`](crate::engine::kernel::hidden)).
+    fn hidden_modules(&self) -> Result<HiddenScan>;
+
+    /// The system-call tables checked against the kernel's code.
+    fn syscall_tables(&self) -> Result<SyscallCheck>;
+
+    /// The loaded eBPF programs.
+    fn bpf_programs(&self) -> Result<Walk<BpfProgram>>;
+
+    /// The processes being traced (ptrace), with their tracers.
+    fn traced(&self) -> Result<Walk<Traced>>;
 }
 
 /// The filesystem changes of a container (checkpoints): what it wrote, added and deleted.
@@ -49,6 +77,12 @@ pub trait SavedData: Send + Sync {
     /// in a stable order: sockets, then ghost files, then memfds, each by holder. Objects
     /// with no bytes are left out; what could not be read is a problem of the walk.
     fn saved(&self, pids: Option<&[Pid]>) -> crate::engine::walk::Walk<Saved<'_>>;
+}
+
+/// The kernel objects of `ev`, or the error that it has none (a checkpoint's "not available
+/// for this evidence: kernel modules").
+pub fn kernel(ev: &dyn Evidence) -> Result<&dyn KernelObjects> {
+    ev.kernel().ok_or(Error::Unsupported("kernel modules"))
 }
 
 /// The filesystem changes of `ev`, or the error that it has none (a kernel dump's

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use crate::engine::capability::{ContainerFs, PhysicalSpace, SavedData};
+use crate::engine::capability::{ContainerFs, KernelObjects, PhysicalSpace, SavedData};
 use crate::engine::error::Result;
 pub use crate::engine::file_details::{FileDetails, SocketDetails};
 pub use crate::engine::page_source::{Absence, PageSource, SourcedRange};
@@ -460,6 +460,12 @@ pub trait Evidence: Send + Sync {
 
     /// The evidence's physical memory, when it has some (kernel memory dumps).
     fn physical(&self) -> Option<&dyn PhysicalSpace> {
+        None
+    }
+
+    /// The running kernel's modules, system-call tables, eBPF programs and tracers, when the
+    /// evidence holds a kernel (memory dumps).
+    fn kernel(&self) -> Option<&dyn KernelObjects> {
         None
     }
 

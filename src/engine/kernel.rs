@@ -2,27 +2,33 @@
 //! raw), Volatility 3 ISF symbols, the kernel's address spaces and its process model.
 
 pub mod addr;
+pub mod bpf;
 pub mod cgroup;
 pub mod clock;
 pub mod dpath;
 pub mod dump;
 pub mod files;
+pub mod hidden;
 pub mod isf;
 pub mod kaslr;
 mod layout_cache;
 pub mod maple;
 pub mod memory;
+pub mod modules;
 pub mod paging;
 pub mod phys_search;
 pub mod physical;
+pub mod ptrace;
 pub mod sockets;
 pub mod space;
 pub mod structs;
 pub mod symbols;
+pub mod syscalls;
 mod task_cache;
 pub mod tasks;
 pub mod vmas;
 pub mod vmcoreinfo;
+pub mod xarray;
 
 /// Problems a walk lists before it only says that more were met: a smeared fd table or
 /// maple tree must not turn into a million messages.

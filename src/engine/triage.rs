@@ -10,6 +10,7 @@
 //! `memory.anon_exec`.
 
 pub mod credentials;
+pub mod kernel;
 pub mod memory;
 pub mod model;
 pub mod network;
@@ -150,6 +151,9 @@ pub fn triage(
         && let Err(e) = credentials::service_accounts(fs, &mut out)
     {
         report.problems.push(format!("container files: {e}"));
+    }
+    if !report.stopped {
+        report.problems.extend(kernel::kernel_rules(ev, &mut out));
     }
     tell(PROCESS_SHARE);
     if opts.scan_memory && !report.stopped {

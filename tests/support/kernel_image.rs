@@ -102,6 +102,8 @@ pub struct TaskImage {
     pub own_symbols: Option<super::kallsyms::Layout>,
     /// Extra physical memory (address, bytes), e.g. a second BTF blob.
     pub extra: Vec<(u64, Vec<u8>)>,
+    /// The ISF it was built with (written beside the dump).
+    pub isf: Value,
 }
 
 /// Physical address of the kernel's BTF blob and kallsyms tables when it carries them.
@@ -154,6 +156,7 @@ impl TaskImage {
             tasks: Vec::new(),
             own_symbols: None,
             extra: Vec::new(),
+            isf: isf.clone(),
         };
         img.init_fields(init, 0, "swapper/0", 0);
         let head = init + img.k.off("task_struct", "tasks");
@@ -320,7 +323,7 @@ impl TaskImage {
             bytes.truncate(n);
         }
         std::fs::write(&dump, bytes).unwrap();
-        std::fs::write(&isf, serde_json::to_vec(&image_isf_json()).unwrap()).unwrap();
+        std::fs::write(&isf, serde_json::to_vec(&self.isf).unwrap()).unwrap();
         (dump, isf)
     }
 }

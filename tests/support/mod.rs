@@ -13,6 +13,7 @@ pub mod kallsyms;
 pub mod kernel;
 pub mod kernel_image;
 pub mod kernel_mem;
+pub mod kernel_objects;
 pub mod physical;
 pub mod replicas;
 pub mod scale;

@@ -30,6 +30,7 @@ pub use crate::engine::kernel::symbols::missing_isf;
 use crate::engine::kernel::task_cache::{self, Walked, WalkedTask};
 
 mod evidence_impl;
+mod objects_impl;
 mod parallel;
 use crate::engine::kernel::dpath::PathCache;
 use crate::engine::kernel::symbols::{SymbolFiles, choose_symbols};

@@ -380,6 +380,12 @@ impl Isf {
         self.tables.symbol(name).map(|s| s.address)
     }
 
+    /// The symbol with the lowest (unslid) address above `address`, and that address: where
+    /// an object with no size in the symbols ends at the latest.
+    pub fn next_symbol_after(&self, address: u64) -> Option<(&str, u64)> {
+        self.tables.next_symbol_after(address)
+    }
+
     /// Size in bytes of a struct or union.
     pub fn struct_size(&self, name: &str) -> Option<u64> {
         self.tables.user_type(name).map(|u| u.size)

@@ -4,10 +4,17 @@
 //! sparse synthetic memory. Layouts always come from the ISF: walkers read
 //! `read_field_u64(task, "task_struct", "mm")`, never fixed offsets.
 
+use std::ops::Range;
+
 use crate::engine::error::{Error, Result};
 use crate::engine::evidence::PartialRead;
 use crate::engine::kernel::isf::Isf;
 use crate::engine::kernel::structs::Structs;
+
+/// A page of kernel memory.
+const PAGE: u64 = 4096;
+/// Most pages the default [`KernelMemory::kernel_captured`] probes.
+pub const PROBE_PAGES: u64 = 1 << 16;
 
 /// Kernel memory and the symbols that describe it.
 pub trait KernelMemory: Send + Sync {
@@ -25,6 +32,34 @@ pub trait KernelMemory: Send + Sync {
     /// provider, on each call by others.
     fn structs(&self) -> Structs {
         Structs::resolve(self.isf())
+    }
+
+    /// The kernel virtual ranges within `range` that are mapped and in the dump, sorted and
+    /// coalesced. The real provider walks the kernel's page tables; this default probes one
+    /// byte per page, at most [`PROBE_PAGES`] pages (for small synthetic memories).
+    fn kernel_captured(&self, range: Range<u64>) -> Result<Vec<Range<u64>>> {
+        let mut out: Vec<Range<u64>> = Vec::new();
+        let mut page = range.start & !(PAGE - 1);
+        let mut probes = 0u64;
+        while page < range.end && probes < PROBE_PAGES {
+            probes += 1;
+            let mut b = [0u8; 1];
+            if self.read_kernel(page, &mut b)?.captured_len() == 1 {
+                let (lo, hi) = (
+                    page.max(range.start),
+                    page.saturating_add(PAGE).min(range.end),
+                );
+                match out.last_mut() {
+                    Some(last) if last.end == lo => last.end = hi,
+                    _ => out.push(lo..hi),
+                }
+            }
+            let Some(next) = page.checked_add(PAGE) else {
+                break;
+            };
+            page = next;
+        }
+        Ok(out)
     }
 
     /// Reads a u64 at `offset` into the structure at `base`.

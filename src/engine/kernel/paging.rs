@@ -259,6 +259,46 @@ impl Paging {
         Ok(out)
     }
 
+    /// The mapped pages of the upper (kernel) half within `range` (both ends in the upper
+    /// half), as [`Paging::mapped`] gives them for the lower half: (virtual range, physical
+    /// start) runs in address order, with the same bound on the tables read.
+    pub fn mapped_kernel(
+        &self,
+        phys: &dyn PhysicalMemory,
+        root: PhysAddr,
+        range: Range<u64>,
+    ) -> Result<Vec<(Range<u64>, u64)>> {
+        let bits = self.va_bits();
+        let low = u64::MAX >> (64 - bits);
+        let high = !low;
+        let kernel_start = high | self.user_end();
+        let start = range.start.max(kernel_start);
+        if start >= range.end {
+            return Ok(Vec::new());
+        }
+        // The walk indexes tables with the low `bits` bits; the result is sign-extended back.
+        let folded = (start & low)..((range.end - 1) & low) + 1;
+        let levels: u32 = if self.la57 { 5 } else { 4 };
+        let mut budget = TABLE_BUDGET;
+        let mut out = Vec::new();
+        self.mapped_level(
+            phys,
+            root.get() & ADDR_MASK,
+            levels,
+            0,
+            &folded,
+            &mut budget,
+            &mut out,
+        )?;
+        Ok(out
+            .into_iter()
+            .map(|(r, p)| {
+                let s = r.start | high;
+                (s..s.saturating_add(r.end - r.start), p)
+            })
+            .collect())
+    }
+
     /// Walks one table whose first entry maps virtual address `base`.
     #[allow(clippy::too_many_arguments)]
     fn mapped_level(

@@ -106,9 +106,32 @@ impl KernelSpace {
     /// range, physical start), each physically contiguous and within one physical range of
     /// the dump, in address order.
     pub fn user_pieces(&self, root: PhysAddr, range: Range<u64>) -> Result<Vec<(Range<u64>, u64)>> {
+        let runs = self.paging.mapped(&*self.phys, root, range)?;
+        Ok(self.held(runs))
+    }
+
+    /// The kernel-half virtual ranges within `range` that the kernel's page tables map and
+    /// whose frames are in the dump; sorted and coalesced.
+    pub fn kernel_pieces(&self, range: Range<u64>) -> Result<Vec<Range<u64>>> {
+        let runs = self
+            .paging
+            .mapped_kernel(&*self.phys, self.layout.dtb, range)?;
+        let mut out: Vec<Range<u64>> = Vec::new();
+        for (v, _) in self.held(runs) {
+            match out.last_mut() {
+                Some(last) if last.end == v.start => last.end = v.end,
+                _ => out.push(v),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Mapped runs (virtual range, physical start) cut to the physical ranges the dump
+    /// holds.
+    fn held(&self, runs: Vec<(Range<u64>, u64)>) -> Vec<(Range<u64>, u64)> {
         let ranges = self.phys.ranges();
         let mut out = Vec::new();
-        for (virt, pstart) in self.paging.mapped(&*self.phys, root, range)? {
+        for (virt, pstart) in runs {
             // Clip each run to the physical ranges the dump holds.
             let pend = pstart + (virt.end - virt.start);
             let first = ranges.partition_point(|r| r.end <= pstart);
@@ -124,7 +147,7 @@ impl KernelSpace {
                 out.push((virt.start + (lo - pstart)..virt.start + (hi - pstart), lo));
             }
         }
-        Ok(out)
+        out
     }
 }
 
@@ -144,5 +167,9 @@ impl KernelMemory for KernelSpace {
 
     fn structs(&self) -> Structs {
         self.structs
+    }
+
+    fn kernel_captured(&self, range: Range<u64>) -> Result<Vec<Range<u64>>> {
+        self.kernel_pieces(range)
     }
 }

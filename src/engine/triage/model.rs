@@ -65,6 +65,10 @@ impl std::str::FromStr for Severity {
 /// (the object's identity comes last).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rule {
+    /// `kernel.syscall_hook`: a system-call table entry points outside the kernel's code.
+    SyscallHook,
+    /// `kernel.hidden_module`: a kernel module in memory but not on the module list.
+    HiddenModule,
     /// `memory.exe_path`: an executable run from /tmp, /var/tmp, /dev/shm, or with a hidden
     /// (dot) name.
     ExePath,
@@ -74,6 +78,8 @@ pub enum Rule {
     SpoofedName,
     /// `process.fake_kernel_thread`: a user process named like a kernel thread (`[kworker/0:1]`).
     FakeKernelThread,
+    /// `process.ptraced`: a process traced through ptrace, and its tracer.
+    Ptraced,
     /// `memory.rwx`: a writable and executable memory area.
     Rwx,
     /// `memory.deleted_exec`: executable code mapped from a deleted file.
@@ -93,15 +99,22 @@ pub enum Rule {
     ServiceAccount,
     /// `network.established`: an established connection and its peer.
     Established,
+    /// `kernel.ebpf`: a loaded eBPF program.
+    Ebpf,
+    /// `kernel.module`: the loaded kernel modules, and each tainted one.
+    KernelModule,
 }
 
 impl Rule {
     /// Every rule, in ranking order.
-    pub const ALL: [Rule; 13] = [
+    pub const ALL: [Rule; 18] = [
+        Rule::SyscallHook,
+        Rule::HiddenModule,
         Rule::ExePath,
         Rule::MemfdExec,
         Rule::SpoofedName,
         Rule::FakeKernelThread,
+        Rule::Ptraced,
         Rule::Rwx,
         Rule::DeletedExec,
         Rule::Preload,
@@ -111,15 +124,20 @@ impl Rule {
         Rule::MemorySecret,
         Rule::ServiceAccount,
         Rule::Established,
+        Rule::Ebpf,
+        Rule::KernelModule,
     ];
 
     /// The stable id (`"memory.rwx"`), as the JSON and the README name it.
     pub fn id(self) -> &'static str {
         match self {
+            Rule::SyscallHook => "kernel.syscall_hook",
+            Rule::HiddenModule => "kernel.hidden_module",
             Rule::ExePath => "memory.exe_path",
             Rule::MemfdExec => "memory.memfd_exec",
             Rule::SpoofedName => "process.spoofed_name",
             Rule::FakeKernelThread => "process.fake_kernel_thread",
+            Rule::Ptraced => "process.ptraced",
             Rule::Rwx => "memory.rwx",
             Rule::DeletedExec => "memory.deleted_exec",
             Rule::Preload => "process.preload",
@@ -129,6 +147,8 @@ impl Rule {
             Rule::MemorySecret => "credentials.memory",
             Rule::ServiceAccount => "credentials.service_account",
             Rule::Established => "network.established",
+            Rule::Ebpf => "kernel.ebpf",
+            Rule::KernelModule => "kernel.module",
         }
     }
 }
@@ -166,7 +186,7 @@ pub enum HeadClass {
 /// JSON: `rule`, `severity`, `reason`, then the identifiers that apply (absent ones left
 /// out): `pid`, `comm`, `start`/`end` or `address` (`"0x..."`), `path`, `port`, `fd`,
 /// `peer`, `variable`, `secret` (masked unless asked), `secret_kind`, `head` (class of the
-/// first bytes) and `head_hex` (the first 64 bytes).
+/// first bytes), `head_hex` (the first 64 bytes) and `module` (a kernel module's name).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Detection {
     /// The rule that fired.
@@ -226,6 +246,9 @@ pub struct Detection {
     /// A memory area's first 64 bytes, lower-case hex (captured bytes only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub head_hex: Option<String>,
+    /// A kernel module's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
 }
 
 impl Detection {
@@ -249,6 +272,7 @@ impl Detection {
             secret_kind: None,
             head: None,
             head_hex: None,
+            module: None,
         }
     }
 
@@ -269,6 +293,7 @@ impl Detection {
             self.port,
             self.path.as_deref(),
             self.variable.as_deref(),
+            self.module.as_deref(),
         )
     }
 }

@@ -1,8 +1,8 @@
 //! Process rules: name spoofing, user processes posing as kernel threads, dynamic-loader
 //! hijacking through the environment.
 //!
-//! Ptraced processes are not checked: the [`Process`] model does not carry the tracer
-//! (neither back end reads it yet).
+//! Traced processes (`process.ptraced`) are read from a dump's kernel, not from the
+//! [`Process`] model: see [`kernel::ptraced`](crate::engine::triage::kernel::ptraced).
 
 use crate::engine::evidence::Process;
 use crate::engine::triage::Subject;

@@ -316,6 +316,9 @@ pub fn commands(subject: Subject, p: &Prepared) -> Vec<Vec<String>> {
     cmds.push(s(&[
         "extract", &ev, "-o", &out, "--pid", pid, "--vma", addr, "--force",
     ]));
+    if subject.is_dump() {
+        cmds.push(s(&["modules", "--json", &ev]));
+    }
     if !subject.is_dump() {
         cmds.push(s(&["rootfs", &ev]));
         cmds.push(s(&["rootfs", "--cat", "home/counter/logfile", &ev]));

@@ -7,7 +7,7 @@ use regex::bytes::Regex;
 use serde_json::{Map, Value, json};
 
 use super::KernelDump;
-use crate::engine::capability::PhysicalSpace;
+use crate::engine::capability::{KernelObjects, PhysicalSpace};
 use crate::engine::checkpoint::tasks::split_nul;
 use crate::engine::error::Result;
 use crate::engine::evidence::{
@@ -149,6 +149,10 @@ impl Evidence for KernelDump {
     }
 
     fn physical(&self) -> Option<&dyn PhysicalSpace> {
+        Some(self)
+    }
+
+    fn kernel(&self) -> Option<&dyn KernelObjects> {
         Some(self)
     }
 

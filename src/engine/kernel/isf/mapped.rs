@@ -271,6 +271,16 @@ impl Mapped {
         self.rec(t, self.find(t, 0..t.len, name)?, cache::symbol)
     }
 
+    /// The symbol with the lowest address above `address` (a linear scan).
+    pub fn next_symbol_after(&self, address: u64) -> Option<(&str, u64)> {
+        let t = self.symbols;
+        (0..t.len)
+            .filter_map(|i| self.rec(t, i, cache::symbol))
+            .filter(|r| r.address > address)
+            .min_by_key(|r| r.address)
+            .map(|r| (self.str(r.name), r.address))
+    }
+
     /// The records `first..first + count` of `t` (cut to the table).
     fn span(t: Table, first: u32, count: u32) -> Range<usize> {
         let first = (first as usize).min(t.len);

@@ -67,6 +67,19 @@ impl Tables {
         }
     }
 
+    /// The symbol with the lowest address above `address` (a linear scan of the table).
+    pub fn next_symbol_after(&self, address: u64) -> Option<(&str, u64)> {
+        match self {
+            Tables::Owned(i) => i
+                .symbols
+                .iter()
+                .filter(|r| r.address > address)
+                .min_by_key(|r| r.address)
+                .map(|r| (i.str(r.name), r.address)),
+            Tables::Mapped(m) => m.next_symbol_after(address),
+        }
+    }
+
     /// A field of a struct or union by name.
     pub fn field(&self, struct_name: &str, field: &str) -> Option<FieldRec> {
         match self {
