@@ -104,6 +104,16 @@ for ref_tool in rg grep; do
     row "linux-6.1 LiME: physical search" "$p" "$prss" "$ref_tool -a -c over the dump file" "$r"
 done
 
+# Triage: every rule (memory, process, credentials with the memory scan, network, kernel),
+# YARA aside. Volatility answers with one plugin per question; malfind is one of them.
+p=$(time_of "$BIN" triage "$LIME" --isf "$SYMS" --json); prss=$(rss)
+ref=-; refname=-
+if have vol; then
+    ref=$(time_of vol -q -s "$SYMS" -f "$LIME" linux.malfind.Malfind)
+    refname="vol linux.malfind alone (warm), one of triage's questions"
+fi
+row "linux-6.1 LiME: triage, all rules" "$p" "$prss" "$refname" "$ref"
+
 # A compressed checkpoint: the first open decompresses into the cache, later ones map it.
 cold=()
 crss=0

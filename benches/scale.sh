@@ -47,6 +47,8 @@ row "64 GiB AVML: first open + ps (chunk index built)" "$p" "$prss" "$rname" "$r
 "$BIN" ps "$SA" --isf "$SI" >/dev/null
 p=$(time_of "$BIN" ps "$SA" --isf "$SI" --json); prss=$(rss)
 row "64 GiB AVML: open + ps, index cached, warm" "$p" "$prss" - -
+p=$(time_of "$BIN" triage "$SL" --isf "$SI" --json); prss=$(rss)
+row "64 GiB LiME: triage, all rules (2,040 processes)" "$p" "$prss" - -
 p=$(time_of "$BIN" search "$SL" --isf "$SI" --regex "$SPAT" --json); prss=$(rss)
 row "64 GiB LiME: search all process memory (491 MB)" "$p" "$prss" - -
 p=$(time_of "$BIN" search "$SA" --isf "$SI" --regex "$SPAT" --json); prss=$(rss)
@@ -75,3 +77,5 @@ p=$(time_of "$BIN" search "$SZ" --regex "$SPAT" --json); prss=$(rss)
 row "4 GiB checkpoint .tar.zst: search (cached copy)" "$p" "$prss" - -
 p=$(time_of "$BIN" search "$SCALE/ckpt" --regex "$SPAT" --json); prss=$(rss)
 row "4 GiB checkpoint folder: search all memory" "$p" "$prss" - -
+p=$(time_of "$BIN" triage "$ST" --json); prss=$(rss)
+row "4 GiB checkpoint .tar: triage, all rules" "$p" "$prss" - -

@@ -62,3 +62,21 @@ fn open_log(path: &Path) -> std::io::Result<File> {
     }
     OpenOptions::new().create(true).append(true).open(path)
 }
+
+/// Logs the process's peak resident set (`VmHWM` of `/proc/self/status`, in KiB) when a log
+/// is being written: what the memory tests and the benchmark read to check that memory
+/// stays bounded (the parent's `wait4` counts the memory a child inherited across
+/// `vfork`/`exec`, so it cannot tell).
+pub fn peak_memory() {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+    if let Some(kib) = kib {
+        tracing::info!(peak_rss_kib = kib, "peak resident set");
+    }
+}

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    podmortem::log::peak_memory();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -54,6 +54,7 @@ mod terminal_safety;
 mod triage;
 mod triage_fixtures;
 mod triage_kernel;
+mod triage_scale;
 mod truncated_evidence;
 mod tui_diff;
 mod tui_hex_reads;
