@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use regex::bytes::Regex;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::evidence::{Evidence, FileEntry, Mount, Pid};
+use crate::engine::evidence::{Evidence, FileEntry, Mount, PartialRead, Pid};
 use crate::engine::saved::Saved;
 use crate::engine::search::{Sink, Summary};
 
@@ -25,6 +25,16 @@ pub trait PhysicalSpace: Send + Sync {
     /// [`Space::Physical`](crate::engine::search::Space), with the process that maps it)
     /// into `sink` in address order until it returns `false` or `cancel` is set.
     fn search(&self, regex: &Regex, cancel: &AtomicBool, sink: &mut dyn Sink) -> Result<Summary>;
+
+    /// Reads physical memory at `addr` into `buf`; bytes no range covers are zeroed and left
+    /// out of the returned [`PartialRead`].
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<PartialRead>;
+
+    /// The `len` bytes at `addr` without a copy, when the evidence stores them contiguously
+    /// uncompressed; `None` otherwise.
+    fn slice(&self, _addr: u64, _len: usize) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// The filesystem changes of a container (checkpoints): what it wrote, added and deleted.
