@@ -35,7 +35,7 @@ rule reverse_shell_python_pty
         severity = "critical"
         reference = "https://docs.python.org/3/library/pty.html#pty.spawn"
     strings:
-        $dup2 = /os\.dup2\( *[A-Za-z_]{1,16}\.fileno\(\) *, *[0-2] *\)/
+        $dup2 = /os\.dup2\( *[A-Za-z_]{1,16}\.fileno\(\) *, *([0-2]|[A-Za-z_]{1,8}) *\)/
         $spawn = /pty\.spawn\( *["'](\/bin\/)?(ba|z|da)?sh["']/
         $connect = /\.connect\(\( *["'][A-Za-z0-9._\-]{1,253}["'] *, *[0-9]{1,5} *\)\)/
     condition:

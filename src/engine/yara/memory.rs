@@ -47,7 +47,16 @@ impl<'e> ProcessBytes<'e> {
                 }
                 (runs, pieces)
             }
-            None => (ev.captured_ranges(pid, 0..u64::MAX)?, Vec::new()),
+            None => {
+                let mut runs: Vec<Range<u64>> = Vec::new();
+                for r in ev.captured_ranges(pid, 0..u64::MAX)? {
+                    match runs.last_mut() {
+                        Some(last) if last.end >= r.start => last.end = last.end.max(r.end),
+                        _ => runs.push(r),
+                    }
+                }
+                (runs, Vec::new())
+            }
         };
         Ok(ProcessBytes {
             ev,
