@@ -365,9 +365,13 @@ pub fn run(cli: &Cli, command: &Command) -> Result<()> {
         Ok(()) => result,
         Err(changed) => Err(anyhow::Error::new(changed)),
     };
-    // Errors met after opening (no such pid, a damaged member read later) name the evidence.
+    // Errors met after opening (no such pid, a damaged member read later) name the evidence;
+    // YARA rules that do not compile name their own file.
     match (result, command.evidence()) {
-        (Err(e), Some(path)) if !error_text(&e).contains(&*path.to_string_lossy()) => {
+        (Err(e), Some(path))
+            if !error_text(&e).contains(&*path.to_string_lossy())
+                && e.downcast_ref::<crate::engine::yara::YaraError>().is_none() =>
+        {
             Err(e.context(path.display().to_string()))
         }
         (r, _) => r,

@@ -58,8 +58,7 @@ pub fn yara_rules(path: Option<&Path>, off: bool) -> Result<YaraRules> {
     let Some(path) = path else {
         return Ok(YaraRules::Bundled);
     };
-    let rules = Rules::compile(true, Some(path))
-        .with_context(|| format!("YARA rules {}", sanitize(&path.display().to_string())))?;
+    let rules = Rules::compile(true, Some(path)).context("YARA rules")?;
     let mut err = std::io::stderr().lock();
     for w in rules.warnings() {
         let _ = writeln!(err, "podmortem: warning: {}", sanitize(w));

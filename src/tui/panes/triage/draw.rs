@@ -241,6 +241,9 @@ fn identifiers(d: &Detection) -> Vec<String> {
     if let Some(a) = d.address {
         ids.push(format!("address {a:#x}"));
     }
+    if let Some(a) = d.phys_address {
+        ids.push(format!("physical address {a:#x}"));
+    }
     if let Some(p) = &d.path {
         ids.push(format!("path {}", sanitize(p)));
     }
