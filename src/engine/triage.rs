@@ -77,8 +77,9 @@ const YARA_FROM: u64 = 70;
 
 /// Runs every rule of this step on `ev`: per process the memory, process, network and
 /// environment rules, then the container's credential files, then the memory scan for
-/// secrets, then the YARA rules. `progress` gets a percentage (0-100) when it changes; `cancel` stops the run
-/// between processes and during the memory scan (the report then says `stopped`).
+/// secrets, then the YARA rules. `progress` gets a percentage (0-100) when it changes;
+/// `cancel` stops the run between processes and during the memory and YARA scans (the
+/// report then says `stopped`).
 pub fn triage(
     ev: &dyn Evidence,
     opts: &Options,
