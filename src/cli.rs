@@ -243,6 +243,13 @@ pub enum Command {
         /// Leave out results below this severity (info, low, medium, high, critical).
         #[arg(long, value_name = "S", default_value = "info")]
         min_severity: crate::engine::triage::Severity,
+        /// YARA rules to run as well as the bundled ones: a .yar/.yara file or a folder of
+        /// them, over every process's memory areas and, on a kernel dump, physical memory.
+        #[arg(long, value_name = "RULES", conflicts_with = "no_yara")]
+        yara: Option<PathBuf>,
+        /// Run no YARA rules (not even the bundled ones).
+        #[arg(long)]
+        no_yara: bool,
     },
     /// Export the saved findings of the evidence as JSON (the workbench's `e`).
     Export {
@@ -362,9 +369,13 @@ pub fn run(cli: &Cli, command: &Command) -> Result<()> {
         Ok(()) => result,
         Err(changed) => Err(anyhow::Error::new(changed)),
     };
-    // Errors met after opening (no such pid, a damaged member read later) name the evidence.
+    // Errors met after opening (no such pid, a damaged member read later) name the evidence;
+    // YARA rules that do not compile name their own file.
     match (result, command.evidence()) {
-        (Err(e), Some(path)) if !error_text(&e).contains(&*path.to_string_lossy()) => {
+        (Err(e), Some(path))
+            if !error_text(&e).contains(&*path.to_string_lossy())
+                && e.downcast_ref::<crate::engine::yara::YaraError>().is_none() =>
+        {
             Err(e.context(path.display().to_string()))
         }
         (r, _) => r,
@@ -505,16 +516,24 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
             target,
             show_secrets,
             min_severity,
-        } => triage::triage(
-            &*open(&target.evidence, cli)?,
-            &crate::engine::triage::Options {
-                show_secrets: *show_secrets,
-                min_severity: *min_severity,
-                ..Default::default()
-            },
-            target.json,
-            &mut out,
-        ),
+            yara,
+            no_yara,
+        } => {
+            // Rules first: a rule file that does not compile fails before the evidence opens.
+            let rules = triage::yara_rules(yara.as_deref(), *no_yara)?;
+            triage::triage(
+                &*open(&target.evidence, cli)?,
+                &crate::engine::triage::Options {
+                    show_secrets: *show_secrets,
+                    min_severity: *min_severity,
+                    yara: rules,
+                    yara_physical: yara.is_some(),
+                    ..Default::default()
+                },
+                target.json,
+                &mut out,
+            )
+        }
         Command::Export { evidence, output } => export(&*open(evidence, cli)?, evidence, output),
         Command::Isf { dump, out, force } => {
             if cli.isf.is_some() {

@@ -31,6 +31,7 @@ pub mod search;
 pub mod time;
 pub mod triage;
 pub mod walk;
+pub mod yara;
 
 pub use error::{Error, Result};
 pub use evidence::Evidence;

@@ -62,3 +62,4 @@ mod tui_node;
 mod tui_perf;
 mod tui_snapshots;
 mod tui_triage;
+mod yara;

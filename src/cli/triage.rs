@@ -3,12 +3,17 @@
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 
-use anyhow::Result;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
 
 use crate::cli::output::{Table, json};
 use crate::cli::tables::warn;
 use crate::engine::evidence::Evidence;
-use crate::engine::triage::{Detection, Options, triage as run};
+use crate::engine::triage::{Detection, Options, YaraRules, triage as run};
+use crate::engine::yara::Rules;
+use crate::sanitize::sanitize;
 
 /// `podmortem triage`: runs every rule, prints the detections ranked by severity then rule
 /// (JSON: the list of [`Detection`]s).
@@ -44,6 +49,23 @@ pub fn triage(ev: &dyn Evidence, opts: &Options, as_json: bool, out: &mut dyn Wr
     t.print(out)
 }
 
+/// The YARA rules of `podmortem triage`: none with `--no-yara`, the bundled ones and those
+/// of `--yara RULES` (compile errors name the file and line), or the bundled ones.
+pub fn yara_rules(path: Option<&Path>, off: bool) -> Result<YaraRules> {
+    if off {
+        return Ok(YaraRules::Off);
+    }
+    let Some(path) = path else {
+        return Ok(YaraRules::Bundled);
+    };
+    let rules = Rules::compile(true, Some(path)).context("YARA rules")?;
+    let mut err = std::io::stderr().lock();
+    for w in rules.warnings() {
+        let _ = writeln!(err, "podmortem: warning: {}", sanitize(w));
+    }
+    Ok(YaraRules::Rules(Arc::new(rules)))
+}
+
 /// The object of a detection in a few words: its module, range, address, port or path.
 fn object(d: &Detection) -> String {
     if let Some(m) = &d.module {
@@ -51,6 +73,15 @@ fn object(d: &Detection) -> String {
             Some(a) => format!("module {m} {a:#x}"),
             None => format!("module {m}"),
         };
+    }
+    if let Some(a) = d.phys_address {
+        return format!("phys {a:#x}");
+    }
+    // A YARA match: its address (the area is in the JSON).
+    if d.yara.is_some()
+        && let Some(a) = d.address
+    {
+        return format!("{a:#x}");
     }
     if let (Some(s), Some(e)) = (d.start, d.end) {
         return format!("{s:#x}-{e:#x}");

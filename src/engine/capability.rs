@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use regex::bytes::Regex;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::evidence::{Evidence, FileEntry, Mount, Pid, Walk};
+use crate::engine::evidence::{Evidence, FileEntry, Mount, PartialRead, Pid, Walk};
 use crate::engine::kernel::bpf::BpfProgram;
 use crate::engine::kernel::hidden::HiddenScan;
 use crate::engine::kernel::modules::Module;
@@ -32,6 +32,16 @@ pub trait PhysicalSpace: Send + Sync {
     /// [`Space::Physical`](crate::engine::search::Space), with the process that maps it)
     /// into `sink` in address order until it returns `false` or `cancel` is set.
     fn search(&self, regex: &Regex, cancel: &AtomicBool, sink: &mut dyn Sink) -> Result<Summary>;
+
+    /// Reads physical memory at `addr` into `buf`; bytes no range covers are zeroed and left
+    /// out of the returned [`PartialRead`].
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<PartialRead>;
+
+    /// The `len` bytes at `addr` without a copy, when the evidence stores them contiguously
+    /// uncompressed; `None` otherwise.
+    fn slice(&self, _addr: u64, _len: usize) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// The running kernel's own objects (kernel memory dumps): what a rootkit changes or hides.

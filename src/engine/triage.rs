@@ -1,7 +1,8 @@
 //! Triage: "what stands out here?", answered by rules over the [`Evidence`] interface and
 //! ranked by severity.
 //!
-//! Each rule family has its file ([`memory`], [`process`], [`credentials`], [`network`]);
+//! Each rule family has its file ([`memory`], [`process`], [`credentials`], [`network`],
+//! [`yara`]);
 //! each rule is documented where it is written (what it looks for, why it matters, its
 //! known false positives) and returns [`Detection`]s: finding candidates with a rule id,
 //! a [`Severity`], a one-line reason and the identifiers of their object. [`triage`] runs
@@ -15,11 +16,13 @@ pub mod memory;
 pub mod model;
 pub mod network;
 pub mod process;
+pub mod yara;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use model::{Detection, HeadClass, Report, Rule, Severity, rank};
+pub use model::{Detection, HeadClass, Report, Rule, Severity, YaraMatch, rank};
+pub use yara::YaraRules;
 
 use crate::engine::error::Result;
 use crate::engine::evidence::{Evidence, EvidenceKind, OpenFile, Process, Vma};
@@ -41,7 +44,7 @@ pub struct Subject<'a> {
 }
 
 /// How to run triage.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Show secrets' values whole (masked by default: first 4 characters and the length).
     pub show_secrets: bool,
@@ -49,6 +52,10 @@ pub struct Options {
     pub scan_memory: bool,
     /// Leave out detections below this severity.
     pub min_severity: Severity,
+    /// The YARA rules run over processes' memory areas (`yara`): the bundled ones by default.
+    pub yara: YaraRules,
+    /// Also run the YARA rules over physical memory (kernel dumps).
+    pub yara_physical: bool,
 }
 
 impl Default for Options {
@@ -57,6 +64,8 @@ impl Default for Options {
             show_secrets: false,
             scan_memory: true,
             min_severity: Severity::Info,
+            yara: YaraRules::Bundled,
+            yara_physical: false,
         }
     }
 }
@@ -64,11 +73,17 @@ impl Default for Options {
 /// Share of the progress (percent) given to the per-process rules; the memory scan gets
 /// the rest.
 const PROCESS_SHARE: u64 = 40;
+/// Processes whose reads of mapped evidence stay resident before they are released (see
+/// [`crate::engine::mapped::release_all`]).
+const RELEASE_EVERY: usize = 32;
+/// Where the YARA scan's share of the progress starts, when it runs.
+const YARA_FROM: u64 = 70;
 
 /// Runs every rule of this step on `ev`: per process the memory, process, network and
 /// environment rules, then the container's credential files, then the memory scan for
-/// secrets. `progress` gets a percentage (0-100) when it changes; `cancel` stops the run
-/// between processes and during the memory scan (the report then says `stopped`).
+/// secrets, then the YARA rules. `progress` gets a percentage (0-100) when it changes;
+/// `cancel` stops the run between processes and during the memory and YARA scans (the
+/// report then says `stopped`).
 pub fn triage(
     ev: &dyn Evidence,
     opts: &Options,
@@ -97,6 +112,10 @@ pub fn triage(
             break;
         }
         tell(i as u64 * PROCESS_SHARE / total);
+        // The dump's pages read for the processes so far leave the resident set.
+        if i % RELEASE_EVERY == RELEASE_EVERY - 1 {
+            crate::engine::mapped::release_all();
+        }
         if p.kernel_thread {
             continue;
         }
@@ -156,10 +175,14 @@ pub fn triage(
         report.problems.extend(kernel::kernel_rules(ev, &mut out));
     }
     tell(PROCESS_SHARE);
+    let yara_rules = opts.yara.resolve(&mut report.problems);
+    let scan_end = if yara_rules.is_some() { YARA_FROM } else { 100 };
     if opts.scan_memory && !report.stopped {
         let comms: HashMap<_, _> = procs.iter().map(|p| (p.pid, p.comm.clone())).collect();
         let mut scan_progress = |done: u64, all: u64| {
-            let share = done.saturating_mul(100 - PROCESS_SHARE).checked_div(all);
+            let share = done
+                .saturating_mul(scan_end - PROCESS_SHARE)
+                .checked_div(all);
             tell(PROCESS_SHARE + share.unwrap_or(0));
         };
         let (problems, stopped) = credentials::memory_secrets(
@@ -174,6 +197,26 @@ pub fn triage(
         )?;
         report.problems.extend(problems);
         report.stopped |= stopped;
+    }
+    if let Some(rules) = yara_rules
+        && !report.stopped
+    {
+        tell(scan_end);
+        let mut yara_progress = |done: u64, all: u64| {
+            let share = done.saturating_mul(100 - YARA_FROM).checked_div(all);
+            tell(YARA_FROM + share.unwrap_or(0));
+        };
+        let found = yara::scan(
+            ev,
+            &rules,
+            &procs,
+            opts.yara_physical,
+            cancel,
+            &mut yara_progress,
+        );
+        out.extend(found.detections);
+        report.problems.extend(found.problems);
+        report.stopped |= found.stopped;
     }
     out.retain(|d| d.severity >= opts.min_severity);
     rank(&mut out);

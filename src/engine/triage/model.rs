@@ -94,6 +94,8 @@ pub enum Rule {
     EnvSecret,
     /// `credentials.memory`: a secret-shaped string in a process's writable memory.
     MemorySecret,
+    /// `yara`: a YARA rule matched in memory (the bundled rules or the analyst's).
+    Yara,
     /// `credentials.service_account`: a Kubernetes service-account token or mounted secret
     /// in the container's files.
     ServiceAccount,
@@ -107,7 +109,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in ranking order.
-    pub const ALL: [Rule; 18] = [
+    pub const ALL: [Rule; 19] = [
         Rule::SyscallHook,
         Rule::HiddenModule,
         Rule::ExePath,
@@ -122,6 +124,7 @@ impl Rule {
         Rule::AnonExec,
         Rule::EnvSecret,
         Rule::MemorySecret,
+        Rule::Yara,
         Rule::ServiceAccount,
         Rule::Established,
         Rule::Ebpf,
@@ -145,6 +148,7 @@ impl Rule {
             Rule::AnonExec => "memory.anon_exec",
             Rule::EnvSecret => "credentials.env",
             Rule::MemorySecret => "credentials.memory",
+            Rule::Yara => "yara",
             Rule::ServiceAccount => "credentials.service_account",
             Rule::Established => "network.established",
             Rule::Ebpf => "kernel.ebpf",
@@ -186,7 +190,8 @@ pub enum HeadClass {
 /// JSON: `rule`, `severity`, `reason`, then the identifiers that apply (absent ones left
 /// out): `pid`, `comm`, `start`/`end` or `address` (`"0x..."`), `path`, `port`, `fd`,
 /// `peer`, `variable`, `secret` (masked unless asked), `secret_kind`, `head` (class of the
-/// first bytes), `head_hex` (the first 64 bytes) and `module` (a kernel module's name).
+/// first bytes), `head_hex` (the first 64 bytes), `module` (a kernel module's name),
+/// `phys_address` and the `yara_*` keys of a [`YaraMatch`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Detection {
     /// The rule that fired.
@@ -249,6 +254,44 @@ pub struct Detection {
     /// A kernel module's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
+    /// A physical address (kernel dumps' physical memory).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "hex::opt_u64"
+    )]
+    pub phys_address: Option<u64>,
+    /// What a YARA rule matched (`yara` detections), flattened into `yara_*` keys.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub yara: Option<YaraMatch>,
+}
+
+/// What a YARA rule matched. JSON (flattened into its [`Detection`]): `yara_rule`,
+/// `yara_namespace`, `yara_string`, `yara_data`, `yara_length` and, when the cap left
+/// matches out, `yara_left_out`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct YaraMatch {
+    /// The rule's name.
+    #[serde(rename = "yara_rule")]
+    pub rule: String,
+    /// Its namespace: `podmortem` for the bundled rules, the file's name for the analyst's.
+    #[serde(rename = "yara_namespace")]
+    pub namespace: String,
+    /// The string that matched (`$url`).
+    #[serde(rename = "yara_string")]
+    pub string: String,
+    /// The first bytes matched (at most 64), other than printable ASCII escaped (`\x00`).
+    #[serde(rename = "yara_data")]
+    pub data: String,
+    /// The match's length in bytes.
+    #[serde(rename = "yara_length")]
+    pub length: usize,
+    /// Further matches of this rule in the same memory area (physical run) left out.
+    #[serde(rename = "yara_left_out", skip_serializing_if = "is_zero")]
+    pub left_out: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Detection {
@@ -273,6 +316,8 @@ impl Detection {
             head: None,
             head_hex: None,
             module: None,
+            phys_address: None,
+            yara: None,
         }
     }
 
@@ -289,7 +334,8 @@ impl Detection {
             std::cmp::Reverse(self.severity),
             self.rule,
             self.pid,
-            self.start.or(self.address),
+            self.start.or(self.address).or(self.phys_address),
+            self.address,
             self.port,
             self.path.as_deref(),
             self.variable.as_deref(),

@@ -220,4 +220,12 @@ impl PhysicalSpace for KernelDump {
             .collect();
         search_with_owners(&self.space, procs, regex, cancel, sink)
     }
+
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
+        self.space.phys().read_phys(addr, buf)
+    }
+
+    fn slice(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        self.space.phys().slice(addr, len)
+    }
 }

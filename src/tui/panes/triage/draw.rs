@@ -244,6 +244,9 @@ fn identifiers(d: &Detection) -> Vec<String> {
     if let Some(m) = &d.module {
         ids.push(format!("module {}", sanitize(m)));
     }
+    if let Some(a) = d.phys_address {
+        ids.push(format!("physical address {a:#x}"));
+    }
     if let Some(p) = &d.path {
         ids.push(format!("path {}", sanitize(p)));
     }
