@@ -42,10 +42,20 @@ static SLOT: [Slot; SLOTS] = [FREE; SLOTS];
 /// Set by the handler on the first fault it absorbs: a cheap test for the event loop.
 static FAULTED: AtomicBool = AtomicBool::new(false);
 static PAGE: AtomicUsize = AtomicUsize::new(4096);
-/// Maps of evidence smaller than this keep their pages: the resident set they can add is
-/// bounded by their size, and releasing costs more than it saves (each `MADV_DONTNEED`
-/// flushes the other cores' TLBs: a fifth of a two-thread search of a 150 MB dump).
+/// While all the guarded maps together are smaller than this, they keep their pages: the
+/// resident set they can add is bounded by their size, and releasing costs more than it
+/// saves (each `MADV_DONTNEED` flushes the other cores' TLBs: a fifth of a two-thread search
+/// of a 150 MB dump). The sum, not each map: a checkpoint folder maps hundreds of small
+/// page images, 4 GiB in all.
 pub const KEEP_RESIDENT_BELOW: usize = 256 << 20;
+/// Bytes of all guarded maps.
+static MAPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// True while the guarded maps are small enough to keep their pages (see
+/// [`KEEP_RESIDENT_BELOW`]).
+fn keep_resident() -> bool {
+    MAPPED.load(Ordering::Relaxed) < KEEP_RESIDENT_BELOW
+}
 
 /// The span of pages Linux maps around a read fault when they are in the page cache
 /// (`fault_around_bytes`, 64 KiB by default): what [`release`] rounds its ranges out to.
@@ -91,6 +101,7 @@ pub fn register(path: &Path, start: *const u8, len: usize) -> Registration {
             slot.fault.store(NONE, Ordering::Relaxed);
             slot.len.store(len, Ordering::Relaxed);
             slot.start.store(start as usize, Ordering::Release);
+            MAPPED.fetch_add(len, Ordering::Relaxed);
             USED.fetch_max(i + 1, Ordering::AcqRel);
             return Registration { slot: Some(i) };
         }
@@ -105,6 +116,7 @@ impl Drop for Registration {
             return;
         };
         slot.start.store(0, Ordering::Release);
+        MAPPED.fetch_sub(slot.len.load(Ordering::Relaxed), Ordering::Relaxed);
         let offset = slot.fault.swap(NONE, Ordering::AcqRel);
         let mut paths = PATHS.lock().unwrap_or_else(|p| p.into_inner());
         let path = paths.get_mut(i).and_then(Option::take);
@@ -138,7 +150,7 @@ pub fn release(addr: usize, len: usize) {
         if start == 0 || addr < start || addr - start >= size {
             continue;
         }
-        if size < KEEP_RESIDENT_BELOW {
+        if keep_resident() {
             return;
         }
         // Whole blocks of the kernel's fault-around (pages near a fault that are in the
@@ -176,11 +188,14 @@ pub fn release(addr: usize, len: usize) {
 #[allow(unsafe_code)]
 pub fn release_all() {
     let _paths = PATHS.lock().unwrap_or_else(|p| p.into_inner());
+    if keep_resident() {
+        return;
+    }
     let used = USED.load(Ordering::Acquire).min(SLOTS);
     for slot in SLOT.iter().take(used) {
         let start = slot.start.load(Ordering::Acquire);
         let size = slot.len.load(Ordering::Relaxed);
-        if start == 0 || size < KEEP_RESIDENT_BELOW.max(1) {
+        if start == 0 || size == 0 {
             continue;
         }
         // SAFETY: as in `release`: a whole live read-only private map of evidence (maps
