@@ -14,6 +14,7 @@ mod memory;
 mod output;
 mod tables;
 mod triage;
+mod workbench;
 
 use std::path::PathBuf;
 
@@ -54,6 +55,15 @@ pub struct Cli {
     /// `PODMORTEM_LOG` set, the log goes to the XDG state folder. Never to the terminal.
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// The workbench: YARA rules for the Triage pane as well as the bundled ones, a
+    /// .yar/.yara file or a folder of them, over every process's memory areas and, on a
+    /// kernel dump, physical memory. A rule file that does not compile stops podmortem
+    /// before the workbench opens. (`podmortem triage` takes its own --yara.)
+    #[arg(long, value_name = "RULES", conflicts_with = "no_yara")]
+    pub yara: Option<PathBuf>,
+    /// The workbench: the Triage pane runs no YARA rules (not even the bundled ones).
+    #[arg(long)]
+    pub no_yara: bool,
 }
 
 /// The evidence argument shared by every command.

@@ -279,11 +279,15 @@ impl Jobs {
         }
     }
 
-    /// Starts triage of the evidence ([`crate::engine::triage::triage`], secrets masked),
-    /// cancelling the previous run; returns its generation. Progress comes as
-    /// [`JobEvent::TriageProgress`] when it changes, the ranked report as one
-    /// [`JobEvent::Triage`] at the end.
-    pub fn start_triage(&mut self, ev: Arc<dyn Evidence>) -> u64 {
+    /// Starts triage of the evidence ([`crate::engine::triage::triage`] with `opts`: secrets
+    /// masked unless they say otherwise, their YARA rules), cancelling the previous run;
+    /// returns its generation. Progress comes as [`JobEvent::TriageProgress`] when it
+    /// changes, the ranked report as one [`JobEvent::Triage`] at the end.
+    pub fn start_triage(
+        &mut self,
+        ev: Arc<dyn Evidence>,
+        opts: crate::engine::triage::Options,
+    ) -> u64 {
         self.cancel_triage();
         self.generation += 1;
         let generation = self.generation;
@@ -292,7 +296,6 @@ impl Jobs {
         let emit = self.emit.clone();
         self.run(move || {
             let started = Instant::now();
-            let opts = crate::engine::triage::Options::default();
             let mut progress = |percent| {
                 emit(JobEvent::TriageProgress {
                     generation,

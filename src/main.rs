@@ -10,6 +10,13 @@ use podmortem::cli::{Cli, Command, demo_path, open, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(flag) = cli.misplaced_workbench_flag() {
+        eprintln!(
+            "podmortem: {flag} before a command is the workbench's (podmortem EVIDENCE {flag}); \
+             a command takes its own after its name (podmortem triage EVIDENCE {flag})"
+        );
+        return ExitCode::from(2);
+    }
     if let Err(e) = podmortem::log::init(cli.log.as_deref()) {
         let _ = writeln!(std::io::stderr(), "podmortem: warning: no log: {e}");
     }
@@ -44,6 +51,9 @@ fn main() -> ExitCode {
 /// Opens the interactive workbench on `path`, compared with `peers` in its Diff pane (or,
 /// without a terminal, prints `info`, or with peers the `diff`).
 fn workbench(cli: &Cli, path: &std::path::Path, peers: &[PathBuf]) -> anyhow::Result<()> {
+    // Rules first: a rule file that does not compile fails before the evidence opens and
+    // before the terminal is put in raw mode.
+    let triage = cli.workbench_triage()?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         if !peers.is_empty() {
             eprintln!(
@@ -74,7 +84,7 @@ fn workbench(cli: &Cli, path: &std::path::Path, peers: &[PathBuf]) -> anyhow::Re
     for p in peers {
         others.push((p.display().to_string(), Arc::from(open(p, cli)?)));
     }
-    podmortem::tui::run_with_peers(Arc::from(ev), others)
+    podmortem::tui::run_with_peers(Arc::from(ev), others, triage)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

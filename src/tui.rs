@@ -25,6 +25,7 @@ use anyhow::{Context, Result};
 use crossterm::event::{Event as TermEvent, KeyEvent};
 
 use crate::engine::evidence::Evidence;
+use crate::engine::triage::Options as TriageOptions;
 use crate::jobs::{Emitter, JobEvent, Jobs};
 use crate::tui::action::Action;
 use crate::tui::app::{App, SessionOptions};
@@ -40,14 +41,16 @@ enum Event {
 
 /// Runs the workbench on evidence until the analyst quits (or SIGTERM/SIGHUP arrives).
 pub fn run(ev: Arc<dyn Evidence>) -> Result<()> {
-    run_with_peers(ev, Vec::new())
+    run_with_peers(ev, Vec::new(), TriageOptions::default())
 }
 
 /// Runs the workbench on evidence, compared with `peers` (label, evidence) in the Diff
-/// pane, until the analyst quits.
+/// pane, its Triage pane running triage with `triage` (the YARA rules of `--yara`), until
+/// the analyst quits.
 pub fn run_with_peers(
     ev: Arc<dyn Evidence>,
     peers: Vec<(String, Arc<dyn Evidence>)>,
+    triage: TriageOptions,
 ) -> Result<()> {
     let (tx, rx) = mpsc::channel::<Event>();
     let emit: Emitter = {
@@ -71,6 +74,7 @@ pub fn run_with_peers(
         });
     }
     let mut app = App::new(ev, Jobs::threaded(emit), &SessionOptions::default());
+    app.triage_options = triage;
     app.compare_with(peers);
     let mut terminal = ratatui::init();
     {

@@ -15,7 +15,8 @@ use crossterm::event::KeyCode;
 use serde_json::Value;
 use support::tui::Harness;
 
-fn validate(doc: &Value) {
+/// Checks an export against docs/findings.schema.json.
+pub(crate) fn validate(doc: &Value) {
     let schema: Value = serde_json::from_str(include_str!("../docs/findings.schema.json")).unwrap();
     let v = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = v

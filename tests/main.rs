@@ -62,4 +62,5 @@ mod tui_node;
 mod tui_perf;
 mod tui_snapshots;
 mod tui_triage;
+mod tui_triage_targets;
 mod yara;

@@ -36,7 +36,7 @@ fn tasks(img: &mut TaskImage) -> [u64; 4] {
 /// A compromised kernel: a clean and a tainted module on the list, a hidden one whose code
 /// system call 2 now runs, three eBPF programs, sshd attached to by gdb, prog traced by
 /// its parent gdb.
-fn compromised() -> TaskImage {
+pub(crate) fn compromised() -> TaskImage {
     let mut img = TaskImage::with_objects(false);
     let [init, gdb, sshd, prog] = tasks(&mut img);
     img.trace(sshd, gdb, init, 1);

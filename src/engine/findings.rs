@@ -1,5 +1,6 @@
 //! The analyst's findings: bookmarks of evidence objects (a process, a memory area, an
-//! address range, a search hit, a file) with a note and tags.
+//! address range, a search hit, a file, a kernel object, a range of physical memory) with a
+//! note and tags.
 //!
 //! A [`Session`] lives in a session file under the XDG data dir, keyed by the evidence's
 //! identity, and is saved atomically (temp file + fsync + rename + fsync of the folder) on
@@ -14,7 +15,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::engine::error::{Error, Result};
-use crate::engine::evidence::{Evidence, Pid};
+use crate::engine::evidence::{Evidence, PartialRead, Pid};
+
+mod target;
+
+pub use target::{KernelObject, Target};
 
 /// Schema identifier of session files and exports.
 pub const SCHEMA: &str = "podmortem-findings/1";
@@ -45,112 +50,6 @@ pub mod hex_addr {
             Either::S(s) => {
                 let t = s.trim_start_matches("0x").trim_start_matches("0X");
                 u64::from_str_radix(t, 16).map_err(serde::de::Error::custom)
-            }
-        }
-    }
-}
-
-/// What a finding points at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Target {
-    /// A process.
-    Process {
-        /// Process id.
-        pid: Pid,
-        /// Its name.
-        comm: String,
-        /// Its arguments.
-        cmdline: Vec<String>,
-    },
-    /// A memory area of a process.
-    Vma {
-        /// Process id.
-        pid: Pid,
-        /// Its name.
-        comm: String,
-        /// First address.
-        #[serde(with = "hex_addr")]
-        start: u64,
-        /// One past the last address.
-        #[serde(with = "hex_addr")]
-        end: u64,
-        /// Permissions ("rwxp").
-        perms: String,
-        /// Backing path.
-        path: Option<String>,
-    },
-    /// A range of process memory.
-    Memory {
-        /// Process id.
-        pid: Pid,
-        /// Its name.
-        comm: String,
-        /// First address.
-        #[serde(with = "hex_addr")]
-        address: u64,
-        /// Length in bytes.
-        length: u64,
-    },
-    /// A search hit.
-    SearchHit {
-        /// Process id.
-        pid: Pid,
-        /// Its name.
-        comm: String,
-        /// Address of the match.
-        #[serde(with = "hex_addr")]
-        address: u64,
-        /// Length of the match.
-        length: u64,
-        /// The pattern searched.
-        pattern: String,
-        /// Backing path of the VMA.
-        path: Option<String>,
-    },
-    /// A file of the container's filesystem changes.
-    File {
-        /// Path in the rootfs diff.
-        path: String,
-        /// Size in bytes.
-        size: u64,
-        /// Deleted by the container.
-        deleted: bool,
-    },
-}
-
-impl Target {
-    /// A one-line description.
-    pub fn describe(&self) -> String {
-        match self {
-            Target::Process { pid, comm, .. } => format!("process {pid} {comm}"),
-            Target::Vma {
-                pid,
-                start,
-                end,
-                perms,
-                path,
-                ..
-            } => {
-                format!(
-                    "vma {pid} {start:#x}-{end:#x} {perms} {}",
-                    path.as_deref().unwrap_or("")
-                )
-            }
-            Target::Memory {
-                pid,
-                address,
-                length,
-                ..
-            } => format!("memory {pid} {address:#x} +{length}"),
-            Target::SearchHit {
-                pid,
-                address,
-                pattern,
-                ..
-            } => format!("hit {pid} {address:#x} /{pattern}/"),
-            Target::File { path, deleted, .. } => {
-                format!("file {path}{}", if *deleted { " (deleted)" } else { "" })
             }
         }
     }
@@ -402,7 +301,7 @@ pub struct ExportedFinding {
     /// The finding.
     #[serde(flatten)]
     pub finding: Finding,
-    /// Its bytes, for memory and file objects.
+    /// Its bytes, for memory (a process's or physical) and file objects.
     pub bytes: Option<ExportedBytes>,
 }
 
@@ -486,11 +385,12 @@ pub fn export(ev: &dyn Evidence, session: &Session, sha256: Option<String>) -> E
 }
 
 fn bytes_of(ev: &dyn Evidence, target: &Target) -> Option<ExportedBytes> {
+    let of_process = |pid: Pid| move |addr: u64, buf: &mut [u8]| ev.read_memory(pid, addr, buf);
     match target {
-        Target::Process { .. } => None,
+        Target::Process { .. } | Target::KernelObject { .. } => None,
         Target::Vma {
             pid, start, end, ..
-        } => memory_bytes(ev, *pid, *start, end.saturating_sub(*start)),
+        } => memory_bytes(&of_process(*pid), *start, end.saturating_sub(*start)),
         Target::Memory {
             pid,
             address,
@@ -502,7 +402,18 @@ fn bytes_of(ev: &dyn Evidence, target: &Target) -> Option<ExportedBytes> {
             address,
             length,
             ..
-        } => memory_bytes(ev, *pid, *address, *length),
+        } => memory_bytes(&of_process(*pid), *address, *length),
+        Target::Physical { address, length } => {
+            let Some(phys) = ev.physical() else {
+                tracing::warn!("export: no physical memory for {address:#x}");
+                return None;
+            };
+            memory_bytes(
+                &|addr, buf: &mut [u8]| phys.read(addr, buf),
+                *address,
+                *length,
+            )
+        }
         Target::File { path, deleted, .. } => {
             if *deleted {
                 return None;
@@ -531,7 +442,11 @@ fn bytes_of(ev: &dyn Evidence, target: &Target) -> Option<ExportedBytes> {
     }
 }
 
-fn memory_bytes(ev: &dyn Evidence, pid: Pid, addr: u64, length: u64) -> Option<ExportedBytes> {
+/// Reads memory at an address (a process's virtual memory, or physical memory).
+type ReadAt<'a> = dyn Fn(u64, &mut [u8]) -> Result<PartialRead> + 'a;
+
+/// The bytes of `length` bytes at `addr`, read through `read`.
+fn memory_bytes(read: &ReadAt<'_>, addr: u64, length: u64) -> Option<ExportedBytes> {
     let mut h = Sha256::new();
     let mut hex = String::new();
     let mut captured = 0u64;
@@ -541,10 +456,10 @@ fn memory_bytes(ev: &dyn Evidence, pid: Pid, addr: u64, length: u64) -> Option<E
     while done < total {
         let n = (total - done).min(buf.len() as u64) as usize;
         let chunk = buf.get_mut(..n)?;
-        let got = match ev.read_memory(pid, addr.checked_add(done)?, chunk) {
+        let got = match read(addr.checked_add(done)?, chunk) {
             Ok(got) => got,
             Err(e) => {
-                tracing::warn!(pid, "export: no bytes for {addr:#x}: {e}");
+                tracing::warn!("export: no bytes for {addr:#x}: {e}");
                 return None;
             }
         };

@@ -11,6 +11,7 @@ use ratatui::text::Line;
 
 use crate::engine::evidence::{Evidence, EvidenceInfo, Pid, Process, Vma};
 use crate::engine::findings::{Session, SessionStore, Target, evidence_identity};
+use crate::engine::triage::Options as TriageOptions;
 use crate::jobs::Jobs;
 use crate::tui::action::{Action, Pane};
 pub use crate::tui::command::{Command, Ctx, Level, PromptKind};
@@ -85,6 +86,9 @@ pub struct App {
     pub triage: triage::State,
     /// The peer diff (several evidences open).
     pub diff: diff::State,
+    /// How the Triage pane runs triage (default: secrets masked, the bundled YARA rules;
+    /// `podmortem EVIDENCE --yara RULES` adds the analyst's).
+    pub triage_options: TriageOptions,
     /// The findings.
     pub session: Session,
     /// Where they are saved.
@@ -198,6 +202,7 @@ impl App {
             findings: findings::State::default(),
             triage: triage::State::default(),
             diff: diff::State::default(),
+            triage_options: TriageOptions::default(),
             session,
             store,
             evidence_sha256: None,
@@ -524,7 +529,9 @@ impl App {
             }
             Command::CancelSearch => self.jobs.cancel_search(),
             Command::StartTriage => {
-                let generation = self.jobs.start_triage(self.ev.clone());
+                let generation = self
+                    .jobs
+                    .start_triage(self.ev.clone(), self.triage_options.clone());
                 // Inline jobs (tests) have answered already: their messages wait in the
                 // queue, behind this generation.
                 triage::started(&mut self.triage, generation);

@@ -141,6 +141,20 @@ pub mod msg {
     /// Enter or `b` on a triage result that names no object of the workbench.
     pub const TRIAGE_NO_OBJECT: &str = "this result names nothing to go to";
 
+    /// Enter on a kernel object (the details are in the Triage pane); `lister`: the evidence
+    /// whose `podmortem modules` lists it, for a module on the module list.
+    pub fn kernel_object(what: &str, lister: Option<&str>) -> String {
+        match lister {
+            Some(ev) => format!("{what}: no kernel view here; `podmortem modules {ev}` lists it"),
+            None => format!("{what}: no view of kernel memory here (details below)"),
+        }
+    }
+
+    /// Enter on a match in physical memory (the details are in the Triage pane).
+    pub fn physical(address: u64) -> String {
+        format!("physical {address:#x}: no view of physical memory here; b bookmarks its bytes")
+    }
+
     /// A triage run ended.
     pub fn triage_done(results: usize, summary: &str) -> String {
         match results {

@@ -38,13 +38,22 @@ impl Harness {
             ..Default::default()
         };
         let ev = podmortem::engine::open::open_evidence(path, &opts).unwrap();
+        Self::from_evidence(Arc::from(ev), data_dir, size)
+    }
+
+    /// An app over evidence already open (a kernel dump opened with a private ISF cache).
+    pub fn from_evidence(
+        ev: Arc<dyn podmortem::engine::Evidence>,
+        data_dir: &Path,
+        size: (u16, u16),
+    ) -> Harness {
         let queue: Arc<Mutex<Vec<JobEvent>>> = Arc::default();
         let q = queue.clone();
         let emit: Emitter = Arc::new(move |e| q.lock().unwrap().push(e));
         let opts = SessionOptions {
             data_dir: Some(data_dir.to_path_buf()),
         };
-        let mut app = App::new(Arc::from(ev), Jobs::inline(emit), &opts);
+        let mut app = App::new(ev, Jobs::inline(emit), &opts);
         app.update(Action::Resize(size.0, size.1));
         let mut h = Harness { app, queue };
         h.drain();

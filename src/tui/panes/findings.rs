@@ -5,11 +5,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use crate::engine::findings::Target;
+use crate::engine::findings::{KernelObject, Target};
 use crate::sanitize::sanitize;
 use crate::tui::action::{Action, Pane};
 use crate::tui::command::{Command, Ctx, PromptKind};
 use crate::tui::list::ListCursor;
+use crate::tui::strings::msg;
 use crate::tui::theme;
 
 /// State of the findings pane.
@@ -55,7 +56,7 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
         }
         Action::Enter => {
             if let Some(f) = findings.get(cur.selected) {
-                out.extend(jump(&f.target));
+                out.extend(jump(&f.target, &cx.info.path));
             }
         }
         _ => {}
@@ -70,8 +71,9 @@ pub fn clamp(st: &mut State, len: usize) {
     st.cursor.clamp(len);
 }
 
-/// The commands that show a finding's object.
-fn jump(target: &Target) -> Vec<Command> {
+/// The commands that show a finding's object (kernel objects and physical memory have no
+/// view: a status message says so).
+fn jump(target: &Target, evidence: &std::path::Path) -> Vec<Command> {
     match target {
         Target::Process { pid, .. } => vec![Command::ShowProcess {
             pid: *pid,
@@ -101,6 +103,14 @@ fn jump(target: &Target) -> Vec<Command> {
             Command::Focus(Pane::Hex),
         ],
         Target::File { path, .. } => vec![Command::ShowFile { path: path.clone() }],
+        Target::KernelObject { object, .. } => {
+            let path = evidence.display().to_string();
+            vec![Command::info(msg::kernel_object(
+                &target.describe(),
+                (*object == KernelObject::Module).then_some(path.as_str()),
+            ))]
+        }
+        Target::Physical { address, .. } => vec![Command::info(msg::physical(*address))],
     }
 }
 

@@ -2,15 +2,16 @@
 //! ([`crate::engine::triage`]) runs as a job after the workbench's first frame (`r` runs it
 //! again, `Esc` cancels it and keeps what it found so far). Each result shows its severity,
 //! rule, process and reason; the selected one its identifiers and, for a memory area, its
-//! first bytes in hex. Enter goes to the result's object; `b` bookmarks it with the note
-//! `rule: reason`. Secrets stay masked (the engine's default).
+//! first bytes in hex. Enter goes to the result's object (kernel objects and physical memory
+//! have no view: the status line says so); `b` bookmarks it with the note `rule: reason`,
+//! kernel objects and physical ranges included. Secrets stay masked (the engine's default).
 
 mod draw;
 
 pub use draw::draw;
 
-use crate::engine::findings::Target;
-use crate::engine::triage::{Detection, Report, Severity};
+use crate::engine::findings::{KernelObject, Target};
+use crate::engine::triage::{Detection, Report, Rule, Severity};
 use crate::sanitize::sanitize;
 use crate::tui::action::{Action, Pane};
 use crate::tui::command::{Command, Ctx};
@@ -141,7 +142,7 @@ pub fn update(st: &mut State, cx: &Ctx, action: Action) -> Vec<Command> {
         Action::End => st.cursor.end(len),
         Action::Enter => {
             if let Some(d) = selected(st) {
-                out = jump(d);
+                out = jump(d, &cx.info.path);
             }
         }
         Action::Bookmark => {
@@ -168,14 +169,59 @@ fn rootfs_path(path: &str) -> String {
     path.trim_start_matches('/').to_string()
 }
 
+/// The kernel object a result of a kernel rule names (the module list's summary names
+/// none).
+fn kernel_object(d: &Detection) -> Option<Target> {
+    let object = match d.rule {
+        Rule::KernelModule if d.module.is_some() => KernelObject::Module,
+        Rule::HiddenModule => KernelObject::HiddenModule,
+        Rule::SyscallHook => KernelObject::SyscallHook,
+        Rule::Ebpf => KernelObject::BpfProgram,
+        _ => return None,
+    };
+    Some(Target::KernelObject {
+        object,
+        name: d.module.clone(),
+        address: d.address,
+    })
+}
+
+/// The range of physical memory a result names (a YARA match there): its address and the
+/// match's length.
+fn physical(d: &Detection) -> Option<Target> {
+    Some(Target::Physical {
+        address: d.phys_address?,
+        length: d.yara.as_ref().map_or(0, |y| y.length as u64),
+    })
+}
+
 /// The commands that show a result's object: a string in memory in the hex viewer, a
 /// memory area in the maps pane, a socket's or a variable's process with its details (files,
 /// sockets, environment), a process in the tree, a container file in the rootfs browser.
-fn jump(d: &Detection) -> Vec<Command> {
+/// Kernel objects and physical memory have no view in the workbench: the pane's details
+/// show them, the status line says so and names the command that lists a module.
+fn jump(d: &Detection, evidence: &std::path::Path) -> Vec<Command> {
     let show = |pid| Command::ShowProcess {
         pid,
         pane: Pane::Processes,
     };
+    if let Some(t) = kernel_object(d) {
+        let listed = matches!(
+            t,
+            Target::KernelObject {
+                object: KernelObject::Module,
+                ..
+            }
+        );
+        let path = evidence.display().to_string();
+        return vec![Command::info(msg::kernel_object(
+            &t.describe(),
+            listed.then_some(path.as_str()),
+        ))];
+    }
+    if let Some(Target::Physical { address, .. }) = physical(d) {
+        return vec![Command::info(msg::physical(address))];
+    }
     match (d.pid, d.address, d.start) {
         (Some(pid), Some(addr), _) => vec![
             Command::OpenHex {
@@ -200,8 +246,12 @@ fn jump(d: &Detection) -> Vec<Command> {
 }
 
 /// What a bookmark of a result points at: the string's address (its bytes not copied: a
-/// secret stays masked), the memory area, the process, or the container file.
+/// secret stays masked), the memory area, the process, the container file, the kernel
+/// object, or the range of physical memory a YARA rule matched.
 fn target(d: &Detection, cx: &Ctx) -> Option<Target> {
+    if let Some(t) = kernel_object(d).or_else(|| physical(d)) {
+        return Some(t);
+    }
     let comm = |pid| d.comm.clone().unwrap_or_else(|| cx.comm(pid));
     match (d.pid, d.address, d.start, d.end) {
         (Some(pid), Some(address), ..) => Some(Target::Memory {
@@ -256,7 +306,8 @@ fn target(d: &Detection, cx: &Ctx) -> Option<Target> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::triage::{Rule, Severity};
+    use crate::engine::triage::YaraMatch;
+    use std::path::Path;
 
     fn report(stopped: bool) -> Box<Report> {
         Box::new(Report {
@@ -296,10 +347,65 @@ mod tests {
         let mut d = Detection::new(Rule::ServiceAccount, Severity::Medium, "token");
         d.path = Some("/var/run/secrets/token".into());
         assert!(matches!(
-            &jump(&d)[..],
+            &jump(&d, Path::new("dump.lime"))[..],
             [Command::ShowFile { path }] if path == "var/run/secrets/token"
         ));
         d.path = None;
-        assert!(matches!(&jump(&d)[..], [Command::Status(..)]));
+        assert!(matches!(
+            &jump(&d, Path::new("dump.lime"))[..],
+            [Command::Status(..)]
+        ));
+    }
+
+    #[test]
+    fn kernel_results_and_physical_matches_name_their_object() {
+        let mut d = Detection::new(Rule::KernelModule, Severity::Info, "2 modules loaded");
+        assert_eq!(kernel_object(&d), None);
+        d.module = Some("vendor_drv".into());
+        d.address = Some(0xffff_ffff_c010_0000);
+        let t = kernel_object(&d).unwrap();
+        assert!(matches!(
+            &t,
+            Target::KernelObject { object: KernelObject::Module, name: Some(n), address: Some(_) }
+                if n == "vendor_drv"
+        ));
+        // Enter: no view of kernel memory, the CLI command that lists the module.
+        let cmds = jump(&d, Path::new("dump.lime"));
+        assert!(
+            matches!(&cmds[..], [Command::Status(m, _)] if m.contains("podmortem modules dump.lime")),
+            "{cmds:?}"
+        );
+        let mut hook = Detection::new(Rule::SyscallHook, Severity::Critical, "hooked");
+        hook.address = Some(0xffff_ffff_c030_0100);
+        assert!(matches!(
+            kernel_object(&hook),
+            Some(Target::KernelObject {
+                object: KernelObject::SyscallHook,
+                name: None,
+                ..
+            })
+        ));
+        let mut y = Detection::new(Rule::Yara, Severity::High, "YARA matched");
+        y.phys_address = Some(0x1234);
+        y.yara = Some(YaraMatch {
+            rule: "r".into(),
+            namespace: "n".into(),
+            string: "$a".into(),
+            data: "abc".into(),
+            length: 3,
+            left_out: 0,
+        });
+        assert_eq!(
+            physical(&y),
+            Some(Target::Physical {
+                address: 0x1234,
+                length: 3
+            })
+        );
+        let cmds = jump(&y, Path::new("dump.lime"));
+        assert!(
+            matches!(&cmds[..], [Command::Status(m, _)] if m.contains("0x1234")),
+            "{cmds:?}"
+        );
     }
 }
