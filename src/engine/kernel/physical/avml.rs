@@ -15,6 +15,7 @@
 //! in podmortem's cache folder ([`index_cache`]), keyed by the file's identity, so the next
 //! open reads a few bytes per chunk instead of walking the whole file again.
 
+mod ahead;
 mod index_cache;
 
 use std::ops::Range;
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use self::ahead::Ahead;
 use super::flat::walk;
 use super::snappy::{Chunk, ChunkCache, MAX_CHUNK};
 use super::{AVML_MAGIC, HEADER_LEN, PhysicalMemory, RangeHeader, all_zero, bytes_at, corrupt};
@@ -172,6 +174,20 @@ impl AvmlImage {
 /// its data chunks.
 fn scan(blob: &Blob, file: &str) -> Result<ChunkIndex> {
     let size = blob.len() as u64;
+    if size < ahead::SPLIT_FROM || crate::engine::search::threads() < 2 {
+        return scan_with(blob, file, &mut Ahead::None);
+    }
+    // A second walker takes the second half (see `ahead`).
+    std::thread::scope(|s| {
+        let from = size / 2;
+        let handle = s.spawn(move || ahead::walk_from(blob, from));
+        scan_with(blob, file, &mut Ahead::Pending { from, handle })
+    })
+}
+
+/// [`scan`], using the frames `ahead` read where the walk arrives at them.
+fn scan_with(blob: &Blob, file: &str, ahead: &mut Ahead<'_>) -> Result<ChunkIndex> {
+    let size = blob.len() as u64;
     let mut chunks: Vec<Chunk> = Vec::new();
     let mut blocks: Vec<(Range<u64>, Range<usize>, u64)> = Vec::new();
     let mut warnings = Vec::new();
@@ -210,7 +226,15 @@ fn scan(blob: &Blob, file: &str) -> Result<ChunkIndex> {
         }
         let phys = header.range(file, at)?;
         let first = chunks.len();
-        let end = walk_stream(blob, file, at, phys.clone(), &mut chunks, &mut warnings)?;
+        let end = walk_stream(
+            blob,
+            file,
+            at,
+            phys.clone(),
+            &mut chunks,
+            &mut warnings,
+            ahead,
+        )?;
         let indexed = chunks.last().filter(|_| chunks.len() > first);
         let phys_end = indexed.map_or(phys.start, |c| c.phys_range().end);
         if phys_end > phys.start {
@@ -275,6 +299,7 @@ fn walk_stream(
     phys: Range<u64>,
     chunks: &mut Vec<Chunk>,
     warnings: &mut Vec<String>,
+    frames: &mut Ahead<'_>,
 ) -> Result<StreamEnd> {
     let size = data.len() as u64;
     let start = at + HEADER_LEN;
@@ -329,6 +354,30 @@ fn walk_stream(
             // What is walked stays out of the resident set (the walk reads the whole file).
             data.release(0, p);
             ahead = p + READ_STEP;
+        }
+        // A frame the second walker read here, and that means here what it would mean read
+        // now: taken as it is (it was checked as below).
+        if let Some(f) = frames.frame(p).filter(|f| match f.kind {
+            0x00 | 0x01 => seen_id && produced + u64::from(f.ulen) <= want,
+            _ => true,
+        }) {
+            match f.kind {
+                0xff => seen_id = true,
+                0x00 | 0x01 => {
+                    let ulen = u64::from(f.ulen);
+                    chunks.push(Chunk::new(
+                        phys.start + produced,
+                        p + 4,
+                        f.len,
+                        f.ulen,
+                        f.kind == 0,
+                    ));
+                    produced += ulen;
+                }
+                _ => {}
+            }
+            p += 4 + u64::from(f.len);
+            continue;
         }
         let Some(head) = bytes_at(data, p, 4) else {
             return Ok(cut(p, produced, warnings));
@@ -511,5 +560,106 @@ impl PhysicalMemory for AvmlImage {
 
     fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use std::io::Write;
+
+    use super::*;
+
+    /// An AVML file of blocks (start, bytes); a padding chunk after the stream identifier
+    /// of the second.
+    fn avml(blocks: &[(u64, Vec<u8>)]) -> Vec<u8> {
+        let mut f = Vec::new();
+        for (i, (start, data)) in blocks.iter().enumerate() {
+            let mut enc = snap::write::FrameEncoder::new(Vec::new());
+            enc.write_all(data).unwrap();
+            let mut stream = enc.into_inner().unwrap();
+            if i == 1 {
+                stream.splice(10..10, [0xfe, 3, 0, 0, 0, 0, 0]);
+            }
+            f.extend(AVML_MAGIC.to_le_bytes());
+            f.extend(2u32.to_le_bytes());
+            f.extend(start.to_le_bytes());
+            f.extend((start + data.len() as u64 - 1).to_le_bytes());
+            f.extend(0u64.to_le_bytes());
+            f.extend(&stream);
+            f.extend((stream.len() as u64).to_le_bytes());
+        }
+        f
+    }
+
+    fn memory(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if i % 4096 < 1500 { x as u8 } else { 0 }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_second_walker_gives_the_index_of_one() {
+        let blocks = [
+            (0x1000u64, memory(300_000, 1)),
+            (0x100_0000, memory(4_000_000, 2)),
+            (0x1_0000_0000, memory(3_000_000, 3)),
+        ];
+        let bytes = avml(&blocks);
+        let blob = Blob::Owned(bytes.clone());
+        let one = scan_with(&blob, "t", &mut Ahead::None).unwrap();
+        assert_eq!(one.ranges.len(), 3);
+        let len = bytes.len() as u64;
+        assert!(ahead::walk_from(&blob, len / 2).len() > 16, "synced");
+        // From inside every block, at a block's header and trailer, and past the end.
+        for from in [
+            5,
+            40,
+            len / 10,
+            len / 3,
+            len / 2,
+            len * 2 / 3,
+            len - 20,
+            len + 9,
+        ] {
+            let two = std::thread::scope(|s| {
+                let handle = s.spawn(|| ahead::walk_from(&blob, from));
+                scan_with(&blob, "t", &mut Ahead::Pending { from, handle })
+            })
+            .unwrap();
+            assert_eq!(one, two, "second walker from {from}");
+        }
+        // The frames are used as read, not read again: with their headers damaged in the
+        // file after the second walker read them, the index is the same.
+        let frames = ahead::walk_from(&blob, len / 2);
+        let mut bad = bytes.clone();
+        for f in &frames {
+            let at = f.at as usize;
+            bad[at..at + 4].copy_from_slice(&[0x02, 0, 0, 0]);
+        }
+        let mut done = Ahead::Done { frames, next: 0 };
+        assert_eq!(scan_with(&Blob::Owned(bad), "t", &mut done).unwrap(), one);
+        // A walker that synced on a wrong chain, or read damage, changes nothing either:
+        // a forged frame list whose offsets match no real frame.
+        let forged = vec![
+            ahead::Frame {
+                at: len / 2 + 1,
+                kind: 0,
+                len: 100,
+                ulen: 65536,
+            };
+            1
+        ];
+        let mut done = Ahead::Done {
+            frames: forged,
+            next: 0,
+        };
+        assert_eq!(scan_with(&blob, "t", &mut done).unwrap(), one);
     }
 }
