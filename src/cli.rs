@@ -122,8 +122,12 @@ pub enum Command {
         /// Checkpoint or dump.
         evidence: PathBuf,
         /// Process id.
-        #[arg(long)]
-        pid: u32,
+        #[arg(long, required_unless_present = "physical")]
+        pid: Option<u32>,
+        /// Read a kernel dump's physical memory instead (`--addr` is a physical address,
+        /// as `search --physical` and triage's `phys_address` give).
+        #[arg(long, conflicts_with = "pid")]
+        physical: bool,
         /// Virtual address (hex with 0x, or decimal).
         #[arg(long, value_parser = parse_u64)]
         addr: u64,
@@ -240,7 +244,7 @@ pub enum Command {
     /// List the kernel modules of a memory dump (as Volatility's linux.lsmod): name, state,
     /// code base and size, taints, load parameters.
     Modules(Target),
-    /// What stands out: memory, process, credential and network rules over the evidence,
+    /// What stands out: kernel, memory, process, credential, network and YARA rules over the evidence,
     /// ranked by severity then rule (README "Triage"). Secrets are masked unless
     /// --show-secrets.
     Triage {
@@ -439,6 +443,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<()> {
         Command::Read {
             evidence,
             pid,
+            physical: _,
             addr,
             len,
             raw,

@@ -295,3 +295,68 @@ fn physical_search_cli_reports_no_empty_match() {
         assert!(bytes > 0 && hits < bytes / 2, "{pattern}: {err}");
     }
 }
+
+/// `read --physical` is the CLI twin of a physical hit (a `search --physical` hit, a YARA
+/// match's `phys_address`): it reads back every planted secret at the physical address the
+/// search gave; on a checkpoint it is a clear error, and it takes no `--pid`.
+#[test]
+fn read_physical_gives_the_bytes_of_physical_hits() {
+    for (file, fixture, golden, pattern, _) in cases() {
+        let path = support::decompressed(fixture, file).unwrap();
+        let isf = support::kernel::isf_dir(fixture).unwrap();
+        let out = podmortem(
+            &["search", "--physical", "--json", "--regex", pattern],
+            &path,
+            Some(&isf),
+        );
+        let hits: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(!hits.is_empty(), "{golden}");
+        for h in &hits {
+            let at = h["physical_address"].as_str().unwrap();
+            let len = h["len"].as_u64().unwrap().to_string();
+            let out = podmortem(
+                &["read", "--physical", "--addr", at, "--len", &len, "--json"],
+                &path,
+                Some(&isf),
+            );
+            assert!(out.status.success(), "{golden} {at}");
+            let read: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(read["physical"], true);
+            assert_eq!(read["address"], *at);
+            assert!(read.get("pid").is_none() && read.get("sources").is_none());
+            assert_eq!(read["captured"], h["len"]);
+            assert_eq!(read["hex"], h["match_hex"], "{golden} {at}");
+        }
+    }
+    let Some(dir) = support::fixture("criu-replicas") else {
+        return;
+    };
+    let ckpt = dir.join("replica-1.tar");
+    let out = podmortem(
+        &["read", "--physical", "--addr", "0x1000", "--len", "4"],
+        &ckpt,
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--physical: not available"), "{err}");
+    let out = podmortem(
+        &[
+            "read",
+            "--physical",
+            "--pid",
+            "1",
+            "--addr",
+            "0",
+            "--len",
+            "4",
+        ],
+        &ckpt,
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "--pid and --physical conflict");
+}

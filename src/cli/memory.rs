@@ -33,12 +33,18 @@ pub enum ReadOutput {
 /// `podmortem read --json`.
 #[derive(Serialize)]
 struct ReadJson<'a> {
-    pid: Pid,
+    /// The process (absent for a read of physical memory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<Pid>,
+    /// A read of a kernel dump's physical memory (`--physical`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    physical: bool,
     #[serde(serialize_with = "hex::u64")]
     address: u64,
     len: u64,
     captured: u64,
-    /// Where each range came from, covering the read.
+    /// Where each range came from, covering the read (process reads).
+    #[serde(skip_serializing_if = "<[SourcedRange]>::is_empty")]
     sources: &'a [SourcedRange],
     /// The bytes, two hex digits each, `??` where not captured.
     hex: String,
@@ -47,7 +53,7 @@ struct ReadJson<'a> {
 /// `podmortem read`.
 pub fn read(
     ev: &dyn Evidence,
-    pid: Pid,
+    pid: Option<Pid>,
     addr: u64,
     len: u64,
     how: ReadOutput,
@@ -69,7 +75,20 @@ pub fn read(
     let Some(end) = addr.checked_add(len) else {
         bail!("{addr:#x} + {len} wraps around the address space");
     };
-    let sources = ev.memory_sources(pid, addr..end)?;
+    // A process's memory, or (no pid) the dump's physical memory.
+    let phys = match pid {
+        Some(_) => None,
+        None => Some(ev.physical().ok_or_else(|| {
+            anyhow::anyhow!(
+                "--physical: not available for this evidence (a kernel memory dump has physical \
+                 memory)"
+            )
+        })?),
+    };
+    let sources = match pid {
+        Some(pid) => ev.memory_sources(pid, addr..end)?,
+        None => Vec::new(),
+    };
     let mut missing = 0usize;
     let mut done = 0u64;
     let mut hex_text = String::new();
@@ -78,7 +97,11 @@ pub fn read(
         let n = (len - done).min(buf.len() as u64) as usize;
         let chunk = buf.get_mut(..n).unwrap_or_default();
         let at = addr + done;
-        let got = ev.read_memory(pid, at, chunk)?;
+        let got = match (pid, phys) {
+            (Some(pid), _) => ev.read_memory(pid, at, chunk)?,
+            (None, Some(phys)) => phys.read(at, chunk)?,
+            (None, None) => bail!("no memory to read"),
+        };
         missing += n - got.captured_len();
         match how {
             ReadOutput::Raw => out.write_all(chunk)?,
@@ -99,6 +122,7 @@ pub fn read(
         ReadOutput::Json => {
             let line = crate::sanitize::json::to_string(&ReadJson {
                 pid,
+                physical: pid.is_none(),
                 address: addr,
                 len,
                 captured: len - missing as u64,
@@ -109,7 +133,10 @@ pub fn read(
             return Ok(());
         }
         // Where the bytes came from, unless all of them are this dump's.
-        ReadOutput::Hexdump if !matches!(&sources[..], [s] if s.source == PageSource::ThisDump) => {
+        ReadOutput::Hexdump
+            if pid.is_some()
+                && !matches!(&sources[..], [s] if s.source == PageSource::ThisDump) =>
+        {
             out.write_all(sources_text(&sources).as_bytes())?;
         }
         _ => {}

@@ -152,7 +152,10 @@ pub mod msg {
 
     /// Enter on a match in physical memory (the details are in the Triage pane).
     pub fn physical(address: u64) -> String {
-        format!("physical {address:#x}: no view of physical memory here; b bookmarks its bytes")
+        format!(
+            "physical {address:#x}: no view here; podmortem read DUMP --physical --addr \
+             {address:#x}; b bookmarks its bytes"
+        )
     }
 
     /// A triage run ended.
