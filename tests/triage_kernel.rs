@@ -133,6 +133,12 @@ fn a_compromised_kernel_raises_every_kernel_rule() {
             .severity
     };
     assert_eq!(bpf.len(), 3);
+    let mut names: Vec<_> = bpf
+        .iter()
+        .filter_map(|d| d.bpf_program.as_deref())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["hide_pid", "sd_devices", "xdp_pass"]);
     assert_eq!(by("hide_pid"), Severity::Medium);
     assert_eq!(by("xdp_pass"), Severity::Low);
     assert_eq!(by("sd_devices"), Severity::Info);

@@ -118,10 +118,11 @@ fn kernel_results_and_a_physical_match_become_findings_and_export() {
             KernelObject::SyscallHook,
             Some("diamorphine"),
         ),
-        (Rule::Ebpf, KernelObject::BpfProgram, None),
+        // The first ranked program: the kprobe (medium), named by its program name.
+        (Rule::Ebpf, KernelObject::BpfProgram, Some("hide_pid")),
     ] {
         let d = select(&mut h, |d| {
-            d.rule == rule && (d.module.is_some() || name.is_none())
+            d.rule == rule && (d.module.is_some() || d.bpf_program.is_some())
         });
         // Enter: the details stay in the pane, the status line says why.
         h.key(KeyCode::Enter);
@@ -218,7 +219,7 @@ fn kernel_results_and_a_physical_match_become_findings_and_export() {
             .starts_with("0xffffffffc03")
     );
     assert!(hidden["bytes"].is_null());
-    assert_eq!(findings[3]["target"]["name"], serde_json::Value::Null);
+    assert_eq!(findings[3]["target"]["name"], "hide_pid");
     let phys = &findings[4];
     assert_eq!(phys["target"]["kind"], "physical");
     assert_eq!(phys["target"]["address"], format!("{NEEDLE_AT:#x}"));

@@ -74,6 +74,12 @@ fn object(d: &Detection) -> String {
             None => format!("module {m}"),
         };
     }
+    if let Some(p) = d.bpf_program.as_deref().filter(|p| !p.is_empty()) {
+        return match d.address {
+            Some(a) => format!("bpf {p} {a:#x}"),
+            None => format!("bpf {p}"),
+        };
+    }
     if let Some(a) = d.phys_address {
         return format!("phys {a:#x}");
     }

@@ -271,6 +271,7 @@ pub fn ebpf(progs: &[BpfProgram], out: &mut Vec<Detection>) {
             ),
         );
         d.address = Some(p.address);
+        d.bpf_program = Some(p.name.clone());
         out.push(d);
     }
 }

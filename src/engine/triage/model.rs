@@ -191,6 +191,7 @@ pub enum HeadClass {
 /// out): `pid`, `comm`, `start`/`end` or `address` (`"0x..."`), `path`, `port`, `fd`,
 /// `peer`, `variable`, `secret` (masked unless asked), `secret_kind`, `head` (class of the
 /// first bytes), `head_hex` (the first 64 bytes), `module` (a kernel module's name),
+/// `bpf_program` (an eBPF program's name),
 /// `phys_address` and the `yara_*` keys of a [`YaraMatch`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Detection {
@@ -254,6 +255,9 @@ pub struct Detection {
     /// A kernel module's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
+    /// An eBPF program's name (`kernel.ebpf`; empty when the program has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bpf_program: Option<String>,
     /// A physical address (kernel dumps' physical memory).
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -316,6 +320,7 @@ impl Detection {
             head: None,
             head_hex: None,
             module: None,
+            bpf_program: None,
             phys_address: None,
             yara: None,
         }

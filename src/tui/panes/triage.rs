@@ -179,9 +179,14 @@ fn kernel_object(d: &Detection) -> Option<Target> {
         Rule::Ebpf => KernelObject::BpfProgram,
         _ => return None,
     };
+    // A program's name when it has one; a module's otherwise (a hook's holder).
+    let name = match d.rule {
+        Rule::Ebpf => d.bpf_program.clone().filter(|n| !n.is_empty()),
+        _ => d.module.clone(),
+    };
     Some(Target::KernelObject {
         object,
-        name: d.module.clone(),
+        name,
         address: d.address,
     })
 }
