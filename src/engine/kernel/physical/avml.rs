@@ -16,6 +16,7 @@
 //! open reads a few bytes per chunk instead of walking the whole file again.
 
 mod ahead;
+mod frame;
 mod index_cache;
 
 use std::ops::Range;
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use self::ahead::Ahead;
+use self::frame::read_frame;
 use super::flat::walk;
 use super::snappy::{Chunk, ChunkCache, MAX_CHUNK};
 use super::{AVML_MAGIC, HEADER_LEN, PhysicalMemory, RangeHeader, all_zero, bytes_at, corrupt};
@@ -355,100 +357,43 @@ fn walk_stream(
             data.release(0, p);
             ahead = p + READ_STEP;
         }
-        // A frame the second walker read here, and that means here what it would mean read
-        // now: taken as it is (it was checked as below).
-        if let Some(f) = frames.frame(p).filter(|f| match f.kind {
-            0x00 | 0x01 => seen_id && produced + u64::from(f.ulen) <= want,
-            _ => true,
-        }) {
-            match f.kind {
-                0xff => seen_id = true,
-                0x00 | 0x01 => {
-                    let ulen = u64::from(f.ulen);
-                    chunks.push(Chunk::new(
-                        phys.start + produced,
-                        p + 4,
-                        f.len,
-                        f.ulen,
-                        f.kind == 0,
-                    ));
-                    produced += ulen;
-                }
-                _ => {}
-            }
-            p += 4 + u64::from(f.len);
-            continue;
-        }
-        let Some(head) = bytes_at(data, p, 4) else {
-            return Ok(cut(p, produced, warnings));
+        // The frame here: as the second walker read it when it read one here (from there on
+        // the two walks are one chain of frames), else read now.
+        let f = match frames.frame(p).map(Ok).or_else(|| read_frame(data, p)) {
+            None => return Ok(cut(p, produced, warnings)),
+            Some(Err(bad)) => return Err(corrupt(file, p, bad.message())),
+            Some(Ok(f)) => f,
         };
-        let [kind, l0, l1, l2] = <[u8; 4]>::try_from(head).unwrap_or_default();
-        let len = u32::from_le_bytes([l0, l1, l2, 0]);
-        let body_at = p + 4;
-        let Some(body) = bytes_at(data, body_at, u64::from(len)) else {
-            return Ok(cut(p, produced, warnings));
-        };
-        match kind {
-            0xff => {
-                if body != STREAM_ID {
-                    return Err(corrupt(file, p, "bad snappy stream identifier"));
-                }
-                seen_id = true;
-            }
-            0x00 | 0x01 => {
-                if !seen_id {
-                    return Err(corrupt(
-                        file,
-                        p,
-                        "snappy data chunk before the stream identifier",
-                    ));
-                }
-                let payload = body
-                    .get(4..)
-                    .ok_or_else(|| corrupt(file, p, "snappy chunk shorter than its CRC"))?;
-                let ulen = if kind == 0x00 {
-                    snap::raw::decompress_len(payload).map_err(|e| {
-                        corrupt(file, p, format!("bad snappy chunk length varint: {e}"))
-                    })? as u64
-                } else {
-                    payload.len() as u64
-                };
-                if ulen > MAX_CHUNK {
-                    return Err(corrupt(
-                        file,
-                        p,
-                        format!("snappy chunk of {ulen} bytes exceeds the 64 KiB limit"),
-                    ));
-                }
-                if produced + ulen > want {
-                    return Err(corrupt(
-                        file,
-                        p,
-                        format!(
-                            "the stream holds more than the {want} bytes of block {:#x}-{:#x} \
-                             declared at offset {at:#x}",
-                            phys.start,
-                            phys.end - 1
-                        ),
-                    ));
-                }
-                if ulen > 0 {
-                    let phys_at = phys.start + produced;
-                    chunks.push(Chunk::new(phys_at, body_at, len, ulen as u32, kind == 0));
-                }
-                produced += ulen;
-            }
-            0x02..=0x7f => {
+        if f.kind == 0xff {
+            seen_id = true;
+        } else if f.is_data() {
+            if !seen_id {
                 return Err(corrupt(
                     file,
                     p,
-                    format!("reserved unskippable snappy chunk type {kind:#04x}"),
+                    "snappy data chunk before the stream identifier",
                 ));
             }
-            // 0x80-0xfd skippable, 0xfe padding.
-            _ => {}
+            let ulen = u64::from(f.ulen);
+            if produced + ulen > want {
+                return Err(corrupt(
+                    file,
+                    p,
+                    format!(
+                        "the stream holds more than the {want} bytes of block {:#x}-{:#x} \
+                         declared at offset {at:#x}",
+                        phys.start,
+                        phys.end - 1
+                    ),
+                ));
+            }
+            if ulen > 0 {
+                let phys_at = phys.start + produced;
+                chunks.push(Chunk::new(phys_at, p + 4, f.len, f.ulen, f.kind == 0));
+            }
+            produced += ulen;
         }
-        p = body_at + u64::from(len);
+        p = f.end();
     }
 }
 
@@ -648,7 +593,7 @@ mod tests {
         // A walker that synced on a wrong chain, or read damage, changes nothing either:
         // a forged frame list whose offsets match no real frame.
         let forged = vec![
-            ahead::Frame {
+            frame::Frame {
                 at: len / 2 + 1,
                 kind: 0,
                 len: 100,

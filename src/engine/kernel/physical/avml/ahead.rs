@@ -14,8 +14,9 @@
 
 use std::thread::ScopedJoinHandle;
 
-use super::{MAX_CHUNK, READ_AHEAD, READ_STEP, STREAM_ID};
-use crate::engine::kernel::physical::bytes_at;
+pub(super) use super::frame::Frame;
+use super::frame::read_frame;
+use super::{READ_AHEAD, READ_STEP};
 use crate::engine::mapped::Blob;
 
 /// Headers in a row that must read as valid frames for an offset to count as a boundary.
@@ -25,43 +26,12 @@ const SYNC_SPAN: u64 = 256 << 10;
 /// Files smaller than this are walked by one thread.
 pub(super) const SPLIT_FROM: u64 = 256 << 20;
 
-/// One frame of a snappy stream as the second walker read it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Frame {
-    /// File offset of its 4-byte header.
-    pub at: u64,
-    /// Chunk type.
-    pub kind: u8,
-    /// Body length (after the header).
-    pub len: u32,
-    /// Uncompressed length of a data chunk (0 for the others).
-    pub ulen: u32,
-}
-
-/// The frame at file offset `at` of `data` when it reads as a valid one: a data chunk
-/// (with its CRC and at most 64 KiB uncompressed), a stream identifier, or a skippable or
-/// padding chunk, whole inside the file.
+/// The frame at `at` when it reads as a valid one, whole inside the file, other than a data
+/// chunk of no bytes (left to the main walk).
 fn frame_at(data: &[u8], at: u64) -> Option<Frame> {
-    let head = bytes_at(data, at, 4)?;
-    let [kind, l0, l1, l2] = <[u8; 4]>::try_from(head).ok()?;
-    let len = u32::from_le_bytes([l0, l1, l2, 0]);
-    let body = bytes_at(data, at + 4, u64::from(len))?;
-    let ulen = match kind {
-        0x00 => snap::raw::decompress_len(body.get(4..)?).ok()? as u64,
-        0x01 => body.len().checked_sub(4)? as u64,
-        0xff if body == STREAM_ID => 0,
-        0x80..=0xfe => 0,
-        _ => return None,
-    };
-    if ulen > MAX_CHUNK || (kind <= 0x01 && ulen == 0) {
-        return None;
-    }
-    Some(Frame {
-        at,
-        kind,
-        len,
-        ulen: u32::try_from(ulen).ok()?,
-    })
+    read_frame(data, at)?
+        .ok()
+        .filter(|f| !(f.is_data() && f.ulen == 0))
 }
 
 /// The first offset in `[from, from + SYNC_SPAN)` from which [`SYNC_FRAMES`] valid frames
@@ -72,7 +42,7 @@ fn sync(data: &[u8], from: u64) -> Option<u64> {
         let mut at = c;
         (0..SYNC_FRAMES).all(|_| match frame_at(data, at) {
             Some(f) => {
-                at = f.at + 4 + u64::from(f.len);
+                at = f.end();
                 true
             }
             None => false,
@@ -80,8 +50,8 @@ fn sync(data: &[u8], from: u64) -> Option<u64> {
     })
 }
 
-/// The frames from the first boundary past `from` to the first header that is not a valid
-/// frame (a stream's trailer, damage, the end of the file), reading ahead of itself and
+/// The data frames from the first boundary past `from` to the first header that is not a
+/// valid frame (a stream's trailer, damage, the end of the file), reading ahead of itself and
 /// releasing what it has walked as the main walk does.
 pub(super) fn walk_from(data: &Blob, from: u64) -> Vec<Frame> {
     let size = data.len() as u64;
@@ -99,8 +69,12 @@ pub(super) fn walk_from(data: &Blob, from: u64) -> Vec<Frame> {
             data.release(start, at - start);
             mark = at + READ_STEP;
         }
-        frames.push(f);
-        at = f.at + 4 + u64::from(f.len);
+        // Only data chunks are kept (at least 9 bytes of file each): the main walk reads the
+        // others itself, so a file of 4-byte padding frames costs no memory here.
+        if f.is_data() {
+            frames.push(f);
+        }
+        at = f.end();
     }
     data.release(start, at - start);
     frames
@@ -152,7 +126,7 @@ mod tests {
     /// A snappy stream of `n` chunks of varied contents: the frames' bytes.
     fn stream(n: usize) -> Vec<u8> {
         let mut out = vec![0xff, 6, 0, 0];
-        out.extend_from_slice(STREAM_ID);
+        out.extend_from_slice(super::super::STREAM_ID);
         let mut x = 7u64;
         for i in 0..n {
             let mut data = vec![0u8; 4096 + (i % 7) * 1000];
@@ -182,7 +156,7 @@ mod tests {
         let mut at = 0;
         while let Some(f) = frame_at(&bytes, at) {
             all.push(f);
-            at = f.at + 4 + u64::from(f.len);
+            at = f.end();
         }
         assert_eq!(at, bytes.len() as u64);
         let blob = Blob::Owned(bytes.clone());
@@ -190,7 +164,12 @@ mod tests {
             let got = walk_from(&blob, from);
             assert!(!got.is_empty(), "synced past {from}");
             let first = all.iter().position(|f| *f == got[0]).unwrap();
-            assert_eq!(&all[first..], &got[..], "from {from}");
+            let data: Vec<Frame> = all[first..]
+                .iter()
+                .filter(|f| f.is_data())
+                .copied()
+                .collect();
+            assert_eq!(data, got, "from {from}");
             assert!(got[0].at >= from && got[0].at < from + 70_000);
         }
         // Nothing to sync with: zeros are not frames (type 0x00 with length 0).
