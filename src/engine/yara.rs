@@ -30,9 +30,7 @@ mod scan;
 
 pub use memory::ProcessBytes;
 pub use rules::{BUNDLED, BUNDLED_NAMESPACE, RuleInfo, Rules, YaraError};
-pub use scan::{
-    AreaHits, Hit, PhysHits, cap_physical, physical_windows, scan_area, scan_physical_window,
-};
+pub use scan::{AreaHits, Cap, Hit, PhysHits, physical_windows, scan_area, scan_physical_window};
 
 /// Bytes of an area scanned together (conditions are evaluated per window).
 pub const WINDOW: u64 = 32 << 20;

@@ -216,10 +216,11 @@ fn scan_physical(
         let e = run_end.entry(*run).or_insert(w.end);
         *e = (*e).max(w.end);
     }
-    let mut per_run: Vec<Hit> = Vec::new();
+    // The matches of the current run, capped as they come.
+    let mut per_run = yara::Cap::default();
     let mut current = None;
-    let flush = |hits: &mut Vec<Hit>, out: &mut Outcome| {
-        for hit in yara::cap_physical(std::mem::take(hits)) {
+    let flush = |cap: &mut yara::Cap, out: &mut Outcome| {
+        for hit in std::mem::take(cap).into_kept() {
             let address = hit.address;
             let mut d = detection(hit, &format!("in physical memory at {address:#x}"));
             d.phys_address = Some(address);
@@ -241,7 +242,9 @@ fn scan_physical(
                 flush(&mut per_run, out);
                 current = Some(*run);
             }
-            per_run.extend(f.hits);
+            for hit in f.hits {
+                per_run.push(hit);
+            }
             out.problems.extend(f.problems);
         }
         crate::engine::mapped::release_all();

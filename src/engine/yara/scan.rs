@@ -58,29 +58,48 @@ struct Window {
 
 /// The windows of `range` on a grid of [`WINDOW`] bytes from its start.
 fn windows(range: &Range<u64>) -> Vec<Window> {
-    let mut out = Vec::new();
-    let mut start = range.start;
-    while start < range.end {
-        let end = start.saturating_add(WINDOW).min(range.end);
-        out.push(Window {
-            report: start..end,
-            read: start..end.saturating_add(OVERLAP).min(range.end),
-        });
-        start = end;
-    }
-    out
+    let count = (range.end.saturating_sub(range.start)).div_ceil(WINDOW);
+    (0..count).map(|k| window(range, k)).collect()
 }
 
-/// Keeps at most [`MAX_PER_AREA`] matches per rule, counting the rest on the last kept.
+/// Window `k` of `range`'s grid.
+fn window(range: &Range<u64>, k: u64) -> Window {
+    let start = range.start.saturating_add(k.saturating_mul(WINDOW));
+    let end = start.saturating_add(WINDOW).min(range.end);
+    Window {
+        report: start..end,
+        read: start..end.saturating_add(OVERLAP).min(range.end),
+    }
+}
+
+/// The windows of `range`'s grid whose bytes (read range) hold some of `captured` (sorted,
+/// disjoint runs inside `range`), in order: as many as the captured bytes need, however
+/// large the area says it is (an area's bounds come from the evidence).
+fn windows_with_data(range: &Range<u64>, captured: &[Range<u64>]) -> Vec<Window> {
+    let mut ks: Vec<u64> = Vec::new();
+    for r in captured {
+        // Window k reads [start + k·WINDOW, start + (k+1)·WINDOW + OVERLAP).
+        let first = r.start.saturating_sub(range.start).saturating_sub(OVERLAP) / WINDOW;
+        let last = r.end.saturating_sub(1).saturating_sub(range.start) / WINDOW;
+        let from = ks.last().map_or(first, |&k| first.max(k + 1));
+        ks.extend(from..=last);
+    }
+    ks.into_iter().map(|k| window(range, k)).collect()
+}
+
+/// Keeps at most [`MAX_PER_AREA`] matches per rule, counting the rest on the last kept:
+/// matches are pushed as they are found, so an area (a physical run) full of matches holds
+/// no more than the cap.
 #[derive(Debug, Default)]
-struct Cap {
+pub struct Cap {
     kept: Vec<Hit>,
     /// For each (namespace, rule): matches kept and the index of the last.
     per_rule: HashMap<(String, String), (usize, usize)>,
 }
 
 impl Cap {
-    fn push(&mut self, hit: Hit) {
+    /// Counts `hit`, keeping it while its rule is under the cap.
+    pub fn push(&mut self, hit: Hit) {
         let key = (hit.namespace.clone(), hit.rule.clone());
         match self.per_rule.get_mut(&key) {
             Some((n, last)) if *n >= MAX_PER_AREA => {
@@ -177,7 +196,7 @@ pub fn scan_area(
     }
     let mut mem = WindowMemory::new(Source::Process(process), std::mem::take(buf));
     let mut cap = Cap::default();
-    for w in windows(&area) {
+    for w in windows_with_data(&area, &captured) {
         if cancel.load(Ordering::Relaxed) {
             out.stopped = true;
             break;
@@ -213,7 +232,7 @@ pub fn physical_windows(phys: &dyn PhysicalSpace) -> Vec<(usize, Range<u64>)> {
 }
 
 /// Scans one physical window (`report`, reading [`OVERLAP`] bytes past it within the run
-/// that ends at `run_end`): its matches, uncapped (see [`cap_physical`]).
+/// that ends at `run_end`): its matches, uncapped (see [`Cap`]).
 pub fn scan_physical_window(
     rules: &Rules,
     phys: &dyn PhysicalSpace,
@@ -233,13 +252,11 @@ pub fn scan_physical_window(
     out
 }
 
-/// The matches of the windows of one physical run, in order, capped per rule.
-pub fn cap_physical(hits: impl IntoIterator<Item = Hit>) -> Vec<Hit> {
-    let mut cap = Cap::default();
-    for h in hits {
-        cap.push(h);
+impl Cap {
+    /// The matches kept, in the order they were pushed.
+    pub fn into_kept(self) -> Vec<Hit> {
+        self.kept
     }
-    cap.kept
 }
 
 #[cfg(test)]
@@ -258,6 +275,33 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::single_range_in_vec_init)]
+    fn windows_with_data_are_those_of_the_grid_that_read_captured_bytes() {
+        let area = 0x1000..0x1000 + 9 * WINDOW + 77;
+        let at = |k: u64, off: u64| 0x1000 + k * WINDOW + off;
+        for captured in [
+            vec![at(0, 0)..at(0, 10)],
+            vec![at(1, WINDOW - 3)..at(2, 5), at(2, 9)..at(2, 10)],
+            vec![
+                at(3, 5)..at(3, 6),
+                at(4, 0) - OVERLAP..at(4, 0) - OVERLAP + 1,
+            ],
+            vec![at(4, 0)..at(4, 1), at(5, 0)..at(9, 77)],
+            vec![at(1, OVERLAP - 1)..at(1, OVERLAP)],
+        ] {
+            let want: Vec<Window> = windows(&area)
+                .into_iter()
+                .filter(|w| !clip(&captured, &w.read).is_empty())
+                .collect();
+            assert_eq!(windows_with_data(&area, &captured), want, "{captured:x?}");
+        }
+        // An area the evidence says spans the whole address space, with one page captured.
+        let huge = 0..u64::MAX;
+        let ws = windows_with_data(&huge, &[0x7000_0000..0x7000_1000]);
+        assert!(ws.len() <= 2 && ws.iter().any(|w| w.read.contains(&0x7000_0000)));
+    }
+
+    #[test]
     fn the_cap_counts_what_it_leaves_out() {
         let hit = |rule: &str, address| Hit {
             rule: rule.into(),
@@ -270,7 +314,11 @@ mod tests {
             description: None,
             left_out: 0,
         };
-        let kept = cap_physical((0..25).map(|i| hit("r", i)).chain([hit("s", 99)]));
+        let mut cap = Cap::default();
+        for h in (0..25).map(|i| hit("r", i)).chain([hit("s", 99)]) {
+            cap.push(h);
+        }
+        let kept = cap.into_kept();
         assert_eq!(kept.len(), MAX_PER_AREA + 1);
         assert_eq!(kept[MAX_PER_AREA - 1].left_out, 15);
         assert_eq!(kept[MAX_PER_AREA].rule, "s");
