@@ -254,7 +254,7 @@ impl ModuleLayout {
             args: off(m, "args"),
             mkobj_mod: off(m, "mkobj")
                 .zip(off("module_kobject", "mod"))
-                .map(|(a, b)| a + b),
+                .and_then(|(a, b)| a.checked_add(b)),
             states,
         })
     }
@@ -318,7 +318,8 @@ pub fn read_module(
     addr: u64,
     problems: &mut Vec<String>,
 ) -> Result<Module> {
-    let mut raw = vec![0u8; usize::try_from(l.name_len).unwrap_or(56)];
+    // `MODULE_NAME_LEN` is 56 (64 - sizeof(unsigned long)); the ISF's array says so too.
+    let mut raw = vec![0u8; usize::try_from(l.name_len.min(256)).unwrap_or(56)];
     k.read_exact(addr.wrapping_add(l.name), &mut raw)?;
     let name_end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
     let name = String::from_utf8_lossy(raw.get(..name_end).unwrap_or_default()).into_owned();

@@ -43,6 +43,9 @@ pub struct SyscallHook {
     pub in_module_text: bool,
 }
 
+/// `length_from` of a table whose length is its symbol's type (an array of known size).
+const SIZED_BY_TYPE: &str = "symbol type";
+
 /// One table checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SyscallTable {
@@ -101,7 +104,7 @@ fn length(k: &dyn KernelMemory, name: &str, address: u64) -> Option<(u64, String
     if let Some(TypeRef::Array { count, .. }) = isf.symbol(name).and_then(|s| s.type_ref)
         && count > 0
     {
-        return Some((count.min(MAX_ENTRIES), "symbol type".into()));
+        return Some((count.min(MAX_ENTRIES), SIZED_BY_TYPE.into()));
     }
     let (next, at) = isf.next_symbol_after(address)?;
     let n = (at - address) / pointer;
@@ -139,6 +142,7 @@ pub fn check_syscalls(k: &dyn KernelMemory, modules: &[Module]) -> Result<Syscal
             ));
             continue;
         };
+        let sized_by_type = length_from == SIZED_BY_TYPE;
         let at = k.symbol(name)?;
         let mut raw = vec![0u8; usize::try_from(n * 8).unwrap_or(0)];
         let got = k.read_kernel(at, &mut raw)?;
@@ -161,7 +165,10 @@ pub fn check_syscalls(k: &dyn KernelMemory, modules: &[Module]) -> Result<Syscal
                 break;
             }
             let handler = word.try_into().map_or(0, u64::from_le_bytes);
-            if !kernel_address(handler) {
+            // Past the table's end when its length is a guess (the next symbol's address);
+            // inside a table of known length, an entry that is no kernel address is checked
+            // like any other (a zeroed slot must not hide the hooks after it).
+            if !kernel_address(handler) && !sized_by_type {
                 break;
             }
             table.entries += 1;
