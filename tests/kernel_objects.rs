@@ -174,6 +174,30 @@ fn syscall_entries_outside_the_kernel_text_are_hooks() {
 }
 
 #[test]
+fn a_table_of_known_length_is_checked_past_a_zeroed_entry() {
+    // The symbol's type says how many entries there are: a zeroed slot (no kernel address)
+    // is reported, and does not end the check before the hook after it.
+    let mut isf = support::kernel_objects::objects_isf_json(false);
+    isf["symbols"]["sys_call_table"]["type"]["count"] = SYSCALLS.into();
+    let mut img = TaskImage::with_objects_isf(&isf);
+    let mut entries: Vec<u64> = (0..SYSCALLS).map(|i| text(0x1000 + i * 0x40)).collect();
+    entries[4] = 0;
+    entries[9] = 0xffff_c900_0000_1000;
+    img.set_syscalls(&entries);
+    let check = check_syscalls(&img.k, &[]).unwrap();
+    assert_eq!(check.tables[0].length_from, "symbol type");
+    assert_eq!(check.checked(), SYSCALLS);
+    let hooks: Vec<_> = check.hooks().map(|h| (h.index, h.handler)).collect();
+    assert_eq!(hooks, [(4, 0), (9, 0xffff_c900_0000_1000)]);
+    // With the length guessed from the next symbol, the zeroed slot ends the table.
+    let (mut img, _) = three_modules(false);
+    img.set_syscalls(&entries);
+    let check = check_syscalls(&img.k, &[]).unwrap();
+    assert_eq!(check.checked(), 4);
+    assert_eq!(check.hooks().count(), 0);
+}
+
+#[test]
 fn ebpf_programs_are_read_from_both_xarray_levels() {
     let mut img = TaskImage::with_objects(false);
     assert!(bpf_programs(&img.k).unwrap().is_empty());

@@ -265,7 +265,13 @@ impl TaskImage {
     /// covering the modules' area, an empty `prog_idr`, a system-call table whose entries
     /// all point into the kernel's code.
     pub fn with_objects(mem_array: bool) -> TaskImage {
-        let mut img = TaskImage::with_isf(&objects_isf_json(mem_array));
+        TaskImage::with_objects_isf(&objects_isf_json(mem_array))
+    }
+
+    /// [`TaskImage::with_objects`] with the ISF `isf` (an [`objects_isf_json`] changed by
+    /// the test).
+    pub fn with_objects_isf(isf: &Value) -> TaskImage {
+        let mut img = TaskImage::with_isf(isf);
         let head = img.k.sym("modules");
         img.k.w64(head, head);
         img.k.w64(head + 8, head);
