@@ -25,7 +25,9 @@ use serde::Serialize;
 use crate::engine::error::Result;
 use crate::engine::evidence::hex;
 use crate::engine::kernel::memory::KernelMemory;
-use crate::engine::kernel::modules::{Module, ModuleLayout, Taints, read_module};
+use crate::engine::kernel::modules::{
+    Module, ModuleLayout, Taints, read_module_core, read_module_extras,
+};
 use crate::engine::kernel::note_problem;
 
 /// Largest core text a real module has (the largest in-tree modules have a few MiB).
@@ -188,9 +190,13 @@ pub fn hidden_modules(k: &dyn KernelMemory, listed: &[Module]) -> Result<HiddenS
                     ));
                     break 'runs;
                 }
-                let mut quiet = Vec::new();
-                match read_module(k, &l, &taints, candidate, &mut quiet) {
-                    Ok(m) if plausible(&m) => scan.modules.push(m),
+                // Parameters and arguments are read only for a candidate that passes.
+                match read_module_core(k, &l, candidate) {
+                    Ok(mut m) if plausible(&m) => {
+                        let mut quiet = Vec::new();
+                        read_module_extras(k, &l, &taints, &mut m, &mut quiet);
+                        scan.modules.push(m);
+                    }
                     Ok(_) => {}
                     Err(e) => note_problem(&mut scan.problems, || {
                         format!("module candidate at {candidate:#x}: {e}")

@@ -318,6 +318,14 @@ pub fn read_module(
     addr: u64,
     problems: &mut Vec<String>,
 ) -> Result<Module> {
+    let mut m = read_module_core(k, l, addr)?;
+    read_module_extras(k, l, taints, &mut m, problems);
+    Ok(m)
+}
+
+/// The module at `addr` without its load parameters, arguments and taints: what a scan for
+/// candidates checks before reading more.
+pub fn read_module_core(k: &dyn KernelMemory, l: &ModuleLayout, addr: u64) -> Result<Module> {
     // `MODULE_NAME_LEN` is 56 (64 - sizeof(unsigned long)); the ISF's array says so too.
     let mut raw = vec![0u8; usize::try_from(l.name_len.min(256)).unwrap_or(56)];
     k.read_exact(addr.wrapping_add(l.name), &mut raw)?;
@@ -372,16 +380,39 @@ pub fn read_module(
             },
         ),
     };
-    let parameters = match &l.params {
-        Some(p) => params(k, p, addr).unwrap_or_else(|e| {
+    Ok(Module {
+        address: addr,
+        name,
+        state,
+        base,
+        size: core_size.saturating_add(init_size),
+        text_size,
+        core_size,
+        parameters: Vec::new(),
+        args: None,
+        taints: String::new(),
+    })
+}
+
+/// Reads `m`'s load parameters, arguments and taints (best effort: what cannot be read is
+/// added to `problems`).
+pub fn read_module_extras(
+    k: &dyn KernelMemory,
+    l: &ModuleLayout,
+    taints: &Taints,
+    m: &mut Module,
+    problems: &mut Vec<String>,
+) {
+    let (addr, name) = (m.address, &m.name);
+    if let Some(p) = &l.params {
+        m.parameters = params(k, p, addr).unwrap_or_else(|e| {
             note_problem(problems, || {
                 format!("module {name} at {addr:#x}: load parameters: {e}")
             });
             Vec::new()
-        }),
-        None => Vec::new(),
-    };
-    let args = l
+        });
+    }
+    m.args = l
         .args
         .and_then(|o| k.u64_at(addr, o).ok())
         .filter(|&p| p != 0)
@@ -392,18 +423,7 @@ pub fn read_module(
         Some(f) => f.read(k, addr).unwrap_or(0),
         None => 0,
     };
-    Ok(Module {
-        address: addr,
-        name,
-        state,
-        base,
-        size: core_size.saturating_add(init_size),
-        text_size,
-        core_size,
-        parameters,
-        args,
-        taints: taints.letters(taint_bits),
-    })
+    m.taints = taints.letters(taint_bits);
 }
 
 /// The names of a module's load parameters.
