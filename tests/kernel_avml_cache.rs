@@ -1,7 +1,9 @@
-//! The AVML chunk index is cached in podmortem's cache folder (`avml/`): the second open of
-//! linux-6.1's dump.avml reads it instead of scanning the file and answers exactly as the
-//! first; a damaged cache file is detected, rebuilt to the same bytes, with the same answers;
-//! `podmortem cache` lists the index and `--clean --all` removes it.
+//! The AVML chunk index is cached in podmortem's cache folder (`avml/`) once every block is
+//! indexed (a read of all of memory, here a physical search): the next open of linux-6.1's
+//! dump.avml reads it instead of finding the blocks from the end of the file and answers
+//! exactly as the first; a damaged cache file is detected, rebuilt to the same bytes, with
+//! the same answers; `podmortem cache` lists the index and `--clean --all` removes it. A file
+//! that must be walked from the start (cut short) has its index stored by that walk.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
@@ -15,11 +17,12 @@ fn indexes(cache: &Path) -> Vec<PathBuf> {
     support::cache_dir::cached(cache, "avml", "avmlidx")
 }
 
-/// `ps --json` and a physical search of the dump (reads spread over all of its memory).
+/// `ps --json` and a physical search of the dump (reads spread over all of its memory), and
+/// the two logs.
 fn answers(cache: &Path, dump: &Path, isf: &Path) -> (String, String, String) {
     let (d, i) = (dump.to_str().unwrap(), isf.to_str().unwrap());
     let (ps, log) = run(cache, &["ps", "--json", d, "--isf", i]);
-    let (hits, _) = run(
+    let (hits, search_log) = run(
         cache,
         &[
             "search",
@@ -32,7 +35,7 @@ fn answers(cache: &Path, dump: &Path, isf: &Path) -> (String, String, String) {
             i,
         ],
     );
-    (ps, hits, log)
+    (ps, hits, log + &search_log)
 }
 
 #[test]
@@ -44,7 +47,14 @@ fn second_open_reads_the_cached_index_and_a_damaged_one_is_rebuilt() {
     let (_keep, cache) = fresh_cache();
 
     let (ps1, hits1, log1) = answers(&cache, &dump, &isf);
-    assert!(log1.contains("chunk index built by a scan"), "{log1}");
+    assert!(
+        log1.contains("blocks found from the end of the file"),
+        "{log1}"
+    );
+    assert!(
+        log1.contains("every block indexed: chunk index stored"),
+        "{log1}"
+    );
     assert!(ps1.contains("\"pid\""), "{ps1}");
     assert!(hits1.contains("FORENSIC_SECRET_7f3a9c"), "{hits1}");
     let files = indexes(&cache);
@@ -55,7 +65,7 @@ fn second_open_reads_the_cached_index_and_a_damaged_one_is_rebuilt() {
 
     let (ps2, hits2, log2) = answers(&cache, &dump, &isf);
     assert!(log2.contains("chunk index read from the cache"), "{log2}");
-    assert!(!log2.contains("chunk index built by a scan"), "{log2}");
+    assert!(!log2.contains("blocks found from the end"), "{log2}");
     assert_eq!(ps1, ps2);
     assert_eq!(hits1, hits2);
 
@@ -66,7 +76,7 @@ fn second_open_reads_the_cached_index_and_a_damaged_one_is_rebuilt() {
     std::fs::write(&files[0], &bad).unwrap();
     let (ps3, hits3, log3) = answers(&cache, &dump, &isf);
     assert!(log3.contains("cached chunk index rejected"), "{log3}");
-    assert!(log3.contains("chunk index built by a scan"), "{log3}");
+    assert!(log3.contains("blocks found from the end"), "{log3}");
     assert_eq!(ps1, ps3);
     assert_eq!(hits1, hits3);
     assert_eq!(std::fs::read(&files[0]).unwrap(), first);
@@ -95,16 +105,7 @@ fn cache_lists_and_cleans_the_avml_index() {
     };
     let isf = support::kernel::isf_dir("linux-6.1").unwrap();
     let (_keep, cache) = fresh_cache();
-    run(
-        &cache,
-        &[
-            "ps",
-            "--json",
-            dump.to_str().unwrap(),
-            "--isf",
-            isf.to_str().unwrap(),
-        ],
-    );
+    answers(&cache, &dump, &isf);
     let (listed, _) = run(&cache, &["cache", "--json"]);
     let entries: serde_json::Value = serde_json::from_str(&listed).unwrap();
     let avml: Vec<_> = entries
@@ -143,15 +144,45 @@ fn an_unwritable_cache_is_logged_and_ignored() {
     };
     let isf = support::kernel::isf_dir("linux-6.1").unwrap();
     let (_keep, cache) = fresh_cache();
-    let (d, i) = (dump.to_str().unwrap(), isf.to_str().unwrap());
-    let (expected, _) = run(&cache, &["ps", "--json", d, "--isf", i]);
+    let (expected, hits, _) = answers(&cache, &dump, &isf);
     // `avml` is a file: no folder can be made there.
     std::fs::remove_dir_all(cache.join("avml")).unwrap();
     std::fs::write(cache.join("avml"), b"not a folder").unwrap();
-    let (ps, log) = run(&cache, &["ps", "--json", d, "--isf", i]);
+    let (ps, hits2, log) = answers(&cache, &dump, &isf);
     assert!(
         log.contains("cannot write the chunk index to the cache"),
         "{log}"
     );
     assert_eq!(ps, expected);
+    assert_eq!(hits, hits2);
+}
+
+#[test]
+fn a_file_cut_short_is_walked_from_the_start_and_its_index_stored() {
+    let Some(dump) = support::decompressed("linux-6.1", "dump.avml.zst") else {
+        return;
+    };
+    let isf = support::kernel::isf_dir("linux-6.1").unwrap();
+    let (_keep, cache) = fresh_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let cut = tmp.path().join("cut.avml");
+    let bytes = std::fs::read(&dump).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() - 1000]).unwrap();
+    let (ps, log) = run(
+        &cache,
+        &[
+            "ps",
+            "--json",
+            cut.to_str().unwrap(),
+            "--isf",
+            isf.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        log.contains("chunk index built by a scan of the file"),
+        "{log}"
+    );
+    assert!(!log.contains("blocks found from the end"), "{log}");
+    assert!(ps.contains("\"pid\""), "{ps}");
+    assert_eq!(indexes(&cache).len(), 1);
 }

@@ -126,6 +126,14 @@ fn expect_corrupt_at<T: std::fmt::Debug>(r: Result<T, Error>, want_at: u64) -> S
     }
 }
 
+/// The image at `path` opens, and reading its first block fails at `want_at`.
+fn expect_corrupt_on_read(path: &std::path::Path, want_at: u64) -> String {
+    let mem = open_physical(path).unwrap();
+    let start = mem.ranges()[0].start;
+    let mut buf = vec![0u8; 0x100];
+    expect_corrupt_at(mem.read_phys(start, &mut buf), want_at)
+}
+
 // ---------------------------------------------------------------------------------------
 // Synthetic sources
 
@@ -320,13 +328,12 @@ fn avml_bogus_streams_are_errors_with_offsets() {
     let stream = snappy_stream(&data);
     let good = avml_block(0x1000, &data, &stream);
     let chunks = chunk_headers(&stream);
-    // A reserved unskippable chunk type.
+    // A reserved unskippable chunk type. The blocks are found from the end of the file
+    // (every trailer and header reads right): the file opens, and reading the damaged
+    // block fails.
     let mut f = good.clone();
     f[32 + chunks[1].0] = 0x05;
-    let msg = expect_corrupt_at(
-        open_physical(&write_tmp("b1.avml", &f)),
-        32 + chunks[1].0 as u64,
-    );
+    let msg = expect_corrupt_on_read(&write_tmp("b1.avml", &f), 32 + chunks[1].0 as u64);
     assert!(msg.contains("reserved"), "{msg}");
     // Wrong trailer.
     let mut f = good.clone();
@@ -336,7 +343,7 @@ fn avml_bogus_streams_are_errors_with_offsets() {
     // The header declares fewer bytes than the stream holds.
     let mut f = avml_block(0x1000, &data[..0x1_0000], &stream);
     let last = 32 + chunks.last().unwrap().0 as u64;
-    expect_corrupt_at(open_physical(&write_tmp("b3.avml", &f)), last);
+    expect_corrupt_on_read(&write_tmp("b3.avml", &f), last);
     // End below start, and an end beyond 52-bit physical addresses.
     f[16..24].copy_from_slice(&0x10u64.to_le_bytes());
     expect_corrupt_at(open_physical(&write_tmp("b4.avml", &f)), 16);

@@ -12,13 +12,37 @@ pub fn map_ordered<T: Sync, R: Send>(
     release_every: Option<usize>,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
+    map_ordered_on(
+        crate::engine::search::threads(),
+        items,
+        parallel_from,
+        release_every,
+        f,
+    )
+}
+
+/// Threads for work that mostly waits for evidence pages to come from the disk (scattered
+/// reads through a map of a file not in the page cache): more than the cores, so that more
+/// reads are in flight at once (a virtual disk serves many at once far faster than one by
+/// one). Four per core, at most 16.
+pub fn io_threads() -> usize {
+    (crate::engine::search::threads() * 4).min(16)
+}
+
+/// [`map_ordered`] on `threads` threads.
+pub fn map_ordered_on<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    parallel_from: usize,
+    release_every: Option<usize>,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let one = |(i, item): (usize, &T)| {
         if release_every.is_some_and(|n| n > 0 && i % n == n - 1) {
             crate::engine::mapped::release_all();
         }
         f(item)
     };
-    let threads = crate::engine::search::threads();
     if threads < 2 || items.len() < parallel_from.max(2) {
         return items.iter().enumerate().map(one).collect();
     }

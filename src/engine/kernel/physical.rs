@@ -1,9 +1,10 @@
 //! The physical memory layer of the kernel-dump engine: one [`PhysicalMemory`] trait over the
 //! containers a memory image comes in (LiME, AVML compressed LiME, ELF core, raw image).
 //!
-//! Every source is memory-mapped and lazy: opening a file reads its headers only (and, for
-//! AVML, walks the 4-byte snappy chunk headers once to build an index, which is cached for
-//! the next open); bytes are read on demand. Formats are detected by magic in one place, [`sniff`].
+//! Every source is memory-mapped and lazy: opening a file reads its headers only (for AVML,
+//! every block's header and trailer, found from the end of the file; a block's snappy chunk
+//! headers are walked when a read first needs them, and the whole index is cached for the
+//! next open once known); bytes are read on demand. Formats are detected by magic in one place, [`sniff`].
 
 mod avml;
 mod elf;

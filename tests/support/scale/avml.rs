@@ -1,7 +1,9 @@
-//! Writes a generated dump as AVML (compressed LiME, version 2), as `avml` does: per physical
-//! range a 32-byte header, a snappy framing-format stream of its bytes in 64 KiB chunks and
-//! a u64 trailer holding the stream's length. A chunk of zeros compresses to the same bytes
-//! every time: they are computed once and written for every zero chunk.
+//! Writes a generated dump as AVML (compressed LiME, version 2), as `avml` does: each
+//! physical range is cut into blocks of at most 16 MiB; per block that holds a byte other
+//! than zero, a 32-byte header, a snappy framing-format stream of its bytes in 64 KiB
+//! chunks and a u64 trailer holding the stream's length (blocks of zeros are left out). A
+//! chunk of zeros compresses to the same bytes every time: they are computed once and
+//! written for every zero chunk.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -13,6 +15,10 @@ use super::dump::Dump;
 const AVML_MAGIC: u32 = 0x4C4D_5641;
 /// Uncompressed bytes per chunk.
 const CHUNK: u64 = 64 << 10;
+/// Largest block `avml` writes (its `MAX_BLOCK_SIZE`).
+pub const BLOCK: u64 = 16 << 20;
+/// The stream identifier chunk that starts every block's stream.
+const STREAM_ID: &[u8] = b"\xff\x06\x00\x00sNaPpY";
 
 /// The snappy framing format's masked CRC-32C.
 fn masked_crc(data: &[u8]) -> u32 {
@@ -38,17 +44,32 @@ fn chunk_bytes(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The blocks `avml` cuts `ranges` into.
+pub fn blocks(ranges: &[Range<u64>]) -> Vec<Range<u64>> {
+    ranges
+        .iter()
+        .flat_map(|r| {
+            (r.start..r.end)
+                .step_by(BLOCK as usize)
+                .map(move |s| s..(s + BLOCK).min(r.end))
+        })
+        .collect()
+}
+
 /// Streams frames into AVML blocks.
 struct Writer {
     out: BufWriter<File>,
-    ranges: Vec<Range<u64>>,
-    /// The range being written (its block is open).
-    ri: usize,
+    blocks: Vec<Range<u64>>,
+    /// The block being filled.
+    bi: usize,
+    /// Its stream so far (written when the block ends, if it holds data).
+    stream: Vec<u8>,
+    /// Whether it holds a byte other than zero.
+    data: bool,
     /// Start of the chunk being filled.
     pos: u64,
     buf: Vec<u8>,
     dirty: bool,
-    stream_len: u64,
     zero: Vec<u8>,
     written: u64,
 }
@@ -60,7 +81,37 @@ impl Writer {
     }
 
     fn start_block(&mut self) {
-        let r = self.ranges[self.ri].clone();
+        self.stream.clear();
+        self.stream.extend(STREAM_ID);
+        self.data = false;
+        self.pos = self.blocks[self.bi].start;
+    }
+
+    fn emit_chunk(&mut self) {
+        let len = CHUNK.min(self.blocks[self.bi].end - self.pos) as usize;
+        if !self.dirty && len as u64 == CHUNK {
+            self.stream.extend(&self.zero);
+        } else {
+            let bytes = chunk_bytes(&self.buf[..len]);
+            self.stream.extend(&bytes);
+        }
+        if self.dirty {
+            self.buf.fill(0);
+            self.dirty = false;
+            self.data = true;
+        }
+        self.pos += len as u64;
+    }
+
+    /// Emits the rest of the open block and writes it if it holds data.
+    fn finish_block(&mut self) {
+        while self.pos < self.blocks[self.bi].end {
+            self.emit_chunk();
+        }
+        if !self.data {
+            return;
+        }
+        let r = self.blocks[self.bi].clone();
         let mut h = Vec::with_capacity(32);
         h.extend(AVML_MAGIC.to_le_bytes());
         h.extend(2u32.to_le_bytes());
@@ -68,48 +119,21 @@ impl Writer {
         h.extend((r.end - 1).to_le_bytes());
         h.extend([0u8; 8]);
         self.put(&h);
-        self.put(b"\xff\x06\x00\x00sNaPpY");
-        self.stream_len = 10;
-        self.pos = r.start;
-    }
-
-    fn emit_chunk(&mut self) {
-        let len = CHUNK.min(self.ranges[self.ri].end - self.pos) as usize;
-        let bytes = if !self.dirty && len as u64 == CHUNK {
-            std::mem::take(&mut self.zero)
-        } else {
-            chunk_bytes(&self.buf[..len])
-        };
-        self.put(&bytes);
-        self.stream_len += bytes.len() as u64;
-        if self.zero.is_empty() {
-            self.zero = bytes;
-        }
-        if self.dirty {
-            self.buf.fill(0);
-            self.dirty = false;
-        }
-        self.pos += len as u64;
-    }
-
-    /// Emits the rest of the open block and closes it.
-    fn finish_block(&mut self) {
-        while self.pos < self.ranges[self.ri].end {
-            self.emit_chunk();
-        }
-        let trailer = self.stream_len.to_le_bytes();
-        self.put(&trailer);
+        let stream = std::mem::take(&mut self.stream);
+        self.put(&stream);
+        self.put(&(stream.len() as u64).to_le_bytes());
+        self.stream = stream;
     }
 
     fn frame(&mut self, phys: u64, bytes: &[u8]) {
         loop {
-            let r = self.ranges[self.ri].clone();
-            assert!(phys >= r.start, "frame {phys:#x} outside every range");
-            if phys >= r.end {
+            let b = self.blocks[self.bi].clone();
+            assert!(phys >= b.start, "frame {phys:#x} outside every range");
+            if phys >= b.end {
                 self.finish_block();
-                self.ri += 1;
+                self.bi += 1;
                 assert!(
-                    self.ri < self.ranges.len(),
+                    self.bi < self.blocks.len(),
                     "frame {phys:#x} past the ranges"
                 );
                 self.start_block();
@@ -132,20 +156,21 @@ pub fn write_avml(dump: &Dump, path: &Path) -> u64 {
     let zeros = vec![0u8; CHUNK as usize];
     let mut w = Writer {
         out: BufWriter::with_capacity(4 << 20, File::create(path).unwrap()),
-        ranges: dump.ranges.clone(),
-        ri: 0,
+        blocks: blocks(&dump.ranges),
+        bi: 0,
+        stream: Vec::new(),
+        data: false,
         pos: 0,
         buf: zeros.clone(),
         dirty: false,
-        stream_len: 0,
         zero: chunk_bytes(&zeros),
         written: 0,
     };
     w.start_block();
     dump.frames(|phys, bytes| w.frame(phys, bytes));
     w.finish_block();
-    while w.ri + 1 < w.ranges.len() {
-        w.ri += 1;
+    while w.bi + 1 < w.blocks.len() {
+        w.bi += 1;
         w.start_block();
         w.finish_block();
     }

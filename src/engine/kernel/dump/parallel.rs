@@ -1,6 +1,7 @@
-//! Reading a dump's thousands of tasks on every core: each task's structures, command line
+//! Reading a dump's thousands of tasks in parallel: each task's structures, command line
 //! and executable lie on scattered pages (AVML chunks to decode), so the open's walk is
-//! split in as many ordered parts as there are cores.
+//! split in ordered parts. A first open mostly waits for those pages to come from the disk,
+//! so there are more parts than cores ([`io_threads`](crate::engine::par::io_threads)).
 
 use crate::engine::error::Result;
 use crate::engine::kernel::dpath::PathRef;
@@ -17,7 +18,8 @@ const PARALLEL_FROM: usize = 128;
 /// `f` of every item, in order, on every core for long lists, releasing the mapped pages
 /// touched every [`RELEASE_EVERY`] items of each part.
 pub(super) fn map_ordered<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    crate::engine::par::map_ordered(items, PARALLEL_FROM, Some(RELEASE_EVERY), f)
+    let threads = crate::engine::par::io_threads();
+    crate::engine::par::map_ordered_on(threads, items, PARALLEL_FROM, Some(RELEASE_EVERY), f)
 }
 
 /// One task as read: its facts and its root folder.

@@ -1,37 +1,45 @@
 //! AVML's compressed LiME (version 2): per block a 32-byte header (magic `0x4C4D5641`,
 //! version 2, start, INCLUSIVE end, reserved), a snappy framing-format stream of the block's
-//! bytes, then a u64 LE trailer holding the stream's length.
+//! bytes, then a u64 LE trailer holding the stream's length. `avml` cuts memory into blocks
+//! of at most 16 MiB and leaves out blocks of zeros.
 //!
-//! Opening walks the 4-byte chunk headers once and indexes every data chunk (physical
-//! address, file offset, kind, uncompressed length from the snappy varint); nothing is
-//! decompressed. Reads binary-search the index and decode single chunks on demand, checking
-//! each chunk's masked CRC-32C (a mismatch fails the reads touching that chunk). A small LRU
-//! of decoded chunks serves reads smaller than a chunk; reads covering a whole chunk decode
-//! straight into the caller's buffer.
+//! Opening finds every block from the end of the file, one trailer after another
+//! ([`blocks`]): a few bytes per block. A block's chunks (physical address, file offset,
+//! kind, uncompressed length from the snappy varint) are indexed when a read first needs
+//! them, by walking that block's 4-byte chunk headers; nothing is decompressed to index. A
+//! file whose blocks cannot be found from its end (a stream cut short, padding after the
+//! last block...) is walked from the start instead ([`scan`]), once, which indexes every
+//! chunk. Reads binary-search the blocks, then the block's chunks, and decode single chunks
+//! on demand, checking each chunk's masked CRC-32C (a mismatch fails the reads touching that
+//! chunk). A small LRU of decoded chunks serves reads smaller than a chunk; reads covering a
+//! whole chunk decode straight into the caller's buffer.
 //!
 //! A stream cut short by the end of the file keeps its complete chunks, with a warning.
 //!
-//! The index of a file opened by path (of at least [`index_cache::MIN_SIZE`] bytes) is kept
-//! in podmortem's cache folder ([`index_cache`]), keyed by the file's identity, so the next
-//! open reads a few bytes per chunk instead of walking the whole file again.
+//! The whole index of a file opened by path (of at least [`index_cache::MIN_SIZE`] bytes)
+//! is kept in podmortem's cache folder ([`index_cache`]), keyed by the file's identity, once
+//! it is known (after the walk from the start, or once reads have indexed every block): the
+//! next open reads a few bytes per chunk instead.
 
 mod ahead;
+mod blocks;
 mod frame;
 mod index_cache;
+mod scan;
+mod stream;
 
 use std::ops::Range;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use self::ahead::Ahead;
-use self::frame::read_frame;
+use self::blocks::{Block, Walked};
+use self::scan::scan;
 use super::flat::walk;
 use super::snappy::{Chunk, ChunkCache, MAX_CHUNK};
 use super::{AVML_MAGIC, HEADER_LEN, PhysicalMemory, RangeHeader, all_zero, bytes_at, corrupt};
-use crate::engine::bytes::u64_le_at;
-use crate::engine::error::{Error, Result};
+use crate::engine::error::Result;
 use crate::engine::evidence::PartialRead;
 use crate::engine::mapped::Blob;
 
@@ -53,15 +61,16 @@ const RELEASE_AFTER: u64 = 64 << 20;
 /// 230 MB of the file between two releases.
 const FAULT_AROUND: u64 = 2 << 20;
 
-/// An AVML compressed image with its chunk index.
+/// An AVML compressed image with its blocks.
 pub(crate) struct AvmlImage {
     /// The file, for messages.
     file: String,
     /// Its bytes.
     blob: Blob,
-    /// Every data chunk, sorted by physical address, disjoint.
-    chunks: Vec<Chunk>,
-    /// The blocks' physical ranges (as indexed: a truncated block is clamped).
+    /// Its blocks, sorted by physical address, disjoint (a truncated block is clamped to
+    /// what was indexed).
+    blocks: Vec<Block>,
+    /// The blocks' physical ranges.
     ranges: Vec<Range<u64>>,
     /// Problems found while opening.
     warnings: Vec<String>,
@@ -69,6 +78,11 @@ pub(crate) struct AvmlImage {
     cache: Mutex<ChunkCache>,
     /// Compressed bytes decoded since the file's pages were last released.
     read_since_release: AtomicU64,
+    /// Blocks whose chunks are not indexed yet.
+    unindexed: AtomicUsize,
+    /// Where the whole index goes once every block is indexed (a file opened by path and
+    /// found from its end; taken when stored).
+    store: Mutex<Option<(index_cache::Location, PathBuf)>>,
 }
 
 impl std::fmt::Debug for AvmlImage {
@@ -76,7 +90,7 @@ impl std::fmt::Debug for AvmlImage {
         f.debug_struct("AvmlImage")
             .field("file", &self.file)
             .field("ranges", &self.ranges.len())
-            .field("chunks", &self.chunks.len())
+            .field("blocks", &self.blocks.len())
             .field("warnings", &self.warnings)
             .finish_non_exhaustive()
     }
@@ -93,24 +107,22 @@ pub(crate) struct ChunkIndex {
     pub warnings: Vec<String>,
 }
 
-/// How the walk of one block's stream ended.
-enum StreamEnd {
-    /// The trailer was found; the next block starts at this offset.
-    Next(u64),
-    /// The file ended inside the stream (a warning is recorded).
-    Truncated,
-}
-
-/// Parses the AVML image in `blob` (named `file` in messages), walking its chunk headers.
+/// Parses the AVML image in `blob` (named `file` in messages): its blocks from the end of the
+/// file, or else a walk of every chunk header from the start.
 pub(crate) fn parse(blob: Blob, file: String) -> Result<AvmlImage> {
+    if let Some(blocks) = blocks::from_trailers(&blob) {
+        return Ok(AvmlImage::lazy(blob, file, blocks, None));
+    }
     let index = scan(&blob, &file)?;
     Ok(AvmlImage::new(blob, file, index))
 }
 
 /// Opens the AVML image at `path` (mapped as `blob`, named `file` in messages), with its
-/// chunk index from podmortem's cache folder when a valid one is there; otherwise walks the
-/// file and stores the index for the next open (a cache that cannot be written is logged and
-/// otherwise ignored). Files under [`index_cache::MIN_SIZE`] are always walked.
+/// chunk index from podmortem's cache folder when a valid one is there; otherwise finds its
+/// blocks from the end of the file (storing the index once reads have indexed every block),
+/// or else walks the file and stores the index for the next open (a cache that cannot be
+/// written is logged and otherwise ignored). Files under [`index_cache::MIN_SIZE`] are never
+/// cached.
 pub(crate) fn open(blob: Blob, path: &Path, file: String) -> Result<AvmlImage> {
     let started = Instant::now();
     let stored = (blob.len() as u64 >= index_cache::MIN_SIZE)
@@ -129,6 +141,17 @@ pub(crate) fn open(blob: Blob, path: &Path, file: String) -> Result<AvmlImage> {
         // Reads go anywhere in the file: no read-around of the pages near each.
         blob.advise_random();
         return Ok(AvmlImage::new(blob, file, index));
+    }
+    if let Some(blocks) = blocks::from_trailers(&blob) {
+        tracing::debug!(
+            path = %path.display(),
+            blocks = blocks.len(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "avml: blocks found from the end of the file"
+        );
+        blob.advise_random();
+        let store = stored.map(|loc| (loc, path.to_path_buf()));
+        return Ok(AvmlImage::lazy(blob, file, blocks, store));
     }
     // The walk reads the whole file in order; later reads go anywhere.
     blob.advise_sequential();
@@ -153,265 +176,64 @@ pub(crate) fn open(blob: Blob, path: &Path, file: String) -> Result<AvmlImage> {
 }
 
 impl AvmlImage {
-    /// The image of `blob` with its chunk `index`.
+    /// The image of `blob` with its whole chunk `index`.
     fn new(blob: Blob, file: String, index: ChunkIndex) -> AvmlImage {
-        let ChunkIndex {
-            chunks,
-            ranges,
-            warnings,
-        } = index;
+        let blocks = blocks::from_index(&index);
         AvmlImage {
             file,
             blob,
-            chunks,
-            ranges,
-            warnings,
+            blocks,
+            ranges: index.ranges,
+            warnings: index.warnings,
             cache: Mutex::new(ChunkCache::default()),
             read_since_release: AtomicU64::new(0),
+            unindexed: AtomicUsize::new(0),
+            store: Mutex::new(None),
         }
     }
-}
 
-/// Walks every chunk header of the AVML image `blob` (named `file` in messages) and indexes
-/// its data chunks.
-fn scan(blob: &Blob, file: &str) -> Result<ChunkIndex> {
-    let size = blob.len() as u64;
-    if size < ahead::SPLIT_FROM || crate::engine::search::threads() < 2 {
-        return scan_with(blob, file, &mut Ahead::None);
-    }
-    // A second walker takes the second half (see `ahead`).
-    std::thread::scope(|s| {
-        let from = size / 2;
-        let handle = s.spawn(move || ahead::walk_from(blob, from));
-        scan_with(blob, file, &mut Ahead::Pending { from, handle })
-    })
-}
-
-/// [`scan`], using the frames `ahead` read where the walk arrives at them.
-fn scan_with(blob: &Blob, file: &str, ahead: &mut Ahead<'_>) -> Result<ChunkIndex> {
-    let size = blob.len() as u64;
-    let mut chunks: Vec<Chunk> = Vec::new();
-    let mut blocks: Vec<(Range<u64>, Range<usize>, u64)> = Vec::new();
-    let mut warnings = Vec::new();
-    let mut at = 0u64;
-    while at < size {
-        let rest = size - at;
-        if !blocks.is_empty() && bytes_at(blob, at, rest).is_some_and(all_zero) {
-            warnings.push(format!(
-                "{file}: {rest} bytes of zero padding after the last block, at offset {at:#x}, \
-                 ignored"
-            ));
-            break;
-        }
-        if rest < HEADER_LEN && !blocks.is_empty() {
-            warnings.push(format!(
-                "{file}: {rest} trailing bytes at offset {at:#x} ignored (too short for an AVML \
-                 header)"
-            ));
-            break;
-        }
-        let header = RangeHeader::read(blob, file, at)?;
-        if header.magic != AVML_MAGIC {
-            return Err(Error::BadMagic {
-                file: file.to_string(),
-                at,
-                found: header.magic,
-                expected: "AVML block header 0x4c4d5641 (\"AVML\")",
-            });
-        }
-        if header.version != 2 {
-            return Err(corrupt(
-                file,
-                at + 4,
-                format!("unsupported AVML version {} (expected 2)", header.version),
-            ));
-        }
-        let phys = header.range(file, at)?;
-        let first = chunks.len();
-        let end = walk_stream(
-            blob,
+    /// The image of `blob` with its `blocks` found from its end, their chunks not indexed;
+    /// the whole index goes to `store` once they all are.
+    fn lazy(
+        blob: Blob,
+        file: String,
+        blocks: Vec<Block>,
+        store: Option<(index_cache::Location, PathBuf)>,
+    ) -> AvmlImage {
+        AvmlImage {
             file,
-            at,
-            phys.clone(),
-            &mut chunks,
-            &mut warnings,
-            ahead,
-        )?;
-        let indexed = chunks.last().filter(|_| chunks.len() > first);
-        let phys_end = indexed.map_or(phys.start, |c| c.phys_range().end);
-        if phys_end > phys.start {
-            blocks.push((phys.start..phys_end, first..chunks.len(), at));
-        }
-        match end {
-            StreamEnd::Next(next) => at = next,
-            StreamEnd::Truncated => break,
+            blob,
+            ranges: blocks.iter().map(|b| b.phys.clone()).collect(),
+            unindexed: AtomicUsize::new(blocks.len()),
+            blocks,
+            warnings: Vec::new(),
+            cache: Mutex::new(ChunkCache::default()),
+            read_since_release: AtomicU64::new(0),
+            store: Mutex::new(store),
         }
     }
-    if blocks
-        .windows(2)
-        .any(|w| matches!(w, [a, b] if b.0.start < a.0.end))
-    {
-        chunks = sort_blocks(file, &mut blocks, &chunks)?;
-    }
-    let ranges = blocks.into_iter().map(|b| b.0).collect();
-    Ok(ChunkIndex {
-        chunks,
-        ranges,
-        warnings,
-    })
-}
 
-/// Puts blocks stored out of address order into order (rebuilding the chunk index); blocks
-/// that overlap are an error, as compressed chunks cannot be trimmed.
-fn sort_blocks(
-    file: &str,
-    blocks: &mut [(Range<u64>, Range<usize>, u64)],
-    chunks: &[Chunk],
-) -> Result<Vec<Chunk>> {
-    blocks.sort_by_key(|b| b.0.start);
-    let mut sorted = Vec::with_capacity(chunks.len());
-    let mut prev: Option<&(Range<u64>, Range<usize>, u64)> = None;
-    for b in blocks.iter_mut() {
-        if let Some(p) = prev
-            && b.0.start < p.0.end
-        {
-            return Err(corrupt(
-                file,
-                b.2,
-                format!(
-                    "block {:#x}-{:#x} overlaps the block at offset {:#x}",
-                    b.0.start, b.0.end, p.2
-                ),
-            ));
-        }
-        let start = sorted.len();
-        sorted.extend_from_slice(chunks.get(b.1.clone()).unwrap_or_default());
-        b.1 = start..sorted.len();
-        prev = Some(b);
-    }
-    Ok(sorted)
-}
-
-/// Walks the framing-format stream of the block whose header is at `at`, appending its data
-/// chunks to `chunks`.
-fn walk_stream(
-    data: &Blob,
-    file: &str,
-    at: u64,
-    phys: Range<u64>,
-    chunks: &mut Vec<Chunk>,
-    warnings: &mut Vec<String>,
-    frames: &mut Ahead<'_>,
-) -> Result<StreamEnd> {
-    let size = data.len() as u64;
-    let start = at + HEADER_LEN;
-    let want = phys.end - phys.start;
-    let mut p = start;
-    let mut produced = 0u64;
-    let mut seen_id = false;
-    let mut ahead = p;
-    let mut asked = p;
-    let cut = |p: u64, produced: u64, warnings: &mut Vec<String>| {
-        warnings.push(format!(
-            "{file}: the stream of block {:#x}-{:#x} (header at offset {at:#x}) is truncated at \
-             offset {p:#x}: {produced} of its {want} bytes are indexed; the rest is treated as \
-             not captured",
-            phys.start,
-            phys.end - 1
-        ));
-        StreamEnd::Truncated
-    };
-    loop {
-        if produced == want {
-            let len = p - start;
-            match u64_at(data, p) {
-                Some(t) if t == len => return Ok(StreamEnd::Next(p + 8)),
-                None => {
-                    warnings.push(format!(
-                        "{file}: the trailer of the block at offset {at:#x} is missing or cut \
-                         (the file ends at {size:#x}, right after its stream)"
-                    ));
-                    return Ok(StreamEnd::Truncated);
-                }
-                Some(found) if !skippable_at(data, p) => {
-                    return Err(corrupt(
-                        file,
-                        p,
-                        format!(
-                            "expected the block's trailer (stream length {len}) after its \
-                             {want} bytes, found {found}"
-                        ),
-                    ));
-                }
-                // A skippable chunk before the trailer: walk on.
-                _ => {}
-            }
-        }
-        if p >= ahead {
-            asked = asked.max(p);
-            while asked < (p + READ_AHEAD).min(size) {
-                data.will_need(asked, READ_STEP);
-                asked += READ_STEP;
-            }
-            // What is walked stays out of the resident set (the walk reads the whole file).
-            data.release(0, p);
-            ahead = p + READ_STEP;
-        }
-        // The frame here: as the second walker read it when it read one here (from there on
-        // the two walks are one chain of frames), else read now.
-        let f = match frames.frame(p).map(Ok).or_else(|| read_frame(data, p)) {
-            None => return Ok(cut(p, produced, warnings)),
-            Some(Err(bad)) => return Err(corrupt(file, p, bad.message())),
-            Some(Ok(f)) => f,
+    /// Stores the whole index, now that every block is indexed (logged when it cannot be).
+    fn store_index(&self) {
+        let taken = self.store.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some((loc, path)) = taken else {
+            return;
         };
-        if f.kind == 0xff {
-            seen_id = true;
-        } else if f.is_data() {
-            if !seen_id {
-                return Err(corrupt(
-                    file,
-                    p,
-                    "snappy data chunk before the stream identifier",
-                ));
-            }
-            let ulen = u64::from(f.ulen);
-            if produced + ulen > want {
-                return Err(corrupt(
-                    file,
-                    p,
-                    format!(
-                        "the stream holds more than the {want} bytes of block {:#x}-{:#x} \
-                         declared at offset {at:#x}",
-                        phys.start,
-                        phys.end - 1
-                    ),
-                ));
-            }
-            if ulen > 0 {
-                let phys_at = phys.start + produced;
-                chunks.push(Chunk::new(phys_at, p + 4, f.len, f.ulen, f.kind == 0));
-            }
-            produced += ulen;
+        let Some(index) = blocks::whole_index(&self.blocks, &self.warnings) else {
+            return;
+        };
+        match index_cache::store(&loc, &path, &self.file, self.blob.len() as u64, &index) {
+            Ok(()) => tracing::debug!(
+                cache = %loc.file.display(),
+                chunks = index.chunks.len(),
+                "avml: every block indexed: chunk index stored"
+            ),
+            Err(e) => tracing::warn!(
+                cache = %loc.file.display(),
+                "avml: cannot write the chunk index to the cache: {e}"
+            ),
         }
-        p = f.end();
     }
-}
-
-/// True when a whole skippable, padding or stream identifier chunk is at file offset `at`
-/// (what may stand between a stream's last data chunk and its trailer).
-fn skippable_at(data: &[u8], at: u64) -> bool {
-    match bytes_at(data, at, 4) {
-        Some(&[kind @ 0x80..=0xff, l0, l1, l2]) => {
-            let len = u32::from_le_bytes([l0, l1, l2, 0]);
-            kind >= 0x80 && bytes_at(data, at + 4, u64::from(len)).is_some()
-        }
-        _ => false,
-    }
-}
-
-/// A u64 LE at file offset `at`.
-fn u64_at(data: &[u8], at: u64) -> Option<u64> {
-    u64_le_at(data, usize::try_from(at).ok()?)
 }
 
 impl AvmlImage {
@@ -426,15 +248,18 @@ impl AvmlImage {
     fn decode(&self, chunk: &Chunk, dst: &mut [u8]) -> Result<()> {
         let decoded = chunk.decode_into(&self.blob, &self.file, dst);
         // A read fault maps the pages around it too (64 KiB): count at least that much.
-        let touched = chunk.body_len().max(FAULT_AROUND);
-        let read = self
-            .read_since_release
-            .fetch_add(touched, Ordering::Relaxed);
+        self.count_read(chunk.body_len().max(FAULT_AROUND));
+        decoded
+    }
+
+    /// Counts `bytes` of the file read through the map; every [`RELEASE_AFTER`] bytes, drops
+    /// the file's pages from the resident set.
+    fn count_read(&self, bytes: u64) {
+        let read = self.read_since_release.fetch_add(bytes, Ordering::Relaxed);
         if read >= RELEASE_AFTER {
             self.read_since_release.store(0, Ordering::Relaxed);
             self.blob.release(0, self.blob.len() as u64);
         }
-        decoded
     }
 
     /// Copies `dst.len()` decoded bytes from `offset` in `chunk` into `dst`.
@@ -476,8 +301,36 @@ impl AvmlImage {
 
 impl PhysicalMemory for AvmlImage {
     fn read_phys(&self, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
-        walk(&self.chunks, Chunk::phys_range, addr, buf, |c, off, dst| {
-            self.fill(c, off, dst)
+        let span = |b: &Block| b.phys.clone();
+        walk(&self.blocks, span, addr, buf, |block, off, dst| {
+            let at = block.phys.start + off;
+            let need = at..at + dst.len() as u64;
+            let mut walked = Walked::default();
+            let got = block.chunks_for(&self.blob, &self.file, &need, &mut walked);
+            if walked.bytes > 0 {
+                // Each page walked may map the large folio around it.
+                self.count_read(walked.bytes.max(FAULT_AROUND));
+            }
+            if walked.completed && self.unindexed.fetch_sub(1, Ordering::AcqRel) == 1 {
+                self.store_index();
+            }
+            let got = got.map_err(|(at, reason)| corrupt(&self.file, at, reason))?;
+            let read = walk(got.chunks(), Chunk::phys_range, at, dst, |c, o, d| {
+                self.fill(c, o, d)
+            })?;
+            if read.captured_len() == dst.len() {
+                Ok(())
+            } else {
+                Err(corrupt(
+                    &self.file,
+                    block.span.as_ref().map_or(0, |s| s.start),
+                    format!(
+                        "the chunks of block {:#x}-{:#x} do not cover it (index inconsistent)",
+                        block.phys.start,
+                        block.phys.end - 1
+                    ),
+                ))
+            }
         })
     }
 
@@ -487,15 +340,26 @@ impl PhysicalMemory for AvmlImage {
 
     fn prefetch(&self, addr: u64, len: u64) {
         let end = addr.saturating_add(len);
-        let first = self.chunks.partition_point(|c| c.phys_range().end <= addr);
-        let last = self.chunks.partition_point(|c| c.phys < end);
-        if let (Some(a), Some(b)) = (
-            self.chunks.get(first),
-            last.checked_sub(1).and_then(|i| self.chunks.get(i)),
-        ) && b.file >= a.file
-        {
-            let to = b.file.saturating_add(b.body_len());
-            self.blob.will_need(a.file, to - a.file);
+        let first = self.blocks.partition_point(|b| b.phys.end <= addr);
+        let blocks = self.blocks.get(first..).unwrap_or_default();
+        for block in blocks.iter().take_while(|b| b.phys.start < end) {
+            match (block.chunks.get(), block.file_range()) {
+                (Some(Ok(chunks)), _) => {
+                    let first = chunks.partition_point(|c| c.phys_range().end <= addr);
+                    let last = chunks.partition_point(|c| c.phys < end);
+                    if let (Some(a), Some(b)) = (
+                        chunks.get(first),
+                        last.checked_sub(1).and_then(|i| chunks.get(i)),
+                    ) && b.file >= a.file
+                    {
+                        let to = b.file.saturating_add(b.body_len());
+                        self.blob.will_need(a.file, to - a.file);
+                    }
+                }
+                // Not indexed yet: the whole block (its stream is walked, then decoded).
+                (None, Some(r)) => self.blob.will_need(r.start, r.end - r.start),
+                _ => {}
+            }
         }
     }
 
@@ -508,16 +372,17 @@ impl PhysicalMemory for AvmlImage {
     }
 }
 
+/// Test evidence: AVML files made in memory.
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod testing {
+    #![allow(clippy::unwrap_used)]
     use std::io::Write;
 
-    use super::*;
+    use super::AVML_MAGIC;
 
     /// An AVML file of blocks (start, bytes); a padding chunk after the stream identifier
     /// of the second.
-    fn avml(blocks: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    pub(super) fn avml(blocks: &[(u64, Vec<u8>)]) -> Vec<u8> {
         let mut f = Vec::new();
         for (i, (start, data)) in blocks.iter().enumerate() {
             let mut enc = snap::write::FrameEncoder::new(Vec::new());
@@ -537,7 +402,7 @@ mod tests {
         f
     }
 
-    fn memory(len: usize, seed: u64) -> Vec<u8> {
+    pub(super) fn memory(len: usize, seed: u64) -> Vec<u8> {
         let mut x = seed | 1;
         (0..len)
             .map(|i| {
@@ -547,64 +412,5 @@ mod tests {
                 if i % 4096 < 1500 { x as u8 } else { 0 }
             })
             .collect()
-    }
-
-    #[test]
-    fn a_second_walker_gives_the_index_of_one() {
-        let blocks = [
-            (0x1000u64, memory(300_000, 1)),
-            (0x100_0000, memory(4_000_000, 2)),
-            (0x1_0000_0000, memory(3_000_000, 3)),
-        ];
-        let bytes = avml(&blocks);
-        let blob = Blob::Owned(bytes.clone());
-        let one = scan_with(&blob, "t", &mut Ahead::None).unwrap();
-        assert_eq!(one.ranges.len(), 3);
-        let len = bytes.len() as u64;
-        assert!(ahead::walk_from(&blob, len / 2).len() > 16, "synced");
-        // From inside every block, at a block's header and trailer, and past the end.
-        for from in [
-            5,
-            40,
-            len / 10,
-            len / 3,
-            len / 2,
-            len * 2 / 3,
-            len - 20,
-            len + 9,
-        ] {
-            let two = std::thread::scope(|s| {
-                let handle = s.spawn(|| ahead::walk_from(&blob, from));
-                scan_with(&blob, "t", &mut Ahead::Pending { from, handle })
-            })
-            .unwrap();
-            assert_eq!(one, two, "second walker from {from}");
-        }
-        // The frames are used as read, not read again: with their headers damaged in the
-        // file after the second walker read them, the index is the same.
-        let frames = ahead::walk_from(&blob, len / 2);
-        let mut bad = bytes.clone();
-        for f in &frames {
-            let at = f.at as usize;
-            bad[at..at + 4].copy_from_slice(&[0x02, 0, 0, 0]);
-        }
-        let mut done = Ahead::Done { frames, next: 0 };
-        assert_eq!(scan_with(&Blob::Owned(bad), "t", &mut done).unwrap(), one);
-        // A walker that synced on a wrong chain, or read damage, changes nothing either:
-        // a forged frame list whose offsets match no real frame.
-        let forged = vec![
-            frame::Frame {
-                at: len / 2 + 1,
-                kind: 0,
-                len: 100,
-                ulen: 65536,
-            };
-            1
-        ];
-        let mut done = Ahead::Done {
-            frames: forged,
-            next: 0,
-        };
-        assert_eq!(scan_with(&blob, "t", &mut done).unwrap(), one);
     }
 }

@@ -16,7 +16,7 @@ use std::thread::ScopedJoinHandle;
 
 pub(super) use super::frame::Frame;
 use super::frame::read_frame;
-use super::{READ_AHEAD, READ_STEP};
+use super::{AVML_MAGIC, HEADER_LEN, READ_AHEAD, READ_STEP, bytes_at};
 use crate::engine::mapped::Blob;
 
 /// Headers in a row that must read as valid frames for an offset to count as a boundary.
@@ -34,13 +34,30 @@ fn frame_at(data: &[u8], at: u64) -> Option<Frame> {
         .filter(|f| !(f.is_data() && f.ulen == 0))
 }
 
+/// The frame that follows at `at` in the chain of frames: the next block's stream
+/// identifier when a trailer and a header are there, else the frame at `at`.
+fn chained(data: &[u8], at: u64) -> Option<Frame> {
+    next_block(data, at).or_else(|| frame_at(data, at))
+}
+
+/// The stream identifier of the next block when a block's trailer is at `at` (8 bytes, then
+/// a 32-byte AVML header, then the identifier).
+fn next_block(data: &[u8], at: u64) -> Option<Frame> {
+    let header = at.checked_add(8)?;
+    let magic = bytes_at(data, header, 8)?;
+    if magic != [AVML_MAGIC.to_le_bytes(), 2u32.to_le_bytes()].concat() {
+        return None;
+    }
+    frame_at(data, header + HEADER_LEN).filter(|f| f.kind == 0xff)
+}
+
 /// The first offset in `[from, from + SYNC_SPAN)` from which [`SYNC_FRAMES`] valid frames
 /// follow one another.
 fn sync(data: &[u8], from: u64) -> Option<u64> {
     let end = from.saturating_add(SYNC_SPAN).min(data.len() as u64);
     (from..end).find(|&c| {
         let mut at = c;
-        (0..SYNC_FRAMES).all(|_| match frame_at(data, at) {
+        (0..SYNC_FRAMES).all(|_| match chained(data, at) {
             Some(f) => {
                 at = f.end();
                 true
@@ -51,8 +68,10 @@ fn sync(data: &[u8], from: u64) -> Option<u64> {
 }
 
 /// The data frames from the first boundary past `from` to the first header that is not a
-/// valid frame (a stream's trailer, damage, the end of the file), reading ahead of itself and
-/// releasing what it has walked as the main walk does.
+/// valid frame (damage, the end of the file), reading ahead of itself and releasing what it
+/// has walked as the main walk does. Where a stream ends in its trailer and the next block's
+/// header and stream identifier follow, it walks on into that block (`avml` writes blocks of
+/// 16 MiB).
 pub(super) fn walk_from(data: &Blob, from: u64) -> Vec<Frame> {
     let size = data.len() as u64;
     let Some(start) = sync(data, from) else {
@@ -60,7 +79,7 @@ pub(super) fn walk_from(data: &Blob, from: u64) -> Vec<Frame> {
     };
     let mut frames = Vec::new();
     let (mut at, mut asked, mut mark) = (start, start, start);
-    while let Some(f) = frame_at(data, at) {
+    while let Some(f) = chained(data, at) {
         if at >= mark {
             while asked < (at + READ_AHEAD).min(size) {
                 data.will_need(asked, READ_STEP);
