@@ -46,15 +46,18 @@ fn second_open_reads_the_cached_index_and_a_damaged_one_is_rebuilt() {
     let isf = support::kernel::isf_dir("linux-6.1").unwrap();
     let (_keep, cache) = fresh_cache();
 
+    // The first open finds the blocks from the end of the file and keeps their map; the
+    // physical search (the second command) reads them from it, indexes every block and
+    // keeps the whole index instead.
     let (ps1, hits1, log1) = answers(&cache, &dump, &isf);
-    assert!(
-        log1.contains("blocks found from the end of the file"),
-        "{log1}"
-    );
-    assert!(
-        log1.contains("every block indexed: chunk index stored"),
-        "{log1}"
-    );
+    for said in [
+        "blocks found from the end of the file",
+        "block map read from the cache",
+        "every block indexed: chunk index stored",
+    ] {
+        assert!(log1.contains(said), "{said}: {log1}");
+    }
+    assert!(support::cache_dir::cached(&cache, "avml", "avmlblk").is_empty());
     assert!(ps1.contains("\"pid\""), "{ps1}");
     assert!(hits1.contains("FORENSIC_SECRET_7f3a9c"), "{hits1}");
     let files = indexes(&cache);
@@ -105,8 +108,14 @@ fn cache_lists_and_cleans_the_avml_index() {
     };
     let isf = support::kernel::isf_dir("linux-6.1").unwrap();
     let (_keep, cache) = fresh_cache();
+    // After `ps`, the block map; after a read of every block, the chunk index alone.
+    let (d, i) = (dump.to_str().unwrap(), isf.to_str().unwrap());
+    run(&cache, &["ps", "--json", d, "--isf", i]);
+    let (listed, _) = run(&cache, &["cache", "--json"]);
+    assert!(listed.contains("\"avml-blocks\""), "{listed}");
     answers(&cache, &dump, &isf);
     let (listed, _) = run(&cache, &["cache", "--json"]);
+    assert!(!listed.contains("\"avml-blocks\""), "{listed}");
     let entries: serde_json::Value = serde_json::from_str(&listed).unwrap();
     let avml: Vec<_> = entries
         .as_array()

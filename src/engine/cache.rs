@@ -7,7 +7,9 @@
 //! - `checkpoints/`: `.tar.zst` / `.tar.gz` checkpoints decompressed once
 //!   ([`crate::engine::checkpoint::unpacked`]), memory-mapped like a `.tar` afterwards;
 //! - `avml/`: the chunk indexes of AVML compressed dumps, so a second open does not walk
-//!   the whole file again (a few bytes per 64 KiB chunk);
+//!   the whole file again (a few bytes per 64 KiB chunk), and until an index is known, their
+//!   block maps, so a second open does not read every block's trailer again (a few bytes per
+//!   16 MiB block);
 //! - `kernel/`: where a dump's kernel is (its VMCOREINFO and KASLR layout), so a second open
 //!   does not scan physical memory for it (a few hundred bytes per dump), and its walked
 //!   process list, so a second open does not walk it again (about 1 KiB per task);
@@ -77,7 +79,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     /// Kind: "checkpoint" (decompressed archive), "symbols" (an index), "avml-index" (an AVML
-    /// dump's chunk index), "kernel-layout" (where a dump's kernel is), "process-list" (a
+    /// dump's chunk index), "avml-blocks" (an AVML dump's block map), "kernel-layout" (where a dump's kernel is), "process-list" (a
     /// dump's walked tasks), "demo", "other" (a
     /// file left half-written).
     pub kind: &'static str,
@@ -152,6 +154,8 @@ pub fn entries(root: &Path) -> Vec<Entry> {
                     "other"
                 } else if dir == KERNEL && name.ends_with(".tasks") {
                     "process-list"
+                } else if dir == AVML && name.ends_with(".avmlblk") {
+                    "avml-blocks"
                 } else {
                     kind
                 },

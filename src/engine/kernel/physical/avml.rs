@@ -22,6 +22,7 @@
 //! next open reads a few bytes per chunk instead.
 
 mod ahead;
+mod block_cache;
 mod blocks;
 mod frame;
 mod index_cache;
@@ -142,6 +143,20 @@ pub(crate) fn open(blob: Blob, path: &Path, file: String) -> Result<AvmlImage> {
         blob.advise_random();
         return Ok(AvmlImage::new(blob, file, index));
     }
+    let size = blob.len() as u64;
+    if let Some(loc) = &stored
+        && let Some(blocks) = block_cache::load(loc, size)
+    {
+        tracing::debug!(
+            path = %path.display(),
+            blocks = blocks.len(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "avml: block map read from the cache"
+        );
+        blob.advise_random();
+        let store = stored.map(|loc| (loc, path.to_path_buf()));
+        return Ok(AvmlImage::lazy(blob, file, blocks, store));
+    }
     if let Some(blocks) = blocks::from_trailers(&blob) {
         tracing::debug!(
             path = %path.display(),
@@ -149,6 +164,9 @@ pub(crate) fn open(blob: Blob, path: &Path, file: String) -> Result<AvmlImage> {
             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
             "avml: blocks found from the end of the file"
         );
+        if let Some(loc) = &stored {
+            block_cache::store(loc, path, size, &blocks);
+        }
         blob.advise_random();
         let store = stored.map(|loc| (loc, path.to_path_buf()));
         return Ok(AvmlImage::lazy(blob, file, blocks, store));
@@ -223,11 +241,14 @@ impl AvmlImage {
             return;
         };
         match index_cache::store(&loc, &path, &self.file, self.blob.len() as u64, &index) {
-            Ok(()) => tracing::debug!(
+            Ok(()) => {
+                block_cache::remove(&loc);
+                tracing::debug!(
                 cache = %loc.file.display(),
                 chunks = index.chunks.len(),
-                "avml: every block indexed: chunk index stored"
-            ),
+                    "avml: every block indexed: chunk index stored"
+                );
+            }
             Err(e) => tracing::warn!(
                 cache = %loc.file.display(),
                 "avml: cannot write the chunk index to the cache: {e}"

@@ -101,6 +101,17 @@ pub(super) struct Walked {
 }
 
 impl Block {
+    /// A block found from the end of the file: its physical range and the file offsets of
+    /// its header and trailer; its chunks not indexed yet.
+    pub(super) fn found(phys: Range<u64>, span: Range<u64>) -> Block {
+        Block {
+            phys,
+            span: Some(span),
+            chunks: OnceLock::new(),
+            walk: Mutex::new(None),
+        }
+    }
+
     /// The chunks of this block that overlap `need` (physical addresses inside it): its
     /// stream (in `blob`, named `file` in messages) is walked as far as `need` ends, from
     /// where earlier reads left it, and to its trailer once every data chunk is walked.
@@ -239,12 +250,7 @@ fn walk_back(data: &Blob) -> Option<Vec<Block>> {
         if bytes_at(data, header + HEADER_LEN, STREAM_START.len() as u64)? != STREAM_START {
             return None;
         }
-        found.push(Block {
-            phys,
-            span: Some(header..trailer),
-            chunks: OnceLock::new(),
-            walk: Mutex::new(None),
-        });
+        found.push(Block::found(phys, header..trailer));
         pos = header;
     }
     found.reverse();

@@ -57,7 +57,7 @@ pub(crate) struct Location {
     /// The cache file.
     pub file: PathBuf,
     /// The dump's identity (also in the file's header).
-    key: String,
+    pub key: String,
 }
 
 /// The cache file for the dump at `path` whose bytes are `bytes`; `None` without a cache
@@ -121,7 +121,7 @@ pub(crate) fn store(
 // ----------------------------------------------------------------------------- encoding
 
 /// Appends `v` as LEB128.
-fn varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8 & 0x7f) | 0x80);
         v >>= 7;
@@ -211,7 +211,7 @@ fn decode(data: &[u8], key: &str, file: &str, size: u64) -> Option<ChunkIndex> {
 }
 
 /// A LEB128 varint; `None` past the end or beyond 64 bits.
-fn read_varint(c: &mut Cursor<'_>) -> Option<u64> {
+pub(super) fn read_varint(c: &mut Cursor<'_>) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let [b] = c.array::<1>()?;
@@ -228,7 +228,7 @@ fn read_varint(c: &mut Cursor<'_>) -> Option<u64> {
 
 /// A record count, refused if records of at least `min` bytes each would not fit in what
 /// is left (so no allocation is larger than the file).
-fn read_count(c: &mut Cursor<'_>, min: usize) -> Option<usize> {
+pub(super) fn read_count(c: &mut Cursor<'_>, min: usize) -> Option<usize> {
     let n = usize::try_from(read_varint(c)?).ok()?;
     (n.checked_mul(min)? <= c.len()).then_some(n)
 }
