@@ -98,6 +98,21 @@ fn generated_dump_holds_its_plants_in_lime_and_avml() {
         // Physical search: the plants whose bytes are contiguous in physical memory, at
         // their physical addresses.
         let phys = dump.physical().unwrap();
+        if path == &avml {
+            // As `avml` writes it: blocks of at most 16 MiB, blocks of zeros left out.
+            let blocks = phys.ranges();
+            assert!(blocks.len() > 1, "{blocks:?}");
+            assert!(
+                blocks.iter().all(|b| b.end - b.start <= 16 << 20),
+                "{blocks:?}"
+            );
+            let slots: u64 = d
+                .ranges
+                .iter()
+                .map(|r| (r.end - r.start).div_ceil(16 << 20))
+                .sum();
+            assert!((blocks.len() as u64) < slots, "no block of zeros left out");
+        }
         let mut sink = Collect::default();
         phys.search(&re, &AtomicBool::new(false), &mut sink)
             .unwrap();

@@ -1,5 +1,6 @@
-//! The AVML (snappy-compressed LiME) physical memory source: parse from bytes (the chunk
-//! index), then bounded reads of every range.
+//! The AVML (snappy-compressed LiME) physical memory source: parse from bytes (the blocks
+//! found from the end, or else the chunk index walked from the start), then bounded reads of
+//! every range (which walk the blocks' frames).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

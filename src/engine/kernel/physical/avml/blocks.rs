@@ -502,4 +502,48 @@ mod tests {
             assert_eq!(read(&image, *start, data.len()).unwrap(), *data);
         }
     }
+
+    #[test]
+    fn damaged_files_never_panic() {
+        // Bytes flipped anywhere, trailers and headers most often: the file opens (from the
+        // end or from the start) or fails to, and every read of every range ends.
+        let good = avml(&blocks()[..4]);
+        let spans: Vec<Range<u64>> = from_trailers(&Blob::Owned(good.clone()))
+            .unwrap()
+            .iter()
+            .map(|b| b.span.clone().unwrap())
+            .collect();
+        let mut x = 7u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..300 {
+            let mut f = good.clone();
+            for _ in 0..1 + next() % 3 {
+                let r = next();
+                let at = match r % 3 {
+                    0 => r as usize / 3 % f.len(),
+                    1 => spans[(r / 3) as usize % spans.len()].end as usize + (r / 7 % 8) as usize,
+                    _ => {
+                        spans[(r / 3) as usize % spans.len()].start as usize + (r / 7 % 48) as usize
+                    }
+                };
+                let (at, bit) = (at.min(f.len() - 1), 1 << (next() % 8));
+                f[at] ^= bit;
+            }
+            let Ok(image) = parse(Blob::Owned(f), "t".into()) else {
+                continue;
+            };
+            for r in image.ranges().to_vec() {
+                let mut at = r.start;
+                while at < r.end {
+                    let _ = read(&image, at, 0x9000);
+                    at += 0x9000;
+                }
+            }
+        }
+    }
 }
