@@ -370,3 +370,54 @@ fn the_binary_passes_yara_to_the_triage_pane() {
     t.keys(&["q"]);
     t.wait_exit();
 }
+
+/// A YARA match in physical memory that a process maps names that process (pid, its address
+/// there, "mapped by" in the reason), and Enter on it opens the hex viewer there.
+#[test]
+fn enter_on_a_physical_match_a_process_maps_opens_its_bytes_in_the_process() {
+    use crate::support::scale::DumpParams;
+    use crate::support::scale::dump::Dump;
+    use crate::support::scale::lime::write_lime;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Dump::build(&DumpParams::small());
+    let (lime, isf) = (dir.path().join("scale.lime"), dir.path().join("scale.json"));
+    write_lime(&d, &lime);
+    std::fs::write(&isf, serde_json::to_vec(&d.isf).unwrap()).unwrap();
+    let ev = KernelDump::open_with(&lime, &isf, &CacheDir::Off).unwrap();
+    let mut h = Harness::from_evidence(Arc::new(ev), &dir.path().join("data"), (80, 24));
+    let rules_path = dir.path().join("plant.yar");
+    std::fs::write(
+        &rules_path,
+        "rule plant_mid { strings: $p = /PMSCALE-mid-[0-9]+-[0-9a-f]+;/ condition: $p }\n",
+    )
+    .unwrap();
+    h.app.triage_options = Options {
+        yara: YaraRules::Rules(Arc::new(Rules::compile(false, Some(&rules_path)).unwrap())),
+        yara_physical: true,
+        ..Options::default()
+    };
+    h.app.after_first_frame();
+    h.drain();
+    let det = select(&mut h, |d| d.phys_address.is_some());
+    let plant = d
+        .plants
+        .iter()
+        .find(|p| p.phys == det.phys_address)
+        .unwrap();
+    assert_eq!((det.pid, det.address), (Some(plant.pid), Some(plant.vaddr)));
+    assert!(det.reason.contains(&format!("mapped by pid {}", plant.pid)));
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.focus, Pane::Hex);
+    assert_eq!(h.app.hex.pid, Some(plant.pid));
+    assert_eq!(h.app.hex.cursor, plant.vaddr);
+    // Its bookmark is still the physical range (the evidence's own address for it).
+    h.key(KeyCode::Char('7'));
+    let f = bookmark(&mut h);
+    assert_eq!(
+        f.target,
+        Target::Physical {
+            address: plant.phys.unwrap(),
+            length: plant.text.len() as u64,
+        }
+    );
+}

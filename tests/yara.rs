@@ -342,6 +342,32 @@ fn a_dump_and_a_checkpoint_of_the_same_process_give_the_same_addresses() {
         .collect();
     let want_phys: BTreeSet<u64> = d.plants.iter().filter_map(|p| p.phys).collect();
     assert_eq!(phys, want_phys);
+    // Each physical match names the process that maps it, at the plant's virtual address.
+    let out = podmortem::engine::triage::yara::scan(
+        &dump,
+        &r,
+        &dump.processes().unwrap(),
+        true,
+        &AtomicBool::new(false),
+        &mut |_, _| {},
+    );
+    let mut named = 0;
+    for det in out.detections.iter().filter(|d| d.phys_address.is_some()) {
+        let p = d
+            .plants
+            .iter()
+            .find(|p| p.phys == det.phys_address)
+            .unwrap();
+        assert_eq!(
+            (det.pid, det.address),
+            (Some(p.pid), Some(p.vaddr)),
+            "{det:?}"
+        );
+        let mapped = format!("mapped by pid {} (", p.pid);
+        assert!(det.reason.contains(&mapped), "{}", det.reason);
+        named += 1;
+    }
+    assert_eq!(named, want_phys.len());
     // One process as a checkpoint: the same addresses.
     let pid = d.plants.iter().find(|p| p.kind == "split").unwrap().pid;
     let c = checkpoint_of(&dump, pid);

@@ -20,7 +20,7 @@ use crate::engine::kernel::modules::Module;
 use crate::engine::kernel::ptrace::Traced;
 use crate::engine::kernel::syscalls::SyscallCheck;
 use crate::engine::saved::Saved;
-use crate::engine::search::{Sink, Summary};
+use crate::engine::search::{PhysOwner, Sink, Summary};
 
 /// The physical memory of the evidence (kernel memory dumps).
 pub trait PhysicalSpace: Send + Sync {
@@ -41,6 +41,13 @@ pub trait PhysicalSpace: Send + Sync {
     /// uncompressed; `None` otherwise.
     fn slice(&self, _addr: u64, _len: usize) -> Option<&[u8]> {
         None
+    }
+
+    /// For each physical address of `addrs`, the process that maps it and where (the
+    /// lowest pid when several do), as [`search`](Self::search) names a hit's owner; `None`
+    /// for pages no process maps. The processes' page tables are walked once per call.
+    fn owners(&self, addrs: &[u64]) -> Vec<Option<PhysOwner>> {
+        vec![None; addrs.len()]
     }
 }
 

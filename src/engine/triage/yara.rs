@@ -216,6 +216,7 @@ fn scan_physical(
         let e = run_end.entry(*run).or_insert(w.end);
         *e = (*e).max(w.end);
     }
+    let first = out.detections.len();
     // The matches of the current run, capped as they come.
     let mut per_run = yara::Cap::default();
     let mut current = None;
@@ -251,4 +252,28 @@ fn scan_physical(
         progress(batch.len() as u64);
     }
     flush(&mut per_run, out);
+    name_owners(phys, out.detections.get_mut(first..).unwrap_or_default());
+}
+
+/// Names the process that maps each physical match of `found` (its pid, comm and the
+/// match's virtual address there), when one does.
+fn name_owners(phys: &dyn crate::engine::capability::PhysicalSpace, found: &mut [Detection]) {
+    let addrs: Vec<u64> = found.iter().filter_map(|d| d.phys_address).collect();
+    let mut owners = phys.owners(&addrs).into_iter();
+    for d in found.iter_mut().filter(|d| d.phys_address.is_some()) {
+        let Some(Some(o)) = owners.next() else {
+            continue;
+        };
+        if let Some(a) = d.phys_address {
+            let place = format!("in physical memory at {a:#x}");
+            let named = format!(
+                "{place}, mapped by pid {} ({}) at {:#x}",
+                o.pid, o.comm, o.address
+            );
+            d.reason = d.reason.replacen(&place, &named, 1);
+        }
+        d.pid = Some(o.pid);
+        d.comm = Some(o.comm);
+        d.address = Some(o.address);
+    }
 }

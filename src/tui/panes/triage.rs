@@ -2,7 +2,8 @@
 //! ([`crate::engine::triage`]) runs as a job after the workbench's first frame (`r` runs it
 //! again, `Esc` cancels it and keeps what it found so far). Each result shows its severity,
 //! rule, process and reason; the selected one its identifiers and, for a memory area, its
-//! first bytes in hex. Enter goes to the result's object (kernel objects and physical memory
+//! first bytes in hex. Enter goes to the result's object (a match in physical memory to its
+//! address in the process that maps it; kernel objects and physical memory no process maps
 //! have no view: the status line says so); `b` bookmarks it with the note `rule: reason`,
 //! kernel objects and physical ranges included. Secrets stay masked (the engine's default).
 
@@ -200,11 +201,12 @@ fn physical(d: &Detection) -> Option<Target> {
     })
 }
 
-/// The commands that show a result's object: a string in memory in the hex viewer, a
-/// memory area in the maps pane, a socket's or a variable's process with its details (files,
-/// sockets, environment), a process in the tree, a container file in the rootfs browser.
-/// Kernel objects and physical memory have no view in the workbench: the pane's details
-/// show them, the status line says so and names the command that lists a module.
+/// The commands that show a result's object: a string in memory in the hex viewer (a match
+/// in physical memory too, at its address in the process that maps it), a memory area in
+/// the maps pane, a socket's or a variable's process with its details (files, sockets,
+/// environment), a process in the tree, a container file in the rootfs browser. Kernel
+/// objects and physical memory no process maps have no view in the workbench: the pane's
+/// details show them, the status line says so and names the command that lists a module.
 fn jump(d: &Detection, evidence: &std::path::Path) -> Vec<Command> {
     let show = |pid| Command::ShowProcess {
         pid,
@@ -225,7 +227,18 @@ fn jump(d: &Detection, evidence: &std::path::Path) -> Vec<Command> {
         ))];
     }
     if let Some(Target::Physical { address, .. }) = physical(d) {
-        return vec![Command::info(msg::physical(address))];
+        // A page a process maps: its bytes there, in the hex viewer.
+        return match (d.pid, d.address) {
+            (Some(pid), Some(addr)) => vec![
+                Command::OpenHex {
+                    pid,
+                    addr,
+                    highlight: None,
+                },
+                Command::Focus(Pane::Hex),
+            ],
+            _ => vec![Command::info(msg::physical(address))],
+        };
     }
     match (d.pid, d.address, d.start) {
         (Some(pid), Some(addr), _) => vec![

@@ -16,8 +16,8 @@ use crate::engine::evidence::{
 use crate::engine::kernel::addr::VirtAddr;
 use crate::engine::kernel::isf::SymbolSource;
 use crate::engine::kernel::memory::KernelMemory;
-use crate::engine::kernel::phys_search::{OwnerProcess, search_with_owners};
-use crate::engine::search::{Sink, Summary};
+use crate::engine::kernel::phys_search::{OwnerMap, OwnerProcess, search_with_owners};
+use crate::engine::search::{PhysOwner, Sink, Summary};
 
 impl Evidence for KernelDump {
     fn info(&self) -> EvidenceInfo {
@@ -200,14 +200,10 @@ impl Evidence for KernelDump {
     }
 }
 
-impl PhysicalSpace for KernelDump {
-    fn ranges(&self) -> Vec<Range<u64>> {
-        self.space.phys().ranges().to_vec()
-    }
-
-    fn search(&self, regex: &Regex, cancel: &AtomicBool, sink: &mut dyn Sink) -> Result<Summary> {
-        let procs = self
-            .tasks
+impl KernelDump {
+    /// The user processes whose page tables say which process maps a physical page.
+    fn owner_processes(&self) -> Vec<OwnerProcess> {
+        self.tasks
             .values()
             .filter(|t| !t.info.kernel_thread)
             .filter_map(|t| {
@@ -217,8 +213,26 @@ impl PhysicalSpace for KernelDump {
                     root: t.root?,
                 })
             })
-            .collect();
-        search_with_owners(&self.space, procs, regex, cancel, sink)
+            .collect()
+    }
+}
+
+impl PhysicalSpace for KernelDump {
+    fn ranges(&self) -> Vec<Range<u64>> {
+        self.space.phys().ranges().to_vec()
+    }
+
+    fn search(&self, regex: &Regex, cancel: &AtomicBool, sink: &mut dyn Sink) -> Result<Summary> {
+        search_with_owners(&self.space, self.owner_processes(), regex, cancel, sink)
+    }
+
+    fn owners(&self, addrs: &[u64]) -> Vec<Option<PhysOwner>> {
+        if addrs.is_empty() {
+            return Vec::new();
+        }
+        let map = OwnerMap::build(&self.space, self.owner_processes());
+        crate::engine::mapped::release_all();
+        addrs.iter().map(|&a| map.lookup(a)).collect()
     }
 
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<PartialRead> {
