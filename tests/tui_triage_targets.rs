@@ -48,9 +48,18 @@ fn kernel_workbench(dir: &Path) -> Harness {
     img.extra.push((NEEDLE_AT - 0x10, page));
     let (dump, isf) = img.write("tui-triage-targets", None);
     let ev = KernelDump::open_with(&dump, &isf, &CacheDir::Off).unwrap();
+    let mut h = workbench_with_rules(ev, dir, "needle.yar", NEEDLE_RULE);
+    h.key(KeyCode::Char('7'));
+    assert_eq!(h.app.focus, Pane::Triage);
+    h
+}
+
+/// `ev` in the workbench whose Triage pane runs only the YARA rules `text` of file `name`
+/// (their namespace), over physical memory too; triage done.
+fn workbench_with_rules(ev: KernelDump, dir: &Path, name: &str, text: &str) -> Harness {
     let mut h = Harness::from_evidence(Arc::new(ev), &dir.join("data"), (80, 24));
-    let rules_path = dir.join("needle.yar");
-    std::fs::write(&rules_path, NEEDLE_RULE).unwrap();
+    let rules_path = dir.join(name);
+    std::fs::write(&rules_path, text).unwrap();
     h.app.triage_options = Options {
         yara: YaraRules::Rules(Arc::new(Rules::compile(false, Some(&rules_path)).unwrap())),
         yara_physical: true,
@@ -58,8 +67,6 @@ fn kernel_workbench(dir: &Path) -> Harness {
     };
     h.app.after_first_frame();
     h.drain();
-    h.key(KeyCode::Char('7'));
-    assert_eq!(h.app.focus, Pane::Triage);
     h
 }
 
@@ -384,20 +391,12 @@ fn enter_on_a_physical_match_a_process_maps_opens_its_bytes_in_the_process() {
     write_lime(&d, &lime);
     std::fs::write(&isf, serde_json::to_vec(&d.isf).unwrap()).unwrap();
     let ev = KernelDump::open_with(&lime, &isf, &CacheDir::Off).unwrap();
-    let mut h = Harness::from_evidence(Arc::new(ev), &dir.path().join("data"), (80, 24));
-    let rules_path = dir.path().join("plant.yar");
-    std::fs::write(
-        &rules_path,
+    let mut h = workbench_with_rules(
+        ev,
+        dir.path(),
+        "plant.yar",
         "rule plant_mid { strings: $p = /PMSCALE-mid-[0-9]+-[0-9a-f]+;/ condition: $p }\n",
-    )
-    .unwrap();
-    h.app.triage_options = Options {
-        yara: YaraRules::Rules(Arc::new(Rules::compile(false, Some(&rules_path)).unwrap())),
-        yara_physical: true,
-        ..Options::default()
-    };
-    h.app.after_first_frame();
-    h.drain();
+    );
     let det = select(&mut h, |d| d.phys_address.is_some());
     let plant = d
         .plants

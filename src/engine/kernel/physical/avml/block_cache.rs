@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use super::HEADER_LEN;
 use super::blocks::Block;
-use super::index_cache::{Location, read_count, read_varint, varint};
+use super::index_cache::{Location, framed, read_count, read_varint, unframed, varint};
 use crate::engine::bytes::Cursor;
 
 /// Bumped whenever the layout or the meaning of the map changes.
@@ -92,32 +92,12 @@ fn encode(blocks: &[Block], key: &str, size: u64) -> Option<Vec<u8>> {
         varint(&mut body, span.end.checked_sub(span.start + HEADER_LEN)?);
         (phys_end, file_end) = (b.phys.end, span.end + 8);
     }
-    let mut out = Vec::with_capacity(body.len() + 64);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(&body);
-    out.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
-    Some(out)
+    Some(framed((MAGIC, FORMAT_VERSION), key, size, &body))
 }
 
 /// The blocks of a whole, valid file for the dump with identity `key` of `size` bytes.
 fn decode(data: &[u8], key: &str, size: u64) -> Option<Vec<Block>> {
-    let mut c = Cursor::new(data, 0);
-    if c.take(MAGIC.len())? != MAGIC
-        || c.u32_le()? != FORMAT_VERSION
-        || c.take(key.len())? != key.as_bytes()
-        || c.u64_le()? != size
-    {
-        return None;
-    }
-    let len = usize::try_from(c.u64_le()?).ok()?;
-    let body = c.take(len)?;
-    if c.u32_le()? != crc32c::crc32c(body) || !c.is_empty() {
-        return None;
-    }
+    let body = unframed(data, (MAGIC, FORMAT_VERSION), key, size)?;
     let mut c = Cursor::new(body, 0);
     let n = read_count(&mut c, 4)?;
     let mut blocks = Vec::with_capacity(n);

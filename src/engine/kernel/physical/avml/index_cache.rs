@@ -180,23 +180,39 @@ fn encode(index: &ChunkIndex, key: &str, file: &str, size: u64) -> Vec<u8> {
         varint(&mut body, text.len() as u64);
         body.extend_from_slice(text.as_bytes());
     }
+    framed((MAGIC, FORMAT_VERSION), key, size, &body)
+}
+
+/// A cache file of the `avml/` folder: the header (`magic`, format version, the dump's
+/// identity `key` and `size`, the body's length), `body`, and the body's CRC-32C.
+pub(super) fn framed(
+    (magic, version): (&[u8; 8], u32),
+    key: &str,
+    size: u64,
+    body: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 64);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(&size.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(&body);
-    out.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+    out.extend_from_slice(body);
+    out.extend_from_slice(&crc32c::crc32c(body).to_le_bytes());
     out
 }
 
-/// Reads and checks a whole cache file; `None` for anything but a valid index of the dump
-/// with identity `key`, named `file`, of `size` bytes.
-fn decode(data: &[u8], key: &str, file: &str, size: u64) -> Option<ChunkIndex> {
+/// The body of a whole [`framed`] file `data`; `None` unless its magic, version, identity,
+/// size, length and CRC are all those expected.
+pub(super) fn unframed<'d>(
+    data: &'d [u8],
+    (magic, version): (&[u8; 8], u32),
+    key: &str,
+    size: u64,
+) -> Option<&'d [u8]> {
     let mut c = Cursor::new(data, 0);
-    if c.take(MAGIC.len())? != MAGIC
-        || c.u32_le()? != FORMAT_VERSION
+    if c.take(magic.len())? != magic
+        || c.u32_le()? != version
         || c.take(key.len())? != key.as_bytes()
         || c.u64_le()? != size
     {
@@ -204,9 +220,13 @@ fn decode(data: &[u8], key: &str, file: &str, size: u64) -> Option<ChunkIndex> {
     }
     let len = usize::try_from(c.u64_le()?).ok()?;
     let body = c.take(len)?;
-    if c.u32_le()? != crc32c::crc32c(body) || !c.is_empty() {
-        return None;
-    }
+    (c.u32_le()? == crc32c::crc32c(body) && c.is_empty()).then_some(body)
+}
+
+/// Reads and checks a whole cache file; `None` for anything but a valid index of the dump
+/// with identity `key`, named `file`, of `size` bytes.
+fn decode(data: &[u8], key: &str, file: &str, size: u64) -> Option<ChunkIndex> {
+    let body = unframed(data, (MAGIC, FORMAT_VERSION), key, size)?;
     decode_body(body, file, size)
 }
 
