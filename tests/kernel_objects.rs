@@ -199,7 +199,41 @@ fn a_table_of_known_length_is_checked_past_a_zeroed_entry() {
 
 #[test]
 fn ebpf_programs_are_read_from_both_xarray_levels() {
-    let mut img = TaskImage::with_objects(false);
+    ebpf_programs_are_read_from_both_levels(TaskImage::with_objects(false));
+}
+
+/// Before 4.20 an IDR is a radix tree (`radix_tree_root.rnode`, nodes tagged with low bit
+/// 1, not 2): the same programs, the same checks. A sibling entry (a pointer into its own
+/// node's slots) is no node.
+#[test]
+fn ebpf_programs_are_read_from_a_pre_4_20_radix_tree_idr() {
+    let mut isf = support::kernel_objects::objects_isf_json(false);
+    support::kernel_objects::radix_tree_idr(&mut isf);
+    let mut img = TaskImage::with_objects_isf(&isf);
+    img.add_bpf(3, 15, "first", None);
+    let (head_at, node_type, tag) = support::kernel_objects::idr_tree(&img.k);
+    let head = podmortem::engine::kernel::memory::KernelMemory::read_u64(&img.k, head_at).unwrap();
+    assert_eq!(head & 3, 1);
+    // A sibling entry in the root: internal, pointing at its own slot 5, which holds an
+    // exceptional entry (low bits 10; read as a node, its low byte would be a shift of 10,
+    // above the root's).
+    let slots = img.k.off(node_type, "slots");
+    let sibling = head - tag + slots + 8 * 5;
+    img.k.w64(sibling, 0x100a);
+    img.k.w64(head - tag + slots + 8 * 6, sibling | tag);
+    let w = bpf_programs(&img.k).unwrap();
+    assert!(w.problems.is_empty(), "{:?}", w.problems);
+    assert_eq!(w.len(), 1);
+    assert_eq!((w[0].id, w[0].name.as_str()), (3, "first"));
+    img.k.w64(head - tag + slots + 8 * 6, 0);
+    img.k.w64(sibling, 0);
+    img.k.w64(head - tag + slots, 0);
+    img.k.w64(head_at, 0);
+    ebpf_programs_are_read_from_both_levels(img);
+}
+
+/// Two programs in two leaves of `img`'s `prog_idr`, and a leaf that loops to the root.
+fn ebpf_programs_are_read_from_both_levels(mut img: TaskImage) {
     assert!(bpf_programs(&img.k).unwrap().is_empty());
     let p1 = img.add_bpf(1, 15, "sd_devices", None);
     let p2 = img.add_bpf(70, 2, "hide_pid", Some("__x64_sys_getdents64"));
@@ -215,14 +249,10 @@ fn ebpf_programs_are_read_from_both_xarray_levels() {
     assert_eq!(w[1].tag, "a55a000102030446");
     assert_eq!(w[1].attach_to.as_deref(), Some("__x64_sys_getdents64"));
     // A leaf that points back at the root: the walk ends with a problem.
-    let xa = img.k.sym("prog_idr") + img.k.off("idr", "idr_rt");
-    let head = podmortem::engine::kernel::memory::KernelMemory::read_u64(
-        &img.k,
-        xa + img.k.off("xarray", "xa_head"),
-    )
-    .unwrap();
-    let slots = img.k.off("xa_node", "slots");
-    img.k.w64(head - 2 + slots + 8 * 2, head);
+    let (head_at, node_type, tag) = support::kernel_objects::idr_tree(&img.k);
+    let head = podmortem::engine::kernel::memory::KernelMemory::read_u64(&img.k, head_at).unwrap();
+    let slots = img.k.off(node_type, "slots");
+    img.k.w64(head - tag + slots + 8 * 2, head);
     let w = support::walkers::within_secs(10, move || bpf_programs(&img.k).unwrap());
     assert_eq!(w.len(), 2);
     assert_eq!(w.problems.len(), 1, "{:?}", w.problems);

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::kernel_image::{TaskImage, image_isf_json};
 use super::kernel_mem::SHIFT;
+use super::kernel_mem::SynthKernel;
 
 /// Unslid addresses of the symbols added.
 const MODULES: u64 = 0xffff_ffff_8270_0000;
@@ -59,6 +60,52 @@ fn consts(names: &[(&str, i64)]) -> Value {
     let c: serde_json::Map<String, Value> =
         names.iter().map(|(n, v)| ((*n).into(), json!(v))).collect();
     json!({"size": 4, "base": "unsigned int", "constants": c})
+}
+
+/// Turns an [`objects_isf_json`] into a 4.13-4.19 kernel's: `prog_idr.idr_rt` a
+/// `radix_tree_root` (`rnode`) of `radix_tree_node`s; no xarray.
+pub fn radix_tree_idr(isf: &mut Value) {
+    let t = isf["user_types"].as_object_mut().unwrap();
+    t.remove("xarray");
+    t.remove("xa_node");
+    let uchar = || base("unsigned char");
+    t.insert(
+        "idr".into(),
+        ut(
+            0x18,
+            &[
+                ("idr_rt", 0x0, st("radix_tree_root")),
+                ("idr_base", 0x10, base("unsigned int")),
+                ("idr_next", 0x14, base("unsigned int")),
+            ],
+        ),
+    );
+    t.insert(
+        "radix_tree_root".into(),
+        ut(
+            0x10,
+            &[
+                ("gfp_mask", 0x0, base("unsigned int")),
+                ("rnode", 0x8, ptr(st("radix_tree_node"))),
+            ],
+        ),
+    );
+    t.insert(
+        "radix_tree_node".into(),
+        ut(
+            0x240,
+            &[
+                ("shift", 0x0, uchar()),
+                ("offset", 0x1, uchar()),
+                ("count", 0x2, uchar()),
+                ("exceptional", 0x3, uchar()),
+                ("parent", 0x8, ptr(st("radix_tree_node"))),
+                ("root", 0x10, ptr(st("radix_tree_root"))),
+                ("slots", 0x28, arr(64, ptr(base("void")))),
+                ("tags", 0x228, arr(3, base("long unsigned int"))),
+            ],
+        ),
+    );
 }
 
 /// The task-list ISF of [`image_isf_json`] plus the kernel objects: modules described by
@@ -359,8 +406,9 @@ impl TaskImage {
         self.k.w64(from + off, to + off);
     }
 
-    /// Stores an eBPF program at IDR index `index` (a two-level xarray: a root of shift 6
-    /// and leaves; built on first use). Returns the `bpf_prog`.
+    /// Stores an eBPF program at IDR index `index` (a two-level xarray, or radix tree with
+    /// [`radix_tree_idr`]: a root of shift 6 and leaves; built on first use). Returns the
+    /// `bpf_prog`.
     pub fn add_bpf(&mut self, index: u64, prog_type: u64, name: &str, attach: Option<&str>) -> u64 {
         let k = &mut self.k;
         let prog = k.alloc_struct("bpf_prog");
@@ -377,30 +425,29 @@ impl TaskImage {
             let s = k.string(a.as_bytes());
             k.set(aux, "bpf_prog_aux", "attach_func_name", s);
         }
-        let xa = k.sym("prog_idr") + k.off("idr", "idr_rt");
-        let head_at = xa + k.off("xarray", "xa_head");
+        let (head_at, node_type, tag) = idr_tree(k);
         let mut head = [0u8; 8];
         k.read_kernel(head_at, &mut head).unwrap();
         let mut root = u64::from_le_bytes(head);
-        let slots = k.off("xa_node", "slots");
+        let slots = k.off(node_type, "slots");
         if root == 0 {
-            let node = k.alloc_struct("xa_node");
-            k.set(node, "xa_node", "shift", 6);
-            root = node | 2;
+            let node = k.alloc_struct(node_type);
+            k.set(node, node_type, "shift", 6);
+            root = node | tag;
             k.w64(head_at, root);
         }
-        let root = root - 2;
+        let root = root - tag;
         let slot = root + slots + 8 * (index >> 6);
         let mut leaf = [0u8; 8];
         k.read_kernel(slot, &mut leaf).unwrap();
         let mut leaf = u64::from_le_bytes(leaf);
         if leaf == 0 {
-            let node = k.alloc_struct("xa_node");
-            k.set(node, "xa_node", "parent", root);
-            leaf = node | 2;
+            let node = k.alloc_struct(node_type);
+            k.set(node, node_type, "parent", root);
+            leaf = node | tag;
             k.w64(slot, leaf);
         }
-        k.w64(leaf - 2 + slots + 8 * (index & 63), prog);
+        k.w64(leaf - tag + slots + 8 * (index & 63), prog);
         prog
     }
 
@@ -410,5 +457,17 @@ impl TaskImage {
         self.k.set(task, "task_struct", "ptrace", flags);
         self.k.set(task, "task_struct", "parent", tracer);
         self.k.set(task, "task_struct", "real_parent", real_parent);
+    }
+}
+
+/// Where `prog_idr`'s head pointer is in `k`, its nodes' type and the low bits of an entry
+/// pointing to a node: an xarray's, or a radix tree's ([`radix_tree_idr`]).
+pub fn idr_tree(k: &SynthKernel) -> (u64, &'static str, u64) {
+    let rt = k.sym("prog_idr") + k.off("idr", "idr_rt");
+    let isf = k.isf();
+    if isf.field("xarray", "xa_head").is_some() {
+        (rt + k.off("xarray", "xa_head"), "xa_node", 2)
+    } else {
+        (rt + k.off("radix_tree_root", "rnode"), "radix_tree_node", 1)
     }
 }

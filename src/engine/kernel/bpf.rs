@@ -1,5 +1,6 @@
 //! The loaded eBPF programs, as Volatility's `linux.ebpf` lists them: every `struct
-//! bpf_prog` in the kernel's `prog_idr` (an IDR, an [`xarray`](super::xarray) since 4.20),
+//! bpf_prog` in the kernel's `prog_idr` (an IDR: an [`xarray`](super::xarray) since 4.20, a
+//! radix tree from 4.13, when it came, to 4.19),
 //! with its id, type (the name `enum bpf_prog_type` gives the value), name
 //! (`aux->name`, what `bpftool prog` shows), tag (the hash of its instructions) and, for
 //! tracing programs, the kernel function it attaches to.
@@ -11,7 +12,7 @@ use crate::engine::evidence::{Walk, hex};
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::note_problem;
 use crate::engine::kernel::structs::UintField;
-use crate::engine::kernel::xarray::walk_xarray;
+use crate::engine::kernel::xarray::walk_idr;
 
 /// Longest attach-function name read.
 const MAX_ATTACH: usize = 128;
@@ -85,8 +86,7 @@ fn read_prog(k: &dyn KernelMemory, prog: u64) -> Result<BpfProgram> {
 /// The programs in `prog_idr`, in id order, with the damage met.
 pub fn bpf_programs(k: &dyn KernelMemory) -> Result<Walk<BpfProgram>> {
     let idr = k.symbol("prog_idr")?;
-    let rt = k.isf().offset("idr", "idr_rt")?;
-    let xa = walk_xarray(k, idr.wrapping_add(rt))?;
+    let xa = walk_idr(k, idr)?;
     let mut w = Walk {
         items: Vec::new(),
         problems: xa.problems,

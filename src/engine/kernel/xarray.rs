@@ -1,12 +1,16 @@
 //! Walking a kernel XArray (`struct xarray`, 4.20+; what an IDR such as `prog_idr` is built
-//! on). Layouts come from the symbols: `xarray.xa_head`, `xa_node.shift` and
-//! `xa_node.slots` (its length is the chunk size).
+//! on) or the radix tree an IDR was built on before (`struct radix_tree_root`, 4.11-4.19).
+//! Layouts come from the symbols: `xarray.xa_head` / `radix_tree_root.rnode`,
+//! `xa_node` / `radix_tree_node` `.shift` and `.slots` (its length is the chunk size).
 //!
 //! Encoding (include/linux/xarray.h): an entry with low bits `10` is internal; above 4096 it
 //! is a node (`entry - 2`), below it a retry, zero or sibling marker; low bit `1` is a value,
-//! not a pointer. A node's slot `i` covers indexes `base + i << shift`. The walk keeps every
-//! node it has read, requires a child's shift to be below its parent's and bounds nodes and
-//! entries, so loops and garbage end a subtree with a problem.
+//! not a pointer. In the radix tree (include/linux/radix-tree.h before 4.20) an internal
+//! entry has low bits `01` instead: a node (`entry - 1`), the retry marker (1), or a sibling
+//! (a pointer into its own node's slots, skipped); low bits `10` are an exceptional entry. A
+//! node's slot `i` covers indexes `base + i << shift`. The walk keeps every node it has
+//! read, requires a child's shift to be below its parent's and bounds nodes and entries, so
+//! loops and garbage end a subtree with a problem.
 
 use std::collections::HashSet;
 
@@ -29,16 +33,20 @@ pub struct XaWalk {
     pub problems: Vec<String>,
 }
 
-/// Where an `xa_node`'s fields are.
+/// Where a node's fields are, and how an entry says it is a node.
 struct Layout {
     shift: u64,
     slots: u64,
     chunk: u64,
+    /// The low bits of an entry that points to a node (2 in an xarray, 1 in a radix tree).
+    tag: u64,
 }
 
-/// True for an internal entry that is a node.
-fn is_node(e: u64) -> bool {
-    e & 3 == 2 && e > 4096
+impl Layout {
+    /// The node an entry points to, if it is one.
+    fn node(&self, e: u64) -> Option<u64> {
+        (e & 3 == self.tag && e > 4096).then(|| e - self.tag)
+    }
 }
 
 /// True for a pointer entry (not internal, not a value, not NULL).
@@ -48,24 +56,54 @@ fn is_pointer(e: u64) -> bool {
 
 /// The pointers of the xarray at `xa`.
 pub fn walk_xarray(k: &dyn KernelMemory, xa: u64) -> Result<XaWalk> {
+    let head = xa.wrapping_add(k.isf().offset("xarray", "xa_head")?);
+    walk(k, head, "xa_node", 2)
+}
+
+/// The pointers of the radix tree whose root (`struct radix_tree_root`) is at `root`.
+pub fn walk_radix_tree(k: &dyn KernelMemory, root: u64) -> Result<XaWalk> {
+    let head = root.wrapping_add(k.isf().offset("radix_tree_root", "rnode")?);
+    walk(k, head, "radix_tree_node", 1)
+}
+
+/// The pointers of the IDR at `idr`: its `idr_rt` is an xarray since 4.20, a radix tree
+/// before (whichever the symbols have).
+pub fn walk_idr(k: &dyn KernelMemory, idr: u64) -> Result<XaWalk> {
     let isf = k.isf();
-    let head = k.read_u64(xa.wrapping_add(isf.offset("xarray", "xa_head")?))?;
+    let rt = idr.wrapping_add(isf.offset("idr", "idr_rt")?);
+    if isf.field("xarray", "xa_head").is_some() {
+        walk_xarray(k, rt)
+    } else {
+        walk_radix_tree(k, rt)
+    }
+}
+
+/// The walk of a tree whose head pointer is at `head_at`, of nodes of type `node_type`
+/// whose entries pointing to nodes have low bits `tag`.
+fn walk(k: &dyn KernelMemory, head_at: u64, node_type: &str, tag: u64) -> Result<XaWalk> {
+    let isf = k.isf();
+    let head = k.read_u64(head_at)?;
     let slots = isf
-        .field("xa_node", "slots")
-        .ok_or_else(|| Error::MissingSymbol("ISF field xa_node.slots".into()))?;
+        .field(node_type, "slots")
+        .ok_or_else(|| Error::MissingSymbol(format!("ISF field {node_type}.slots")))?;
     let chunk = match slots.kind {
         TypeRef::Array { count, .. } if (1..=256).contains(&count) => count,
-        _ => return Err(Error::MissingSymbol("the length of xa_node.slots".into())),
+        _ => {
+            return Err(Error::MissingSymbol(format!(
+                "the length of {node_type}.slots"
+            )));
+        }
     };
     let l = Layout {
-        shift: isf.offset("xa_node", "shift")?,
+        shift: isf.offset(node_type, "shift")?,
         slots: slots.offset,
         chunk,
+        tag,
     };
     let mut w = XaWalk::default();
-    if is_node(head) {
+    if let Some(root) = l.node(head) {
         let mut seen = HashSet::new();
-        node(k, &l, head - 2, 0, u64::from(u8::MAX), &mut seen, &mut w);
+        node(k, &l, root, 0, u64::from(u8::MAX), &mut seen, &mut w);
     } else if is_pointer(head) {
         w.entries.push((0, head));
     }
@@ -111,11 +149,15 @@ fn node(
         note_problem(&mut w.problems, || format!("xarray node {at:#x}: {e}"));
         return;
     }
+    // A radix tree's sibling entries point into the node's own slots.
+    let own_slots = at.wrapping_add(l.slots)..at.wrapping_add(l.slots + l.chunk * 8);
     for (i, word) in (0u64..).zip(raw.chunks_exact(8)) {
         let e = word.try_into().map_or(0, u64::from_le_bytes);
         let index = base.wrapping_add(i.checked_shl(shift as u32).unwrap_or(0));
-        if is_node(e) && shift > 0 {
-            node(k, l, e - 2, index, shift, seen, w);
+        if let Some(child) = l.node(e).filter(|c| !own_slots.contains(c)) {
+            if shift > 0 {
+                node(k, l, child, index, shift, seen, w);
+            }
         } else if is_pointer(e) {
             if w.entries.len() >= MAX_ENTRIES {
                 note_problem(&mut w.problems, || {
