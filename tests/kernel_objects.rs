@@ -287,6 +287,34 @@ fn traced_tasks_name_their_tracer() {
     assert!(w[0].attached());
     assert_eq!((w[1].pid, w[1].tracer, w[1].ptrace), (4, Some(2), 0x11));
     assert!(!w[1].attached());
+    assert_eq!((w[0].tids.clone(), w[0].thread_count), (vec![3], 1));
+}
+
+/// A tracer may hold one thread of a process and not its leader: every thread is read, and
+/// a process is reported once with the threads traced.
+#[test]
+fn a_traced_thread_is_seen_when_its_leader_is_not() {
+    let mut img = TaskImage::with_objects(false);
+    let init = img.add_task(1, "init", 0);
+    let injector = img.add_task(2, "injector", init);
+    let java = img.add_task(10, "java", init);
+    let gc = img.add_thread(java, 11, "GC Thread");
+    img.add_thread(java, 12, "VM Thread");
+    let worker = img.add_thread(java, 13, "worker");
+    img.trace(gc, injector, init, 1);
+    img.trace(worker, injector, init, 1);
+    let tasks = vec![
+        (1, "init".to_string(), init),
+        (2, "injector".to_string(), injector),
+        (10, "java".to_string(), java),
+    ];
+    let w = traced(&img.k, &tasks).unwrap();
+    assert!(w.problems.is_empty(), "{:?}", w.problems);
+    assert_eq!(w.len(), 1);
+    assert_eq!((w[0].pid, w[0].tracer), (10, Some(2)));
+    assert_eq!(w[0].tracer_comm.as_deref(), Some("injector"));
+    assert_eq!((w[0].tids.clone(), w[0].thread_count), (vec![11, 13], 4));
+    assert!(w[0].attached());
 }
 
 #[test]

@@ -239,3 +239,28 @@ fn the_cli_names_modules_and_addresses() {
         "{text}"
     );
 }
+
+/// A tracer holding threads of a process but not its leader: the process is reported once,
+/// naming the threads traced, through a real dump.
+#[test]
+fn a_process_with_a_traced_thread_is_reported_once_naming_its_threads() {
+    let mut img = TaskImage::with_objects(false);
+    let [init, gdb, _, _] = tasks(&mut img);
+    let java = img.add_task(10, "java", init);
+    let gc = img.add_thread(java, 11, "GC Thread");
+    img.add_thread(java, 12, "VM Thread");
+    let worker = img.add_thread(java, 13, "worker");
+    img.trace(gc, gdb, init, 1);
+    img.trace(worker, gdb, init, 1);
+    let (_, _, dump) = open(&img, "triage-traced-thread");
+    let ds = run(&dump);
+    let traced = of(&ds, Rule::Ptraced);
+    assert_eq!(traced.len(), 1, "{traced:#?}");
+    assert_eq!(traced[0].pid, Some(10));
+    assert_eq!(traced[0].severity, Severity::High);
+    assert!(
+        traced[0].reason.contains("threads traced: 11, 13 (2 of 4)"),
+        "{}",
+        traced[0].reason
+    );
+}

@@ -208,6 +208,34 @@ impl TaskImage {
         self.tasks.push(t);
     }
 
+    /// Adds a thread `tid` named `comm` to the process whose leader is at `leader` (on its
+    /// `thread_group` list, not on the process list); returns its `task_struct`.
+    pub fn add_thread(&mut self, leader: u64, tid: u64, comm: &str) -> u64 {
+        let t = self.k.alloc_struct("task_struct");
+        let mut tgid = [0u8; 4];
+        let at = leader + self.k.off("task_struct", "tgid");
+        podmortem::engine::kernel::memory::KernelMemory::read_kernel(&self.k, at, &mut tgid)
+            .unwrap();
+        self.init_fields(t, tid, comm, 0);
+        self.k.set(
+            t,
+            "task_struct",
+            "tgid",
+            u64::from(u32::from_le_bytes(tgid)),
+        );
+        let off = self.k.off("task_struct", "thread_group");
+        let (head, node) = (leader + off, t + off);
+        let mut prev = [0u8; 8];
+        podmortem::engine::kernel::memory::KernelMemory::read_kernel(&self.k, head + 8, &mut prev)
+            .unwrap();
+        let prev = u64::from_le_bytes(prev);
+        self.k.w64(prev, node);
+        self.k.w64(node, head);
+        self.k.w64(node + 8, prev);
+        self.k.w64(head + 8, node);
+        t
+    }
+
     /// Points `from`'s `tasks.next` at `to`'s `tasks` (a loop when `to` comes earlier).
     pub fn link_next(&mut self, from: u64, to: u64) {
         let off = self.k.off("task_struct", "tasks");

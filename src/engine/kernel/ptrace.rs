@@ -3,8 +3,9 @@
 //! `task->parent` is the tracer and `task->real_parent` the process that forked it; they
 //! are the same when the tracer started the program itself (`gdb ./prog`, `strace ./prog`).
 //!
-//! Only thread-group leaders are read (the tasks of the process list): a tracer attached to
-//! another thread alone is not seen.
+//! Every thread is read (ptrace attaches to threads one by one: a tracer may hold one
+//! thread of a process and not its leader); a process is reported once, with the threads
+//! traced, and the tracer of the first of them (the leader when it is traced).
 
 use serde::Serialize;
 
@@ -13,6 +14,7 @@ use crate::engine::evidence::{Pid, Walk};
 use crate::engine::kernel::memory::KernelMemory;
 use crate::engine::kernel::note_problem;
 use crate::engine::kernel::structs::UintField;
+use crate::engine::kernel::tasks::thread_tasks;
 
 /// A traced process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,6 +31,10 @@ pub struct Traced {
     pub tracer_comm: Option<String>,
     /// The pid of the process that forked it (`task->real_parent`), when readable.
     pub real_parent: Option<Pid>,
+    /// The threads traced (the leader's tid is the pid), in the thread list's order.
+    pub tids: Vec<Pid>,
+    /// How many threads the process has (as far as the thread list was read).
+    pub thread_count: usize,
 }
 
 impl Traced {
@@ -39,7 +45,8 @@ impl Traced {
     }
 }
 
-/// The processes among `tasks` (pid, comm, `task_struct` address) that are traced.
+/// The processes among `tasks` (pid, comm, the leader's `task_struct` address) of which a
+/// thread is traced.
 pub fn traced(k: &dyn KernelMemory, tasks: &[(Pid, String, u64)]) -> Result<Walk<Traced>> {
     let isf = k.isf();
     let t = "task_struct";
@@ -55,30 +62,48 @@ pub fn traced(k: &dyn KernelMemory, tasks: &[(Pid, String, u64)]) -> Result<Walk
             .ok()
             .map(|s| String::from_utf8_lossy(&s).into_owned())
     };
+    let tid_off = isf.offset(t, "pid")?;
     let mut w = Walk::default();
-    for (pid, name, task) in tasks {
-        let value = match flags.read(k, *task) {
-            Ok(v) => v,
-            Err(e) => {
-                note_problem(&mut w.problems, || format!("pid {pid}: ptrace: {e}"));
+    for (pid, name, leader) in tasks {
+        let threads = thread_tasks(k, *leader).unwrap_or_else(|e| {
+            note_problem(&mut w.problems, || {
+                format!("pid {pid}: threads: {e}; its leader alone is checked")
+            });
+            vec![*leader]
+        });
+        let mut found: Option<Traced> = None;
+        for task in &threads {
+            let value = match flags.read(k, *task) {
+                Ok(v) => v,
+                Err(e) => {
+                    note_problem(&mut w.problems, || format!("pid {pid}: ptrace: {e}"));
+                    continue;
+                }
+            };
+            if value == 0 {
                 continue;
             }
-        };
-        if value == 0 {
-            continue;
+            let tid = k.u32_at(*task, tid_off).unwrap_or(*pid);
+            if let Some(f) = &mut found {
+                f.tids.push(tid);
+                continue;
+            }
+            let tracer = k.u64_at(*task, parent).ok().filter(|&p| p != 0);
+            let real = real_parent
+                .and_then(|o| k.u64_at(*task, o).ok())
+                .filter(|&p| p != 0);
+            found = Some(Traced {
+                pid: *pid,
+                comm: name.clone(),
+                ptrace: value,
+                tracer: tracer.and_then(pid_of),
+                tracer_comm: tracer.and_then(comm_of),
+                real_parent: real.and_then(pid_of),
+                tids: vec![tid],
+                thread_count: threads.len(),
+            });
         }
-        let tracer = k.u64_at(*task, parent).ok().filter(|&p| p != 0);
-        let real = real_parent
-            .and_then(|o| k.u64_at(*task, o).ok())
-            .filter(|&p| p != 0);
-        w.items.push(Traced {
-            pid: *pid,
-            comm: name.clone(),
-            ptrace: value,
-            tracer: tracer.and_then(pid_of),
-            tracer_comm: tracer.and_then(comm_of),
-            real_parent: real.and_then(pid_of),
-        });
+        w.items.extend(found);
     }
     Ok(w)
 }

@@ -139,28 +139,11 @@ fn lacks(what: &str) -> Error {
     Error::MissingSymbol(format!("{what} in the kernel's symbols"))
 }
 
-/// The threads of the process whose leader is at `leader`: `signal->thread_head` /
-/// `thread_node` when the ISF has them, else `thread_group`.
+/// The threads of the process whose leader is at `leader`, the leader first.
 pub fn threads(k: &dyn KernelMemory, leader: u64) -> Result<Vec<Thread>> {
-    let s = k.structs();
-    let ts = &s.task()?;
-    let members = match (s.signal_thread_head, ts.thread_node, ts.signal) {
-        (Some(head_off), Some(node_off), Some(signal_off)) => {
-            let signal = k.u64_at(leader, signal_off)?;
-            walk_list(k, signal.wrapping_add(head_off), node_off, MAX_TASKS)?
-        }
-        _ => {
-            let off = ts
-                .thread_group
-                .ok_or_else(|| lacks("task_struct.thread_group (or thread_node)"))?;
-            let head = leader.wrapping_add(off);
-            let mut all = vec![leader];
-            all.extend(walk_list(k, head, off, MAX_TASKS)?);
-            all
-        }
-    };
+    let ts = &k.structs().task()?;
     let mut out: Vec<Thread> = Vec::new();
-    for t in members {
+    for t in thread_tasks(k, leader)? {
         let tid = k.u32_at(t, ts.pid)?;
         let thread = Thread {
             tid,
@@ -173,6 +156,29 @@ pub fn threads(k: &dyn KernelMemory, leader: u64) -> Result<Vec<Thread>> {
         }
     }
     Ok(out)
+}
+
+/// The addresses of the `task_struct`s of the threads of the process whose leader is at
+/// `leader` (the leader among them): `signal->thread_head` / `thread_node` when the ISF has
+/// them, else `thread_group`.
+pub fn thread_tasks(k: &dyn KernelMemory, leader: u64) -> Result<Vec<u64>> {
+    let s = k.structs();
+    let ts = &s.task()?;
+    match (s.signal_thread_head, ts.thread_node, ts.signal) {
+        (Some(head_off), Some(node_off), Some(signal_off)) => {
+            let signal = k.u64_at(leader, signal_off)?;
+            walk_list(k, signal.wrapping_add(head_off), node_off, MAX_TASKS)
+        }
+        _ => {
+            let off = ts
+                .thread_group
+                .ok_or_else(|| lacks("task_struct.thread_group (or thread_node)"))?;
+            let head = leader.wrapping_add(off);
+            let mut all = vec![leader];
+            all.extend(walk_list(k, head, off, MAX_TASKS)?);
+            Ok(all)
+        }
+    }
 }
 
 /// The name of a scheduler state, as `/proc/PID/stat` reports it (`__state | exit_state`).

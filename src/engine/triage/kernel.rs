@@ -315,11 +315,26 @@ pub fn ptraced(k: &dyn KernelObjects, out: &mut Vec<Detection>, problems: &mut V
         } else {
             (Severity::Medium, "its own parent".to_string())
         };
+        let threads = if t.tids == [t.pid] {
+            String::new()
+        } else {
+            let shown: Vec<String> = t.tids.iter().take(8).map(ToString::to_string).collect();
+            let more = if t.tids.len() > 8 { ", ..." } else { "" };
+            format!(
+                "; threads traced: {}{more} ({} of {})",
+                shown.join(", "),
+                t.tids.len(),
+                t.thread_count
+            )
+        };
         out.push(
             Detection::new(
                 Rule::Ptraced,
                 severity,
-                format!("traced by {tracer}, {how}; ptrace flags {:#x}", t.ptrace),
+                format!(
+                    "traced by {tracer}, {how}; ptrace flags {:#x}{threads}",
+                    t.ptrace
+                ),
             )
             .process(t.pid, &t.comm),
         );
