@@ -10,8 +10,8 @@ use crate::engine::kernel::space::KernelSpace;
 use crate::engine::kernel::tasks::{TaskInfo, read_task};
 
 /// Items each part handles between two [`release_all`](crate::engine::mapped::release_all)s:
-/// what a walk over the whole dump touched is not left resident. Per part: with 16 parts
-/// of a 2,040-task list, 256 meant no release before the end (a first open of the 64 GiB
+/// what a walk over the whole dump touched is not left resident. Per part: with 8 parts
+/// (2 cores) of a 2,040-task list, 256 meant no release before the end (a first open of the 64 GiB
 /// LiME peaked at 163 MB; 122 MB with 32, in the same time).
 const RELEASE_EVERY: usize = 32;
 /// Shorter lists are not worth a thread.
