@@ -536,14 +536,7 @@ fn cli_ps_json_on_the_node_dump() {
     ) else {
         return;
     };
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_podmortem"))
-        .args(["ps", "--json"])
-        .arg(&path)
-        .arg("--isf")
-        .arg(&isf)
-        .env("PODMORTEM_CACHE_DIR", support::kernel::cache_root())
-        .output()
-        .unwrap();
+    let out = support::kernel::cli(&["ps", "--json"], &path, Some(&isf));
     assert!(
         out.status.success(),
         "{}",

@@ -123,14 +123,7 @@ fn modules_json_is_the_same_list() {
     ) else {
         return;
     };
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_podmortem"))
-        .args(["modules", "--json"])
-        .arg(&path)
-        .arg("--isf")
-        .arg(&isf)
-        .env("PODMORTEM_CACHE_DIR", support::kernel::cache_root())
-        .output()
-        .unwrap();
+    let out = support::kernel::cli(&["modules", "--json"], &path, Some(&isf));
     assert!(
         out.status.success(),
         "{}",
@@ -151,14 +144,7 @@ fn modules_json_is_the_same_list() {
         assert!(m["base"].as_str().unwrap().starts_with("0xffffffffc0"));
     }
     // The human table names every module.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_podmortem"))
-        .arg("modules")
-        .arg(&path)
-        .arg("--isf")
-        .arg(&isf)
-        .env("PODMORTEM_CACHE_DIR", support::kernel::cache_root())
-        .output()
-        .unwrap();
+    let out = support::kernel::cli(&["modules"], &path, Some(&isf));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("ADDRESS"), "{text}");
     assert!(text.contains("virtio_pci_legacy_dev") && text.contains("force_legacy"));

@@ -98,13 +98,13 @@ fn hidden_modules_are_found_once_and_listed_ones_are_not() {
     // Nothing hidden: only listed modules in the area.
     let mut img = TaskImage::with_objects(false);
     img.add_module(0, &ModSpec::new("virtio", 2), true);
+    assert!(hidden_besides_the_list(&img).is_empty());
+}
+
+/// The hidden modules `img`'s scan finds besides those on its module list.
+fn hidden_besides_the_list(img: &TaskImage) -> Vec<podmortem::engine::kernel::modules::Module> {
     let listed = modules(&img.k).unwrap();
-    assert!(
-        hidden_modules(&img.k, &listed.items)
-            .unwrap()
-            .modules
-            .is_empty()
-    );
+    hidden_modules(&img.k, &listed.items).unwrap().modules
 }
 
 #[test]
@@ -114,24 +114,12 @@ fn a_candidate_that_is_not_a_module_is_left_out() {
     let fake = img.add_module(3, &ModSpec::new("x", 1), false);
     img.k
         .write(fake.module + img.k.off("module", "name"), b"\x01\x02\0");
-    let listed = modules(&img.k).unwrap();
-    assert!(
-        hidden_modules(&img.k, &listed.items)
-            .unwrap()
-            .modules
-            .is_empty()
-    );
+    assert!(hidden_besides_the_list(&img).is_empty());
     let mut img = TaskImage::with_objects(false);
     let mut spec = ModSpec::new("odd_state", 1);
     spec.state = 9;
     img.add_module(3, &spec, false);
-    let listed = modules(&img.k).unwrap();
-    assert!(
-        hidden_modules(&img.k, &listed.items)
-            .unwrap()
-            .modules
-            .is_empty()
-    );
+    assert!(hidden_besides_the_list(&img).is_empty());
     // A module caught loading is reported (its state says so).
     let mut img = TaskImage::with_objects(false);
     let mut spec = ModSpec::new("loading", 1);

@@ -12,22 +12,10 @@
 use crate::support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use podmortem::engine::Evidence;
 use podmortem::engine::kernel::dump::KernelDump;
 use serde_json::Value;
-
-fn podmortem(args: &[&str], evidence: &Path, isf: Option<&Path>) -> std::process::Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_podmortem"));
-    cmd.args(args)
-        .arg(evidence)
-        .env("PODMORTEM_CACHE_DIR", support::kernel::cache_root());
-    if let Some(isf) = isf {
-        cmd.arg("--isf").arg(isf);
-    }
-    cmd.output().unwrap()
-}
 
 fn hex(s: &str) -> u64 {
     u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
@@ -95,7 +83,7 @@ fn physical_search_reports_every_planted_secret() {
     {
         let path = support::decompressed(fixture, file).unwrap();
         let isf = support::kernel::isf_dir(fixture).unwrap();
-        let out = podmortem(
+        let out = support::kernel::cli(
             &["search", "--physical", "--json", "--regex", pattern],
             &path,
             with_isf.then_some(isf.as_path()),
@@ -183,7 +171,7 @@ fn planted_rwx_secret_is_attributed_to_fxagent() {
     ) else {
         return;
     };
-    let out = podmortem(
+    let out = support::kernel::cli(
         &[
             "search",
             "--physical",
@@ -213,7 +201,7 @@ fn planted_rwx_secret_is_attributed_to_fxagent() {
 fn physical_search_on_a_checkpoint_is_an_error() {
     let demo =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo-checkpoint.tar");
-    let out = podmortem(&["search", "--physical", "--regex", "x"], &demo, None);
+    let out = support::kernel::cli(&["search", "--physical", "--regex", "x"], &demo, None);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
@@ -222,7 +210,7 @@ fn physical_search_on_a_checkpoint_is_an_error() {
     );
     assert!(out.stdout.is_empty());
     // --physical with --pid is a usage error.
-    let out = podmortem(
+    let out = support::kernel::cli(
         &["search", "--physical", "--pid", "1", "--regex", "x"],
         &demo,
         None,
@@ -269,7 +257,7 @@ fn physical_search_cli_reports_no_empty_match() {
     let img = support::kernel_image::TaskImage::new();
     let (dump, isf) = img.write("phys-cli-empty-match", None);
     for pattern in ["a?", "(?-u)\\x01?", "x*"] {
-        let out = podmortem(
+        let out = support::kernel::cli(
             &["search", "--physical", "--json", "--regex", pattern],
             &dump,
             Some(&isf),
@@ -304,7 +292,7 @@ fn read_physical_gives_the_bytes_of_physical_hits() {
     for (file, fixture, golden, pattern, _) in cases() {
         let path = support::decompressed(fixture, file).unwrap();
         let isf = support::kernel::isf_dir(fixture).unwrap();
-        let out = podmortem(
+        let out = support::kernel::cli(
             &["search", "--physical", "--json", "--regex", pattern],
             &path,
             Some(&isf),
@@ -318,7 +306,7 @@ fn read_physical_gives_the_bytes_of_physical_hits() {
         for h in &hits {
             let at = h["physical_address"].as_str().unwrap();
             let len = h["len"].as_u64().unwrap().to_string();
-            let out = podmortem(
+            let out = support::kernel::cli(
                 &["read", "--physical", "--addr", at, "--len", &len, "--json"],
                 &path,
                 Some(&isf),
@@ -336,7 +324,7 @@ fn read_physical_gives_the_bytes_of_physical_hits() {
         return;
     };
     let ckpt = dir.join("replica-1.tar");
-    let out = podmortem(
+    let out = support::kernel::cli(
         &["read", "--physical", "--addr", "0x1000", "--len", "4"],
         &ckpt,
         None,
@@ -344,7 +332,7 @@ fn read_physical_gives_the_bytes_of_physical_hits() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--physical: not available"), "{err}");
-    let out = podmortem(
+    let out = support::kernel::cli(
         &[
             "read",
             "--physical",

@@ -13,6 +13,23 @@ pub fn cache_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/fixture-cache/podmortem-cache")
 }
 
+/// Runs the podmortem binary with `args`, then `evidence` (and `--isf isf` when given),
+/// with the tests' cache folder ([`cache_root`]).
+pub fn cli(
+    args: &[&str],
+    evidence: &std::path::Path,
+    isf: Option<&std::path::Path>,
+) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_podmortem"));
+    cmd.args(args)
+        .arg(evidence)
+        .env("PODMORTEM_CACHE_DIR", cache_root());
+    if let Some(isf) = isf {
+        cmd.arg("--isf").arg(isf);
+    }
+    cmd.output().unwrap()
+}
+
 /// The ISF cache shared by the tests (the CLI's default cache under [`cache_root`]).
 pub fn isf_cache() -> CacheDir {
     CacheDir::At(cache_root().join("isf"))
