@@ -216,18 +216,10 @@ fn scan_physical(
         let e = run_end.entry(*run).or_insert(w.end);
         *e = (*e).max(w.end);
     }
-    let first = out.detections.len();
-    // The matches of the current run, capped as they come.
+    // The matches of the current run, capped as they come; those of the runs done.
     let mut per_run = yara::Cap::default();
     let mut current = None;
-    let flush = |cap: &mut yara::Cap, out: &mut Outcome| {
-        for hit in std::mem::take(cap).into_kept() {
-            let address = hit.address;
-            let mut d = detection(hit, &format!("in physical memory at {address:#x}"));
-            d.phys_address = Some(address);
-            out.detections.push(d);
-        }
-    };
+    let mut kept = Vec::new();
     for batch in windows.chunks(2 * crate::engine::search::threads().max(1)) {
         if cancel.load(Ordering::Relaxed) {
             out.stopped = true;
@@ -240,7 +232,7 @@ fn scan_physical(
         });
         for ((run, _), f) in batch.iter().zip(found) {
             if current != Some(*run) {
-                flush(&mut per_run, out);
+                kept.extend(std::mem::take(&mut per_run).into_kept());
                 current = Some(*run);
             }
             for hit in f.hits {
@@ -251,29 +243,25 @@ fn scan_physical(
         crate::engine::mapped::release_all();
         progress(batch.len() as u64);
     }
-    flush(&mut per_run, out);
-    name_owners(phys, out.detections.get_mut(first..).unwrap_or_default());
-}
-
-/// Names the process that maps each physical match of `found` (its pid, comm and the
-/// match's virtual address there), when one does.
-fn name_owners(phys: &dyn crate::engine::capability::PhysicalSpace, found: &mut [Detection]) {
-    let addrs: Vec<u64> = found.iter().filter_map(|d| d.phys_address).collect();
-    let mut owners = phys.owners(&addrs).into_iter();
-    for d in found.iter_mut().filter(|d| d.phys_address.is_some()) {
-        let Some(Some(o)) = owners.next() else {
-            continue;
-        };
-        if let Some(a) = d.phys_address {
-            let place = format!("in physical memory at {a:#x}");
-            let named = format!(
-                "{place}, mapped by pid {} ({}) at {:#x}",
-                o.pid, o.comm, o.address
-            );
-            d.reason = d.reason.replacen(&place, &named, 1);
+    kept.extend(per_run.into_kept());
+    // The process that maps each match, from one walk of every process's page tables.
+    let addrs: Vec<u64> = kept.iter().map(|h| h.address).collect();
+    let owners = phys.owners(&addrs);
+    for (hit, owner) in kept
+        .into_iter()
+        .zip(owners.into_iter().chain(std::iter::repeat(None)))
+    {
+        let address = hit.address;
+        let mut place = format!("in physical memory at {address:#x}");
+        if let Some(o) = &owner {
+            place += &format!(", mapped by pid {} ({}) at {:#x}", o.pid, o.comm, o.address);
         }
-        d.pid = Some(o.pid);
-        d.comm = Some(o.comm);
-        d.address = Some(o.address);
+        let mut d = detection(hit, &place);
+        d.phys_address = Some(address);
+        if let Some(o) = owner {
+            d.address = Some(o.address);
+            d = d.process(o.pid, &o.comm);
+        }
+        out.detections.push(d);
     }
 }
